@@ -1,0 +1,159 @@
+/**
+ * HTTP client of one region: push envelopes in bounded batches, read views, tail channels, read
+ * author heads. Every failure is a `MeshHttpError` carrying the region's problem details.
+ */
+import type { DeltaResult } from "../region/ingest.ts";
+import { PUSH_BYTES_MAX, PUSH_DELTAS_MAX, TAIL_LIMIT_MAX } from "../protocol/limits.ts";
+import type { AuthorHead } from "../store/region_store.ts";
+
+/** A signed delta on the wire. */
+export interface Envelope {
+  readonly body: string;
+  readonly sig: string;
+}
+
+/** A channel view as the region renders it (counters parsed as numbers by JSON.parse). */
+export interface ViewJson {
+  readonly channel: string;
+  readonly map: Record<string, unknown>;
+  readonly sets: Record<string, string[]>;
+  readonly counters: Record<string, number>;
+  readonly heads: Record<string, number>;
+  readonly gaps: Record<string, [number, number][]>;
+  readonly fingerprint: string;
+  readonly deltas: number;
+}
+
+export interface TailPage {
+  readonly deltas: Envelope[];
+  readonly cursor: string;
+  readonly more: boolean;
+}
+
+/** An HTTP answer other than 2xx; `problem` holds the RFC 9457 body when there was one. */
+export class MeshHttpError extends Error {
+  readonly status: number;
+  readonly problem: Record<string, unknown> | null;
+
+  constructor(
+    status: number,
+    problem: Record<string, unknown> | null,
+    what: string,
+  ) {
+    super(
+      `${what} failed with ${status}: ${problem?.detail ?? problem?.title ?? "no details"}`,
+    );
+    this.name = "MeshHttpError";
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+export class MeshClient {
+  readonly url: string;
+  readonly #fetch: typeof fetch;
+
+  /** `url` is the region's base URL, e.g. `http://127.0.0.1:8000`. */
+  constructor(url: string, options: { fetch?: typeof fetch } = {}) {
+    this.url = url.replace(/\/+$/, "");
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  /** Pushes envelopes in batches within the push limits; results in input order. */
+  async push(envelopes: readonly Envelope[]): Promise<DeltaResult[]> {
+    const results: DeltaResult[] = [];
+    for (const batch of batches(envelopes)) {
+      const answer = await this.#request<{ results: DeltaResult[] }>(
+        "push",
+        "/v1/deltas",
+        {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ deltas: batch }),
+        },
+      );
+      results.push(...answer.results);
+    }
+    return results;
+  }
+
+  view(channel: string): Promise<ViewJson> {
+    return this.#request("view", `/v1/channels/${encodeURIComponent(channel)}`);
+  }
+
+  /** One page of the channel's deltas after `cursor` ("0" or omitted: from the start). */
+  tail(
+    channel: string,
+    cursor = "0",
+    limit = TAIL_LIMIT_MAX,
+  ): Promise<TailPage> {
+    const query = new URLSearchParams({ after: cursor, limit: String(limit) });
+    return this.#request(
+      "tail",
+      `/v1/channels/${encodeURIComponent(channel)}/deltas?${query}`,
+    );
+  }
+
+  /** Every delta of the channel after `cursor`, page by page, until caught up. */
+  async *tailAll(
+    channel: string,
+    cursor = "0",
+  ): AsyncGenerator<Envelope & { cursor: string }> {
+    for (;;) {
+      const page = await this.tail(channel, cursor);
+      for (const delta of page.deltas) yield { ...delta, cursor: page.cursor };
+      cursor = page.cursor;
+      if (!page.more) return;
+    }
+  }
+
+  head(channel: string, author: string): Promise<AuthorHead> {
+    return this.#request(
+      "head",
+      `/v1/channels/${encodeURIComponent(channel)}/authors/${author}`,
+    );
+  }
+
+  health(): Promise<{ status: string; region: string; store: string }> {
+    return this.#request("health", "/v1/health");
+  }
+
+  async #request<T>(
+    what: string,
+    path: string,
+    init?: RequestInit,
+  ): Promise<T> {
+    const response = await this.#fetch(this.url + path, init);
+    const text = await response.text();
+    if (!response.ok) {
+      let problem: Record<string, unknown> | null = null;
+      try {
+        problem = JSON.parse(text);
+      } catch { /* not problem+json: keep null */ }
+      throw new MeshHttpError(response.status, problem, what);
+    }
+    return JSON.parse(text) as T;
+  }
+}
+
+/** Splits envelopes into pushes within PUSH_DELTAS_MAX and PUSH_BYTES_MAX. */
+export function batches(envelopes: readonly Envelope[]): Envelope[][] {
+  const out: Envelope[][] = [];
+  let batch: Envelope[] = [];
+  let bytes = 16;
+  for (const envelope of envelopes) {
+    const size = JSON.stringify(envelope).length * 3 + 1; // UTF-8 upper bound, plus comma
+    if (
+      batch.length > 0 &&
+      (batch.length >= PUSH_DELTAS_MAX || bytes + size > PUSH_BYTES_MAX)
+    ) {
+      out.push(batch);
+      batch = [];
+      bytes = 16;
+    }
+    batch.push(envelope);
+    bytes += size;
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
+}

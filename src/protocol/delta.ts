@@ -1,0 +1,265 @@
+/**
+ * Wire format v1 of a delta: the strict schema of its body and the pure parse step that turns a
+ * received envelope into a typed delta or a reject reason. Signature checking is the caller's
+ * (it is async); this module prepares the exact bytes to verify.
+ */
+import { z } from "zod";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { decodeBase64Url, encodeBase64Url } from "./base64url.ts";
+import { utf8ByteLength, utf8Encode } from "./utf8.ts";
+import {
+  CHANNEL_PATTERN,
+  CLOCK_SKEW_FUTURE_MS_MAX,
+  DELTA_BODY_BYTES_MAX,
+  DELTA_OPS_MAX,
+  DELTA_SIGNATURE_TAG,
+  ELEMENT_BYTES_MAX,
+  HLC_COUNTER_MAX,
+  ID_PATTERN_SOURCE,
+  INTEGER_MAX,
+  KEY_BYTES_MAX,
+  RMV_TAGS_MAX,
+  VALUE_DEPTH_MAX,
+} from "./limits.ts";
+
+/** A JSON value as a `set` op carries it (bounded depth, finite numbers). */
+export type OpValue =
+  | null
+  | boolean
+  | number
+  | string
+  | OpValue[]
+  | { [key: string]: OpValue };
+
+/** Agent ids and delta ids: 32 bytes as unpadded base64url. */
+export const ID_PATTERN = new RegExp(`^${ID_PATTERN_SOURCE}$`);
+/** An OR-set add tag: `<delta id>:<op index>`. */
+export const TAG_PATTERN = new RegExp(`^${ID_PATTERN_SOURCE}:(0|[1-9][0-9]?)$`);
+
+function isBoundedJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object": {
+      if (value === null) return true;
+      if (depth >= VALUE_DEPTH_MAX) return false;
+      const items = Array.isArray(value) ? value : Object.values(value);
+      for (const item of items) {
+        if (!isBoundedJson(item, depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+const name = (what: string, bytesMax: number) =>
+  z.string().min(1).refine((s) => utf8ByteLength(s) <= bytesMax, {
+    message: `${what} must be at most ${bytesMax} UTF-8 bytes`,
+  });
+const key = name("key", KEY_BYTES_MAX);
+const element = name("element", ELEMENT_BYTES_MAX);
+const jsonValue = z.custom<OpValue>(
+  (v) => v !== undefined && isBoundedJson(v, 0),
+  {
+    message: `value must be JSON nested at most ${VALUE_DEPTH_MAX} deep with finite numbers`,
+  },
+);
+const safeInt = (min: number) => z.number().int().min(min).max(INTEGER_MAX);
+
+const opSchema = z.discriminatedUnion("op", [
+  z.strictObject({ op: z.literal("set"), key, value: jsonValue }),
+  z.strictObject({ op: z.literal("del"), key }),
+  z.strictObject({ op: z.literal("add"), set: key, elem: element }),
+  z.strictObject({
+    op: z.literal("rmv"),
+    set: key,
+    elem: element,
+    tags: z.array(
+      z.string().regex(TAG_PATTERN, "tag must be <delta id>:<op index>"),
+    ).min(1)
+      .max(RMV_TAGS_MAX),
+  }),
+  z.strictObject({
+    op: z.literal("inc"),
+    counter: key,
+    by: safeInt(-INTEGER_MAX),
+  }),
+]);
+
+/** The strict schema of a v1 delta body. Unknown fields anywhere are rejected. */
+export const deltaBodySchema = z.strictObject({
+  v: z.literal(1),
+  author: z.string().regex(
+    ID_PATTERN,
+    "author must be a 32-byte ed25519 key as base64url",
+  ),
+  seq: safeInt(1),
+  channel: z.string().regex(
+    CHANNEL_PATTERN,
+    "channel must match [A-Za-z0-9._:-]{1,64}",
+  ),
+  ts: safeInt(0),
+  lc: z.number().int().min(0).max(HLC_COUNTER_MAX),
+  ops: z.array(opSchema).min(1).max(DELTA_OPS_MAX),
+});
+
+export type DeltaBody = z.infer<typeof deltaBodySchema>;
+export type Op = DeltaBody["ops"][number];
+
+/** A delta whose body parsed and passed the schema; its signature is not yet checked. */
+export interface Delta extends DeltaBody {
+  /** base64url(sha256(body bytes)). */
+  readonly id: string;
+  /** Body text exactly as received. */
+  readonly body: string;
+  /** Signature as received (base64url). */
+  readonly sig: string;
+}
+
+/** Why a delta was rejected. Stable strings: part of the protocol (docs/protocol.md). */
+export type RejectReason =
+  | "bad_envelope"
+  | "bad_encoding"
+  | "body_too_large"
+  | "bad_json"
+  | "bad_schema"
+  | "bad_signature"
+  | "future_timestamp"
+  | "reserved_channel"
+  | "seq_conflict";
+
+/** The result of the synchronous checks on one envelope. */
+export type Parsed =
+  | {
+    readonly ok: true;
+    readonly delta: Delta;
+    /** Public key, signature and signed message bytes, ready for the verifier. */
+    readonly publicKey: Uint8Array;
+    readonly signature: Uint8Array;
+    readonly message: Uint8Array;
+  }
+  | {
+    readonly ok: false;
+    readonly id: string | null;
+    readonly reason: RejectReason;
+    readonly detail: string;
+  };
+
+const TAG_BYTES = utf8Encode(DELTA_SIGNATURE_TAG);
+
+/** The bytes a delta signature covers: the domain tag followed by the body bytes. */
+export function signedMessage(bodyBytes: Uint8Array): Uint8Array {
+  const message = new Uint8Array(TAG_BYTES.length + bodyBytes.length);
+  message.set(TAG_BYTES, 0);
+  message.set(bodyBytes, TAG_BYTES.length);
+  return message;
+}
+
+/** Delta id of a body: base64url(sha256(body bytes)). */
+export function deltaId(bodyBytes: Uint8Array): string {
+  return encodeBase64Url(sha256(bodyBytes));
+}
+
+const reject = (
+  id: string | null,
+  reason: RejectReason,
+  detail: string,
+): Parsed => ({
+  ok: false,
+  id,
+  reason,
+  detail,
+});
+
+/**
+ * Runs every check on one received envelope except the signature: shape, encoding, size, JSON,
+ * schema, clock skew against `nowMs`, reserved channels. Pure; never throws.
+ */
+export function parseEnvelope(envelope: unknown, nowMs: number): Parsed {
+  if (
+    typeof envelope !== "object" || envelope === null || Array.isArray(envelope)
+  ) {
+    return reject(
+      null,
+      "bad_envelope",
+      "envelope must be an object {body, sig}",
+    );
+  }
+  const { body, sig, ...extra } = envelope as Record<string, unknown>;
+  if (
+    typeof body !== "string" || typeof sig !== "string" ||
+    Object.keys(extra).length > 0
+  ) {
+    return reject(
+      null,
+      "bad_envelope",
+      "envelope must be exactly {body: string, sig: string}",
+    );
+  }
+  if (!body.isWellFormed()) {
+    return reject(
+      null,
+      "bad_encoding",
+      "body contains a lone UTF-16 surrogate",
+    );
+  }
+  if (utf8ByteLength(body) > DELTA_BODY_BYTES_MAX) {
+    return reject(
+      null,
+      "body_too_large",
+      `body exceeds ${DELTA_BODY_BYTES_MAX} bytes`,
+    );
+  }
+  const bodyBytes = utf8Encode(body);
+  const id = deltaId(bodyBytes);
+  const signature = decodeBase64Url(sig);
+  if (signature === null || signature.length !== 64) {
+    return reject(
+      id,
+      "bad_signature",
+      "sig must be 64 bytes as unpadded base64url",
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return reject(id, "bad_json", "body is not valid JSON");
+  }
+  const checked = deltaBodySchema.safeParse(json);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    return reject(
+      id,
+      "bad_schema",
+      `${issue.path.join(".") || "body"}: ${issue.message}`,
+    );
+  }
+  const fields = checked.data;
+  if (fields.ts > nowMs + CLOCK_SKEW_FUTURE_MS_MAX) {
+    return reject(
+      id,
+      "future_timestamp",
+      `ts is more than ${CLOCK_SKEW_FUTURE_MS_MAX} ms ahead of this region's clock`,
+    );
+  }
+  if (fields.channel.startsWith("_")) {
+    return reject(
+      id,
+      "reserved_channel",
+      "channels starting with _ are reserved for the system",
+    );
+  }
+  return {
+    ok: true,
+    delta: { ...fields, id, body, sig },
+    publicKey: decodeBase64Url(fields.author)!,
+    signature,
+    message: signedMessage(bodyBytes),
+  };
+}

@@ -1,0 +1,257 @@
+/**
+ * The region's HTTP API as a Hono app: push signed deltas, read views, tail a channel, health.
+ * Stateless apart from a bounded view cache; everything durable is in the RegionStore.
+ */
+import { Hono } from "hono";
+import { verifyEd25519 } from "../crypto/mod.ts";
+import {
+  CHANNEL_PATTERN,
+  PUSH_BYTES_MAX,
+  PUSH_DELTAS_MAX,
+  TAIL_LIMIT_DEFAULT,
+  TAIL_LIMIT_MAX,
+} from "../protocol/limits.ts";
+import { ID_PATTERN } from "../protocol/delta.ts";
+import { type RegionStore, StoreUnavailableError } from "../store/region_store.ts";
+import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
+import { ChannelViews } from "./channel_views.ts";
+import { type DeltaResult, ingest, type VerifyFn } from "./ingest.ts";
+import { Problem } from "./problem.ts";
+import { readJsonBody, requireJson } from "./read_body.ts";
+
+/** Seconds a client should wait before retrying after a 503. */
+export const STORE_RETRY_AFTER_SECONDS = 1;
+
+export interface RegionOptions {
+  /** This region's id, reported by `/v1/health`. */
+  readonly region: string;
+  readonly store: RegionStore;
+  /** Signature check; default WebCrypto Ed25519 (noble where WebCrypto lacks it). */
+  readonly verify?: VerifyFn;
+  /** Wall clock in ms since the epoch; tests pass their own. Default `Date.now`. */
+  readonly now?: () => number;
+  /** Instruments; default created from the global OpenTelemetry providers. */
+  readonly telemetry?: Telemetry;
+}
+
+export function createRegionApp(options: RegionOptions): Hono {
+  const { region, store } = options;
+  const verify = options.verify ?? verifyEd25519;
+  const now = options.now ?? Date.now;
+  const telemetry = options.telemetry ?? createTelemetry();
+  const views = new ChannelViews(store);
+  const app = new Hono();
+  const base = {
+    [names.ATTR_REGION]: region,
+    [names.ATTR_STORE_KIND]: store.kind,
+  };
+
+  app.post(
+    "/v1/deltas",
+    (c) =>
+      telemetry.inSpan(names.SPAN_PUSH, base, async (span) => {
+        requireJson(c.req.raw);
+        const envelopes = pushedEnvelopes(
+          await readJsonBody(c.req.raw, PUSH_BYTES_MAX),
+        );
+        const started = performance.now();
+        const { results } = await ingest(envelopes, store, verify, now());
+        telemetry.ingestDuration.record(
+          (performance.now() - started) / 1000,
+          base,
+        );
+        const counts = countOutcomes(results, telemetry, base);
+        span.setAttributes({
+          [names.ATTR_PUSH_DELTAS]: results.length,
+          [names.ATTR_PUSH_ACCEPTED]: counts.accepted,
+          [names.ATTR_PUSH_DUPLICATE]: counts.duplicate,
+          [names.ATTR_PUSH_REJECTED]: counts.rejected,
+        });
+        return c.json({ results });
+      }),
+  );
+
+  app.get("/v1/channels/:channel", (c) => {
+    const channel = channelParam(c.req.param("channel"));
+    return telemetry.inSpan(
+      names.SPAN_VIEW_READ,
+      { ...base, [names.ATTR_CHANNEL]: channel },
+      async (span) => {
+        const started = performance.now();
+        const { state, caughtUp } = await views.read(channel);
+        const text = state.viewText();
+        telemetry.viewReadDuration.record(
+          (performance.now() - started) / 1000,
+          base,
+        );
+        span.setAttributes({
+          [names.ATTR_VIEW_DELTAS]: state.size,
+          [names.ATTR_VIEW_CATCHUP]: caughtUp,
+        });
+        return c.body(text, 200, { "content-type": "application/json" });
+      },
+    );
+  });
+
+  app.get("/v1/channels/:channel/deltas", (c) => {
+    const channel = channelParam(c.req.param("channel"));
+    const after = integerQuery(
+      c.req.query("after"),
+      "after",
+      0,
+      Number.MAX_SAFE_INTEGER,
+      0,
+    );
+    const limit = integerQuery(
+      c.req.query("limit"),
+      "limit",
+      1,
+      TAIL_LIMIT_MAX,
+      TAIL_LIMIT_DEFAULT,
+    );
+    return telemetry.inSpan(
+      names.SPAN_TAIL_READ,
+      { ...base, [names.ATTR_CHANNEL]: channel },
+      async () => {
+        const page = await store.listArrivals(channel, after, limit);
+        return c.json({
+          deltas: page.deltas.map(({ body, sig }) => ({ body, sig })),
+          cursor: String(page.cursor),
+          more: page.more,
+        });
+      },
+    );
+  });
+
+  app.get("/v1/channels/:channel/authors/:author", async (c) => {
+    const channel = channelParam(c.req.param("channel"));
+    const author = c.req.param("author");
+    if (!ID_PATTERN.test(author)) {
+      throw new Problem(
+        "invalid-request",
+        "author must be a 43-character base64url public key",
+      );
+    }
+    const head = await store.getHead(channel, author) ??
+      { contiguous: 0, max: 0, count: 0 };
+    return c.json({ channel, author, ...head });
+  });
+
+  app.get("/v1/health", async (c) => {
+    await store.ping();
+    return c.json({ status: "ok", region, store: store.kind });
+  });
+
+  for (
+    const path of [
+      "/v1/deltas",
+      "/v1/channels/:channel",
+      "/v1/channels/:channel/deltas",
+    ]
+  ) {
+    app.all(path, (c) => {
+      throw new Problem(
+        "method-not-allowed",
+        `${c.req.method} is not allowed on ${c.req.path}`,
+      );
+    });
+  }
+  app.notFound((c) =>
+    new Problem("not-found", `No route for ${c.req.method} ${c.req.path}`)
+      .toResponse(c.req.path)
+  );
+  app.onError((error, c) => problemFor(error).toResponse(c.req.path));
+  return app;
+}
+
+/** Maps any thrown error to the problem it answers with. */
+function problemFor(error: unknown): Problem {
+  if (error instanceof Problem) return error;
+  if (error instanceof StoreUnavailableError) {
+    return new Problem("store-unavailable", error.message, {
+      "retry-after": String(STORE_RETRY_AFTER_SECONDS),
+    });
+  }
+  // A bug, not bad input: say so, and leave the details to the logs.
+  console.error("Unhandled error in region handler:", error);
+  return new Problem(
+    "internal-error",
+    "The region failed to handle the request",
+  );
+}
+
+/** The `deltas` array of a push body `{"deltas": [...]}`, checked for shape and count. */
+function pushedEnvelopes(body: unknown): unknown[] {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new Problem(
+      "invalid-request",
+      'Push body must be an object {"deltas": [...]}',
+    );
+  }
+  const { deltas, ...extra } = body as Record<string, unknown>;
+  const unknownFields = Object.keys(extra);
+  if (unknownFields.length > 0) {
+    throw new Problem(
+      "invalid-request",
+      `Unknown field in push body: ${JSON.stringify(unknownFields[0])}`,
+    );
+  }
+  if (!Array.isArray(deltas)) {
+    throw new Problem(
+      "invalid-request",
+      'Push body must have "deltas": an array of envelopes',
+    );
+  }
+  if (deltas.length > PUSH_DELTAS_MAX) {
+    throw new Problem(
+      "payload-too-large",
+      `A push may carry at most ${PUSH_DELTAS_MAX} deltas, got ${deltas.length}`,
+    );
+  }
+  return deltas;
+}
+
+function channelParam(channel: string): string {
+  if (!CHANNEL_PATTERN.test(channel)) {
+    throw new Problem(
+      "invalid-request",
+      `Channel name must match [A-Za-z0-9._:-]{1,64}: ${JSON.stringify(channel)}`,
+    );
+  }
+  return channel;
+}
+
+function integerQuery(
+  raw: string | undefined,
+  name: string,
+  min: number,
+  max: number,
+  fallback: number,
+): number {
+  if (raw === undefined) return fallback;
+  const value = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : NaN;
+  if (!(value >= min && value <= max)) {
+    throw new Problem(
+      "invalid-request",
+      `Query parameter ${name} must be an integer in ${min}..${max}`,
+    );
+  }
+  return value;
+}
+
+function countOutcomes(
+  results: readonly DeltaResult[],
+  telemetry: Telemetry,
+  base: Record<string, string>,
+): Record<DeltaResult["status"], number> {
+  const counts = { accepted: 0, duplicate: 0, rejected: 0 };
+  for (const r of results) {
+    counts[r.status]++;
+    telemetry.deltasIngested.add(1, {
+      ...base,
+      [names.ATTR_OUTCOME]: r.status,
+      ...(r.status === "rejected" ? { [names.ATTR_REASON]: r.reason } : {}),
+    });
+  }
+  return counts;
+}

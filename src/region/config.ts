@@ -1,0 +1,59 @@
+/**
+ * A region's configuration, read from the environment and validated in one place. Errors name
+ * the variable: `Cannot start region as MESH_REGION is invalid: ...`.
+ */
+import { z } from "zod";
+
+export const REGION_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+const configSchema = z.strictObject({
+  /** Region id, reported by /v1/health. Default `local`. */
+  MESH_REGION: z.string().regex(
+    REGION_ID_PATTERN,
+    "must be lowercase letters, digits and -, 1-32 chars",
+  )
+    .default("local"),
+  /** Interface to listen on. Default 127.0.0.1 (loopback only). */
+  HOST: z.string().min(1).default("127.0.0.1"),
+  /** TCP port; 0 picks a free one. Default 8000. */
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8000),
+  /** Directory of the embedded store's files. Default `./data`. */
+  MESH_DATA: z.string().min(1).default("./data"),
+  /** Which regional store: `denokv` (embedded, default) or `upstash`. */
+  MESH_STORE: z.enum(["denokv", "upstash"]).default("denokv"),
+  UPSTASH_REDIS_REST_URL: z.url().optional(),
+  UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
+});
+
+export type RegionConfig = z.infer<typeof configSchema>;
+
+const KEYS = Object.keys(configSchema.shape) as (keyof RegionConfig)[];
+
+/** Picks the mesh's variables out of `env` and validates them. Throws with the variable's name. */
+export function regionConfig(
+  env: Record<string, string | undefined>,
+): RegionConfig {
+  const picked = Object.fromEntries(
+    KEYS.filter((k) => env[k] !== undefined && env[k] !== "").map((
+      k,
+    ) => [k, env[k]]),
+  );
+  const parsed = configSchema.safeParse(picked);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new TypeError(
+      `Cannot start region as ${issue.path.join(".")} is invalid: ${issue.message}`,
+    );
+  }
+  const config = parsed.data;
+  if (
+    config.MESH_STORE === "upstash" &&
+    (config.UPSTASH_REDIS_REST_URL === undefined ||
+      config.UPSTASH_REDIS_REST_TOKEN === undefined)
+  ) {
+    throw new TypeError(
+      "Cannot start region as MESH_STORE is upstash but UPSTASH_REDIS_REST_URL or UPSTASH_REDIS_REST_TOKEN is not set",
+    );
+  }
+  return config;
+}

@@ -1,0 +1,57 @@
+/**
+ * RFC 9457 problem details: the one shape of every whole-request error. Handlers throw
+ * `Problem`; the app's error handler turns it (and store outages) into `application/problem+json`.
+ */
+
+/** Problem types of the region API; each `type` URI is `urn:mesh:problem:<slug>`. */
+export const PROBLEMS = {
+  "malformed-request": { status: 400, title: "Malformed request" },
+  "invalid-request": {
+    status: 400,
+    title: "Request does not match the API schema",
+  },
+  "not-found": { status: 404, title: "Not found" },
+  "method-not-allowed": { status: 405, title: "Method not allowed" },
+  "payload-too-large": { status: 413, title: "Request too large" },
+  "unsupported-media-type": { status: 415, title: "Unsupported media type" },
+  "store-unavailable": { status: 503, title: "Regional store unavailable" },
+  "internal-error": { status: 500, title: "Internal error" },
+} as const;
+
+export type ProblemSlug = keyof typeof PROBLEMS;
+
+export class Problem extends Error {
+  readonly slug: ProblemSlug;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    slug: ProblemSlug,
+    detail: string,
+    headers: Record<string, string> = {},
+  ) {
+    super(detail);
+    this.name = "Problem";
+    this.slug = slug;
+    this.headers = headers;
+  }
+
+  get status(): number {
+    return PROBLEMS[this.slug].status;
+  }
+
+  /** The problem+json response, with `instance` set to the request path. */
+  toResponse(instance: string): Response {
+    const { status, title } = PROBLEMS[this.slug];
+    const body = {
+      type: `urn:mesh:problem:${this.slug}`,
+      title,
+      status,
+      detail: this.message,
+      instance,
+    };
+    return new Response(JSON.stringify(body), {
+      status,
+      headers: { "content-type": "application/problem+json", ...this.headers },
+    });
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The store-independent part of `putDeltas`: given what is already stored, decide each delta's
+ * outcome and the new author heads. Pure, so every store implementation classifies alike.
+ */
+import type { AuthorHead, PutOutcome, StoredDelta } from "./region_store.ts";
+
+/** What the plan needs to know about the stored state. */
+export interface PlanInput {
+  /** Id stored at `slotKey(channel, author, seq)`, for every slot the batch touches. */
+  readonly slots: ReadonlyMap<string, string>;
+  /** Current head per `headKey(channel, author)` touched by the batch (absent = none yet). */
+  readonly heads: ReadonlyMap<string, AuthorHead>;
+  /** Next arrival number per channel touched (last used + 1). */
+  readonly nextArrival: ReadonlyMap<string, number>;
+  /**
+   * Whether seq `seq` of an author is stored, for seqs above a head's contiguous mark. Called
+   * only while advancing `contiguous` past stored seqs; stores answer from a bounded read.
+   */
+  readonly storedAbove: (
+    channel: string,
+    author: string,
+    seq: number,
+  ) => boolean;
+}
+
+/** Everything a store must write atomically for one accepted delta. */
+export interface PlannedWrite {
+  readonly delta: StoredDelta;
+  readonly arrival: number;
+}
+
+export interface Plan {
+  readonly outcomes: PutOutcome[];
+  readonly writes: PlannedWrite[];
+  /** New heads by head key, and the new last arrival number per channel. */
+  readonly heads: Map<string, AuthorHead>;
+  readonly lastArrival: Map<string, number>;
+}
+
+export const slotKey = (channel: string, author: string, seq: number): string =>
+  `${channel}\u0000${author}\u0000${seq}`;
+export const headKey = (channel: string, author: string): string => `${channel}\u0000${author}`;
+
+/** Classifies each delta (accepted / duplicate / seq_conflict) and computes the new heads. */
+export function planPut(
+  deltas: readonly StoredDelta[],
+  input: PlanInput,
+): Plan {
+  const slots = new Map(input.slots);
+  const heads = new Map<string, AuthorHead>();
+  const lastArrival = new Map<string, number>();
+  const outcomes: PutOutcome[] = [];
+  const writes: PlannedWrite[] = [];
+  for (const delta of deltas) {
+    const slot = slotKey(delta.channel, delta.author, delta.seq);
+    const existing = slots.get(slot);
+    if (existing !== undefined) {
+      outcomes.push(
+        existing === delta.id
+          ? { status: "duplicate" }
+          : { status: "seq_conflict", existingId: existing },
+      );
+      continue;
+    }
+    slots.set(slot, delta.id);
+    const arrival = (lastArrival.get(delta.channel) ??
+      (input.nextArrival.get(delta.channel) ?? 1) - 1) + 1;
+    lastArrival.set(delta.channel, arrival);
+    const hk = headKey(delta.channel, delta.author);
+    const head = heads.get(hk) ?? input.heads.get(hk) ??
+      { contiguous: 0, max: 0, count: 0 };
+    heads.set(hk, advance(head, delta, slots, input));
+    outcomes.push({ status: "accepted", arrival });
+    writes.push({ delta, arrival });
+  }
+  return { outcomes, writes, heads, lastArrival };
+}
+
+function advance(
+  head: AuthorHead,
+  delta: StoredDelta,
+  slots: ReadonlyMap<string, string>,
+  input: PlanInput,
+): AuthorHead {
+  let contiguous = head.contiguous;
+  if (delta.seq === contiguous + 1) {
+    contiguous++;
+    const present = (seq: number) =>
+      slots.has(slotKey(delta.channel, delta.author, seq)) ||
+      input.storedAbove(delta.channel, delta.author, seq);
+    while (
+      contiguous < Math.max(head.max, delta.seq) && present(contiguous + 1)
+    ) contiguous++;
+  }
+  return {
+    contiguous,
+    max: Math.max(head.max, delta.seq),
+    count: head.count + 1,
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * Every span, metric and attribute name the mesh emits. Each one is declared in
+ * docs/telemetry/registry.yaml; test/telemetry/registry_test.ts fails on any name used here or
+ * emitted at run time that the registry does not declare. Code never spells a name inline.
+ */
+
+// Spans
+export const SPAN_PUSH = "mesh.push";
+export const SPAN_VIEW_READ = "mesh.view.read";
+export const SPAN_TAIL_READ = "mesh.tail.read";
+
+// Metrics
+export const METRIC_DELTAS_INGESTED = "mesh.deltas.ingested";
+export const METRIC_INGEST_DURATION = "mesh.ingest.duration";
+export const METRIC_VIEW_READ_DURATION = "mesh.view.read.duration";
+
+// Attributes
+export const ATTR_REGION = "mesh.region";
+export const ATTR_CHANNEL = "mesh.channel";
+export const ATTR_STORE_KIND = "mesh.store.kind";
+export const ATTR_OUTCOME = "mesh.delta.outcome";
+export const ATTR_REASON = "mesh.delta.reject_reason";
+export const ATTR_PUSH_DELTAS = "mesh.push.deltas";
+export const ATTR_PUSH_ACCEPTED = "mesh.push.accepted";
+export const ATTR_PUSH_DUPLICATE = "mesh.push.duplicate";
+export const ATTR_PUSH_REJECTED = "mesh.push.rejected";
+export const ATTR_VIEW_DELTAS = "mesh.view.deltas";
+export const ATTR_VIEW_CATCHUP = "mesh.view.catchup_deltas";
+export const ATTR_HTTP_STATUS = "http.response.status_code";
+export const ATTR_ERROR_TYPE = "error.type";
