@@ -26,5 +26,4 @@ export const ATTR_PUSH_DUPLICATE = "mesh.push.duplicate";
 export const ATTR_PUSH_REJECTED = "mesh.push.rejected";
 export const ATTR_VIEW_DELTAS = "mesh.view.deltas";
 export const ATTR_VIEW_CATCHUP = "mesh.view.catchup_deltas";
-export const ATTR_HTTP_STATUS = "http.response.status_code";
 export const ATTR_ERROR_TYPE = "error.type";

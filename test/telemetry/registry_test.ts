@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { metrics, trace } from "@opentelemetry/api";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
+import * as names from "../../src/telemetry/names.ts";
+import { createRegionApp } from "../../src/region/app.ts";
+import { MemoryStore } from "../../src/store/memory_store.ts";
+import { loadRegistry } from "../support/telemetry_registry.ts";
+import { T0_MS, testAgent } from "../support/signing.ts";
+
+class CollectingReader extends MetricReader {
+  protected onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+Deno.test("telemetry names in src/telemetry/names.ts are all declared in the registry, and only they", async () => {
+  const registry = await loadRegistry();
+  const inCode = {
+    spans: new Set<string>(),
+    metrics: new Set<string>(),
+    attributes: new Set<string>(),
+  };
+  for (const [constant, value] of Object.entries(names)) {
+    if (constant.startsWith("SPAN_")) inCode.spans.add(value);
+    else if (constant.startsWith("METRIC_")) inCode.metrics.add(value);
+    else if (constant.startsWith("ATTR_")) inCode.attributes.add(value);
+    else assert.fail(`${constant} has no SPAN_/METRIC_/ATTR_ prefix`);
+  }
+  assert.deepEqual([...inCode.spans].sort(), [...registry.spans].sort());
+  assert.deepEqual([...inCode.metrics].sort(), [...registry.metrics].sort());
+  assert.deepEqual([...inCode.attributes].sort(), [...registry.attributes].sort());
+});
+
+Deno.test("src/ never spells a telemetry name inline: spans, instruments and attributes use names.ts", async () => {
+  const offenders: string[] = [];
+  const call =
+    /(startActiveSpan|startSpan|createCounter|createHistogram|createUpDownCounter|createGauge|createObservable\w+|setAttribute)\(\s*["'`]/;
+  const literalKey = /\[\s*["'`][a-z]+\.[a-z_.]+["'`]\s*\]\s*:/;
+  for await (const file of walk(new URL("../../src/", import.meta.url))) {
+    if (file.pathname.endsWith("/telemetry/names.ts")) continue;
+    const text = await Deno.readTextFile(file);
+    text.split("\n").forEach((line, i) => {
+      if (call.test(line) || literalKey.test(line)) {
+        offenders.push(`${file.pathname}:${i + 1}: ${line.trim()}`);
+      }
+    });
+  }
+  assert.deepEqual(offenders, []);
+});
+
+Deno.test("every span, metric and attribute the region emits is declared in the registry", async () => {
+  const registry = await loadRegistry();
+  const spans = new InMemorySpanExporter();
+  const tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new SimpleSpanProcessor(spans)],
+  });
+  const reader = new CollectingReader();
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  assert.ok(trace.setGlobalTracerProvider(tracerProvider));
+  assert.ok(metrics.setGlobalMeterProvider(meterProvider));
+  try {
+    const store = new MemoryStore();
+    const app = createRegionApp({ region: "t", store, now: () => T0_MS });
+    const agent = testAgent();
+    const d = agent.sign("c", [{ op: "set", key: "k", value: 1 }]);
+    const post = (deltas: unknown) =>
+      app.request("/v1/deltas", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ deltas }),
+      });
+    await post([d, d, { body: "{}", sig: "x" }]);
+    await app.request("/v1/channels/c");
+    await app.request("/v1/channels/c/deltas");
+    store.failing = true;
+    await post([agent.sign("c", [{ op: "del", key: "k" }])]);
+    await app.request("/v1/channels/c");
+    store.failing = false;
+
+    const emitted = spans.getFinishedSpans();
+    assert.deepEqual(
+      [...new Set(emitted.map((s) => s.name))].sort(),
+      [names.SPAN_PUSH, names.SPAN_TAIL_READ, names.SPAN_VIEW_READ].sort(),
+    );
+    for (const span of emitted) {
+      assert.ok(registry.spans.has(span.name), `span ${span.name} is not declared`);
+      for (const key of Object.keys(span.attributes)) {
+        assert.ok(
+          registry.attributes.has(key),
+          `attribute ${key} of span ${span.name} is not declared`,
+        );
+      }
+    }
+    assert.ok(emitted.some((s) => s.attributes[names.ATTR_ERROR_TYPE] === "StoreUnavailableError"));
+
+    const { resourceMetrics } = await reader.collect();
+    const seen = new Set<string>();
+    for (const scope of resourceMetrics.scopeMetrics) {
+      for (const metric of scope.metrics) {
+        seen.add(metric.descriptor.name);
+        assert.ok(
+          registry.metrics.has(metric.descriptor.name),
+          `metric ${metric.descriptor.name} is not declared`,
+        );
+        for (const point of metric.dataPoints) {
+          for (const key of Object.keys(point.attributes)) {
+            assert.ok(
+              registry.attributes.has(key),
+              `attribute ${key} of ${metric.descriptor.name} is not declared`,
+            );
+          }
+        }
+      }
+    }
+    assert.deepEqual([...seen].sort(), [...registry.metrics].sort());
+  } finally {
+    trace.disable();
+    metrics.disable();
+    await tracerProvider.shutdown();
+    await meterProvider.shutdown();
+  }
+});
+
+async function* walk(dir: URL): AsyncGenerator<URL> {
+  for await (const entry of Deno.readDir(dir)) {
+    const url = new URL(entry.name + (entry.isDirectory ? "/" : ""), dir);
+    if (entry.isDirectory) yield* walk(url);
+    else if (entry.name.endsWith(".ts")) yield url;
+  }
+}
