@@ -4,8 +4,9 @@
  * (it is async); this module prepares the exact bytes to verify.
  */
 import { z } from "zod";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "../crypto/sha256.ts";
 import { decodeBase64Url, encodeBase64Url } from "./base64url.ts";
+import { hasDuplicateKeys } from "./duplicate_keys.ts";
 import { utf8ByteLength, utf8Encode } from "./utf8.ts";
 import {
   CHANNEL_PATTERN,
@@ -39,6 +40,7 @@ export const TAG_PATTERN = new RegExp(`^${ID_PATTERN_SOURCE}:(0|[1-9][0-9]?)$`);
 function isBoundedJson(value: unknown, depth: number): boolean {
   switch (typeof value) {
     case "string":
+      return value.isWellFormed();
     case "boolean":
       return true;
     case "number":
@@ -46,9 +48,9 @@ function isBoundedJson(value: unknown, depth: number): boolean {
     case "object": {
       if (value === null) return true;
       if (depth >= VALUE_DEPTH_MAX) return false;
-      const items = Array.isArray(value) ? value : Object.values(value);
-      for (const item of items) {
-        if (!isBoundedJson(item, depth + 1)) return false;
+      if (Array.isArray(value)) return value.every((item) => isBoundedJson(item, depth + 1));
+      for (const [name, item] of Object.entries(value)) {
+        if (!name.isWellFormed() || !isBoundedJson(item, depth + 1)) return false;
       }
       return true;
     }
@@ -58,7 +60,9 @@ function isBoundedJson(value: unknown, depth: number): boolean {
 }
 
 const name = (what: string, bytesMax: number) =>
-  z.string().min(1).refine((s) => utf8ByteLength(s) <= bytesMax, {
+  z.string().min(1).refine((s) => s.isWellFormed(), {
+    message: `${what} must not contain lone UTF-16 surrogates`,
+  }).refine((s) => utf8ByteLength(s) <= bytesMax, {
     message: `${what} must be at most ${bytesMax} UTF-8 bytes`,
   });
 const key = name("key", KEY_BYTES_MAX);
@@ -80,7 +84,10 @@ const opSchema = z.discriminatedUnion("op", [
     set: key,
     elem: element,
     tags: z.array(
-      z.string().regex(TAG_PATTERN, "tag must be <delta id>:<op index>"),
+      z.string().regex(TAG_PATTERN, "tag must be <delta id>:<op index>").refine(
+        (tag) => Number(tag.slice(44)) < DELTA_OPS_MAX,
+        `a tag's op index must be below ${DELTA_OPS_MAX}`,
+      ),
     ).min(1)
       .max(RMV_TAGS_MAX),
   }),
@@ -230,6 +237,9 @@ export function parseEnvelope(envelope: unknown, nowMs: number): Parsed {
     json = JSON.parse(body);
   } catch {
     return reject(id, "bad_json", "body is not valid JSON");
+  }
+  if (hasDuplicateKeys(body)) {
+    return reject(id, "bad_json", "body repeats a member name in some object");
   }
   const checked = deltaBodySchema.safeParse(json);
   if (!checked.success) {

@@ -142,26 +142,31 @@ export function createRegionApp(options: RegionOptions): Hono {
     return c.json({ status: "ok", region, store: store.kind });
   });
 
-  for (
-    const path of [
-      "/v1/deltas",
-      "/v1/channels/:channel",
-      "/v1/channels/:channel/deltas",
-    ]
-  ) {
+  const allowed: [string, string][] = [
+    ["/v1/deltas", "POST"],
+    ["/v1/channels/:channel", "GET"],
+    ["/v1/channels/:channel/deltas", "GET"],
+    ["/v1/channels/:channel/authors/:author", "GET"],
+    ["/v1/health", "GET"],
+  ];
+  for (const [path, allow] of allowed) {
     app.all(path, (c) => {
-      throw new Problem(
-        "method-not-allowed",
-        `${c.req.method} is not allowed on ${c.req.path}`,
-      );
+      throw new Problem("method-not-allowed", `${c.req.method} is not allowed here; use ${allow}`, {
+        allow,
+      });
     });
   }
-  app.notFound((c) =>
-    new Problem("not-found", `No route for ${c.req.method} ${c.req.path}`)
-      .toResponse(c.req.path)
-  );
-  app.onError((error, c) => problemFor(error).toResponse(c.req.path));
+  app.notFound((c) => {
+    const path = rawPath(c.req.url);
+    return new Problem("not-found", `No route for ${c.req.method} ${path}`).toResponse(path);
+  });
+  app.onError((error, c) => problemFor(error).toResponse(rawPath(c.req.url)));
   return app;
+}
+
+/** The request path as sent (percent-encoded), for the problem's `instance`. */
+function rawPath(url: string): string {
+  return new URL(url).pathname;
 }
 
 /** Maps any thrown error to the problem it answers with. */

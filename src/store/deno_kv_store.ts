@@ -8,8 +8,9 @@
  *   ["s", channel, author, seq]  → id                                   (seq slot: dedupe, conflicts)
  *   ["h", channel, author]       → {contiguous, max, count}             (author head)
  *   ["c", channel]               → last arrival number
- * Every head and channel counter written is also checked (versionstamp), so concurrent writers
- * of one author or channel serialise through commit retries and no arrival number is skipped.
+ * Every write in a channel bumps its counter, and each commit checks the versionstamps of the
+ * counters it bumps: so any concurrent write to the same channel (its slots, heads or arrivals)
+ * fails the commit, which is retried on fresh reads. No arrival number is skipped or reused.
  */
 import { headKey, type PlanInput, planPut, slotKey } from "./_put_plan.ts";
 import {
@@ -30,12 +31,20 @@ export const KV_ATOMIC_BYTES_MAX = 819_200;
 export const KV_GET_MANY_KEYS_MAX = 10;
 /** Our budget per atomic write, below KV_ATOMIC_BYTES_MAX to leave room for keys and heads. */
 export const KV_CHUNK_BYTES_MAX = 600_000;
+/** Most deltas one group commit gathers from queued writers (bounds the wait of each). */
+export const KV_GROUP_COMMIT_DELTAS_MAX = 1_000;
 /** Commit attempts of one chunk under write contention before answering 503. */
 export const KV_COMMIT_ATTEMPTS_MAX = 20;
 /** Mutations one accepted delta costs: record, id pointer, seq slot. */
 const MUTATIONS_PER_DELTA = 3;
 /** Page size when scanning stored seqs above a head to advance it past a filled gap. */
 const SLOT_SCAN_PAGE_MAX = 500;
+
+interface PendingPut {
+  readonly deltas: readonly StoredDelta[];
+  resolve(outcomes: PutOutcome[]): void;
+  reject(error: unknown): void;
+}
 
 export interface DenoKvStoreOptions {
   /** Key prefix, so several regions or tests can share one database. Default `[]`. */
@@ -49,6 +58,14 @@ export class DenoKvStore implements RegionStore {
   readonly #kv: Deno.Kv;
   readonly #prefix: Deno.KvKey;
   readonly #ownsKv: boolean;
+  /**
+   * Group commit: writers of one instance queue here and one drain loop writes everything queued
+   * so far in as few atomic commits as the limits allow. Commits cost a disk sync each, and
+   * concurrent writers of one channel would otherwise collide on its counter and retry. Other
+   * instances are still serialised by the counter checks.
+   */
+  readonly #queue: PendingPut[] = [];
+  #draining = false;
 
   constructor(kv: Deno.Kv, options: DenoKvStoreOptions = {}) {
     this.#kv = kv;
@@ -64,12 +81,40 @@ export class DenoKvStore implements RegionStore {
     return new DenoKvStore(await Deno.openKv(path), options);
   }
 
-  async putDeltas(deltas: readonly StoredDelta[]): Promise<PutOutcome[]> {
-    const outcomes: PutOutcome[] = [];
-    for (const chunk of chunkForAtomic(deltas)) {
-      outcomes.push(...await this.#guard(() => this.#putChunk(chunk)));
+  putDeltas(deltas: readonly StoredDelta[]): Promise<PutOutcome[]> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ deltas, resolve, reject });
+      if (!this.#draining) this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    while (this.#queue.length > 0) {
+      const group: PendingPut[] = [];
+      let size = 0;
+      while (
+        this.#queue.length > 0 &&
+        (group.length === 0 || size + this.#queue[0].deltas.length <= KV_GROUP_COMMIT_DELTAS_MAX)
+      ) {
+        const next = this.#queue.shift()!;
+        group.push(next);
+        size += next.deltas.length;
+      }
+      try {
+        const outcomes: PutOutcome[] = [];
+        for (const chunk of chunkForAtomic(group.flatMap((g) => g.deltas))) {
+          outcomes.push(...await this.#guard(() => this.#putChunk(chunk)));
+        }
+        let offset = 0;
+        for (const g of group) {
+          g.resolve(outcomes.slice(offset, offset += g.deltas.length));
+        }
+      } catch (error) {
+        for (const g of group) g.reject(error);
+      }
     }
-    return outcomes;
+    this.#draining = false;
   }
 
   async #putChunk(chunk: readonly StoredDelta[]): Promise<PutOutcome[]> {
@@ -82,12 +127,6 @@ export class DenoKvStore implements RegionStore {
         op.check({
           key: this.#key("c", channel),
           versionstamp: versions.get(channel) ?? null,
-        });
-      }
-      for (const hk of plan.heads.keys()) {
-        op.check({
-          key: this.#headKvKey(hk),
-          versionstamp: versions.get(hk) ?? null,
         });
       }
       for (const { delta, arrival } of plan.writes) {
@@ -132,7 +171,7 @@ export class DenoKvStore implements RegionStore {
         chunk.map((d) => this.#key("s", d.channel, d.author, d.seq)),
       ),
     ]);
-    const versions = new Map<string, string | null>();
+    const versions = new Map<string, string | null>(); // by channel
     const nextArrival = new Map<string, number>();
     channels.forEach((c, i) => {
       versions.set(c, counters[i].versionstamp);
@@ -141,7 +180,6 @@ export class DenoKvStore implements RegionStore {
     const headMap = new Map<string, AuthorHead>();
     const above = new Set<string>();
     await Promise.all(heads.map(async ([hk, d], i) => {
-      versions.set(hk, headEntries[i].versionstamp);
       const head = headEntries[i].value;
       if (head === null) return;
       headMap.set(hk, head);
@@ -245,6 +283,7 @@ export class DenoKvStore implements RegionStore {
     return [...this.#prefix, ...parts];
   }
 
+  /** The Deno KV key of an author head named by `headKey(channel, author)`. */
   #headKvKey(hk: string): Deno.KvKey {
     const [channel, author] = hk.split("\u0000");
     return this.#key("h", channel, author);

@@ -5,7 +5,7 @@
  * order-free, so two replicas holding the same set agree whatever the order of arrival, and range
  * reconciliation can combine sub-range sums.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "../crypto/sha256.ts";
 import { encodeBase64Url } from "../protocol/base64url.ts";
 
 /** Bytes of the fingerprint kept from the hash. */

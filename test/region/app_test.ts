@@ -424,3 +424,82 @@ Deno.test("unknown routes are 404 and wrong methods 405, as problem+json", async
     "method-not-allowed",
   );
 });
+
+Deno.test("POST /v1/deltas rejects bodies that repeat a member name, even spelled with escapes", async () => {
+  const { app, store } = region();
+  const key = AgentKey.generate();
+  const base = JSON.stringify(bodyOf(key));
+  const repeatedSeq = base.replace('"seq":1', '"seq":3,"seq":1');
+  const escapedName = base.replace('"seq":1', '"seq":1,"s\\u0065q":2');
+  const repeatedInValue = JSON.stringify(
+    bodyOf(key, { ops: [{ op: "set", key: "k", value: { a: 1 } }] }),
+  )
+    .replace('{"a":1}', '{"a":1,"a":2}');
+  for (const body of [repeatedSeq, escapedName, repeatedInValue]) {
+    const [r] = await results(await push(app, [signBody(key, body)]));
+    assert.equal(r.reason, "bad_json", body);
+  }
+  const sameNameElsewhere = JSON.stringify(
+    bodyOf(key, { ops: [{ op: "set", key: "k", value: { seq: 1, k: [{ k: 1 }] } }] }),
+  );
+  assert.equal(
+    (await results(await push(app, [signBody(key, sameNameElsewhere)])))[0].status,
+    "accepted",
+  );
+  assert.equal(await storedCount(store), 1);
+});
+
+Deno.test("POST /v1/deltas rejects lone surrogates written as escapes in keys, elements and values", async () => {
+  const { app, store } = region();
+  const key = AgentKey.generate();
+  const bodies = [
+    JSON.stringify(bodyOf(key, { ops: [{ op: "del", key: "\ud800" }] })),
+    JSON.stringify(bodyOf(key, { ops: [{ op: "add", set: "s", elem: "x\udc00" }] })),
+    JSON.stringify(bodyOf(key, { ops: [{ op: "set", key: "k", value: ["\ud800"] }] })),
+    JSON.stringify(bodyOf(key, { ops: [{ op: "set", key: "k", value: { "\udfff": 1 } }] })),
+  ];
+  for (const body of bodies) {
+    assert.ok(body.isWellFormed(), "JSON.stringify escapes lone surrogates");
+    const [r] = await results(await push(app, [signBody(key, body)]));
+    assert.equal(r.reason, "bad_schema", body);
+  }
+  assert.equal(await storedCount(store), 0);
+});
+
+Deno.test("POST /v1/deltas rejects rmv tags whose op index no delta can have", async () => {
+  const { app } = region();
+  const key = AgentKey.generate();
+  const tag = `${idOf(testAgent().sign("c", [{ op: "del", key: "k" }]))}:${DELTA_OPS_MAX}`;
+  const [r] = await results(
+    await push(app, [
+      signBody(
+        key,
+        JSON.stringify(bodyOf(key, { ops: [{ op: "rmv", set: "s", elem: "e", tags: [tag] }] })),
+      ),
+    ]),
+  );
+  assert.equal(r.reason, "bad_schema");
+});
+
+Deno.test("wrong methods answer 405 with an Allow header on every route", async () => {
+  const { app } = region();
+  for (
+    const [path, allow] of [
+      ["/v1/deltas", "POST"],
+      ["/v1/health", "GET"],
+      ["/v1/channels/c", "GET"],
+      ["/v1/channels/c/deltas", "GET"],
+      [`/v1/channels/c/authors/${AgentKey.generate().id}`, "GET"],
+    ]
+  ) {
+    const response = await app.request(path, { method: allow === "GET" ? "PUT" : "GET" });
+    assert.equal(response.headers.get("allow"), allow, path);
+    await assertProblem(response, 405, "method-not-allowed");
+  }
+});
+
+Deno.test("a problem's instance is the path as sent, percent-encoding kept", async () => {
+  const { app } = region();
+  const problem = await (await app.request("/v1/channels/bad%20name")).json();
+  assert.equal(problem.instance, "/v1/channels/bad%20name");
+});
