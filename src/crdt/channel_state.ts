@@ -65,8 +65,12 @@ export class ChannelState {
       );
     }
     if (this.#deltas.has(delta.id)) return false;
+    const idBytes = decodeBase64Url(delta.id);
+    if (idBytes === null || idBytes.length !== 32) {
+      throw new Error(`Cannot apply a delta whose id is not 32 bytes of base64url: "${delta.id}"`);
+    }
     this.#deltas.set(delta.id, delta);
-    this.#ids.add(decodeBase64Url(delta.id)!);
+    this.#ids.add(idBytes);
     this.#heads.add(delta.author, delta.seq);
     delta.ops.forEach((op, index) => {
       const stamp = {
@@ -75,6 +79,7 @@ export class ChannelState {
         author: delta.author,
         seq: delta.seq,
         op: index,
+        id: delta.id,
       };
       switch (op.op) {
         case "set":

@@ -1,8 +1,8 @@
 /**
- * The total order of last-writer-wins: `(ts, lc, author, seq, op index)`, larger wins. `author`
- * compares as a plain JavaScript string (UTF-16 code units) so that every runtime orders alike.
- * Two different ops never share a stamp: (author, seq) names one delta per channel and the op
- * index one op inside it.
+ * The total order of last-writer-wins: `(ts, lc, author, seq, op index, delta id)`, larger wins.
+ * `author` and `id` compare as plain JavaScript strings (UTF-16 code units) so that every runtime
+ * orders alike. The delta id only decides between two deltas of one author with the same seq —
+ * an equivocation — so that even then the fold does not depend on arrival order.
  */
 export interface Stamp {
   readonly ts: number;
@@ -10,6 +10,7 @@ export interface Stamp {
   readonly author: string;
   readonly seq: number;
   readonly op: number;
+  readonly id: string;
 }
 
 /** Negative when `a` loses to `b`, positive when it wins, 0 for the same op. */
@@ -18,5 +19,6 @@ export function compareStamps(a: Stamp, b: Stamp): number {
   if (a.lc !== b.lc) return a.lc - b.lc;
   if (a.author !== b.author) return a.author < b.author ? -1 : 1;
   if (a.seq !== b.seq) return a.seq - b.seq;
-  return a.op - b.op;
+  if (a.op !== b.op) return a.op - b.op;
+  return a.id === b.id ? 0 : a.id < b.id ? -1 : 1;
 }

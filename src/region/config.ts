@@ -21,6 +21,8 @@ const configSchema = z.strictObject({
   MESH_DATA: z.string().min(1).default("./data"),
   /** Which regional store: `denokv` (embedded, default) or `upstash`. */
   MESH_STORE: z.enum(["denokv", "upstash"]).default("denokv"),
+  /** Set by Deno Deploy; when present the platform's Deno KV is used instead of MESH_DATA. */
+  DENO_DEPLOYMENT_ID: z.string().optional(),
   UPSTASH_REDIS_REST_URL: z.url().optional(),
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
 });

@@ -27,6 +27,10 @@ async function openStore(config: RegionConfig): Promise<RegionStore> {
       prefix: `mesh:${config.MESH_REGION}:`,
     });
   }
+  if (config.DENO_DEPLOYMENT_ID !== undefined) {
+    // On Deno Deploy the platform's KV (FoundationDB) is the database; it takes no path.
+    return new DenoKvStore(await Deno.openKv(), { prefix: ["mesh", config.MESH_REGION] });
+  }
   await Deno.mkdir(config.MESH_DATA, { recursive: true });
   return await DenoKvStore.open(`${config.MESH_DATA}/${config.MESH_REGION}.kv`);
 }

@@ -1,0 +1,24 @@
+import { UpstashStore } from "../../src/store/upstash_store.ts";
+import { redisAvailable } from "../support/redis_server.ts";
+import { startUpstashEnv } from "../support/upstash_rest_server.ts";
+import { runStoreConformance } from "./conformance.ts";
+
+runStoreConformance("UpstashStore", async () => {
+  const env = await startUpstashEnv();
+  const store = new UpstashStore({
+    url: env.rest.url,
+    token: env.rest.token,
+    requestTimeoutMs: 2_000,
+  });
+  return {
+    store,
+    faults: {
+      fail: () => env.rest.faults.set({ mode: "http500" }),
+      heal: () => env.rest.faults.reset(),
+    },
+    cleanup: async () => {
+      await store.close();
+      await env.stop();
+    },
+  };
+}, { ignore: !redisAvailable });
