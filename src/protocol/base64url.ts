@@ -30,7 +30,7 @@ export function encodeBase64Url(bytes: Uint8Array): string {
  * Decodes unpadded base64url; returns null for any character outside the alphabet, an impossible
  * length, or non-zero trailing bits (so every byte string has exactly one accepted encoding).
  */
-export function decodeBase64Url(text: string): Uint8Array | null {
+export function decodeBase64Url(text: string): Uint8Array<ArrayBuffer> | null {
   const rest = text.length % 4;
   if (rest === 1) return null;
   const out = new Uint8Array(

@@ -160,7 +160,7 @@ export type Parsed =
 const TAG_BYTES = utf8Encode(DELTA_SIGNATURE_TAG);
 
 /** The bytes a delta signature covers: the domain tag followed by the body bytes. */
-export function signedMessage(bodyBytes: Uint8Array): Uint8Array {
+export function signedMessage(bodyBytes: Uint8Array): Uint8Array<ArrayBuffer> {
   const message = new Uint8Array(TAG_BYTES.length + bodyBytes.length);
   message.set(TAG_BYTES, 0);
   message.set(bodyBytes, TAG_BYTES.length);

@@ -3,7 +3,7 @@
 const encoder = new TextEncoder();
 
 /** UTF-8 encodes `text`; callers must have checked `text.isWellFormed()` where it matters. */
-export function utf8Encode(text: string): Uint8Array {
+export function utf8Encode(text: string): Uint8Array<ArrayBuffer> {
   return encoder.encode(text);
 }
 

@@ -1,0 +1,81 @@
+/** Starts `main.ts` as a real region process on a free loopback port, for integration tests. */
+
+const ROOT = new URL("../../", import.meta.url);
+/** How long a region process may take to answer its first health check. */
+export const REGION_START_MS_MAX = 20_000;
+
+export interface RegionProcess {
+  readonly url: string;
+  readonly port: number;
+  /** Everything the process printed so far (stdout and stderr). */
+  output(): string;
+  /** SIGTERM, then wait for the exit; returns the exit code. */
+  stop(): Promise<number>;
+}
+
+/** A free TCP port on 127.0.0.1 (listen on 0, read it, close). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+export async function startRegionProcess(env: Record<string, string>): Promise<RegionProcess> {
+  const port = Number(env.PORT ?? freePort());
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts"],
+    cwd: ROOT,
+    env: { ...env, PORT: String(port), NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const decoder = new TextDecoder();
+  const drain = (stream: ReadableStream<Uint8Array>) =>
+    stream.pipeTo(new WritableStream({ write: (chunk) => void (text += decoder.decode(chunk)) }));
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  const url = `http://127.0.0.1:${port}`;
+  const region: RegionProcess = {
+    url,
+    port,
+    output: () => text,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already exited */ }
+      const status = await child.status;
+      await drained;
+      return status.code;
+    },
+  };
+  const deadline = Date.now() + REGION_START_MS_MAX;
+  for (;;) {
+    try {
+      const response = await fetch(`${url}/v1/health`);
+      await response.body?.cancel();
+      if (response.ok) return region;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) {
+      await region.stop();
+      throw new Error(`Region did not become healthy in ${REGION_START_MS_MAX} ms:\n${text}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Runs `deno run -A <script> ...args` from the repo root; returns code and output. */
+export async function runDeno(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+  cwd: string | URL = ROOT,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(script, ROOT).pathname, ...args],
+    cwd,
+    env: { ...env, NO_COLOR: "1" },
+  }).output();
+  const decoder = new TextDecoder();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
