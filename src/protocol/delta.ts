@@ -70,7 +70,8 @@ const element = name("element", ELEMENT_BYTES_MAX);
 const jsonValue = z.custom<OpValue>(
   (v) => v !== undefined && isBoundedJson(v, 0),
   {
-    message: `value must be JSON nested at most ${VALUE_DEPTH_MAX} deep with finite numbers`,
+    message:
+      `value must be JSON nested at most ${VALUE_DEPTH_MAX} deep, with finite numbers and well-formed strings`,
   },
 );
 const safeInt = (min: number) => z.number().int().min(min).max(INTEGER_MAX);

@@ -12,6 +12,7 @@
  * counters it bumps: so any concurrent write to the same channel (its slots, heads or arrivals)
  * fails the commit, which is retried on fresh reads. No arrival number is skipped or reused.
  */
+import { type CachedChannel, KvChannelCache } from "./_kv_channel_cache.ts";
 import { headKey, type PlanInput, planPut, slotKey } from "./_put_plan.ts";
 import {
   type ArrivalPage,
@@ -65,6 +66,7 @@ export class DenoKvStore implements RegionStore {
    * instances are still serialised by the counter checks.
    */
   readonly #queue: PendingPut[] = [];
+  readonly #cache = new KvChannelCache();
   #draining = false;
 
   constructor(kv: Deno.Kv, options: DenoKvStoreOptions = {}) {
@@ -118,34 +120,50 @@ export class DenoKvStore implements RegionStore {
   }
 
   async #putChunk(chunk: readonly StoredDelta[]): Promise<PutOutcome[]> {
+    const channels = [...new Set(chunk.map((d) => d.channel))];
     for (let attempt = 1;; attempt++) {
-      const { input, versions } = await this.#readPlanInput(chunk);
-      const plan = planPut(chunk, input);
-      if (plan.writes.length === 0) return plan.outcomes;
-      const op = this.#kv.atomic();
-      for (const channel of plan.lastArrival.keys()) {
-        op.check({
-          key: this.#key("c", channel),
-          versionstamp: versions.get(channel) ?? null,
+      let committed = false;
+      try {
+        const { input, entries } = await this.#readPlanInput(chunk, channels);
+        const plan = planPut(chunk, input);
+        if (plan.writes.length === 0) return plan.outcomes;
+        const op = this.#kv.atomic();
+        for (const channel of plan.lastArrival.keys()) {
+          op.check({
+            key: this.#key("c", channel),
+            versionstamp: entries.get(channel)!.versionstamp,
+          });
+        }
+        for (const { delta, arrival } of plan.writes) {
+          const { channel, id, author, seq, body, sig } = delta;
+          op.set(this.#key("a", channel, arrival), { id, author, seq, body, sig });
+          op.set(this.#key("d", channel, id), arrival);
+          op.set(this.#key("s", channel, author, seq), id);
+        }
+        for (const [channel, last] of plan.lastArrival) op.set(this.#key("c", channel), last);
+        for (const [hk, head] of plan.heads) op.set(this.#headKvKey(hk), head);
+        const result = await op.commit().catch((error) => {
+          // Another process holds SQLite's write lock: contention, retried like a failed check.
+          if (isLockContention(error)) return { ok: false } as const;
+          throw error;
         });
+        if (result.ok) {
+          committed = true;
+          for (const [channel, last] of plan.lastArrival) {
+            const entry = entries.get(channel)!;
+            entry.versionstamp = result.versionstamp;
+            entry.last = last;
+          }
+          for (const [hk, head] of plan.heads) {
+            const [channel, author] = hk.split("\u0000");
+            this.#cache.setHead(entries.get(channel)!, author, head);
+          }
+          return plan.outcomes;
+        }
+      } finally {
+        // Another writer got in first, or the store failed: what we knew may be stale.
+        if (!committed) { for (const channel of channels) this.#cache.drop(channel); }
       }
-      for (const { delta, arrival } of plan.writes) {
-        const { channel, id, author, seq, body, sig } = delta;
-        op.set(this.#key("a", channel, arrival), {
-          id,
-          author,
-          seq,
-          body,
-          sig,
-        });
-        op.set(this.#key("d", channel, id), arrival);
-        op.set(this.#key("s", channel, author, seq), id);
-      }
-      for (const [channel, last] of plan.lastArrival) {
-        op.set(this.#key("c", channel), last);
-      }
-      for (const [hk, head] of plan.heads) op.set(this.#headKvKey(hk), head);
-      if ((await op.commit()).ok) return plan.outcomes;
       if (attempt >= KV_COMMIT_ATTEMPTS_MAX) {
         throw new StoreUnavailableError(
           `Cannot commit deltas after ${attempt} attempts under write contention`,
@@ -155,61 +173,73 @@ export class DenoKvStore implements RegionStore {
     }
   }
 
-  async #readPlanInput(chunk: readonly StoredDelta[]) {
-    const channels = [...new Set(chunk.map((d) => d.channel))];
-    const heads = [
-      ...new Map(chunk.map((d) => [headKey(d.channel, d.author), d])).entries(),
-    ];
-    // Only a delta that fills the slot right above a head can advance it past stored seqs.
-    const fills = new Set(
-      chunk.map((d) => slotKey(d.channel, d.author, d.seq)),
+  /**
+   * What the plan needs, from the channel cache where it is warm and from the store where not.
+   * Counters are read before anything else: any write after that read changes the counter's
+   * versionstamp, so the commit's check fails and nothing is planned from a torn read.
+   */
+  async #readPlanInput(chunk: readonly StoredDelta[], channels: readonly string[]) {
+    const entries = new Map<string, CachedChannel>();
+    const misses = channels.filter((c) => {
+      const entry = this.#cache.get(c);
+      if (entry !== undefined) entries.set(c, entry);
+      return entry === undefined;
+    });
+    const counters = await this.#getMany<number>(misses.map((c) => this.#key("c", c)));
+    misses.forEach((c, i) => {
+      const entry = {
+        versionstamp: counters[i].versionstamp,
+        last: counters[i].value ?? 0,
+        heads: new Map(),
+      };
+      entries.set(c, entry);
+      this.#cache.set(c, entry);
+    });
+    const authors = [...new Map(chunk.map((d) => [headKey(d.channel, d.author), d])).values()];
+    const unknown = authors.filter((d) => !entries.get(d.channel)!.heads.has(d.author));
+    const read = await this.#getMany<AuthorHead>(
+      unknown.map((d) => this.#key("h", d.channel, d.author)),
     );
-    const [counters, headEntries, slotEntries] = await Promise.all([
-      this.#getMany<number>(channels.map((c) => this.#key("c", c))),
-      this.#getMany<AuthorHead>(heads.map(([hk]) => this.#headKvKey(hk))),
-      this.#getMany<string>(
-        chunk.map((d) => this.#key("s", d.channel, d.author, d.seq)),
+    unknown.forEach((d, i) =>
+      this.#cache.setHead(entries.get(d.channel)!, d.author, read[i].value)
+    );
+    const headOf = (d: StoredDelta) => entries.get(d.channel)!.heads.get(d.author) ?? null;
+    // A seq above the head's max has a free slot; only lower ones can be duplicates or conflicts.
+    const uncertain = chunk.filter((d) => d.seq <= (headOf(d)?.max ?? 0));
+    // Only a delta that fills the slot right above a head can advance it past stored seqs.
+    const fills = new Set(chunk.map((d) => slotKey(d.channel, d.author, d.seq)));
+    const gapped = authors.filter((d) => {
+      const head = headOf(d);
+      return head !== null && head.max > head.contiguous + 1 &&
+        fills.has(slotKey(d.channel, d.author, head.contiguous + 1));
+    });
+    const [slotEntries, aboveLists] = await Promise.all([
+      this.#getMany<string>(uncertain.map((d) => this.#key("s", d.channel, d.author, d.seq))),
+      Promise.all(
+        gapped.map((d) => this.#slotsAbove(d.channel, d.author, headOf(d)!.contiguous + 1)),
       ),
     ]);
-    const versions = new Map<string, string | null>(); // by channel
-    const nextArrival = new Map<string, number>();
-    channels.forEach((c, i) => {
-      versions.set(c, counters[i].versionstamp);
-      nextArrival.set(c, (counters[i].value ?? 0) + 1);
-    });
-    const headMap = new Map<string, AuthorHead>();
-    const above = new Set<string>();
-    await Promise.all(heads.map(async ([hk, d], i) => {
-      const head = headEntries[i].value;
-      if (head === null) return;
-      headMap.set(hk, head);
-      if (
-        head.max > head.contiguous + 1 &&
-        fills.has(slotKey(d.channel, d.author, head.contiguous + 1))
-      ) {
-        for (
-          const seq of await this.#slotsAbove(
-            d.channel,
-            d.author,
-            head.contiguous + 1,
-          )
-        ) {
-          above.add(slotKey(d.channel, d.author, seq));
-        }
-      }
-    }));
     const slots = new Map<string, string>();
-    chunk.forEach((d, i) => {
+    uncertain.forEach((d, i) => {
       const id = slotEntries[i].value;
       if (id !== null) slots.set(slotKey(d.channel, d.author, d.seq), id);
     });
+    const above = new Set<string>();
+    gapped.forEach((d, i) =>
+      aboveLists[i].forEach((seq) => above.add(slotKey(d.channel, d.author, seq)))
+    );
+    const heads = new Map<string, AuthorHead>();
+    for (const d of authors) {
+      const head = headOf(d);
+      if (head !== null) heads.set(headKey(d.channel, d.author), head);
+    }
     const input: PlanInput = {
       slots,
-      heads: headMap,
-      nextArrival,
+      heads,
+      nextArrival: new Map(channels.map((c) => [c, entries.get(c)!.last + 1])),
       storedAbove: (channel, author, seq) => above.has(slotKey(channel, author, seq)),
     };
-    return { input, versions };
+    return { input, entries };
   }
 
   /** Seqs stored for an author above `from` (exclusive), all pages. */
@@ -348,6 +378,11 @@ export function chunkForAtomic(
   }
   if (chunk.length > 0) chunks.push(chunk);
   return chunks;
+}
+
+/** SQLite's "database is locked" (SQLITE_BUSY), seen when processes share one KV file. */
+function isLockContention(error: unknown): boolean {
+  return error instanceof Error && /database is locked|SQLITE_BUSY/i.test(error.message);
 }
 
 function sleep(ms: number): Promise<void> {
