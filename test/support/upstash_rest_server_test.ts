@@ -152,9 +152,14 @@ async function runProbe(env: Record<string, string>): Promise<{ code: number; ou
       `import { redisTest } from ${JSON.stringify(module)};\n` +
         `redisTest("needs redis", async () => {});\n`,
     );
+    // The probe decides for itself whether Redis is required: never inherit the caller's setting
+    // (CI runs everything with MESH_REQUIRE_REDIS=1).
+    const inherited = Deno.env.toObject();
+    delete inherited.MESH_REQUIRE_REDIS;
     const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
       args: ["test", "--no-config", "--no-check", "-A", `${dir}/probe_test.ts`],
-      env: { ...env, NO_COLOR: "1" },
+      env: { ...inherited, ...env, NO_COLOR: "1" },
+      clearEnv: true,
       stdout: "piped",
       stderr: "piped",
     }).output();
