@@ -1,9 +1,22 @@
 /** In-memory RegionStore for pure unit tests. Same semantics as the durable stores. */
+import { grantLease, releasedLease } from "./_lease.ts";
 import { planPut, slotKey } from "./_put_plan.ts";
+import {
+  assertCursorAdvance,
+  assertLeaseRequest,
+  assertLogPage,
+  assertName,
+  assertOrigin,
+  LOG_PAGE_ENTRIES_MAX,
+} from "./_store_args.ts";
 import {
   type ArrivalPage,
   type ArrivedDelta,
   type AuthorHead,
+  type DeltaOrigin,
+  type Lease,
+  type LogEntry,
+  type LogPage,
   type PutOutcome,
   type RegionStore,
   type StoredDelta,
@@ -16,11 +29,19 @@ export class MemoryStore implements RegionStore {
   readonly #slots = new Map<string, string>();
   readonly #heads = new Map<string, AuthorHead>();
   readonly #arrivals = new Map<string, ArrivedDelta[]>();
+  /** The region log; entry n is at index n - 1. */
+  readonly #log: LogEntry[] = [];
+  readonly #cursors = new Map<string, number>();
+  readonly #leases = new Map<string, Lease>();
   /** When set, every operation throws StoreUnavailableError (for failure tests). */
   failing = false;
 
   // deno-lint-ignore require-await
-  async putDeltas(deltas: readonly StoredDelta[]): Promise<PutOutcome[]> {
+  async putDeltas(
+    deltas: readonly StoredDelta[],
+    origin: DeltaOrigin = "agent",
+  ): Promise<PutOutcome[]> {
+    assertOrigin(origin);
     this.#check();
     const plan = planPut(deltas, {
       slots: this.#slots,
@@ -42,6 +63,7 @@ export class MemoryStore implements RegionStore {
       let list = this.#arrivals.get(delta.channel);
       if (list === undefined) this.#arrivals.set(delta.channel, list = []);
       list.push(arrived);
+      this.#log.push({ n: this.#log.length + 1, channel: delta.channel, id: delta.id, origin });
     }
     for (const [key, head] of plan.heads) this.#heads.set(key, head);
     return plan.outcomes;
@@ -74,6 +96,61 @@ export class MemoryStore implements RegionStore {
   async getHead(channel: string, author: string): Promise<AuthorHead | null> {
     this.#check();
     return this.#heads.get(`${channel}\u0000${author}`) ?? null;
+  }
+
+  // deno-lint-ignore require-await
+  async listLog(after: number, limit: number): Promise<LogPage> {
+    assertLogPage(after, limit);
+    this.#check();
+    const entries = this.#log.slice(after, after + Math.min(limit, LOG_PAGE_ENTRIES_MAX));
+    const cursor = entries.at(-1)?.n ?? after;
+    return { entries, cursor, more: cursor < this.#log.length };
+  }
+
+  // deno-lint-ignore require-await
+  async logHead(): Promise<number> {
+    this.#check();
+    return this.#log.length;
+  }
+
+  // deno-lint-ignore require-await
+  async getCursor(name: string): Promise<number> {
+    assertName("cursor name", name);
+    this.#check();
+    return this.#cursors.get(name) ?? 0;
+  }
+
+  // deno-lint-ignore require-await
+  async advanceCursor(name: string, n: number): Promise<number> {
+    assertCursorAdvance(name, n);
+    this.#check();
+    const after = Math.max(this.#cursors.get(name) ?? 0, n);
+    this.#cursors.set(name, after);
+    return after;
+  }
+
+  // deno-lint-ignore require-await
+  async acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<Lease> {
+    assertLeaseRequest(name, holder, ttlMs, nowMs);
+    this.#check();
+    const lease = grantLease(this.#leases.get(name) ?? null, holder, ttlMs, nowMs);
+    this.#leases.set(name, lease);
+    return lease;
+  }
+
+  // deno-lint-ignore require-await
+  async releaseLease(name: string, holder: string): Promise<void> {
+    assertName("lease name", name);
+    this.#check();
+    const released = releasedLease(this.#leases.get(name) ?? null, holder);
+    if (released !== null) this.#leases.set(name, released);
+  }
+
+  // deno-lint-ignore require-await
+  async getLease(name: string): Promise<Lease | null> {
+    assertName("lease name", name);
+    this.#check();
+    return this.#leases.get(name) ?? null;
   }
 
   // deno-lint-ignore require-await

@@ -48,6 +48,50 @@ export interface ArrivalPage {
   readonly more: boolean;
 }
 
+/**
+ * Where an accepted delta came from, as recorded in the region log. Fan-out uses it to decide
+ * where the delta goes next (see src/region/fan_out.ts): a delta is relayed at most once by each
+ * region, so relayed deltas never echo back and forth.
+ */
+export type DeltaOrigin =
+  /** Pushed by an agent to this region. */
+  | "agent"
+  /** Relayed by a region of this region's zone. */
+  | "zone"
+  /** Relayed across zones by another zone's leader. */
+  | "remote"
+  /** Relayed by this region's own zone leader from another zone; never fanned out again. */
+  | "relay"
+  /** Repaired by anti-entropy; never fanned out (the reconciling side has it already). */
+  | "sync";
+
+/** One entry of the region log: every accepted delta of every channel, in commit order. */
+export interface LogEntry {
+  /** Position in the region log: 1, 2, 3, ... without gaps. */
+  readonly n: number;
+  readonly channel: string;
+  readonly id: string;
+  readonly origin: DeltaOrigin;
+}
+
+export interface LogPage {
+  readonly entries: readonly LogEntry[];
+  /** `n` of the last entry returned, or `after` when none were. */
+  readonly cursor: number;
+  readonly more: boolean;
+}
+
+/**
+ * A leadership lease. `epoch` rises by one each time the lease changes hands (or is taken after
+ * expiry) and never otherwise; it is the fencing token a leader puts on its messages.
+ */
+export interface Lease {
+  readonly holder: string;
+  readonly epoch: number;
+  /** Wall-clock ms since the epoch after which the lease is free. */
+  readonly expiresAtMs: number;
+}
+
 /** Thrown by a store that cannot be reached or fails mid-operation; the region answers 503. */
 export class StoreUnavailableError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -64,9 +108,10 @@ export interface RegionStore {
    * and returns one outcome per input, in input order. Idempotent: a delta already stored, or
    * repeated within `deltas`, is `duplicate`. Deltas must already be verified. When the store
    * fails, throws {@linkcode StoreUnavailableError}; every delta is then either wholly stored or
-   * not at all (a retry reports the stored ones as `duplicate`).
+   * not at all (a retry reports the stored ones as `duplicate`). Each accepted delta is also
+   * appended to the region log with `origin` (default `"agent"`) in the same atomic write.
    */
-  putDeltas(deltas: readonly StoredDelta[]): Promise<PutOutcome[]>;
+  putDeltas(deltas: readonly StoredDelta[], origin?: DeltaOrigin): Promise<PutOutcome[]>;
   /** The delta with this id in this channel, or null. */
   getDelta(channel: string, id: string): Promise<StoredDelta | null>;
   /** Up to `limit` deltas of `channel` with arrival number greater than `after`, in arrival order. */
@@ -77,6 +122,25 @@ export interface RegionStore {
   ): Promise<ArrivalPage>;
   /** The author's head in the channel, or null when nothing of theirs is stored there. */
   getHead(channel: string, author: string): Promise<AuthorHead | null>;
+  /** Up to `limit` region-log entries with `n` greater than `after`, in order. */
+  listLog(after: number, limit: number): Promise<LogPage>;
+  /** `n` of the last region-log entry (0 when empty). */
+  logHead(): Promise<number>;
+  /** A named cursor (e.g. a peer's fan-out progress); 0 when never set. */
+  getCursor(name: string): Promise<number>;
+  /** Moves a named cursor forward to `n`; never moves it back. Returns the cursor after. */
+  advanceCursor(name: string, n: number): Promise<number>;
+  /**
+   * Takes or renews the lease `name` for `holder` at wall time `nowMs` for `ttlMs`, atomically:
+   * granted when the lease is free, expired, or already `holder`'s (a renewal keeps the epoch;
+   * a new holder gets epoch + 1). Returns the lease as it stands after the call, so the caller
+   * leads iff `lease.holder === holder`.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<Lease>;
+  /** Gives the lease up if `holder` holds it (so a successor need not wait for expiry). */
+  releaseLease(name: string, holder: string): Promise<void>;
+  /** The lease as it stands, or null when never taken. */
+  getLease(name: string): Promise<Lease | null>;
   /** Checks that the store answers; throws {@linkcode StoreUnavailableError} when it does not. */
   ping(): Promise<void>;
   /** Releases connections and handles. */

@@ -9,27 +9,66 @@
  *   P{C}:h             hash   author → "<contiguous> <max> <count>"
  *   P{C}:s:<author>    hash   seq → id                            (seq slot)
  *   P{C}:r:<uuid>      string outcomes of one script call, 60 s   (replay guard)
+ * and region-wide keys under the hash tag `{~region}` (`~` never occurs in a channel name):
+ *   P{~region}:log:n   string last region-log number n
+ *   P{~region}:log     hash   n → "<origin> <channel> <id>"       (region log)
+ *   P{~region}:cursors hash   name → n                            (named cursors)
+ *   P{~region}:leases  hash   name → "<epoch> <expiresAtMs> <holder>"
  *
  * `putDeltas` sends one Lua script call per channel, all calls of a request in one `/pipeline`
  * request, so a push costs one round trip (two when redis lost the script and EVAL resends it).
  * Each script call is atomic, and it classifies its deltas in order, so a repeat or a rival
- * within the batch is seen as `duplicate` or `seq_conflict`. The replay guard makes a request
+ * within the batch is seen as `duplicate` or `seq_conflict`; the same call appends the accepted
+ * ones to the region log, so log and deltas commit together. The replay guard makes a request
  * that `@upstash/redis` retries after a network error (it retries when `fetch` throws, even if
- * redis already ran the script) answer the outcomes of the first run instead of `duplicate`.
+ * redis already ran the script) answer the outcomes of the first run instead of `duplicate`, and
+ * log nothing twice. Every other method is one request too (two on a cold script cache).
+ *
+ * Because a put script touches both its channel's keys and the region log's, its keys span two
+ * hash tags: fine on Upstash's regional and global databases (one shard), but not cluster-safe —
+ * on Redis Cluster the call would fail with CROSSSLOT.
  */
 import { Redis } from "@upstash/redis";
 import { z } from "zod";
-import { CHANNEL_PATTERN } from "../protocol/limits.ts";
-import { utf8ByteLength } from "../protocol/utf8.ts";
+import {
+  assertCursorAdvance,
+  assertLeaseRequest,
+  assertLogPage,
+  assertName,
+  assertOrigin,
+  LOG_PAGE_ENTRIES_MAX,
+} from "./_store_args.ts";
+import {
+  CURSOR_SCRIPT,
+  LEASE_SCRIPT,
+  LIST_SCRIPT,
+  LOG_SCRIPT,
+  PUT_SCRIPT,
+  RELEASE_SCRIPT,
+} from "./_upstash_scripts.ts";
+import {
+  assertStorable,
+  type Call,
+  parseLease,
+  parseLogEntry,
+  parsePutReply,
+  parseRecord,
+  planRequests,
+} from "./_upstash_wire.ts";
 import {
   type ArrivalPage,
   type ArrivedDelta,
   type AuthorHead,
+  type DeltaOrigin,
+  type Lease,
+  type LogPage,
   type PutOutcome,
   type RegionStore,
   type StoredDelta,
   StoreUnavailableError,
 } from "./region_store.ts";
+
+export { planRequests } from "./_upstash_wire.ts";
 
 /** Upstash's own limit on one request (and one response), in bytes (Free and Pay as you go). */
 export const UPSTASH_REQUEST_BYTES_MAX = 10_000_000;
@@ -47,8 +86,6 @@ export const REQUEST_RETRIES_MAX = 5;
 export const REPLAY_GUARD_TTL_SECONDS = 60;
 /** Longest client error message kept in a StoreUnavailableError, in characters. */
 const ERROR_MESSAGE_CHARS_MAX = 300;
-/** Estimated request bytes of one delta besides its JSON-escaped body and sig. */
-const DELTA_OVERHEAD_BYTES = 200;
 
 if (PUT_REQUEST_BYTES_DEFAULT >= UPSTASH_REQUEST_BYTES_MAX) {
   throw new Error("PUT_REQUEST_BYTES_DEFAULT must stay below UPSTASH_REQUEST_BYTES_MAX");
@@ -59,73 +96,6 @@ if (LIST_PAGE_BYTES_DEFAULT * 4 / 3 >= UPSTASH_REQUEST_BYTES_MAX) {
 if (REPLAY_GUARD_TTL_SECONDS * 1_000 <= REQUEST_TIMEOUT_MS_DEFAULT) {
   throw new Error("REPLAY_GUARD_TTL_SECONDS must outlive a request with its retries");
 }
-
-/**
- * Classifies and stores one channel's deltas in order. KEYS: records, arrivals, heads, replay
- * guard. ARGV: slot key prefix, guard TTL, then id, author, seq, sig, body per delta. Returns
- * "a<arrival>" | "d" | "c<existing id>" per delta, comma-separated. Each delta's checks come
- * before its writes, and nothing after its first write can fail, so no delta is half-written.
- */
-const PUT_SCRIPT = `
-local done = redis.call('GET', KEYS[4])
-if done then return done end
-local out = {}
-for i = 3, #ARGV, 5 do
-  local id, author, seq, sig, body = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local slots = ARGV[1] .. author
-  local existing = redis.call('HGET', slots, seq)
-  if existing == id then
-    out[#out + 1] = 'd'
-  elseif existing then
-    out[#out + 1] = 'c' .. existing
-  else
-    local n, c, m, k = tonumber(seq), 0, 0, 0
-    local head = redis.call('HGET', KEYS[3], author)
-    if head then
-      local hc, hm, hk = string.match(head, '^(%d+) (%d+) (%d+)$')
-      c, m, k = tonumber(hc), tonumber(hm), tonumber(hk)
-    end
-    redis.call('HSET', KEYS[1], id, seq .. ' ' .. author .. ' ' .. sig .. ' ' .. body)
-    local arrival = redis.call('RPUSH', KEYS[2], id)
-    redis.call('HSET', slots, seq, id)
-    if n > m then m = n end
-    k = k + 1
-    if n == c + 1 then
-      c = n
-      while c < m and redis.call('HEXISTS', slots, string.format('%.0f', c + 1)) == 1 do
-        c = c + 1
-      end
-    end
-    redis.call('HSET', KEYS[3], author, string.format('%.0f %.0f %.0f', c, m, k))
-    out[#out + 1] = string.format('a%.0f', arrival)
-  end
-end
-local result = table.concat(out, ',')
-redis.call('SET', KEYS[4], result, 'EX', ARGV[2])
-return result
-`;
-
-/**
- * Reads a page of arrivals. KEYS: records, arrivals. ARGV: after, limit, page byte budget.
- * Returns {total arrivals, id, record, id, record, ...}; at least one record when any is due.
- */
-const LIST_SCRIPT = `
-local after, limit, budget = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local out = {redis.call('LLEN', KEYS[2])}
-if limit < 1 then return out end
-local ids = redis.call('LRANGE', KEYS[2], after, after + limit - 1)
-local bytes = 0
-for i, id in ipairs(ids) do
-  local record = redis.call('HGET', KEYS[1], id)
-  if i > 1 and bytes + #record > budget then break end
-  bytes = bytes + #record
-  out[#out + 1] = id
-  out[#out + 1] = record
-end
-return out
-`;
-
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 const tuningSchema = z.object({
   /** Key prefix; several regions or tests can share one database. Default `"mesh:"`. */
@@ -161,20 +131,14 @@ function validate<T>(schema: z.ZodType<T>, value: unknown): T {
   );
 }
 
-/** One script call: some deltas of one channel, with their positions in the input. */
-interface Call {
-  readonly channel: string;
-  readonly deltas: StoredDelta[];
-  readonly indices: number[];
-}
-
 export class UpstashStore implements RegionStore {
   readonly kind = "upstash";
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #putBytesMax: number;
   readonly #pageBytesMax: number;
-  #shas: Promise<{ put: string; list: string }> | null = null;
+  /** SHA-1 of each script, by script text. */
+  readonly #shas = new Map<string, Promise<string>>();
 
   /**
    * Builds its own client from `{url, token}` (no auto-pipelining or deserialization, a
@@ -223,13 +187,17 @@ export class UpstashStore implements RegionStore {
     return new UpstashStore({ url, token, ...tuning });
   }
 
-  async putDeltas(deltas: readonly StoredDelta[]): Promise<PutOutcome[]> {
+  async putDeltas(
+    deltas: readonly StoredDelta[],
+    origin: DeltaOrigin = "agent",
+  ): Promise<PutOutcome[]> {
+    assertOrigin(origin);
     deltas.forEach(assertStorable);
     const outcomes: PutOutcome[] = new Array(deltas.length);
     if (deltas.length === 0) return outcomes;
-    const shas = await this.#scriptShas();
+    const sha = await this.#sha(PUT_SCRIPT);
     for (const request of planRequests(deltas, this.#putBytesMax)) {
-      const replies = await this.#guard("store deltas", () => this.#runPut(request, shas.put));
+      const replies = await this.#guard("store deltas", () => this.#runPut(request, origin, sha));
       request.forEach((call, i) => {
         parsePutReply(replies[i], call.deltas.length).forEach((outcome, k) => {
           outcomes[call.indices[k]] = outcome;
@@ -240,12 +208,20 @@ export class UpstashStore implements RegionStore {
   }
 
   /** Sends one request of script calls (by SHA); resends with EVAL those redis did not know. */
-  async #runPut(request: readonly Call[], sha: string): Promise<unknown[]> {
+  async #runPut(request: readonly Call[], origin: DeltaOrigin, sha: string): Promise<unknown[]> {
     const nonce = crypto.randomUUID();
+    const log = this.#regionKey("log");
     const invocations = request.map((call, i) => {
       const base = this.#channelKey(call.channel);
-      const keys = [`${base}:d`, `${base}:a`, `${base}:h`, `${base}:r:${nonce}:${i}`];
-      const args: string[] = [`${base}:s:`, String(REPLAY_GUARD_TTL_SECONDS)];
+      const keys = [
+        `${base}:d`,
+        `${base}:a`,
+        `${base}:h`,
+        `${base}:r:${nonce}:${i}`,
+        `${log}:n`,
+        log,
+      ];
+      const args = [`${base}:s:`, String(REPLAY_GUARD_TTL_SECONDS), origin, call.channel];
       for (const d of call.deltas) args.push(d.id, d.author, String(d.seq), d.sig, d.body);
       return { keys, args };
     });
@@ -292,18 +268,12 @@ export class UpstashStore implements RegionStore {
         `Cannot list arrivals as 'after' and 'limit' must be non-negative integers: after is ${after}, limit is ${limit}`,
       );
     }
-    const { list } = await this.#scriptShas();
     const base = this.#channelKey(channel);
-    const keys = [`${base}:d`, `${base}:a`];
-    const args = [String(after), String(limit), String(this.#pageBytesMax)];
-    const reply = await this.#guard("list arrivals", async () => {
-      const [first] = await this.#exec([0], (p) => p.evalsha(list, keys, args));
-      if (!isNoScript(first.error)) return first;
-      const [second] = await this.#exec([0], (p) => p.eval(LIST_SCRIPT, keys, args));
-      return second;
-    });
-    if (reply.error) throw new StoreUnavailableError(`Upstash rejected a read: ${reply.error}`);
-    const items = reply.result as unknown[];
+    const items = await this.#runScript("list arrivals", LIST_SCRIPT, [`${base}:d`, `${base}:a`], [
+      String(after),
+      String(limit),
+      String(this.#pageBytesMax),
+    ]) as unknown[];
     const total = Number(items[0]);
     const deltas: ArrivedDelta[] = [];
     for (let i = 1; i + 1 < items.length; i += 2) {
@@ -325,6 +295,69 @@ export class UpstashStore implements RegionStore {
     return { contiguous: Number(match[1]), max: Number(match[2]), count: Number(match[3]) };
   }
 
+  async listLog(after: number, limit: number): Promise<LogPage> {
+    assertLogPage(after, limit);
+    const log = this.#regionKey("log");
+    const take = Math.min(limit, LOG_PAGE_ENTRIES_MAX);
+    const items = await this.#runScript("list the region log", LOG_SCRIPT, [`${log}:n`, log], [
+      String(after),
+      String(take),
+    ]) as unknown[];
+    const last = Number(items[0]);
+    const entries = items.slice(1).map((item, i) => parseLogEntry(after + i + 1, String(item)));
+    const cursor = after + entries.length;
+    return { entries, cursor, more: last > cursor };
+  }
+
+  async logHead(): Promise<number> {
+    const last = await this.#guard(
+      "read the region log head",
+      () => this.#redis.get(`${this.#regionKey("log")}:n`),
+    );
+    return last === null || last === undefined ? 0 : Number(last);
+  }
+
+  async getCursor(name: string): Promise<number> {
+    assertName("cursor name", name);
+    const at = await this.#guard(
+      "read a cursor",
+      () => this.#redis.hget(this.#regionKey("cursors"), name),
+    );
+    return at === null || at === undefined ? 0 : Number(at);
+  }
+
+  async advanceCursor(name: string, n: number): Promise<number> {
+    assertCursorAdvance(name, n);
+    const keys = [this.#regionKey("cursors")];
+    return Number(
+      await this.#runScript("advance a cursor", CURSOR_SCRIPT, keys, [name, String(n)]),
+    );
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<Lease> {
+    assertLeaseRequest(name, holder, ttlMs, nowMs);
+    const keys = [this.#regionKey("leases")];
+    const args = [name, holder, String(ttlMs), String(nowMs)];
+    return parseLease(String(await this.#runScript("acquire a lease", LEASE_SCRIPT, keys, args)));
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    assertName("lease name", name);
+    await this.#runScript("release a lease", RELEASE_SCRIPT, [this.#regionKey("leases")], [
+      name,
+      holder,
+    ]);
+  }
+
+  async getLease(name: string): Promise<Lease | null> {
+    assertName("lease name", name);
+    const lease = await this.#guard(
+      "read a lease",
+      () => this.#redis.hget(this.#regionKey("leases"), name),
+    );
+    return lease === null || lease === undefined ? null : parseLease(String(lease));
+  }
+
   async ping(): Promise<void> {
     const pong = await this.#guard("ping", () => this.#redis.ping());
     if (pong !== "PONG") throw new StoreUnavailableError(`Upstash answered PING with ${pong}`);
@@ -339,10 +372,35 @@ export class UpstashStore implements RegionStore {
     return `${this.#prefix}{${channel}}`;
   }
 
-  #scriptShas(): Promise<{ put: string; list: string }> {
-    this.#shas ??= Promise.all([sha1Hex(PUT_SCRIPT), sha1Hex(LIST_SCRIPT)])
-      .then(([put, list]) => ({ put, list }));
-    return this.#shas;
+  /** A region-wide key: outside every channel's hash tag (see the module doc). */
+  #regionKey(name: string): string {
+    return `${this.#prefix}{~region}:${name}`;
+  }
+
+  #sha(script: string): Promise<string> {
+    let sha = this.#shas.get(script);
+    if (sha === undefined) this.#shas.set(script, sha = sha1Hex(script));
+    return sha;
+  }
+
+  /** Runs one script call in one request (by SHA; resent with EVAL when redis lost it). */
+  async #runScript(
+    what: string,
+    script: string,
+    keys: string[],
+    args: string[],
+  ): Promise<unknown> {
+    const sha = await this.#sha(script);
+    const reply = await this.#guard(what, async () => {
+      const [first] = await this.#exec([0], (p) => p.evalsha(sha, keys, args));
+      if (!isNoScript(first.error)) return first;
+      const [second] = await this.#exec([0], (p) => p.eval(script, keys, args));
+      return second;
+    });
+    if (reply.error) {
+      throw new StoreUnavailableError(`Cannot ${what} as Upstash rejected it: ${reply.error}`);
+    }
+    return reply.result;
   }
 
   async #guard<T>(what: string, work: () => Promise<T>): Promise<T> {
@@ -362,93 +420,8 @@ export class UpstashStore implements RegionStore {
   }
 }
 
-/** Deltas come verified; the record format and key layout rely on these shapes. */
-function assertStorable(d: StoredDelta): void {
-  if (
-    !CHANNEL_PATTERN.test(d.channel) || !BASE64URL.test(d.id) || !BASE64URL.test(d.author) ||
-    !BASE64URL.test(d.sig) || !Number.isSafeInteger(d.seq) || d.seq < 1
-  ) {
-    throw new TypeError(`Cannot store delta ${d.id} as it is not a verified delta record`);
-  }
-}
-
-/** Estimated bytes one delta adds to a request (JSON-escaped body and sig, keys, framing). */
-function requestBytes(d: StoredDelta): number {
-  return utf8ByteLength(JSON.stringify(d.body)) + d.sig.length + d.author.length + d.id.length +
-    DELTA_OVERHEAD_BYTES;
-}
-
-/**
- * Groups a batch into requests of script calls: at most one call per channel in a request (so
- * calls of one request never depend on each other's order), each request within `bytesMax`.
- * A channel's deltas keep their input order across requests.
- */
-export function planRequests(deltas: readonly StoredDelta[], bytesMax: number): Call[][] {
-  const queues = new Map<string, number[]>();
-  deltas.forEach((d, i) => {
-    const queue = queues.get(d.channel);
-    if (queue === undefined) queues.set(d.channel, [i]);
-    else queue.push(i);
-  });
-  const requests: Call[][] = [];
-  while (queues.size > 0) {
-    const request: Call[] = [];
-    let bytes = 0;
-    for (const [channel, queue] of queues) {
-      const call: Call = { channel, deltas: [], indices: [] };
-      while (queue.length > 0) {
-        const size = requestBytes(deltas[queue[0]]);
-        if (bytes + size > bytesMax && (request.length > 0 || call.deltas.length > 0)) break;
-        bytes += size;
-        const i = queue.shift()!;
-        call.deltas.push(deltas[i]);
-        call.indices.push(i);
-      }
-      if (call.deltas.length > 0) request.push(call);
-      if (queue.length === 0) queues.delete(channel);
-      if (bytes >= bytesMax) break;
-    }
-    requests.push(request);
-  }
-  return requests;
-}
-
 function isNoScript(error: string | undefined): boolean {
   return error !== undefined && error.includes("NOSCRIPT");
-}
-
-function parsePutReply(reply: unknown, count: number): PutOutcome[] {
-  const tokens = String(reply).split(",");
-  if (tokens.length !== count) {
-    throw new StoreUnavailableError(
-      `Upstash answered ${tokens.length} outcomes for ${count} deltas`,
-    );
-  }
-  return tokens.map((token): PutOutcome => {
-    if (token === "d") return { status: "duplicate" };
-    if (token.startsWith("c")) return { status: "seq_conflict", existingId: token.slice(1) };
-    const arrival = Number(token.slice(1));
-    if (!token.startsWith("a") || !Number.isSafeInteger(arrival)) {
-      throw new StoreUnavailableError(`Upstash answered an unknown outcome: ${token}`);
-    }
-    return { status: "accepted", arrival };
-  });
-}
-
-/** Parses "<seq> <author> <sig> <body>" (the body is last, so it may contain spaces). */
-function parseRecord(channel: string, id: string, record: string): StoredDelta {
-  const a = record.indexOf(" ");
-  const b = record.indexOf(" ", a + 1);
-  const c = record.indexOf(" ", b + 1);
-  if (a < 0 || b < 0 || c < 0) throw new Error(`Cannot parse stored record of delta ${id}`);
-  return {
-    id,
-    channel,
-    author: record.slice(a + 1, b),
-    seq: Number(record.slice(0, a)),
-    body: record.slice(c + 1),
-    sig: record.slice(b + 1, c),
-  };
 }
 
 async function sha1Hex(text: string): Promise<string> {

@@ -3,8 +3,13 @@
  * calls `runStoreConformance` with a factory that opens a fresh, empty store.
  */
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { DELTA_BODY_BYTES_MAX } from "../../src/protocol/limits.ts";
 import {
+  type DeltaOrigin,
+  type Lease,
+  type LogEntry,
+  type PutOutcome,
   type RegionStore,
   type StoredDelta,
   StoreUnavailableError,
@@ -18,6 +23,11 @@ export interface StoreFixture {
   readonly faults?: {
     fail(): void | Promise<void>;
     heal(): void | Promise<void>;
+    /**
+     * Lets the next write land and then fails (until `heal()`), so a `putDeltas` that takes
+     * several writes stops part-way. Absent when a store writes a batch in one step.
+     */
+    failAfterWrite?(): void | Promise<void>;
   };
   cleanup(): Promise<void>;
 }
@@ -278,4 +288,314 @@ export function runStoreConformance(
       count: 3,
     });
   });
+
+  test("putDeltas() logs exactly the accepted deltas with their origin, in commit order", async ({ store }) => {
+    assert.equal(await store.logHead(), 0);
+    assert.deepEqual(await store.listLog(0, 10), { entries: [], cursor: 0, more: false });
+    const a1 = storedDelta("c1", A, 1), a2 = storedDelta("c2", A, 1);
+    const rival = storedDelta("c1", A, 1, "rival");
+    await store.putDeltas([a1, a1, rival, a2]);
+    await store.putDeltas([a2, storedDelta("c1", B, 1)], "zone");
+    await store.putDeltas([rival, storedDelta("c2", B, 1)], "sync");
+    await store.putDeltas([]);
+    const log = (await store.listLog(0, 10)).entries;
+    assert.deepEqual(log.map((e) => e.n), [1, 2, 3, 4]);
+    // One call may commit channel by channel, so only calls are ordered, not channels in a call.
+    assert.deepEqual(
+      unordered(log.slice(0, 2)),
+      unordered([
+        { channel: "c1", id: a1.id, origin: "agent" },
+        { channel: "c2", id: a2.id, origin: "agent" },
+      ]),
+    );
+    assert.deepEqual(log.slice(2), [
+      { n: 3, channel: "c1", id: storedDelta("c1", B, 1).id, origin: "zone" },
+      { n: 4, channel: "c2", id: storedDelta("c2", B, 1).id, origin: "sync" },
+    ]);
+    assert.equal(await store.logHead(), 4);
+    await assertLogMatchesArrivals(store, ["c1", "c2"]);
+  });
+
+  test("listLog() pages the region log in order with stable cursors", async ({ store }) => {
+    const all = Array.from({ length: 25 }, (_, i) => storedDelta(`c${i % 4}`, fakeAuthor(i), 1));
+    await store.putDeltas(all.slice(0, 10), "remote");
+    await store.putDeltas(all.slice(10), "relay");
+    const seen: LogEntry[] = [];
+    let cursor = 0;
+    for (let pages = 0;; pages++) {
+      assert.ok(pages < 10, "pagination must terminate");
+      const page = await store.listLog(cursor, 7);
+      assert.ok(page.entries.length <= 7);
+      page.entries.forEach((e, i) => assert.equal(e.n, cursor + i + 1));
+      seen.push(...page.entries);
+      cursor = page.cursor;
+      if (!page.more) break;
+    }
+    assert.deepEqual(seen, await readLog(store), "pages of 7 and of 17 agree");
+    assert.deepEqual(seen.map((e) => e.n), all.map((_, i) => i + 1));
+    const asPut = (deltas: StoredDelta[], origin: DeltaOrigin) =>
+      unordered(deltas.map((d) => ({ channel: d.channel, id: d.id, origin })));
+    assert.deepEqual(unordered(seen.slice(0, 10)), asPut(all.slice(0, 10), "remote"));
+    assert.deepEqual(unordered(seen.slice(10)), asPut(all.slice(10), "relay"));
+    await assertLogMatchesArrivals(store, ["c0", "c1", "c2", "c3"]);
+    assert.equal(await store.logHead(), 25);
+    assert.deepEqual(await store.listLog(25, 7), { entries: [], cursor: 25, more: false });
+    assert.deepEqual(await store.listLog(40, 7), { entries: [], cursor: 40, more: false });
+    assert.deepEqual(await store.listLog(3, 0), { entries: [], cursor: 3, more: true });
+    assert.deepEqual((await store.listLog(18, 7)).more, false);
+    assert.deepEqual(await store.listLog(18, 7), await store.listLog(18, 7), "a page is stable");
+    await assert.rejects(() => store.listLog(-1, 5), RangeError);
+    await assert.rejects(() => store.listLog(0, 1.5), RangeError);
+  });
+
+  test("putDeltas() from concurrent writers logs each accepted delta once, without gaps", async ({ store }) => {
+    const writers = 6, rounds = 4;
+    const origins: DeltaOrigin[] = ["agent", "zone", "remote"];
+    const results = await Promise.all(Array.from({ length: writers }, async (_, w) => {
+      const mine: [StoredDelta, PutOutcome, DeltaOrigin][] = [];
+      for (let r = 0; r < rounds; r++) {
+        const own = Array.from(
+          { length: 5 },
+          (_, k) => storedDelta(`c${(w + r) % 3}`, fakeAuthor(10 + w), r * 5 + k + 1),
+        );
+        // Every writer also pushes the same delta each round: exactly one of them stores it.
+        const batch = [...own, storedDelta(`c${r % 3}`, A, r + 1)];
+        const origin = origins[w % origins.length];
+        const out = await store.putDeltas(batch, origin);
+        batch.forEach((d, i) => mine.push([d, out[i], origin]));
+      }
+      return mine;
+    }));
+    const accepted = results.flat().filter(([, o]) => o.status === "accepted");
+    assert.equal(accepted.length, writers * rounds * 5 + rounds);
+    const log = await readLog(store);
+    assert.deepEqual(log.map((e) => e.n), accepted.map((_, i) => i + 1));
+    const originOf = new Map(accepted.map(([d, , origin]) => [`${d.channel} ${d.id}`, origin]));
+    for (const e of log) assert.equal(originOf.get(`${e.channel} ${e.id}`), e.origin);
+    assert.equal(originOf.size, log.length, "no delta is logged twice");
+    assert.equal(await store.logHead(), log.length);
+    await assertLogMatchesArrivals(store, ["c0", "c1", "c2"]);
+  });
+
+  test("a store failure mid-write leaves log and deltas consistent and the retry logs nothing twice", async (fixture) => {
+    if (fixture.faults === undefined) return;
+    const { store, faults } = fixture;
+    const channels = ["warm", "c0", "c1", "c2", "c3", "c4"];
+    await store.putDeltas([storedDelta("warm", A, 1)]);
+    // 150 authors in 5 channels: more heads than one Deno KV commit may touch.
+    const batch = Array.from(
+      { length: 300 },
+      (_, i) => storedDelta(`c${i % 5}`, fakeAuthor(i % 150), Math.floor(i / 150) + 1),
+    );
+    await (faults.failAfterWrite ?? faults.fail)();
+    await assert.rejects(() => store.putDeltas(batch, "zone"), StoreUnavailableError);
+    await faults.heal();
+    const landed = await assertLogMatchesArrivals(store, channels);
+    if (faults.failAfterWrite !== undefined) assert.ok(landed > 1, "the first write landed");
+    const retry = await store.putDeltas(batch, "zone");
+    assert.ok(retry.every((o) => o.status === "accepted" || o.status === "duplicate"));
+    assert.equal(retry.filter((o) => o.status === "accepted").length, 301 - landed);
+    assert.equal(await assertLogMatchesArrivals(store, channels), 301);
+    const log = await readLog(store);
+    assert.equal(new Set(log.map((e) => e.id)).size, 301, "no delta is logged twice");
+    assert.ok(log.slice(1).every((e) => e.origin === "zone"));
+  });
+
+  test("advanceCursor() never moves a cursor back and concurrent advances keep the max", async ({ store }) => {
+    assert.equal(await store.getCursor("fanout:eu-2"), 0);
+    assert.equal(await store.advanceCursor("fanout:eu-2", 5), 5);
+    assert.equal(await store.advanceCursor("fanout:eu-2", 3), 5);
+    assert.equal(await store.advanceCursor("fanout:eu-2", 5), 5);
+    assert.equal(await store.getCursor("fanout:eu-2"), 5);
+    assert.equal(await store.getCursor("fanout:eu-3"), 0);
+    assert.equal(await store.advanceCursor("fanout:eu-3", 0), 0);
+    const targets = fc.sample(
+      fc.shuffledSubarray(Array.from({ length: 40 }, (_, i) => i + 1), {
+        minLength: 40,
+      }),
+      { numRuns: 1, seed: 7 },
+    )[0];
+    const after = await Promise.all(targets.map((n) => store.advanceCursor("epoch:eu-1", n)));
+    after.forEach((a, i) => assert.ok(a >= targets[i], `advance to ${targets[i]} answered ${a}`));
+    assert.equal(await store.getCursor("epoch:eu-1"), 40);
+    const top = Number.MAX_SAFE_INTEGER;
+    assert.equal(await store.advanceCursor("epoch:eu-1", top), top);
+    assert.equal(await store.getCursor("epoch:eu-1"), top);
+    await assert.rejects(() => store.advanceCursor("x", -1), RangeError);
+    await assert.rejects(() => store.advanceCursor("x", 1.5), RangeError);
+    await assert.rejects(() => store.getCursor(""), TypeError);
+  });
+
+  const T0 = 1_700_000_000_000;
+
+  test("acquireLease() gives epoch 1 first and a renewal keeps the epoch and extends expiry", async ({ store }) => {
+    assert.equal(await store.getLease("leader"), null);
+    const first = await store.acquireLease("leader", "i-1", 1_000, T0);
+    assert.deepEqual(first, { holder: "i-1", epoch: 1, expiresAtMs: T0 + 1_000 });
+    assert.deepEqual(await store.getLease("leader"), first);
+    assert.deepEqual(
+      await store.acquireLease("leader", "i-1", 1_000, T0 + 500),
+      { holder: "i-1", epoch: 1, expiresAtMs: T0 + 1_500 },
+    );
+    assert.deepEqual(
+      await store.acquireLease("leader", "i-1", 100, T0 + 600),
+      { holder: "i-1", epoch: 1, expiresAtMs: T0 + 1_500 },
+      "a renewal never shortens the lease",
+    );
+    assert.equal(await store.getLease("other"), null, "leases are independent by name");
+    await assert.rejects(() => store.acquireLease("leader", "i-1", 0, T0), RangeError);
+    await assert.rejects(() => store.acquireLease("leader", "", 1_000, T0), TypeError);
+  });
+
+  test("acquireLease() refuses another holder before expiry and gives it epoch + 1 after", async ({ store }) => {
+    const held = await store.acquireLease("leader", "i-1", 1_000, T0);
+    assert.deepEqual(await store.acquireLease("leader", "i-2", 1_000, T0 + 999), held);
+    assert.deepEqual(await store.getLease("leader"), held, "a refusal changes nothing");
+    const taken = await store.acquireLease("leader", "i-2", 1_000, T0 + 1_000);
+    assert.deepEqual(taken, { holder: "i-2", epoch: 2, expiresAtMs: T0 + 2_000 });
+    assert.deepEqual(await store.acquireLease("leader", "i-1", 1_000, T0 + 1_500), taken);
+    assert.deepEqual(
+      await store.acquireLease("leader", "i-2", 1_000, T0 + 5_000),
+      { holder: "i-2", epoch: 3, expiresAtMs: T0 + 6_000 },
+      "taking one's own lease after expiry is a new term",
+    );
+  });
+
+  test("releaseLease() lets another holder take the lease at once with epoch + 1", async ({ store }) => {
+    await store.releaseLease("leader", "i-1"); // never taken: nothing to do
+    assert.equal(await store.getLease("leader"), null);
+    const held = await store.acquireLease("leader", "i-1", 60_000, T0);
+    await store.releaseLease("leader", "i-2");
+    assert.deepEqual(await store.getLease("leader"), held, "only the holder can release");
+    await store.releaseLease("leader", "i-1");
+    const released = await store.getLease("leader");
+    assert.ok(released !== null && released.expiresAtMs <= T0 && released.epoch === 1);
+    assert.deepEqual(
+      await store.acquireLease("leader", "i-2", 60_000, T0 + 1),
+      { holder: "i-2", epoch: 2, expiresAtMs: T0 + 60_001 },
+    );
+  });
+
+  test("acquireLease() by many holders at once grants it to exactly one", async ({ store }) => {
+    const holders = Array.from({ length: 8 }, (_, i) => `i-${i}`);
+    for (const [round, nowMs] of [T0, T0 + 1_000, T0 + 2_000].entries()) {
+      const leases = await Promise.all(
+        holders.map((h) => store.acquireLease("leader", h, 1_000, nowMs)),
+      );
+      const winners = holders.filter((h, i) => leases[i].holder === h);
+      assert.equal(winners.length, 1, `round ${round}: ${winners.join(", ")}`);
+      for (const lease of leases) {
+        assert.deepEqual(lease, {
+          holder: winners[0],
+          epoch: round + 1,
+          expiresAtMs: nowMs + 1_000,
+        });
+      }
+    }
+  });
+
+  test("acquireLease() and releaseLease() follow the lease model over random steps", async ({ store }) => {
+    const step = fc.oneof(
+      fc.record({
+        kind: fc.constant("acquire" as const),
+        holder: fc.integer({ min: 0, max: 2 }),
+        ttlMs: fc.integer({ min: 1, max: 50 }),
+      }),
+      fc.record({ kind: fc.constant("release" as const), holder: fc.integer({ min: 0, max: 2 }) }),
+      fc.record({ kind: fc.constant("wait" as const), ms: fc.integer({ min: 0, max: 60 }) }),
+    );
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 25 }), async (steps) => {
+        const name = `lease-${run++}`;
+        let model = null as Lease | null;
+        let nowMs = T0;
+        const terms: Lease[] = []; // each holder's term, in order
+        for (const s of steps) {
+          if (s.kind === "wait") {
+            nowMs += s.ms;
+          } else if (s.kind === "release") {
+            await store.releaseLease(name, `h${s.holder}`);
+            if (model !== null && model.holder === `h${s.holder}`) {
+              model = { ...model, expiresAtMs: 0 };
+            }
+          } else {
+            const holder = `h${s.holder}`;
+            const got = await store.acquireLease(name, holder, s.ttlMs, nowMs);
+            model = modelAcquire(model, holder, s.ttlMs, nowMs);
+            assert.deepEqual(got, model);
+            if (got.holder === holder && terms.at(-1)?.epoch !== got.epoch) terms.push(got);
+          }
+          const stored = await store.getLease(name);
+          assert.equal(stored?.holder, model?.holder);
+          assert.equal(stored?.epoch, model?.epoch);
+          if (model !== null && model.expiresAtMs > nowMs) {
+            assert.equal(stored?.expiresAtMs, model.expiresAtMs);
+          } else if (model !== null) {
+            assert.ok(stored!.expiresAtMs <= nowMs, "a lease the model holds free is free");
+          }
+        }
+        terms.forEach((t, i) => assert.equal(t.epoch, i + 1, "epochs rise by one per term"));
+      }),
+      { numRuns: 40 },
+    );
+  });
+}
+
+/**
+ * The lease rule, written out independently of the stores: a live lease (now < expiry) is kept
+ * by its holder, with the same epoch and an expiry that never shrinks; a free one goes to the
+ * asker with epoch + 1.
+ */
+function modelAcquire(
+  current: Lease | null,
+  holder: string,
+  ttlMs: number,
+  nowMs: number,
+): Lease {
+  const live = current !== null && nowMs < current.expiresAtMs;
+  if (!live) return { holder, epoch: (current?.epoch ?? 0) + 1, expiresAtMs: nowMs + ttlMs };
+  if (current.holder !== holder) return current;
+  return {
+    holder,
+    epoch: current.epoch,
+    expiresAtMs: Math.max(current.expiresAtMs, nowMs + ttlMs),
+  };
+}
+
+/** Log entries without `n`, in a canonical order: one call's share of the log, as a set. */
+function unordered(entries: readonly Omit<LogEntry, "n">[]): Omit<LogEntry, "n">[] {
+  return entries.map(({ channel, id, origin }) => ({ channel, id, origin }))
+    .sort((x, y) => x.id < y.id ? -1 : x.id > y.id ? 1 : 0);
+}
+
+/** The whole region log, read in small pages. */
+export async function readLog(store: RegionStore): Promise<LogEntry[]> {
+  const entries: LogEntry[] = [];
+  for (let cursor = 0, more = true; more;) {
+    const page = await store.listLog(cursor, 17);
+    entries.push(...page.entries);
+    ({ cursor, more } = page);
+  }
+  return entries;
+}
+
+/**
+ * Asserts that the region log is gapless and holds exactly the stored deltas of `channels` (the
+ * only ones written), each once, in each channel's arrival order. Returns how many there are.
+ */
+export async function assertLogMatchesArrivals(
+  store: RegionStore,
+  channels: readonly string[],
+): Promise<number> {
+  const log = await readLog(store);
+  assert.deepEqual(log.map((e) => e.n), log.map((_, i) => i + 1), "log numbers are gapless");
+  assert.equal(await store.logHead(), log.length);
+  for (const channel of channels) {
+    const arrivals = (await store.listArrivals(channel, 0, 10_000)).deltas.map((d) => d.id);
+    const logged = log.filter((e) => e.channel === channel).map((e) => e.id);
+    assert.deepEqual(logged, arrivals, `log and arrivals of ${channel}`);
+  }
+  assert.ok(log.every((e) => channels.includes(e.channel)));
+  return log.length;
 }

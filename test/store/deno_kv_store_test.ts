@@ -3,24 +3,80 @@ import {
   chunkForAtomic,
   DenoKvStore,
   KV_ATOMIC_CHECKS_MAX,
+  KV_ATOMIC_MUTATIONS_MAX,
 } from "../../src/store/deno_kv_store.ts";
+import type { DeltaOrigin, PutOutcome, StoredDelta } from "../../src/store/region_store.ts";
 import { fakeAuthor, storedDelta } from "../support/deltas.ts";
 import { failingKv } from "../support/failing_kv.ts";
-import { runStoreConformance } from "./conformance.ts";
+import { assertLogMatchesArrivals, readLog, runStoreConformance } from "./conformance.ts";
 
 runStoreConformance("DenoKvStore", async () => {
   const real = await Deno.openKv(":memory:");
   const faulty = failingKv(real);
-  const store = new DenoKvStore(faulty.kv);
+  let armed = false;
+  const store = new DenoKvStore(afterCommit(faulty.kv, () => {
+    if (armed) [armed, faulty.failing] = [false, true];
+  }));
   return {
     store,
     faults: {
       fail: () => void (faulty.failing = true),
       heal: () => void (faulty.failing = false),
+      failAfterWrite: () => void (armed = true),
     },
     cleanup: () => store.close(),
   };
 });
+
+/** `kv`, calling `then` after each successful atomic commit (before its caller sees it). */
+function afterCommit(kv: Deno.Kv, then: () => void): Deno.Kv {
+  const wrap = (op: Deno.AtomicOperation): Deno.AtomicOperation => {
+    const proxy: Deno.AtomicOperation = new Proxy(op, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== "function") return value;
+        if (prop === "commit") {
+          return async () => {
+            const result = await target.commit();
+            if (result.ok) then();
+            return result;
+          };
+        }
+        return (...args: unknown[]) => {
+          value.apply(target, args);
+          return proxy;
+        };
+      },
+    });
+    return proxy;
+  };
+  return new Proxy(kv, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (prop === "atomic") return () => wrap(target.atomic());
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/** `kv`, counting reads (get, getMany, list) in `reads.count`. */
+function countingReads(kv: Deno.Kv): { kv: Deno.Kv; reads: { count: number } } {
+  const reads = { count: 0 };
+  const counted = new Proxy(kv, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      if (prop === "get" || prop === "getMany" || prop === "list") {
+        return (...args: unknown[]) => {
+          reads.count++;
+          return value.apply(target, args);
+        };
+      }
+      return value.bind(target);
+    },
+  });
+  return { kv: counted, reads };
+}
 
 Deno.test("chunkForAtomic() keeps each chunk within Deno KV's check limit", () => {
   const batch = Array.from(
@@ -30,9 +86,37 @@ Deno.test("chunkForAtomic() keeps each chunk within Deno KV's check limit", () =
   const chunks = chunkForAtomic(batch);
   assert.ok(chunks.length >= 3);
   for (const chunk of chunks) {
-    assert.ok(chunk.length + 1 <= KV_ATOMIC_CHECKS_MAX);
+    // The channel counter, one head per author, and the region-log counter.
+    assert.ok(1 + chunk.length + 1 <= KV_ATOMIC_CHECKS_MAX);
   }
   assert.deepEqual(chunks.flat(), batch);
+});
+
+Deno.test("chunkForAtomic() keeps each chunk within Deno KV's mutation limit", () => {
+  const batch = Array.from({ length: 1_000 }, (_, i) => storedDelta("c", fakeAuthor(1), i + 1));
+  const chunks = chunkForAtomic(batch);
+  for (const chunk of chunks) {
+    // Record, id pointer, seq slot and log entry per delta; channel counter, head, log counter.
+    assert.ok(4 * chunk.length + 3 <= KV_ATOMIC_MUTATIONS_MAX, `${chunk.length} deltas`);
+  }
+  assert.equal(chunks[0].length, Math.floor((KV_ATOMIC_MUTATIONS_MAX - 3) / 4));
+  assert.deepEqual(chunks.flat(), batch);
+});
+
+Deno.test("DenoKvStore.putDeltas() of fresh seqs on a warm instance reads nothing", async () => {
+  const { kv, reads } = countingReads(await Deno.openKv(":memory:"));
+  const store = new DenoKvStore(kv);
+  try {
+    const seqs = (from: number) =>
+      Array.from({ length: 10 }, (_, i) => storedDelta(`c${i % 2}`, fakeAuthor(i % 3), from + i));
+    await store.putDeltas(seqs(1));
+    const before = reads.count;
+    assert.ok((await store.putDeltas(seqs(11), "zone")).every((o) => o.status === "accepted"));
+    assert.equal(reads.count, before, "channel counters, heads and the log counter are cached");
+    assert.equal(await store.logHead(), 20);
+  } finally {
+    await store.close();
+  }
 });
 
 Deno.test("DenoKvStore keeps deltas across reopening a file database", async () => {
@@ -86,6 +170,81 @@ Deno.test("two DenoKvStore instances on one database stay exact while each cache
     );
     assert.deepEqual(page.deltas.map((d) => d.seq), Array.from({ length: 61 }, (_, i) => i + 1));
     assert.deepEqual(await a.getHead("c", author), { contiguous: 61, max: 61, count: 61 });
+  } finally {
+    await a.close();
+    await b.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("two DenoKvStore instances on one database keep one gapless log with each delta once", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/shared.kv`;
+  const a = await DenoKvStore.open(path), b = await DenoKvStore.open(path);
+  try {
+    const channels = ["a0", "a1", "b0", "b1", "s"];
+    // Writers 0 and 1 of each instance write channels of their own, so that commits of the two
+    // instances often share no channel counter; both instances' writer 2 pushes the same deltas.
+    const writer = async (store: DenoKvStore, origin: DeltaOrigin, side: string, w: number) => {
+      const mine: [StoredDelta, PutOutcome][] = [];
+      for (let round = 0; round < 5; round++) {
+        const batch = Array.from(
+          { length: 8 },
+          (_, k) =>
+            w === 2
+              ? storedDelta("s", fakeAuthor(99), round * 8 + k + 1)
+              : storedDelta(`${side}${w}`, fakeAuthor(w), round * 8 + k + 1),
+        );
+        const out = await store.putDeltas(batch, origin);
+        batch.forEach((d, i) => mine.push([d, out[i]]));
+      }
+      return mine.map(([d, o]) => ({ d, o, origin }));
+    };
+    const results = (await Promise.all([
+      ...[0, 1, 2].map((w) => writer(a, "agent", "a", w)),
+      ...[0, 1, 2].map((w) => writer(b, "zone", "b", w)),
+    ])).flat();
+    const accepted = results.filter((r) => r.o.status === "accepted");
+    assert.equal(accepted.length, 5 * 5 * 8, "each delta is accepted by exactly one instance");
+    assert.equal(await assertLogMatchesArrivals(a, channels), accepted.length);
+    const log = await readLog(b);
+    const originOf = new Map(accepted.map((r) => [r.d.id, r.origin]));
+    assert.equal(originOf.size, log.length);
+    for (const e of log) assert.equal(e.origin, originOf.get(e.id));
+    assert.equal(await b.logHead(), log.length);
+    // Warm caches on both sides stay exact: the next write of each lands at the head.
+    await a.putDeltas([storedDelta("b0", fakeAuthor(9), 1)]);
+    await b.putDeltas([storedDelta("a0", fakeAuthor(9), 1)]);
+    assert.equal(await assertLogMatchesArrivals(b, channels), accepted.length + 2);
+  } finally {
+    await a.close();
+    await b.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("two DenoKvStore instances on one database grant a lease once and keep cursors at the max", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/shared.kv`;
+  const a = await DenoKvStore.open(path), b = await DenoKvStore.open(path);
+  try {
+    const T0 = 1_700_000_000_000;
+    for (const [round, nowMs] of [T0, T0 + 1_000].entries()) {
+      const asks = Array.from(
+        { length: 8 },
+        (_, i) => ({ store: i % 2 ? a : b, holder: `i-${i}` }),
+      );
+      const leases = await Promise.all(
+        asks.map(({ store, holder }) => store.acquireLease("leader", holder, 1_000, nowMs)),
+      );
+      const winners = asks.filter(({ holder }, i) => leases[i].holder === holder);
+      assert.equal(winners.length, 1);
+      for (const lease of leases) assert.equal(lease.epoch, round + 1);
+    }
+    const targets = Array.from({ length: 30 }, (_, i) => (i * 7) % 30 + 1);
+    await Promise.all(targets.map((n, i) => (i % 2 ? a : b).advanceCursor("fanout:x", n)));
+    assert.equal(await a.getCursor("fanout:x"), 30);
+    assert.equal(await b.advanceCursor("fanout:x", 12), 30);
   } finally {
     await a.close();
     await b.close();

@@ -13,6 +13,7 @@ import {
   type UpstashStoreOptions,
 } from "../../src/store/upstash_store.ts";
 import { fakeAuthor, storedDelta } from "../support/deltas.ts";
+import { assertLogMatchesArrivals, readLog } from "./conformance.ts";
 import { replyText, RespConnection } from "../support/resp_client.ts";
 import { upstashTest, type UpstashTestEnv } from "../support/upstash_rest_server.ts";
 
@@ -79,7 +80,63 @@ upstashTest(
 );
 
 upstashTest(
-  "UpstashStore keeps every key of a channel under the prefix and its hash tag",
+  "UpstashStore log, cursor and lease calls cost one round trip each (two on a cold script cache)",
+  async (env) => {
+    const store = storeOf(env);
+    await store.putDeltas([storedDelta("c", A, 1), storedDelta("d", A, 1)]);
+    const calls: [string, () => Promise<unknown>, number][] = [
+      ["listLog", () => store.listLog(0, 100), 2],
+      ["logHead", () => store.logHead(), 1],
+      ["getCursor", () => store.getCursor("fanout:x"), 1],
+      ["advanceCursor", () => store.advanceCursor("fanout:x", 2), 2],
+      ["acquireLease", () => store.acquireLease("leader", "i-1", 1_000, 0), 2],
+      ["getLease", () => store.getLease("leader"), 1],
+      ["releaseLease", () => store.releaseLease("leader", "i-1"), 2],
+    ];
+    for (const [name, call, cold] of calls) {
+      assert.equal(await requestsDuring(env, call), cold, `${name}, cold`);
+      assert.equal(await requestsDuring(env, call), 1, `${name}, warm`);
+    }
+    assert.equal((await store.listLog(0, 100)).entries.length, 2);
+  },
+);
+
+upstashTest(
+  "UpstashStore.putDeltas() over several requests that fails part-way logs each landed delta once",
+  async (env) => {
+    const store = storeOf(env, { putRequestBytesMax: 100_000 });
+    const batch = Array.from({ length: 24 }, (_, i) => padded(`c${i % 2}`, A, i + 1, 15_000));
+    assert.ok(planRequests(batch, 100_000).length >= 3);
+    await store.putDeltas([storedDelta("c0", B, 1)]); // loads the script
+    env.rest.faults.set({ mode: "http500", count: 1, afterApply: true });
+    await assert.rejects(() => store.putDeltas(batch, "zone"), StoreUnavailableError);
+    env.rest.faults.reset();
+    const landed = await assertLogMatchesArrivals(store, ["c0", "c1"]);
+    assert.ok(landed > 1 && landed < 25, `${landed} logged after the first request`);
+    const retry = await store.putDeltas(batch, "zone");
+    assert.equal(retry.filter((o) => o.status === "accepted").length, 25 - landed);
+    assert.equal(await assertLogMatchesArrivals(store, ["c0", "c1"]), 25);
+    assert.equal(new Set((await readLog(store)).map((e) => e.id)).size, 25);
+  },
+);
+
+upstashTest("UpstashStore keeps a lease holder with spaces and symbols exact", async (env) => {
+  const store = storeOf(env);
+  const holder = "eu-1 instance #2 ✓ {x}";
+  const t0 = Number.MAX_SAFE_INTEGER - 10_000;
+  const lease = await store.acquireLease("leader", holder, 1_000, t0);
+  assert.deepEqual(lease, { holder, epoch: 1, expiresAtMs: t0 + 1_000 });
+  assert.deepEqual(await store.getLease("leader"), lease);
+  assert.deepEqual(await store.acquireLease("leader", "other", 1_000, t0 + 1), lease);
+  await store.releaseLease("leader", holder);
+  assert.deepEqual(
+    await store.acquireLease("leader", "other", 1_000, t0 + 2),
+    { holder: "other", epoch: 2, expiresAtMs: t0 + 1_002 },
+  );
+});
+
+upstashTest(
+  "UpstashStore keeps every key under the prefix, a channel's under its hash tag and the log's under {~region}",
   async (env) => {
     const store = storeOf(env);
     await store.putDeltas([storedDelta("chan.1", A, 1), storedDelta("chan.1", B, 2)]);
@@ -92,6 +149,16 @@ upstashTest(
       "mesh:{chan.1}:h",
       `mesh:{chan.1}:s:${A}`,
       `mesh:{chan.1}:s:${B}`,
+      "mesh:{~region}:log",
+      "mesh:{~region}:log:n",
+    ]);
+    await store.advanceCursor("fanout:x", 1);
+    await store.acquireLease("leader", "i-1", 1_000, 0);
+    assert.deepEqual((await keys(env)).filter((k) => k.startsWith("mesh:{~region}:")), [
+      "mesh:{~region}:cursors",
+      "mesh:{~region}:leases",
+      "mesh:{~region}:log",
+      "mesh:{~region}:log:n",
     ]);
     const ttl = await withResp(env, (c) => c.command("TTL", guards[0])) as number;
     assert.ok(ttl > 0 && ttl <= REPLAY_GUARD_TTL_SECONDS, `TTL ${ttl}`);
@@ -212,6 +279,7 @@ upstashTest(
       globalThis.fetch = original;
     }
     assert.equal((await store.listArrivals("c", 0, 10)).deltas.length, 2);
+    assert.equal(await store.logHead(), 3, "the replayed request logged nothing twice");
   },
 );
 

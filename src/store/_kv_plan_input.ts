@@ -1,0 +1,148 @@
+/**
+ * The read side of `DenoKvStore.putDeltas`: what `planPut` needs to know, from this instance's
+ * caches where they are warm and from the store where not, plus the versionstamps the commit
+ * must check. A warm instance pushing fresh seqs reads nothing at all.
+ */
+import { type CachedChannel, KvChannelCache } from "./_kv_channel_cache.ts";
+import { headKey, type PlanInput, slotKey } from "./_put_plan.ts";
+import type { AuthorHead, StoredDelta } from "./region_store.ts";
+
+/** Deno KV's limit of keys per getMany. */
+export const KV_GET_MANY_KEYS_MAX = 10;
+/** Page size when scanning stored seqs above a head to advance it past a filled gap. */
+const SLOT_SCAN_PAGE_MAX = 500;
+
+/**
+ * What this instance knows of the region-log counter ["g"]: exact while the counter keeps this
+ * versionstamp (null: no counter yet). Every commit with deltas checks it, so a stale one only
+ * costs a failed commit, after which it is forgotten and read again.
+ */
+export interface CachedLogCounter {
+  readonly versionstamp: string | null;
+  readonly last: number;
+}
+
+export interface KvPlanRead {
+  readonly input: PlanInput;
+  /** Cache entries of the chunk's channels: their counter versionstamps are the checks. */
+  readonly entries: Map<string, CachedChannel>;
+  readonly log: CachedLogCounter;
+}
+
+export class KvPlanReader {
+  /** Per-channel counters and heads, exact at their counter's versionstamp. */
+  readonly cache = new KvChannelCache();
+  /** The region-log counter as last read or written by this instance; null when unknown. */
+  log: CachedLogCounter | null = null;
+  readonly #kv: Deno.Kv;
+  readonly #key: (...parts: Deno.KvKeyPart[]) => Deno.KvKey;
+
+  constructor(kv: Deno.Kv, key: (...parts: Deno.KvKeyPart[]) => Deno.KvKey) {
+    this.#kv = kv;
+    this.#key = key;
+  }
+
+  /** After a failed commit or a store error: what this instance knew may be stale. */
+  forget(channels: readonly string[]): void {
+    for (const channel of channels) this.cache.drop(channel);
+    this.log = null;
+  }
+
+  /**
+   * Reads what the plan of `chunk` needs. Counters (the channels' and the region log's) are read
+   * before anything else: any write after that read changes a counter's versionstamp, so the
+   * commit's check fails and nothing is planned from a torn read.
+   */
+  async read(chunk: readonly StoredDelta[], channels: readonly string[]): Promise<KvPlanRead> {
+    const { entries, log } = await this.#readCounters(channels);
+    const authors = [...new Map(chunk.map((d) => [headKey(d.channel, d.author), d])).values()];
+    const unknown = authors.filter((d) => !entries.get(d.channel)!.heads.has(d.author));
+    const read = await this.#getMany<AuthorHead>(
+      unknown.map((d) => this.#key("h", d.channel, d.author)),
+    );
+    unknown.forEach((d, i) => this.cache.setHead(entries.get(d.channel)!, d.author, read[i].value));
+    const headOf = (d: StoredDelta) => entries.get(d.channel)!.heads.get(d.author) ?? null;
+    // A seq above the head's max has a free slot; only lower ones can be duplicates or conflicts.
+    const uncertain = chunk.filter((d) => d.seq <= (headOf(d)?.max ?? 0));
+    // Only a delta that fills the slot right above a head can advance it past stored seqs.
+    const fills = new Set(chunk.map((d) => slotKey(d.channel, d.author, d.seq)));
+    const gapped = authors.filter((d) => {
+      const head = headOf(d);
+      return head !== null && head.max > head.contiguous + 1 &&
+        fills.has(slotKey(d.channel, d.author, head.contiguous + 1));
+    });
+    const [slotEntries, aboveLists] = await Promise.all([
+      this.#getMany<string>(uncertain.map((d) => this.#key("s", d.channel, d.author, d.seq))),
+      Promise.all(
+        gapped.map((d) => this.#slotsAbove(d.channel, d.author, headOf(d)!.contiguous + 1)),
+      ),
+    ]);
+    const slots = new Map<string, string>();
+    uncertain.forEach((d, i) => {
+      const id = slotEntries[i].value;
+      if (id !== null) slots.set(slotKey(d.channel, d.author, d.seq), id);
+    });
+    const above = new Set<string>();
+    gapped.forEach((d, i) =>
+      aboveLists[i].forEach((seq) => above.add(slotKey(d.channel, d.author, seq)))
+    );
+    const heads = new Map<string, AuthorHead>();
+    for (const d of authors) {
+      const head = headOf(d);
+      if (head !== null) heads.set(headKey(d.channel, d.author), head);
+    }
+    const input: PlanInput = {
+      slots,
+      heads,
+      nextArrival: new Map(channels.map((c) => [c, entries.get(c)!.last + 1])),
+      storedAbove: (channel, author, seq) => above.has(slotKey(channel, author, seq)),
+    };
+    return { input, entries, log };
+  }
+
+  /** Cache entries of `channels` and the log counter, reading (in one go) those not cached. */
+  async #readCounters(channels: readonly string[]) {
+    const entries = new Map<string, CachedChannel>();
+    const misses = channels.filter((c) => {
+      const entry = this.cache.get(c);
+      if (entry !== undefined) entries.set(c, entry);
+      return entry === undefined;
+    });
+    const keys = misses.map((c) => this.#key("c", c));
+    if (this.log === null) keys.push(this.#key("g"));
+    const counters = await this.#getMany<number>(keys);
+    if (this.log === null) {
+      const { versionstamp, value } = counters.pop()!;
+      this.log = { versionstamp, last: value ?? 0 };
+    }
+    misses.forEach((c, i) => {
+      const entry = {
+        versionstamp: counters[i].versionstamp,
+        last: counters[i].value ?? 0,
+        heads: new Map(),
+      };
+      entries.set(c, entry);
+      this.cache.set(c, entry);
+    });
+    return { entries, log: this.log };
+  }
+
+  /** Seqs stored for an author above `from` (exclusive), all pages. */
+  async #slotsAbove(channel: string, author: string, from: number): Promise<number[]> {
+    const seqs: number[] = [];
+    const iter = this.#kv.list<string>({
+      prefix: this.#key("s", channel, author),
+      start: this.#key("s", channel, author, from + 1),
+    }, { batchSize: SLOT_SCAN_PAGE_MAX });
+    for await (const entry of iter) seqs.push(entry.key.at(-1) as number);
+    return seqs;
+  }
+
+  async #getMany<T>(keys: Deno.KvKey[]): Promise<Deno.KvEntryMaybe<T>[]> {
+    const pages: Promise<Deno.KvEntryMaybe<T>[]>[] = [];
+    for (let i = 0; i < keys.length; i += KV_GET_MANY_KEYS_MAX) {
+      pages.push(this.#kv.getMany<T[]>(keys.slice(i, i + KV_GET_MANY_KEYS_MAX)));
+    }
+    return (await Promise.all(pages)).flat();
+  }
+}

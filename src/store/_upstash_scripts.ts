@@ -1,0 +1,150 @@
+/**
+ * The Lua scripts of the Upstash store. Each runs atomically in redis, so each is one step of
+ * the store's contract; `UpstashStore` calls them by SHA and resends the text on NOSCRIPT.
+ * Numbers cross as decimal strings and are written back with '%.0f', which keeps every integer
+ * up to Number.MAX_SAFE_INTEGER exact (Lua numbers are doubles).
+ */
+
+/**
+ * Classifies and stores one channel's deltas in order, appending each accepted one to the region
+ * log. KEYS: records, arrivals, heads, replay guard, log counter, log entries. ARGV: slot key
+ * prefix, guard TTL, origin, channel, then id, author, seq, sig, body per delta. Returns
+ * "a<arrival>" | "d" | "c<existing id>" per delta, comma-separated. Each delta's checks come
+ * before its writes, and nothing after its first write can fail, so no delta is half-written and
+ * the log holds exactly the accepted ones. A replayed call (same guard key) writes nothing.
+ */
+export const PUT_SCRIPT = `
+local done = redis.call('GET', KEYS[4])
+if done then return done end
+local out = {}
+local logged = tonumber(redis.call('GET', KEYS[5]) or '0')
+local tag = ARGV[3] .. ' ' .. ARGV[4] .. ' '
+local accepted = 0
+for i = 5, #ARGV, 5 do
+  local id, author, seq, sig, body = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local slots = ARGV[1] .. author
+  local existing = redis.call('HGET', slots, seq)
+  if existing == id then
+    out[#out + 1] = 'd'
+  elseif existing then
+    out[#out + 1] = 'c' .. existing
+  else
+    local n, c, m, k = tonumber(seq), 0, 0, 0
+    local head = redis.call('HGET', KEYS[3], author)
+    if head then
+      local hc, hm, hk = string.match(head, '^(%d+) (%d+) (%d+)$')
+      c, m, k = tonumber(hc), tonumber(hm), tonumber(hk)
+    end
+    redis.call('HSET', KEYS[1], id, seq .. ' ' .. author .. ' ' .. sig .. ' ' .. body)
+    local arrival = redis.call('RPUSH', KEYS[2], id)
+    redis.call('HSET', slots, seq, id)
+    if n > m then m = n end
+    k = k + 1
+    if n == c + 1 then
+      c = n
+      while c < m and redis.call('HEXISTS', slots, string.format('%.0f', c + 1)) == 1 do
+        c = c + 1
+      end
+    end
+    redis.call('HSET', KEYS[3], author, string.format('%.0f %.0f %.0f', c, m, k))
+    logged = logged + 1
+    accepted = accepted + 1
+    redis.call('HSET', KEYS[6], string.format('%.0f', logged), tag .. id)
+    out[#out + 1] = string.format('a%.0f', arrival)
+  end
+end
+if accepted > 0 then redis.call('SET', KEYS[5], string.format('%.0f', logged)) end
+local result = table.concat(out, ',')
+redis.call('SET', KEYS[4], result, 'EX', ARGV[2])
+return result
+`;
+
+/**
+ * Reads a page of arrivals. KEYS: records, arrivals. ARGV: after, limit, page byte budget.
+ * Returns {total arrivals, id, record, id, record, ...}; at least one record when any is due.
+ */
+export const LIST_SCRIPT = `
+local after, limit, budget = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {redis.call('LLEN', KEYS[2])}
+if limit < 1 then return out end
+local ids = redis.call('LRANGE', KEYS[2], after, after + limit - 1)
+local bytes = 0
+for i, id in ipairs(ids) do
+  local record = redis.call('HGET', KEYS[1], id)
+  if i > 1 and bytes + #record > budget then break end
+  bytes = bytes + #record
+  out[#out + 1] = id
+  out[#out + 1] = record
+end
+return out
+`;
+
+/**
+ * Reads a page of the region log. KEYS: log counter, log entries. ARGV: after, limit. Returns
+ * {last n as a string, entry n = after + 1, entry after + 2, ...}, each entry
+ * "<origin> <channel> <id>".
+ */
+export const LOG_SCRIPT = `
+local after, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local out = {string.format('%.0f', last)}
+local n = after + 1
+while n <= last and n <= after + limit do
+  out[#out + 1] = redis.call('HGET', KEYS[2], string.format('%.0f', n))
+  n = n + 1
+end
+return out
+`;
+
+/**
+ * Moves a named cursor forward, never back. KEYS: cursors hash. ARGV: name, n. Returns the
+ * cursor after, as a string.
+ */
+export const CURSOR_SCRIPT = `
+local at = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local n = tonumber(ARGV[2])
+if n > at then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  at = n
+end
+return string.format('%.0f', at)
+`;
+
+/**
+ * Takes or renews a lease (the rule of `grantLease` in _lease.ts). KEYS: leases hash. ARGV:
+ * name, holder, ttlMs, nowMs. Leases are stored as "<epoch> <expiresAtMs> <holder>" (the holder
+ * last, so it may hold any character). Returns the lease after the call in that form.
+ */
+export const LEASE_SCRIPT = `
+local holder, ttl, now = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local epoch, expires = 1, now + ttl
+if current then
+  local e, x, h = string.match(current, '^(%d+) (%d+) (.*)$')
+  e, x = tonumber(e), tonumber(x)
+  if now >= x then
+    epoch = e + 1
+  elseif h ~= holder then
+    return current
+  else
+    epoch = e
+    if x > expires then expires = x end
+  end
+end
+local lease = string.format('%.0f %.0f ', epoch, expires) .. holder
+redis.call('HSET', KEYS[1], ARGV[1], lease)
+return lease
+`;
+
+/**
+ * Gives a lease up if `holder` holds it (the rule of `releasedLease` in _lease.ts): expiry 0,
+ * same holder and epoch. KEYS: leases hash. ARGV: name, holder. Returns 1 when it changed.
+ */
+export const RELEASE_SCRIPT = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return 0 end
+local e, x, h = string.match(current, '^(%d+) (%d+) (.*)$')
+if h ~= ARGV[2] or x == '0' then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], e .. ' 0 ' .. h)
+return 1
+`;
