@@ -4,6 +4,8 @@
  */
 import { regionConfig } from "./src/region/config.ts";
 import { openRegion } from "./src/region/open_region.ts";
+import { TimerScheduler } from "./src/region/scheduler.ts";
+import { scheduleMeshJobs } from "./workers/mesh_jobs.ts";
 
 let config;
 try {
@@ -12,14 +14,27 @@ try {
   console.error((error as Error).message);
   Deno.exit(2);
 }
-const region = await openRegion(config);
+let region;
+try {
+  region = await openRegion(config);
+} catch (error) {
+  if (!(error instanceof TypeError)) throw error;
+  console.error(error.message);
+  Deno.exit(2);
+}
+// A long-lived process runs the mesh's jobs on timers (Deno Deploy uses KvQueueScheduler).
+const scheduler = new TimerScheduler();
+if (region.mesh !== null) scheduleMeshJobs(scheduler, region.mesh);
 const server = Deno.serve({
   hostname: config.HOST,
   port: config.PORT,
   onListen({ hostname, port }) {
     const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+    const mesh = region.mesh === null
+      ? "standalone"
+      : `zone ${region.mesh.self.zone} of ${region.mesh.topology.regions.length} regions`;
     console.log(
-      `mesh region "${config.MESH_REGION}" (${region.store.kind}) listening on ${url}`,
+      `mesh region "${config.MESH_REGION}" (${region.store.kind}, ${mesh}) listening on ${url}`,
     );
     console.log(
       `try: curl ${url}/v1/health   ·   deno task agent keygen && deno task agent push demo set greeting '"hello"' --url ${url}`,
@@ -29,6 +44,7 @@ const server = Deno.serve({
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
+    await scheduler.stop();
     await server.shutdown();
     await region.close();
     Deno.exit(0);

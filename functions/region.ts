@@ -1,10 +1,15 @@
 /**
  * Edge entrypoint of a region: a Hono app as the default export, for `deno serve`, Deno Deploy
- * or any runtime that takes `{ fetch }`. Configured from the environment (see README).
+ * or any runtime that takes `{ fetch }`. Configured from the environment (see README). When the
+ * region runs in a topology, its jobs run on Deno KV queue messages re-seeded by Deno.cron, so
+ * they keep running between requests on serverless hosts.
  */
 import { regionConfig } from "../src/region/config.ts";
 import { openRegion } from "../src/region/open_region.ts";
+import { KvQueueScheduler } from "../src/region/scheduler.ts";
+import { scheduleMeshJobs } from "../workers/mesh_jobs.ts";
 
 const region = await openRegion(regionConfig(Deno.env.toObject()));
+if (region.mesh !== null) scheduleMeshJobs(new KvQueueScheduler(await Deno.openKv()), region.mesh);
 
 export default region.app;

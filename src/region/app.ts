@@ -15,9 +15,20 @@ import { ID_PATTERN } from "../protocol/delta.ts";
 import { type RegionStore, StoreUnavailableError } from "../store/region_store.ts";
 import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
 import { ChannelViews } from "./channel_views.ts";
+import type { MeshNode } from "./mesh_node.ts";
+import { mountMeshRoutes } from "./peer_routes.ts";
+import type { RegionIndex } from "./region_index.ts";
 import { type DeltaResult, ingest, type VerifyFn } from "./ingest.ts";
 import { Problem } from "./problem.ts";
 import { readJsonBody, requireJson } from "./read_body.ts";
+
+/** Routes only a region in a topology serves, with the method each takes. */
+const MESH_ROUTES: [string, string][] = [
+  ["/v1/peer/deltas", "POST"],
+  ["/v1/peer/heartbeat", "POST"],
+  ["/v1/sync", "POST"],
+  ["/v1/sync/fetch", "POST"],
+];
 
 /** Seconds a client should wait before retrying after a 503. */
 export const STORE_RETRY_AFTER_SECONDS = 1;
@@ -32,6 +43,8 @@ export interface RegionOptions {
   readonly now?: () => number;
   /** Instruments; default created from the global OpenTelemetry providers. */
   readonly telemetry?: Telemetry;
+  /** The mesh, when the region runs in a topology: mounts /v1/peer/*, /v1/sync, /v1/status. */
+  readonly mesh?: { readonly node: MeshNode; readonly index: RegionIndex };
 }
 
 export function createRegionApp(options: RegionOptions): Hono {
@@ -55,7 +68,8 @@ export function createRegionApp(options: RegionOptions): Hono {
           await readJsonBody(c.req.raw, PUSH_BYTES_MAX),
         );
         const started = performance.now();
-        const { results } = await ingest(envelopes, store, verify, now());
+        const { results, accepted } = await ingest(envelopes, store, verify, now());
+        if (accepted.length > 0) options.mesh?.node.kick();
         telemetry.ingestDuration.record(
           (performance.now() - started) / 1000,
           base,
@@ -137,6 +151,15 @@ export function createRegionApp(options: RegionOptions): Hono {
     return c.json({ channel, author, ...head });
   });
 
+  if (options.mesh !== undefined) {
+    mountMeshRoutes(app, options.mesh.node, options.mesh.index);
+  } else {
+    app.get("/v1/status", async (c) => {
+      await store.ping();
+      return c.json({ region, store: store.kind, mesh: null });
+    });
+  }
+
   app.get("/v1/health", async (c) => {
     await store.ping();
     return c.json({ status: "ok", region, store: store.kind });
@@ -148,6 +171,8 @@ export function createRegionApp(options: RegionOptions): Hono {
     ["/v1/channels/:channel/deltas", "GET"],
     ["/v1/channels/:channel/authors/:author", "GET"],
     ["/v1/health", "GET"],
+    ["/v1/status", "GET"],
+    ...(options.mesh === undefined ? [] : MESH_ROUTES),
   ];
   for (const [path, allow] of allowed) {
     app.all(path, (c) => {

@@ -21,6 +21,16 @@ const configSchema = z.strictObject({
   MESH_DATA: z.string().min(1).default("./data"),
   /** Which regional store: `denokv` (embedded, default) or `upstash`. */
   MESH_STORE: z.enum(["denokv", "upstash"]).default("denokv"),
+  /** Path of the topology JSON file; unset runs a standalone region (no peers). */
+  MESH_TOPOLOGY: z.string().min(1).optional(),
+  /** This region's ed25519 secret seed (base64url); else `<MESH_DATA>/<region>.key.json`. */
+  MESH_REGION_KEY: z.string().min(1).optional(),
+  /** Heartbeat period between exchanging regions, in ms. Default 250. */
+  MESH_HEARTBEAT_MS: z.coerce.number().int().min(50).max(60_000).default(250),
+  /** Leader lease length, in ms. Default 3000. */
+  MESH_LEASE_TTL_MS: z.coerce.number().int().min(1_000).max(600_000).default(3_000),
+  /** Pause between anti-entropy rounds, in ms. Default 2000. */
+  MESH_ANTI_ENTROPY_MS: z.coerce.number().int().min(100).max(3_600_000).default(2_000),
   /** Set by Deno Deploy; when present the platform's Deno KV is used instead of MESH_DATA. */
   DENO_DEPLOYMENT_ID: z.string().optional(),
   UPSTASH_REDIS_REST_URL: z.url().optional(),

@@ -3,7 +3,7 @@
  * order. Pure checks live in `parseEnvelope`; this adds the signature check (async) and the store.
  */
 import { type Delta, parseEnvelope, type RejectReason } from "../protocol/delta.ts";
-import type { PutOutcome, RegionStore, StoredDelta } from "../store/region_store.ts";
+import type { DeltaOrigin, PutOutcome, RegionStore, StoredDelta } from "../store/region_store.ts";
 
 /** Verifies an ed25519 signature; never throws for bad input. */
 export type VerifyFn = (
@@ -30,6 +30,10 @@ export interface IngestOutcome {
 
 /**
  * Checks every envelope, stores the valid ones in one `putDeltas` call and reports each.
+ * `origin` is recorded in the region log: relayed deltas are re-verified like any other (authors'
+ * signatures are end-to-end) and fanned out according to where they came from. `known` may say
+ * which ids are already stored (an index that may lag, never lead): those are reported
+ * `duplicate` without verifying their signatures again.
  * Throws `StoreUnavailableError` when the store fails (the caller answers 503).
  */
 export async function ingest(
@@ -37,12 +41,18 @@ export async function ingest(
   store: RegionStore,
   verify: VerifyFn,
   nowMs: number,
+  origin: DeltaOrigin = "agent",
+  known?: (id: string) => boolean,
 ): Promise<IngestOutcome> {
   const parsed = envelopes.map((e) => parseEnvelope(e, nowMs));
+  // A body this region already stores is a duplicate whatever its signature says: the stored
+  // one was verified. Skipping verification matters when peers relay what we already have.
+  const held = parsed.map((p) => p.ok && known !== undefined && known(p.delta.id));
   const verified = await Promise.all(
-    parsed.map((p) => p.ok ? verify(p.publicKey, p.signature, p.message) : false),
+    parsed.map((p, i) => p.ok && !held[i] ? verify(p.publicKey, p.signature, p.message) : false),
   );
   const results: (DeltaResult | undefined)[] = parsed.map((p, i) => {
+    if (held[i]) return { id: (p as { delta: Delta }).delta.id, status: "duplicate" };
     if (!p.ok) {
       return {
         id: p.id,
@@ -69,7 +79,7 @@ export async function ingest(
       positions.push(i);
     }
   });
-  const outcomes = toStore.length > 0 ? await store.putDeltas(toStore.map(stored)) : [];
+  const outcomes = toStore.length > 0 ? await store.putDeltas(toStore.map(stored), origin) : [];
   const accepted: Delta[] = [];
   outcomes.forEach((outcome, k) => {
     const delta = toStore[k];

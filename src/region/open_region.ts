@@ -1,21 +1,92 @@
-/** Wires a region from its configuration: opens the store, builds the app. The Deno shell. */
+/** Wires a region from its configuration: opens the store, the mesh when a topology is given, and
+ * the app. The Deno shell around the pure core. */
 import type { Hono } from "hono";
+import { verifyEd25519 } from "../crypto/mod.ts";
 import { DenoKvStore } from "../store/deno_kv_store.ts";
 import type { RegionStore } from "../store/region_store.ts";
 import { createRegionApp } from "./app.ts";
 import type { RegionConfig } from "./config.ts";
+import { MeshNode } from "./mesh_node.ts";
+import { RegionIndex } from "./region_index.ts";
+import { loadRegionKey } from "./region_key.ts";
+import { Topology } from "./topology.ts";
 
 export interface OpenRegion {
   readonly app: Hono;
   readonly store: RegionStore;
+  /** Present when the region runs in a topology. */
+  readonly mesh: MeshNode | null;
   close(): Promise<void>;
 }
 
-/** Opens the configured store (creating MESH_DATA for Deno KV) and the region's app. */
+/** Opens the configured store (creating MESH_DATA for Deno KV), the mesh and the region's app. */
 export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
+  const mesh = config.MESH_TOPOLOGY === undefined ? null : await loadMesh(config);
   const store = await openStore(config);
-  const app = createRegionApp({ region: config.MESH_REGION, store });
-  return { app, store, close: () => store.close() };
+  try {
+    const index = new RegionIndex(store);
+    const node = mesh === null ? null : new MeshNode({
+      ...mesh,
+      store,
+      index,
+      verify: verifyEd25519,
+      instance: `${config.MESH_REGION}-${crypto.randomUUID().slice(0, 8)}`,
+      heartbeatMs: config.MESH_HEARTBEAT_MS,
+      leaseTtlMs: config.MESH_LEASE_TTL_MS,
+      antiEntropyMs: config.MESH_ANTI_ENTROPY_MS,
+    });
+    const app = createRegionApp({
+      region: config.MESH_REGION,
+      store,
+      mesh: node === null ? undefined : { node, index },
+    });
+    return {
+      app,
+      store,
+      mesh: node,
+      async close() {
+        await node?.lease.release();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+/** Reads the topology and this region's key; they must agree. Throws naming what is wrong. */
+async function loadMesh(config: RegionConfig) {
+  const path = config.MESH_TOPOLOGY!;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new TypeError(
+      `Cannot start region as MESH_TOPOLOGY ${path} cannot be read: ${(error as Error).message}`,
+    );
+  }
+  const topology = Topology.parse(text, `topology ${path}`);
+  const self = topology.region(config.MESH_REGION);
+  if (self === undefined) {
+    throw new TypeError(
+      `Cannot start region as MESH_REGION "${config.MESH_REGION}" is not in topology ${path}`,
+    );
+  }
+  const { key, source, created } = await loadRegionKey(
+    config.MESH_REGION,
+    config.MESH_DATA,
+    config.MESH_REGION_KEY,
+  );
+  if (key.id !== self.publicKey) {
+    throw new TypeError(
+      `Cannot start region as its key (${source}${
+        created ? ", just created" : ""
+      }) has public key ${key.id}, ` +
+        `but topology ${path} lists ${self.publicKey} for region "${self.id}"`,
+    );
+  }
+  return { self, topology, key };
 }
 
 async function openStore(config: RegionConfig): Promise<RegionStore> {

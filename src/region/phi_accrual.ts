@@ -14,6 +14,13 @@
  * With the defaults and 250 ms heartbeats of low jitter, phi crosses 8 about 760 ms after the
  * last heartbeat: mean 250 + pause 250 + ~5.2 × min sd 50 (see the test of that name).
  *
+ * An interval longer than `sampleIntervalMaxFactor` × the expected interval is not a sample
+ * (as in Cassandra): it is an outage — a partition, a paused peer, a peer that was not a
+ * heartbeat target for a while — not the link's rhythm. Counting it would inflate the mean and
+ * deviation for a whole window (25 s at the defaults), and the next real failure would be
+ * noticed seconds late, in the unsafe direction. The silence still counts towards phi while it
+ * lasts; only the learning skips it.
+ *
  * Pure: the caller passes the time; there are no timers or clocks in here.
  */
 import { z } from "zod";
@@ -30,6 +37,8 @@ export const PHI_EXPECTED_INTERVAL_MS_DEFAULT = 250;
 export const PHI_MIN_STD_DEVIATION_MS_DEFAULT = 50;
 /** Default acceptable heartbeat pause, in ms: one lost heartbeat at 250 ms is not suspicious. */
 export const PHI_ACCEPTABLE_PAUSE_MS_DEFAULT = 250;
+/** Default bound on a learned interval, as a multiple of the expected interval. */
+export const PHI_SAMPLE_INTERVAL_FACTOR_DEFAULT = 4;
 /** Longest interval, pause or deviation an option may name, in ms (one hour). */
 export const PHI_OPTION_MS_MAX = 3_600_000;
 
@@ -63,6 +72,11 @@ export const phiAccrualOptionsSchema = z.strictObject({
    * heartbeat, a slow request). Added to the mean, as Akka does. Default 250.
    */
   acceptableHeartbeatPauseMs: msOption.min(0).default(PHI_ACCEPTABLE_PAUSE_MS_DEFAULT),
+  /**
+   * Intervals longer than this multiple of `expectedIntervalMs` are outages, not samples: they
+   * update `lastSeenMs` but stay out of the window. Default 4 (1 s at 250 ms heartbeats).
+   */
+  sampleIntervalMaxFactor: z.number().min(1).max(1_000).default(PHI_SAMPLE_INTERVAL_FACTOR_DEFAULT),
 });
 
 /** Options as the caller writes them (every field optional). */
@@ -132,8 +146,11 @@ export class PhiAccrualDetector {
     const last = this.#lastSeenMs;
     if (last !== null) {
       if (nowMs < last) return;
-      this.#push(nowMs - last);
-      this.#recompute();
+      const interval = nowMs - last;
+      if (interval <= this.config.sampleIntervalMaxFactor * this.config.expectedIntervalMs) {
+        this.#push(interval);
+        this.#recompute();
+      }
     }
     this.#lastSeenMs = nowMs;
   }

@@ -20,21 +20,8 @@ export function requireJson(request: Request): void {
 }
 
 /** Reads at most `bytesMax` bytes of body, decodes strict UTF-8 and parses JSON. */
-export async function readJsonBody(
-  request: Request,
-  bytesMax: number,
-): Promise<unknown> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > bytesMax) {
-    throw tooLarge(bytesMax);
-  }
-  const bytes = await readCapped(request.body, bytesMax);
-  let text: string;
-  try {
-    text = decoder.decode(bytes);
-  } catch {
-    throw new Problem("malformed-request", "Request body is not valid UTF-8");
-  }
+export async function readJsonBody(request: Request, bytesMax: number): Promise<unknown> {
+  const text = await readTextBody(request, bytesMax);
   try {
     return JSON.parse(text);
   } catch (error) {
@@ -43,6 +30,23 @@ export async function readJsonBody(
       `Request body is not valid JSON: ${(error as Error).message}`,
     );
   }
+}
+
+/** Reads at most `bytesMax` bytes of body and decodes strict UTF-8. */
+export async function readTextBody(request: Request, bytesMax: number): Promise<string> {
+  const bytes = await readBodyBytes(request, bytesMax);
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new Problem("malformed-request", "Request body is not valid UTF-8");
+  }
+}
+
+/** Reads at most `bytesMax` bytes of body (a declared larger Content-Length is refused unread). */
+export async function readBodyBytes(request: Request, bytesMax: number): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > bytesMax) throw tooLarge(bytesMax);
+  return await readCapped(request.body, bytesMax);
 }
 
 async function readCapped(

@@ -2,7 +2,15 @@
  * The mesh's instruments, through `@opentelemetry/api` only. Any SDK (or Deno's built-in
  * OpenTelemetry, `OTEL_DENO=true`) registered globally receives them; with none they are no-ops.
  */
-import { type Attributes, metrics, type Span, SpanStatusCode, trace } from "@opentelemetry/api";
+import {
+  type Attributes,
+  type Counter,
+  type Histogram,
+  metrics,
+  type Span,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
 import * as names from "./names.ts";
 
 export { names };
@@ -12,21 +20,14 @@ const VERSION = "0.1.0";
 
 /** Instruments of one region instance. Create after the global providers are registered. */
 export interface Telemetry {
-  readonly deltasIngested: ReturnType<
-    ReturnType<typeof metrics.getMeter>["createCounter"]
-  >;
-  readonly ingestDuration: ReturnType<
-    ReturnType<typeof metrics.getMeter>["createHistogram"]
-  >;
-  readonly viewReadDuration: ReturnType<
-    ReturnType<typeof metrics.getMeter>["createHistogram"]
-  >;
+  readonly deltasIngested: Counter;
+  readonly ingestDuration: Histogram;
+  readonly viewReadDuration: Histogram;
+  readonly fanOutDeltas: Counter;
+  readonly syncDeltas: Counter;
+  readonly heartbeatRtt: Histogram;
   /** Runs `work` in a span named `name`; records exceptions and ends the span. */
-  inSpan<T>(
-    name: string,
-    attributes: Attributes,
-    work: (span: Span) => Promise<T>,
-  ): Promise<T>;
+  inSpan<T>(name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T>;
 }
 
 export function createTelemetry(): Telemetry {
@@ -45,16 +46,25 @@ export function createTelemetry(): Telemetry {
       description: "Time to produce a channel view, including catching up from the store.",
       unit: "s",
     }),
+    fanOutDeltas: meter.createCounter(names.METRIC_FANOUT_DELTAS, {
+      description: "Deltas this region's leader relayed to peer regions (acknowledged).",
+      unit: "{delta}",
+    }),
+    syncDeltas: meter.createCounter(names.METRIC_SYNC_DELTAS, {
+      description: "Deltas moved by anti-entropy, by direction (pull or push).",
+      unit: "{delta}",
+    }),
+    heartbeatRtt: meter.createHistogram(names.METRIC_HEARTBEAT_RTT, {
+      description: "Round-trip time of heartbeats to peer regions that answered.",
+      unit: "s",
+    }),
     inSpan(name, attributes, work) {
       return tracer.startActiveSpan(name, { attributes }, async (span) => {
         try {
           return await work(span);
         } catch (error) {
           span.recordException(error as Error);
-          span.setStatus({
-            code: SpanStatusCode.ERROR,
-            message: (error as Error).message,
-          });
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
           span.setAttribute(names.ATTR_ERROR_TYPE, (error as Error).name);
           throw error;
         } finally {

@@ -8,11 +8,18 @@
 export const SPAN_PUSH = "mesh.push";
 export const SPAN_VIEW_READ = "mesh.view.read";
 export const SPAN_TAIL_READ = "mesh.tail.read";
+export const SPAN_PEER_DELTAS = "mesh.peer.deltas";
+export const SPAN_FANOUT = "mesh.fanout.drain";
+export const SPAN_HEARTBEAT = "mesh.heartbeat.round";
+export const SPAN_ANTI_ENTROPY = "mesh.antientropy.session";
 
 // Metrics
 export const METRIC_DELTAS_INGESTED = "mesh.deltas.ingested";
 export const METRIC_INGEST_DURATION = "mesh.ingest.duration";
 export const METRIC_VIEW_READ_DURATION = "mesh.view.read.duration";
+export const METRIC_FANOUT_DELTAS = "mesh.fanout.deltas";
+export const METRIC_SYNC_DELTAS = "mesh.antientropy.deltas";
+export const METRIC_HEARTBEAT_RTT = "mesh.heartbeat.rtt";
 
 // Attributes
 export const ATTR_REGION = "mesh.region";
@@ -27,3 +34,13 @@ export const ATTR_PUSH_REJECTED = "mesh.push.rejected";
 export const ATTR_VIEW_DELTAS = "mesh.view.deltas";
 export const ATTR_VIEW_CATCHUP = "mesh.view.catchup_deltas";
 export const ATTR_ERROR_TYPE = "error.type";
+export const ATTR_PEER = "mesh.peer";
+export const ATTR_ORIGIN = "mesh.delta.origin";
+export const ATTR_SYNC_DIRECTION = "mesh.sync.direction";
+export const ATTR_SYNC_ROUNDS = "mesh.sync.rounds";
+export const ATTR_SYNC_BYTES = "mesh.sync.bytes";
+export const ATTR_FANOUT_SENT = "mesh.fanout.sent";
+export const ATTR_FANOUT_BEHIND = "mesh.fanout.behind";
+export const ATTR_LEADER_EPOCH = "mesh.leader.epoch";
+export const ATTR_PARTITION = "mesh.partition.state";
+export const ATTR_PEERS_ANSWERED = "mesh.heartbeat.answered";

@@ -182,5 +182,34 @@ Deno.test("new PhiAccrualDetector() rejects invalid options naming the field", (
     windowSamples: 100,
     minStdDeviationMs: 50,
     acceptableHeartbeatPauseMs: 250,
+    sampleIntervalMaxFactor: 4,
   });
+});
+
+Deno.test("PhiAccrualDetector.heartbeat() does not learn an outage: after a long gap the next silence is suspected as fast", () => {
+  const steady = new PhiAccrualDetector();
+  const healed = new PhiAccrualDetector();
+  let t = 0;
+  for (let i = 0; i < 200; i++, t += 250) {
+    steady.heartbeat(t);
+    healed.heartbeat(t);
+  }
+  // healed saw a 6 s outage (a partition), then 10 regular heartbeats; steady did not.
+  t += 6_000;
+  for (let i = 0; i < 10; i++, t += 250) {
+    steady.heartbeat(t);
+    healed.heartbeat(t);
+  }
+  const last = t - 250;
+  const crossing = (d: PhiAccrualDetector) => {
+    let ms = 0;
+    while (d.phi(last + ms) < 8) ms += 5;
+    return ms;
+  };
+  assert.ok(
+    Math.abs(crossing(healed) - crossing(steady)) <= 10,
+    `${crossing(healed)} vs ${crossing(steady)}`,
+  );
+  assert.ok(crossing(healed) < 1_000);
+  assert.ok(healed.lastSeenMs === last);
 });

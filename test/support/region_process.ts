@@ -9,8 +9,8 @@ export interface RegionProcess {
   readonly port: number;
   /** Everything the process printed so far (stdout and stderr). */
   output(): string;
-  /** SIGTERM, then wait for the exit; returns the exit code. */
-  stop(): Promise<number>;
+  /** Sends `signal` (default SIGTERM), then waits for the exit; returns the exit code. */
+  stop(signal?: Deno.Signal): Promise<number>;
 }
 
 /** A free TCP port on 127.0.0.1 (listen on 0, read it, close). */
@@ -40,9 +40,9 @@ export async function startRegionProcess(env: Record<string, string>): Promise<R
     url,
     port,
     output: () => text,
-    async stop() {
+    async stop(signal: Deno.Signal = "SIGTERM") {
       try {
-        child.kill("SIGTERM");
+        child.kill(signal);
       } catch { /* already exited */ }
       const status = await child.status;
       await drained;

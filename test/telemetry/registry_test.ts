@@ -56,7 +56,7 @@ Deno.test("src/ never spells a telemetry name inline: spans, instruments and att
   assert.deepEqual(offenders, []);
 });
 
-Deno.test("every span, metric and attribute the region emits is declared in the registry", async () => {
+Deno.test("every span, metric and attribute a standalone region emits is declared in the registry", async () => {
   const registry = await loadRegistry();
   const spans = new InMemorySpanExporter();
   const tracerProvider = new BasicTracerProvider({
@@ -120,7 +120,13 @@ Deno.test("every span, metric and attribute the region emits is declared in the 
         }
       }
     }
-    assert.deepEqual([...seen].sort(), [...registry.metrics].sort());
+    for (
+      const name of [
+        names.METRIC_DELTAS_INGESTED,
+        names.METRIC_INGEST_DURATION,
+        names.METRIC_VIEW_READ_DURATION,
+      ]
+    ) assert.ok(seen.has(name), `${name} was not emitted`);
   } finally {
     trace.disable();
     metrics.disable();

@@ -1,0 +1,100 @@
+/**
+ * Eager fan-out: every accepted delta is in the region log (written atomically with the delta);
+ * the leader drains the log to each exchange target, one cursor per target, advanced only after
+ * the target acknowledged. So nothing is lost across crashes, and a peer that is down is retried
+ * for ever from where it stopped.
+ *
+ * Where a delta goes depends on where it came from (its log origin), so that each region relays a
+ * delta at most once and nothing echoes:
+ *
+ * | origin here | to a region of my zone                 | to another zone's leader        |
+ * | ----------- | -------------------------------------- | ------------------------------- |
+ * | agent       | yes, as `zone`                         | if I lead my zone, as `remote`  |
+ * | zone        | no (the origin region sent it to all)  | if I lead my zone, as `remote`  |
+ * | remote      | if I lead my zone, as `relay`          | no (its zone leader sent to all)|
+ * | relay, sync | no                                     | no                              |
+ *
+ * Whatever a changing leader or a partition makes this miss, anti-entropy repairs.
+ */
+import type { DeltaOrigin, LogEntry, RegionStore, StoredDelta } from "../store/region_store.ts";
+import type { RegionInfo } from "./topology.ts";
+
+/** Most deltas sent to one target in one message. */
+export const FANOUT_BATCH_DELTAS_MAX = 256;
+/** Most log entries examined per target per drain (bounds one tick's work). */
+export const FANOUT_ENTRIES_PER_DRAIN_MAX = 4_096;
+
+/** The origin label to send `entry` to `target` with, or null when it does not go there. */
+export function fanOutLabel(
+  origin: DeltaOrigin,
+  self: RegionInfo,
+  target: RegionInfo,
+  leadsZone: boolean,
+): DeltaOrigin | null {
+  if (target.zone === self.zone) {
+    if (origin === "agent") return "zone";
+    if (origin === "remote" && leadsZone) return "relay";
+    return null;
+  }
+  if (leadsZone && (origin === "agent" || origin === "zone")) return "remote";
+  return null;
+}
+
+/** Cursor name of a target's fan-out progress. */
+export const fanOutCursor = (target: string): string => `fanout:${target}`;
+
+/** Sends a batch of envelopes to a target; resolves true when the target acknowledged. */
+export type SendDeltas = (
+  target: RegionInfo,
+  origin: DeltaOrigin,
+  deltas: { body: string; sig: string }[],
+) => Promise<boolean>;
+
+export interface DrainResult {
+  readonly sent: number;
+  readonly skipped: number;
+  /** False when the target did not acknowledge (the cursor stayed where it was). */
+  readonly ok: boolean;
+  /** Log entries after the cursor still to examine for this target. */
+  readonly behind: number;
+  /** The target's cursor after the drain. */
+  readonly cursor: number;
+}
+
+/** Drains the log to one target from its cursor, in pages, until caught up or a send fails. */
+export async function drainTo(
+  store: RegionStore,
+  self: RegionInfo,
+  target: RegionInfo,
+  leadsZone: boolean,
+  send: SendDeltas,
+): Promise<DrainResult> {
+  const name = fanOutCursor(target.id);
+  let cursor = await store.getCursor(name);
+  let sent = 0, skipped = 0, examined = 0;
+  while (examined < FANOUT_ENTRIES_PER_DRAIN_MAX) {
+    const page = await store.listLog(cursor, FANOUT_BATCH_DELTAS_MAX);
+    if (page.entries.length === 0) break;
+    examined += page.entries.length;
+    const groups = new Map<DeltaOrigin, LogEntry[]>();
+    for (const entry of page.entries) {
+      const label = fanOutLabel(entry.origin, self, target, leadsZone);
+      if (label === null) skipped++;
+      else groups.set(label, [...(groups.get(label) ?? []), entry]);
+    }
+    for (const [label, entries] of groups) {
+      const records = await Promise.all(entries.map((e) => store.getDelta(e.channel, e.id)));
+      const deltas = records.filter((r): r is StoredDelta => r !== null).map(({ body, sig }) => ({
+        body,
+        sig,
+      }));
+      if (!await send(target, label, deltas)) {
+        return { sent, skipped, ok: false, behind: (await store.logHead()) - cursor, cursor };
+      }
+      sent += deltas.length;
+    }
+    cursor = await store.advanceCursor(name, page.cursor);
+    if (!page.more) break;
+  }
+  return { sent, skipped, ok: true, behind: (await store.logHead()) - cursor, cursor };
+}

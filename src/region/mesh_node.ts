@@ -1,0 +1,498 @@
+/**
+ * One instance's part in the mesh: leader lease, heartbeats and partition detection, eager
+ * fan-out and anti-entropy — each a short job run on a scheduler tick, and only by the region's
+ * leader — plus the handlers of the signed region-to-region endpoints, which any instance serves.
+ */
+import { z } from "zod";
+import type { AgentKey } from "../client/agent_key.ts";
+import type { DeltaOrigin, RegionStore } from "../store/region_store.ts";
+import { drainTo, fanOutCursor } from "./fan_out.ts";
+import { ingest, type VerifyFn } from "./ingest.ts";
+import { LeaderLease } from "./leader_lease.ts";
+import { PhiAccrualDetector } from "./phi_accrual.ts";
+import { exchangeTargets, partitionView, zoneLeaders } from "./partition.ts";
+import { PeerClient } from "./peer_client.ts";
+import {
+  checkRegionMessage,
+  messageHead,
+  type MessageRejection,
+  ReplayGuard,
+  signRegionMessage,
+} from "./region_message.ts";
+import type { RegionIndex } from "./region_index.ts";
+import type { RegionInfo, Topology } from "./topology.ts";
+import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
+
+/** Default heartbeat period between exchanging regions, in ms. */
+export const HEARTBEAT_MS_DEFAULT = 250;
+/** Default pause between anti-entropy rounds with one peer, in ms. */
+export const ANTI_ENTROPY_MS_DEFAULT = 2_000;
+/** Default fan-out drain period, in ms (a push also triggers a drain at once). */
+export const FANOUT_MS_DEFAULT = 50;
+/** Longest back-off between fan-out attempts to a failing peer, in ms. */
+export const FANOUT_BACKOFF_MS_MAX = 2_000;
+/** Most deltas one peer message may carry. */
+export const PEER_DELTAS_MAX = 256;
+
+export interface MeshNodeOptions {
+  readonly self: RegionInfo;
+  readonly topology: Topology;
+  readonly key: AgentKey;
+  readonly store: RegionStore;
+  readonly index: RegionIndex;
+  readonly verify: VerifyFn;
+  /** This instance's id (lease holder), unique per process. */
+  readonly instance: string;
+  readonly now?: () => number;
+  readonly fetch?: typeof fetch;
+  readonly heartbeatMs?: number;
+  readonly leaseTtlMs?: number;
+  readonly antiEntropyMs?: number;
+  readonly telemetry?: Telemetry;
+  /** Randomness for back-off jitter (tests and simulations pass a seeded one). */
+  readonly random?: () => number;
+}
+
+/** What a region tells its peers about itself in every heartbeat (and its reply). */
+export interface Summary {
+  readonly region: string;
+  readonly epoch: number;
+  readonly logHead: number;
+  readonly deltas: number;
+  readonly fingerprint: string;
+  /** Regions this region currently reaches (itself included). */
+  readonly reachable: string[];
+  readonly partition: "majority" | "minority";
+}
+
+const summarySchema = z.strictObject({
+  region: z.string().max(32),
+  epoch: z.number().int().min(0),
+  logHead: z.number().int().min(0),
+  deltas: z.number().int().min(0),
+  fingerprint: z.string().max(64),
+  reachable: z.array(z.string().max(32)).max(256),
+  partition: z.enum(["majority", "minority"]),
+});
+const heartbeatSchema = z.object({ summary: summarySchema });
+const peerDeltasSchema = z.object({
+  origin: z.enum(["zone", "remote", "relay", "sync"]),
+  deltas: z.array(z.unknown()).max(PEER_DELTAS_MAX),
+});
+
+/** A refused region message, for the HTTP layer (403 for identity, 409 for fencing, 400 else). */
+export class RegionMessageRefused extends Error {
+  constructor(readonly reason: MessageRejection, detail: string) {
+    super(detail);
+    this.name = "RegionMessageRefused";
+  }
+}
+
+interface PeerState {
+  readonly detector: PhiAccrualDetector;
+  summary: (Summary & { receivedAtMs: number }) | null;
+  failures: number;
+  nextFanOutMs: number;
+  behind: number;
+  /** Log position this target acknowledged, as last seen here (-1: unknown, look it up). */
+  acked: number;
+  /** A drain to this target is running (a kick and a tick must not drain it twice at once). */
+  draining: boolean;
+  /** New entries arrived while draining: drain again right after. */
+  again: boolean;
+}
+
+export class MeshNode {
+  readonly self: RegionInfo;
+  readonly topology: Topology;
+  readonly lease: LeaderLease;
+  readonly heartbeatMs: number;
+  readonly antiEntropyMs: number;
+  readonly #o: MeshNodeOptions;
+  readonly #now: () => number;
+  readonly #peers = new Map<string, PeerState>();
+  readonly #client: PeerClient;
+  readonly #replay = new ReplayGuard();
+  readonly #telemetry: Telemetry;
+  /** Highest epoch this instance recorded per sender (the store holds the region-wide value). */
+  readonly #epochs = new Map<string, number>();
+  #antiEntropyTurn = 0;
+  #kicked = false;
+
+  constructor(options: MeshNodeOptions) {
+    this.#o = options;
+    this.self = options.self;
+    this.topology = options.topology;
+    this.#now = options.now ?? Date.now;
+    this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS_DEFAULT;
+    this.antiEntropyMs = options.antiEntropyMs ?? ANTI_ENTROPY_MS_DEFAULT;
+    this.#telemetry = options.telemetry ?? createTelemetry();
+    this.lease = new LeaderLease(options.store, options.instance, {
+      ttlMs: options.leaseTtlMs,
+      now: this.#now,
+    });
+    this.#client = new PeerClient({
+      self: this.self.id,
+      key: options.key,
+      now: this.#now,
+      fetch: options.fetch,
+    });
+    for (const region of this.topology.regions) {
+      if (region.id === this.self.id) continue;
+      this.#peers.set(region.id, {
+        detector: new PhiAccrualDetector({ expectedIntervalMs: this.heartbeatMs }),
+        summary: null,
+        failures: 0,
+        nextFanOutMs: 0,
+        behind: 0,
+        acked: -1,
+        draining: false,
+        again: false,
+      });
+    }
+  }
+
+  // ---- jobs (run on scheduler ticks) ----------------------------------------------------------
+
+  /** Takes or renews the leader lease. */
+  async leaseTick(): Promise<void> {
+    await this.lease.tick();
+  }
+
+  /** Leader only: heartbeat every exchange target; replies feed the failure detectors. */
+  async heartbeatTick(): Promise<void> {
+    if (!this.lease.isLeader) return;
+    const attrs = {
+      [names.ATTR_REGION]: this.self.id,
+      [names.ATTR_LEADER_EPOCH]: this.lease.epoch,
+    };
+    await this.#telemetry.inSpan(names.SPAN_HEARTBEAT, attrs, async (span) => {
+      const summary = await this.summary();
+      const answered = await Promise.all(this.#targets().map((t) => this.#heartbeat(t, summary)));
+      span.setAttributes({
+        [names.ATTR_PEERS_ANSWERED]: answered.filter(Boolean).length,
+        [names.ATTR_PARTITION]: summary.partition,
+      });
+    });
+  }
+
+  async #heartbeat(target: RegionInfo, summary: Summary): Promise<boolean> {
+    const answer = await this.#client.send<{ reply: string; signature: string }>(
+      target,
+      "/v1/peer/heartbeat",
+      "heartbeat",
+      this.lease.epoch,
+      { summary },
+    );
+    if (!answer.ok) return false;
+    const checked = await checkRegionMessage(
+      answer.body.reply,
+      answer.body.signature,
+      this.#verifyContext(heartbeatSchema),
+    );
+    if (!checked.ok || checked.message.from !== target.id) return false;
+    const peer = this.#peers.get(target.id)!;
+    peer.detector.heartbeat(this.#now());
+    // The link works again (e.g. a partition healed): retry fan-out now, not after the back-off.
+    if (peer.failures > 0) peer.nextFanOutMs = 0;
+    peer.summary = { ...checked.message.summary, receivedAtMs: this.#now() };
+    this.#telemetry.heartbeatRtt.record(answer.rttMs / 1000, {
+      [names.ATTR_REGION]: this.self.id,
+      [names.ATTR_PEER]: target.id,
+    });
+    return true;
+  }
+
+  /**
+   * Asks for a fan-out now instead of at the next tick (called after deltas were accepted), so
+   * a delta crosses each hop without waiting for the drain period. Coalesced; leader only.
+   */
+  kick(): void {
+    if (this.#kicked || !this.lease.isLeader) return;
+    this.#kicked = true;
+    setTimeout(() => {
+      this.#kicked = false;
+      this.fanOutTick().catch(() => undefined); // the periodic tick retries
+    }, 0);
+  }
+
+  /** Leader only: drains the region log to every exchange target that is behind and due. */
+  async fanOutTick(): Promise<void> {
+    if (!this.lease.isLeader) return;
+    const head = await this.#o.store.logHead();
+    const leadsZone = this.#leadsZone();
+    const now = this.#now();
+    await Promise.all(
+      this.#targets().map(async (target) => {
+        const peer = this.#peers.get(target.id)!;
+        if (peer.draining) {
+          peer.again = true;
+          return;
+        }
+        if (now < peer.nextFanOutMs || peer.acked >= head) return;
+        peer.draining = true;
+        const attrs = {
+          [names.ATTR_REGION]: this.self.id,
+          [names.ATTR_PEER]: target.id,
+          [names.ATTR_LEADER_EPOCH]: this.lease.epoch,
+        };
+        await this.#telemetry.inSpan(names.SPAN_FANOUT, attrs, async (span) => {
+          const result = await drainTo(
+            this.#o.store,
+            this.self,
+            target,
+            leadsZone,
+            (t, origin, deltas) => this.#sendDeltas(t, origin, deltas),
+          );
+          span.setAttributes({
+            [names.ATTR_FANOUT_SENT]: result.sent,
+            [names.ATTR_FANOUT_BEHIND]: result.behind,
+          });
+          this.#telemetry.fanOutDeltas.add(result.sent, {
+            [names.ATTR_REGION]: this.self.id,
+            [names.ATTR_PEER]: target.id,
+          });
+          peer.behind = result.behind;
+          peer.acked = result.ok ? result.cursor : -1;
+          if (result.ok) {
+            peer.failures = 0;
+            peer.nextFanOutMs = 0;
+          } else {
+            peer.failures++;
+            const backoff = Math.min(FANOUT_BACKOFF_MS_MAX, 25 * 2 ** Math.min(peer.failures, 10));
+            peer.nextFanOutMs = now + backoff * (0.5 + (this.#o.random ?? Math.random)() / 2);
+          }
+        }).finally(() => {
+          peer.draining = false;
+          if (peer.again) {
+            peer.again = false;
+            this.kick();
+          }
+        });
+      }),
+    );
+  }
+
+  /** Leader only: one reconciliation with the next exchange target, round robin. */
+  async antiEntropyTick(): Promise<void> {
+    if (!this.lease.isLeader) return;
+    const targets = this.#targets();
+    if (targets.length === 0) return;
+    const target = targets[this.#antiEntropyTurn++ % targets.length];
+    // Anti-entropy is the safety net: while fan-out still has a backlog for this peer, the two
+    // would move (and verify) the same deltas twice. Its turn comes again once fan-out caught up.
+    if (this.#peers.get(target.id)!.behind > 0) return;
+    const base = { [names.ATTR_REGION]: this.self.id, [names.ATTR_PEER]: target.id };
+    await this.#telemetry.inSpan(
+      names.SPAN_ANTI_ENTROPY,
+      { ...base, [names.ATTR_LEADER_EPOCH]: this.lease.epoch },
+      async (span) => {
+        const result = await this.#o.index.reconcileWith(target, {
+          client: this.#client,
+          epoch: this.lease.epoch,
+          verify: this.#o.verify,
+          now: this.#now,
+          fetch: this.#o.fetch,
+        });
+        span.setAttributes({
+          [names.ATTR_SYNC_ROUNDS]: result.rounds,
+          [names.ATTR_SYNC_BYTES]: result.bytes,
+        });
+        this.#telemetry.syncDeltas.add(result.pulled, {
+          ...base,
+          [names.ATTR_SYNC_DIRECTION]: "pull",
+        });
+        this.#telemetry.syncDeltas.add(result.pushed, {
+          ...base,
+          [names.ATTR_SYNC_DIRECTION]: "push",
+        });
+        if (!result.ok) throw new Error(`anti-entropy with ${target.id}: ${result.error}`);
+      },
+    ).catch(() => undefined); // recorded on the span; the next tick tries again
+  }
+
+  // ---- handlers (any instance) ---------------------------------------------------------------
+
+  /** `POST /v1/peer/deltas`: deltas relayed by another region, re-verified and stored. */
+  onPeerDeltas(body: string, signature: string | null) {
+    return this.#telemetry.inSpan(
+      names.SPAN_PEER_DELTAS,
+      { [names.ATTR_REGION]: this.self.id },
+      async (span) => {
+        const message = await this.#accept(body, signature, peerDeltasSchema);
+        const sender = this.topology.region(message.from)!;
+        span.setAttributes({ [names.ATTR_PEER]: sender.id, [names.ATTR_ORIGIN]: message.origin });
+        const sameZone = sender.zone === this.self.zone;
+        const allowed: DeltaOrigin[] = sameZone ? ["zone", "relay", "sync"] : ["remote", "sync"];
+        if (!allowed.includes(message.origin)) {
+          throw new RegionMessageRefused(
+            "bad_message",
+            `origin "${message.origin}" is not allowed from region "${sender.id}"`,
+          );
+        }
+        await this.#o.index.catchUp();
+        const outcome = await ingest(
+          message.deltas,
+          this.#o.store,
+          this.#o.verify,
+          this.#now(),
+          message.origin,
+          (id) => this.#o.index.has(id),
+        );
+        span.setAttributes({
+          [names.ATTR_PUSH_DELTAS]: message.deltas.length,
+          [names.ATTR_PUSH_ACCEPTED]: outcome.accepted.length,
+        });
+        return outcome;
+      },
+    );
+  }
+
+  /** `POST /v1/peer/heartbeat`: a peer leader's heartbeat; answered with our own signed summary. */
+  async onHeartbeat(
+    body: string,
+    signature: string | null,
+  ): Promise<{ reply: string; signature: string }> {
+    const message = await this.#accept(body, signature, heartbeatSchema);
+    const peer = this.#peers.get(message.from)!;
+    peer.summary = { ...message.summary, receivedAtMs: this.#now() };
+    // Detectors count only replies to our own heartbeats: one stream at the heartbeat period.
+    // Any instance may answer; it signs with the region's current lease epoch (not its own).
+    const epoch = Math.max(1, this.lease.lease?.epoch ?? 1);
+    const head = messageHead("heartbeat-reply", this.self.id, message.from, epoch, this.#now());
+    const signed = signRegionMessage((b) => this.#o.key.sign(b), {
+      ...head,
+      summary: await this.summary(),
+    });
+    return { reply: signed.body, signature: signed.signature };
+  }
+
+  /** This region's summary as of now. */
+  async summary(): Promise<Summary> {
+    await this.#o.index.catchUp();
+    const view = this.#partition();
+    return {
+      region: this.self.id,
+      epoch: this.lease.epoch,
+      logHead: this.#o.index.logCursor,
+      deltas: this.#o.index.size,
+      fingerprint: this.#o.index.fingerprint(),
+      reachable: [...view.reachable].sort(),
+      partition: view.state,
+    };
+  }
+
+  /** `GET /v1/status`. */
+  async status() {
+    const summary = await this.summary();
+    const lease = this.lease.lease ?? await this.#o.store.getLease("leader");
+    const view = this.#partition();
+    const now = this.#now();
+    const targets = new Set(this.#targets().map((t) => t.id));
+    return {
+      region: this.self.id,
+      zone: this.self.zone,
+      instance: this.lease.holder,
+      leader: lease === null ? null : { ...lease, self: this.lease.isLeader },
+      partition: view.state,
+      reachable: summary.reachable,
+      fingerprint: summary.fingerprint,
+      deltas: summary.deltas,
+      logHead: summary.logHead,
+      peers: await Promise.all(
+        view.rows.filter((r) => r.id !== this.self.id).map(async (row) => {
+          const peer = this.#peers.get(row.id)!;
+          const target = targets.has(row.id);
+          return {
+            ...row,
+            lastSeenAgoMs: row.lastSeenMs === null ? null : now - row.lastSeenMs,
+            /** Whether this region exchanges with it directly (heartbeats, fan-out, sync). */
+            target,
+            outboxDepth: target
+              ? summary.logHead - await this.#o.store.getCursor(fanOutCursor(row.id))
+              : null,
+            fanOutFailures: peer.failures,
+            summaryAgeMs: peer.summary === null ? null : now - peer.summary.receivedAtMs,
+            epoch: peer.summary?.epoch ?? null,
+            fingerprint: peer.summary?.fingerprint ?? null,
+            deltas: peer.summary?.deltas ?? null,
+          };
+        }),
+      ),
+    };
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  #partition() {
+    const now = this.#now();
+    const direct = new Map(
+      [...this.#peers].map((
+        [id, p],
+      ) => [id, { phi: p.detector.phi(now), lastSeenMs: p.detector.lastSeenMs }]),
+    );
+    const summaries = new Map(
+      [...this.#peers].filter(([, p]) => p.summary !== null).map(([id, p]) => [id, {
+        receivedAtMs: p.summary!.receivedAtMs,
+        epoch: p.summary!.epoch,
+        reachable: p.summary!.reachable,
+      }]),
+    );
+    return partitionView(this.topology, this.self.id, now, direct, summaries);
+  }
+
+  #leadsZone(): boolean {
+    return zoneLeaders(this.topology, this.#partition().reachable).get(this.self.zone) ===
+      this.self.id;
+  }
+
+  #targets(): RegionInfo[] {
+    const view = this.#partition();
+    return exchangeTargets(this.topology, this.self.id, view.reachable, view.direct);
+  }
+
+  async #sendDeltas(
+    target: RegionInfo,
+    origin: DeltaOrigin,
+    deltas: { body: string; sig: string }[],
+  ) {
+    for (let i = 0; i < deltas.length; i += PEER_DELTAS_MAX) {
+      const answer = await this.#client.send(
+        target,
+        "/v1/peer/deltas",
+        "deltas",
+        this.lease.epoch,
+        {
+          origin,
+          deltas: deltas.slice(i, i + PEER_DELTAS_MAX),
+        },
+      );
+      if (!answer.ok) return false;
+    }
+    return true;
+  }
+
+  #verifyContext<T>(schema: z.ZodType<T>) {
+    return {
+      topology: this.topology,
+      self: this.self.id,
+      nowMs: this.#now(),
+      replay: this.#replay,
+      schema,
+      verify: this.#o.verify,
+      knownEpoch: (region: string) => this.#o.store.getCursor(`epoch:${region}`),
+    };
+  }
+
+  /** Checks a region message and records its epoch as the sender's highest seen. */
+  async #accept<T>(body: string, signature: string | null, schema: z.ZodType<T>) {
+    const checked = await checkRegionMessage(body, signature, this.#verifyContext(schema));
+    if (!checked.ok) throw new RegionMessageRefused(checked.reason, checked.detail);
+    const { from, epoch } = checked.message;
+    // Written only when it rises: a durable write per message would cost a disk sync each.
+    if (epoch > (this.#epochs.get(from) ?? 0)) {
+      this.#epochs.set(from, await this.#o.store.advanceCursor(`epoch:${from}`, epoch));
+    }
+    return checked.message;
+  }
+}

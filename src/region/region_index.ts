@@ -1,0 +1,242 @@
+/**
+ * The region's delta ids as a reconciliation index: an IdTrie (id → channel) per instance,
+ * caught up from the region log like views are from arrivals. It answers `POST /v1/sync`
+ * (region-wide, or one channel's set for an agent catching up), resolves `POST /v1/sync/fetch`,
+ * and drives this region's side of anti-entropy with a peer: reconcile ids, pull what we lack
+ * (re-verified, stored with origin `sync`), push what the peer lacks.
+ */
+import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
+import type { RegionStore, StoredDelta } from "../store/region_store.ts";
+import { IdAccumulator } from "../sync/fingerprint.ts";
+import { IdTrie } from "../sync/id_trie.ts";
+import { Reconciler, resolveIds, respond, SyncFrameError } from "../sync/range_reconcile.ts";
+import { ingest, type VerifyFn } from "./ingest.ts";
+import type { PeerClient } from "./peer_client.ts";
+import { Problem } from "./problem.ts";
+import type { RegionInfo } from "./topology.ts";
+
+export { SYNC_FRAME_BYTES_MAX } from "../sync/range_reconcile.ts";
+
+/** Most ids (or 16-byte id prefixes) one `POST /v1/sync/fetch` may ask for. */
+export const SYNC_FETCH_IDS_MAX = 256;
+/** Log entries read per page while catching the index up. */
+export const INDEX_CATCHUP_PAGE = 1_000;
+/** Longest wait for one reconciliation round trip, in ms. */
+export const SYNC_REQUEST_TIMEOUT_MS = 5_000;
+/** Most deltas one anti-entropy session moves each way (the next session continues). */
+export const SYNC_SESSION_DELTAS_MAX = 2_000;
+
+/** What one anti-entropy session did. */
+export interface SessionResult {
+  readonly ok: boolean;
+  readonly rounds: number;
+  readonly bytes: number;
+  readonly pulled: number;
+  readonly pushed: number;
+  readonly error?: string;
+}
+
+export interface SessionContext {
+  readonly client: PeerClient;
+  readonly epoch: number;
+  readonly verify: VerifyFn;
+  readonly now: () => number;
+  readonly fetch?: typeof fetch;
+}
+
+export class RegionIndex {
+  readonly #store: RegionStore;
+  readonly #trie = new IdTrie<string>();
+  readonly #ids = new IdAccumulator();
+  #cursor = 0;
+  #catching: Promise<void> | null = null;
+  /** Set while a reconciliation session runs: the trie must not change under it. */
+  #frozen = false;
+
+  constructor(store: RegionStore) {
+    this.#store = store;
+  }
+
+  /** Log position the index reflects. */
+  get logCursor(): number {
+    return this.#cursor;
+  }
+
+  get size(): number {
+    return this.#trie.size;
+  }
+
+  /** True when the index holds this id (it may lag the store, never lead it). */
+  has(id: string): boolean {
+    const bytes = decodeBase64Url(id);
+    return bytes !== null && bytes.length === 32 && this.#trie.has(bytes);
+  }
+
+  /** Fingerprint of the region's whole delta set (as of `logCursor`). */
+  fingerprint(): string {
+    return this.#ids.fingerprint();
+  }
+
+  /** Folds in what the log gained since the last call (skipped while a session runs). */
+  catchUp(): Promise<void> {
+    if (this.#frozen) return Promise.resolve();
+    this.#catching ??= this.#readLog().finally(() => this.#catching = null);
+    return this.#catching;
+  }
+
+  async #readLog(): Promise<void> {
+    for (;;) {
+      const page = await this.#store.listLog(this.#cursor, INDEX_CATCHUP_PAGE);
+      for (const entry of page.entries) {
+        const id = decodeBase64Url(entry.id)!;
+        if (this.#trie.add(id, entry.channel)) this.#ids.add(id);
+      }
+      this.#cursor = page.cursor;
+      if (!page.more) return;
+    }
+  }
+
+  /** Answers one reconciliation frame, region-wide or for one channel's deltas. */
+  async respond(frame: Uint8Array, channel?: string): Promise<Uint8Array> {
+    const trie = channel === undefined
+      ? (await this.catchUp(), this.#trie)
+      : await this.#channelTrie(channel);
+    try {
+      return respond(trie, frame);
+    } catch (error) {
+      if (error instanceof SyncFrameError) {
+        throw new Problem("invalid-request", `sync frame: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+
+  /** The envelopes of the given ids or 16-byte id prefixes (base64url), at most SYNC_FETCH_IDS_MAX. */
+  async fetch(ids: readonly string[]): Promise<{ body: string; sig: string }[]> {
+    const bytes = ids.map((text) => {
+      const b = decodeBase64Url(text);
+      if (b === null || (b.length !== 16 && b.length !== 32)) {
+        throw new Problem("invalid-request", "ids must be 16- or 32-byte base64url strings");
+      }
+      return b;
+    });
+    await this.catchUp();
+    const entries = resolveIds(this.#trie, bytes, SYNC_FETCH_IDS_MAX);
+    const records = await Promise.all(
+      entries.map((e) => this.#store.getDelta(e.value, encodeBase64Url(e.id))),
+    );
+    return records.filter((r): r is StoredDelta => r !== null).map(({ body, sig }) => ({
+      body,
+      sig,
+    }));
+  }
+
+  /** One anti-entropy session with `peer`: reconcile, pull what we lack, push what it lacks. */
+  async reconcileWith(peer: RegionInfo, ctx: SessionContext): Promise<SessionResult> {
+    await this.catchUp();
+    this.#frozen = true;
+    let rounds = 0, bytes = 0;
+    const have: Uint8Array[] = [], need: Uint8Array[] = [];
+    try {
+      const session = new Reconciler(this.#trie);
+      let frame: Uint8Array | null = session.start();
+      while (frame !== null) {
+        const response = await (ctx.fetch ?? fetch)(`${peer.url}/v1/sync`, {
+          method: "POST",
+          headers: { "content-type": "application/octet-stream" },
+          body: frame as Uint8Array<ArrayBuffer>,
+          signal: AbortSignal.timeout(SYNC_REQUEST_TIMEOUT_MS),
+        });
+        const answer = new Uint8Array(await response.arrayBuffer());
+        rounds++;
+        bytes += frame.length + answer.length;
+        if (!response.ok) {
+          return {
+            ok: false,
+            rounds,
+            bytes,
+            pulled: 0,
+            pushed: 0,
+            error: `sync answered ${response.status}`,
+          };
+        }
+        const step = session.receive(answer);
+        have.push(...step.have.slice(0, SYNC_SESSION_DELTAS_MAX - have.length));
+        need.push(...step.need.slice(0, SYNC_SESSION_DELTAS_MAX - need.length));
+        frame = step.next;
+      }
+      const pushing = have.map((id) => ({ id, channel: this.#trie.get(id)! }));
+      this.#frozen = false;
+      const pulled = await this.#pull(peer, need, ctx);
+      const pushed = await this.#push(peer, pushing, ctx);
+      return { ok: true, rounds, bytes, pulled, pushed };
+    } catch (error) {
+      return { ok: false, rounds, bytes, pulled: 0, pushed: 0, error: (error as Error).message };
+    } finally {
+      this.#frozen = false;
+    }
+  }
+
+  async #pull(peer: RegionInfo, need: Uint8Array[], ctx: SessionContext): Promise<number> {
+    let pulled = 0;
+    for (let i = 0; i < need.length; i += SYNC_FETCH_IDS_MAX) {
+      const ids = need.slice(i, i + SYNC_FETCH_IDS_MAX).map(encodeBase64Url);
+      const response = await (ctx.fetch ?? fetch)(`${peer.url}/v1/sync/fetch`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ids }),
+        signal: AbortSignal.timeout(SYNC_REQUEST_TIMEOUT_MS),
+      });
+      if (!response.ok) throw new Error(`sync fetch answered ${response.status}`);
+      const { deltas } = await response.json() as { deltas: unknown[] };
+      const { accepted } = await ingest(
+        deltas,
+        this.#store,
+        ctx.verify,
+        ctx.now(),
+        "sync",
+        (id) => this.has(id),
+      );
+      pulled += accepted.length;
+    }
+    return pulled;
+  }
+
+  async #push(
+    peer: RegionInfo,
+    have: { id: Uint8Array; channel: string }[],
+    ctx: SessionContext,
+  ): Promise<number> {
+    let pushed = 0;
+    for (let i = 0; i < have.length; i += SYNC_FETCH_IDS_MAX) {
+      const records = await Promise.all(
+        have.slice(i, i + SYNC_FETCH_IDS_MAX).map((h) =>
+          this.#store.getDelta(h.channel, encodeBase64Url(h.id))
+        ),
+      );
+      const deltas = records.filter((r): r is StoredDelta => r !== null).map(({ body, sig }) => ({
+        body,
+        sig,
+      }));
+      const answer = await ctx.client.send(peer, "/v1/peer/deltas", "deltas", ctx.epoch, {
+        origin: "sync",
+        deltas,
+      });
+      if (!answer.ok) throw new Error(`push to ${peer.id} failed: ${answer.error}`);
+      pushed += deltas.length;
+    }
+    return pushed;
+  }
+
+  /** A one-off trie of one channel's deltas, read from its arrivals. */
+  async #channelTrie(channel: string): Promise<IdTrie<string>> {
+    const trie = new IdTrie<string>();
+    let cursor = 0;
+    for (;;) {
+      const page = await this.#store.listArrivals(channel, cursor, INDEX_CATCHUP_PAGE);
+      for (const d of page.deltas) trie.add(decodeBase64Url(d.id)!, channel);
+      cursor = page.cursor;
+      if (!page.more) return trie;
+    }
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Region-to-region messages: JSON bodies signed by the sending region's ed25519 key.
+ *
+ * The request body is the message JSON; the signature (header `mesh-signature`) covers the UTF-8
+ * bytes of `mesh.region.v1:` followed by the body bytes exactly as sent, so deltas inside a message
+ * are not escaped twice. A receiver accepts a message only when: the sender is in the topology,
+ * the signature verifies under the sender's key, the message is addressed to the receiver,
+ * `sentAtMs` lies within the clock window, its nonce has not been seen within that window (replay),
+ * and its epoch is not below the highest epoch seen from that sender (a deposed leader is fenced).
+ */
+import { z } from "zod";
+import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
+import { ID_PATTERN } from "../protocol/delta.ts";
+import { utf8Encode } from "../protocol/utf8.ts";
+import type { Topology } from "./topology.ts";
+
+/** Domain tag of region message signatures (distinct from deltas' `mesh.delta.v1:`). */
+export const REGION_SIGNATURE_TAG = "mesh.region.v1:";
+/** Header carrying the base64url signature. */
+export const SIGNATURE_HEADER = "mesh-signature";
+/** How far a message's `sentAtMs` may differ from the receiver's clock, either way, in ms. */
+export const REGION_MESSAGE_SKEW_MS_MAX = 30_000;
+/** Nonces remembered for replay detection (a message older than the window is refused anyway). */
+export const REPLAY_NONCES_MAX = 100_000;
+/** Largest region message body, in bytes. */
+export const REGION_MESSAGE_BYTES_MAX = 4_194_304;
+
+/** The fields every region message carries; `kind` selects the rest. */
+export const messageHeadSchema = z.object({
+  v: z.literal(1),
+  kind: z.string().min(1).max(32),
+  from: z.string().min(1).max(32),
+  to: z.string().min(1).max(32),
+  sentAtMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  /** 16 random bytes as base64url: makes each message unique for replay detection. */
+  nonce: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
+  /** The sender's leader epoch (fencing token). */
+  epoch: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+});
+
+export type MessageHead = z.infer<typeof messageHeadSchema>;
+
+/** Why a region message was refused. */
+export type MessageRejection =
+  | "bad_message"
+  | "unknown_sender"
+  | "bad_signature"
+  | "wrong_recipient"
+  | "stale_clock"
+  | "replayed"
+  | "stale_epoch";
+
+export type Checked<T> =
+  | { readonly ok: true; readonly message: MessageHead & T }
+  | { readonly ok: false; readonly reason: MessageRejection; readonly detail: string };
+
+/** Signs a message body: returns the body text and the signature header value. */
+export function signRegionMessage(
+  sign: (bytes: Uint8Array) => Uint8Array,
+  message: MessageHead & Record<string, unknown>,
+): { body: string; signature: string } {
+  const body = JSON.stringify(message);
+  return { body, signature: encodeBase64Url(sign(utf8Encode(REGION_SIGNATURE_TAG + body))) };
+}
+
+/** A fresh message head from `from` to `to` at `nowMs`. */
+export function messageHead(
+  kind: string,
+  from: string,
+  to: string,
+  epoch: number,
+  nowMs: number,
+): MessageHead {
+  return {
+    v: 1,
+    kind,
+    from,
+    to,
+    sentAtMs: nowMs,
+    nonce: encodeBase64Url(crypto.getRandomValues(new Uint8Array(16))),
+    epoch,
+  };
+}
+
+/** Remembers nonces seen within the clock window, bounded by REPLAY_NONCES_MAX. */
+export class ReplayGuard {
+  readonly #seen = new Map<string, number>(); // nonce → sentAtMs, in insertion order
+
+  /** True the first time `nonce` is seen; false for a replay. */
+  admit(nonce: string, sentAtMs: number, nowMs: number): boolean {
+    for (const [old, at] of this.#seen) { // oldest first: drop what left the window
+      if (at >= nowMs - REGION_MESSAGE_SKEW_MS_MAX && this.#seen.size < REPLAY_NONCES_MAX) break;
+      this.#seen.delete(old);
+    }
+    if (this.#seen.has(nonce)) return false;
+    this.#seen.set(nonce, sentAtMs);
+    return true;
+  }
+}
+
+export interface VerifyContext<T> {
+  readonly topology: Topology;
+  readonly self: string;
+  readonly nowMs: number;
+  readonly replay: ReplayGuard;
+  /** The schema of the kind-specific fields (strict about the head via messageHeadSchema). */
+  readonly schema: z.ZodType<T>;
+  readonly verify: (
+    publicKey: Uint8Array,
+    signature: Uint8Array,
+    message: Uint8Array,
+  ) => Promise<boolean>;
+  /** Highest epoch seen from `region` (0 if none). */
+  readonly knownEpoch: (region: string) => Promise<number>;
+}
+
+/** Checks a received region message (everything but what its kind means). */
+export async function checkRegionMessage<T>(
+  body: string,
+  signature: string | null,
+  ctx: VerifyContext<T>,
+): Promise<Checked<T>> {
+  const fail = (reason: MessageRejection, detail: string): Checked<T> => ({
+    ok: false,
+    reason,
+    detail,
+  });
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return fail("bad_message", "body is not JSON");
+  }
+  const head = messageHeadSchema.safeParse(json);
+  if (!head.success) return fail("bad_message", `message head: ${head.error.issues[0].message}`);
+  const sender = ctx.topology.region(head.data.from);
+  if (sender === undefined) {
+    return fail("unknown_sender", `region "${head.data.from}" is not in the topology`);
+  }
+  const sig = signature === null ? null : decodeBase64Url(signature);
+  if (sig === null || sig.length !== 64 || !ID_PATTERN.test(sender.publicKey)) {
+    return fail("bad_signature", `${SIGNATURE_HEADER} must be a 64-byte base64url signature`);
+  }
+  const signed = utf8Encode(REGION_SIGNATURE_TAG + body);
+  if (!await ctx.verify(decodeBase64Url(sender.publicKey)!, sig, signed)) {
+    return fail("bad_signature", `signature does not verify under region "${sender.id}"'s key`);
+  }
+  if (head.data.to !== ctx.self) {
+    return fail("wrong_recipient", `message is for "${head.data.to}", not "${ctx.self}"`);
+  }
+  if (Math.abs(head.data.sentAtMs - ctx.nowMs) > REGION_MESSAGE_SKEW_MS_MAX) {
+    return fail(
+      "stale_clock",
+      `sentAtMs is more than ${REGION_MESSAGE_SKEW_MS_MAX} ms from this region's clock`,
+    );
+  }
+  const rest = ctx.schema.safeParse(json);
+  if (!rest.success) {
+    const issue = rest.error.issues[0];
+    return fail("bad_message", `${issue.path.join(".")}: ${issue.message}`);
+  }
+  if (head.data.epoch < await ctx.knownEpoch(sender.id)) {
+    return fail(
+      "stale_epoch",
+      `epoch ${head.data.epoch} is below one already seen from "${sender.id}"`,
+    );
+  }
+  if (!ctx.replay.admit(head.data.nonce, head.data.sentAtMs, ctx.nowMs)) {
+    return fail("replayed", "this message was already received");
+  }
+  return { ok: true, message: { ...head.data, ...rest.data } };
+}

@@ -1,0 +1,148 @@
+/**
+ * One scheduling interface for the region's periodic jobs, so the same job code runs everywhere:
+ *
+ * - `TimerScheduler`: a long-lived process (`deno task start`); timers, any interval.
+ * - `KvQueueScheduler`: Deno Deploy and other serverless hosts, where nothing runs between
+ *   requests. Deno.cron ticks at most once a minute, so sub-minute jobs run on self-rescheduling
+ *   queue messages (`kv.enqueue(msg, { delay })`); a once-a-minute cron re-seeds any chain that
+ *   broke (a lost message, a crash between run and re-enqueue).
+ *
+ * A job never overlaps itself; a tick that comes while the previous run is still going is counted
+ * as skipped. Errors are caught, counted and logged: a periodic job must never die.
+ */
+
+export type Job = () => Promise<void>;
+
+export interface JobStats {
+  runs: number;
+  skipped: number;
+  failures: number;
+  lastError: string | null;
+}
+
+export interface Scheduler {
+  /** Runs `job` every `intervalMs` from now on. */
+  every(name: string, intervalMs: number, job: Job): void;
+  /** Per-job counters. */
+  stats(): Record<string, JobStats>;
+  /** Stops scheduling and waits for running jobs to finish. */
+  stop(): Promise<void>;
+}
+
+/** Shared bookkeeping: no overlap, counted skips and failures. */
+class JobRunner {
+  readonly stats: JobStats = { runs: 0, skipped: 0, failures: 0, lastError: null };
+  running: Promise<void> | null = null;
+
+  constructor(readonly name: string, readonly job: Job) {}
+
+  run(): Promise<void> {
+    if (this.running !== null) {
+      this.stats.skipped++;
+      return this.running;
+    }
+    this.running = this.job().then(
+      () => void this.stats.runs++,
+      (error) => {
+        this.stats.failures++;
+        this.stats.lastError = (error as Error)?.message ?? String(error);
+        console.error(`job ${this.name} failed:`, error);
+      },
+    ).finally(() => this.running = null);
+    return this.running;
+  }
+}
+
+export class TimerScheduler implements Scheduler {
+  readonly #runners = new Map<string, JobRunner>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #stopped = false;
+
+  every(name: string, intervalMs: number, job: Job): void {
+    const runner = new JobRunner(name, job);
+    this.#runners.set(name, runner);
+    const loop = async () => {
+      if (this.#stopped) return;
+      const started = performance.now();
+      await runner.run();
+      if (this.#stopped) return;
+      const wait = Math.max(0, intervalMs - (performance.now() - started));
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        loop();
+      }, wait);
+      this.#timers.add(timer);
+    };
+    loop();
+  }
+
+  stats(): Record<string, JobStats> {
+    return Object.fromEntries([...this.#runners].map(([n, r]) => [n, { ...r.stats }]));
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    await Promise.all([...this.#runners.values()].map((r) => r.running));
+  }
+}
+
+/** Queue message of the KV scheduler. */
+interface Tick {
+  readonly meshJob: string;
+}
+
+/** How often the cron re-seeds job chains, as a cron expression (Deno.cron's finest). */
+export const RESEED_CRON = "* * * * *";
+
+export class KvQueueScheduler implements Scheduler {
+  readonly #kv: Deno.Kv;
+  readonly #runners = new Map<
+    string,
+    { runner: JobRunner; intervalMs: number; lastRunMs: number }
+  >();
+  #stopped = false;
+  #listening = false;
+
+  constructor(kv: Deno.Kv) {
+    this.#kv = kv;
+  }
+
+  every(name: string, intervalMs: number, job: Job): void {
+    this.#runners.set(name, { runner: new JobRunner(name, job), intervalMs, lastRunMs: 0 });
+    if (!this.#listening) {
+      this.#listening = true;
+      this.#kv.listenQueue((msg: unknown) => this.#onTick(msg));
+      Deno.cron("mesh-reseed", RESEED_CRON, () => this.#reseed());
+    }
+    this.#kv.enqueue({ meshJob: name } satisfies Tick);
+  }
+
+  async #onTick(msg: unknown): Promise<void> {
+    const name = (msg as Tick)?.meshJob;
+    const entry = this.#runners.get(name);
+    if (this.#stopped || entry === undefined) return;
+    entry.lastRunMs = Date.now();
+    await entry.runner.run();
+    await this.#kv.enqueue({ meshJob: name } satisfies Tick, { delay: entry.intervalMs });
+  }
+
+  /** Restarts any chain that has not run for three intervals. */
+  async #reseed(): Promise<void> {
+    for (const [name, entry] of this.#runners) {
+      if (Date.now() - entry.lastRunMs > 3 * entry.intervalMs) {
+        await this.#kv.enqueue({ meshJob: name } satisfies Tick);
+      }
+    }
+  }
+
+  stats(): Record<string, JobStats> {
+    return Object.fromEntries([...this.#runners].map(([n, e]) => [n, { ...e.runner.stats }]));
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await Promise.all([...this.#runners.values()].map((e) => e.runner.running));
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Regions in one process for fast mesh tests: each region is the real Hono app with a real
+ * MeshNode over a MemoryStore, and `fetch` between them is routed to the apps in memory. The
+ * clock is the test's; jobs run only when the test calls the ticks.
+ */
+import type { Hono } from "hono";
+import { AgentKey } from "../../src/client/agent_key.ts";
+import { verifyEd25519 } from "../../src/crypto/mod.ts";
+import { createRegionApp } from "../../src/region/app.ts";
+import { MeshNode } from "../../src/region/mesh_node.ts";
+import { RegionIndex } from "../../src/region/region_index.ts";
+import { Topology } from "../../src/region/topology.ts";
+import { MemoryStore } from "../../src/store/memory_store.ts";
+import { T0_MS } from "./signing.ts";
+
+export interface InProcessRegion {
+  readonly id: string;
+  readonly app: Hono;
+  readonly node: MeshNode;
+  readonly store: MemoryStore;
+  readonly key: AgentKey;
+}
+
+/**
+ * What the simulated network does with one request from region `from` to region `to`:
+ * deliver it; drop it (the sender sees a refused connection); deliver it but lose the reply (the
+ * receiver acted, the sender sees a failure); or deliver it twice (the sender gets the first reply).
+ */
+export type Delivery = "deliver" | "drop" | "lose-reply" | "duplicate";
+
+export interface InProcessMeshOptions {
+  /** Decides each request's fate after `cut` let it through; default: always deliver. */
+  readonly delivery?: (from: string, to: string) => Delivery;
+  /** Randomness of the nodes' back-off jitter; default Math.random. */
+  readonly random?: () => number;
+}
+
+export class InProcessMesh {
+  nowMs = T0_MS;
+  readonly topology: Topology;
+  readonly regions = new Map<string, InProcessRegion>();
+  /** Directed links that drop every request, as `"<from>><to>"` (by URL host). */
+  readonly cut = new Set<string>();
+  readonly #delivery: (from: string, to: string) => Delivery;
+  readonly #random: () => number;
+
+  constructor(
+    layout: readonly { id: string; zone: string }[],
+    options: InProcessMeshOptions = {},
+  ) {
+    this.#delivery = options.delivery ?? (() => "deliver");
+    this.#random = options.random ?? Math.random;
+    const keys = new Map(layout.map((r) => [r.id, AgentKey.generate()]));
+    const zones = [...new Set(layout.map((r) => r.zone))].map((zone) => ({
+      id: zone,
+      regions: layout.filter((r) => r.zone === zone).map((r) => ({
+        id: r.id,
+        url: `http://${r.id}.mesh.test`,
+        publicKey: keys.get(r.id)!.id,
+      })),
+    }));
+    this.topology = Topology.parse(JSON.stringify({ v: 1, zones }));
+    for (const r of layout) this.add(r.id, keys.get(r.id)!, new MemoryStore(), `${r.id}-i1`);
+  }
+
+  /** Adds an instance of region `id` (a second instance shares the store of the first). */
+  add(id: string, key: AgentKey, store: MemoryStore, instance: string): InProcessRegion {
+    const index = new RegionIndex(store);
+    const node = new MeshNode({
+      self: this.topology.region(id)!,
+      topology: this.topology,
+      key,
+      store,
+      index,
+      verify: verifyEd25519,
+      instance,
+      now: () => this.nowMs,
+      fetch: (input, init) => this.#route(id, input, init),
+      heartbeatMs: 250,
+      random: () => this.#random(),
+      leaseTtlMs: 3_000,
+    });
+    const app = createRegionApp({
+      region: id,
+      store,
+      now: () => this.nowMs,
+      mesh: { node, index },
+    });
+    const region = { id, app, node, store, key };
+    this.regions.set(id, region);
+    return region;
+  }
+
+  region(id: string): InProcessRegion {
+    return this.regions.get(id)!;
+  }
+
+  async #route(from: string, input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const to = url.hostname.split(".")[0];
+    const refused = () => new TypeError(`connection refused: ${from} → ${to}`);
+    if (this.cut.has(`${from}>${to}`) || !this.regions.has(to)) throw refused();
+    const fate = this.#delivery(from, to);
+    if (fate === "drop") throw refused();
+    const app = this.regions.get(to)!.app;
+    const response = await app.request(url.pathname + url.search, init);
+    if (fate === "lose-reply") {
+      await response.body?.cancel();
+      throw new TypeError(`connection reset: ${from} → ${to}`);
+    }
+    if (fate === "duplicate") {
+      await (await app.request(url.pathname + url.search, init)).body?.cancel();
+    }
+    return response;
+  }
+
+  /** Runs one tick of every job on every region, then advances the clock by `stepMs`. */
+  async tick(stepMs = 250): Promise<void> {
+    const nodes = [...this.regions.values()].map((r) => r.node);
+    for (const node of nodes) await node.leaseTick();
+    for (const node of nodes) await node.heartbeatTick();
+    for (const node of nodes) await node.fanOutTick();
+    this.nowMs += stepMs;
+  }
+
+  async antiEntropy(): Promise<void> {
+    for (const r of this.regions.values()) await r.node.antiEntropyTick();
+  }
+
+  /** `POST /v1/deltas` to a region. */
+  async push(id: string, deltas: unknown[]) {
+    const response = await this.region(id).app.request("/v1/deltas", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ deltas }),
+    });
+    return (await response.json()).results as { status: string }[];
+  }
+
+  async view(id: string, channel: string): Promise<string> {
+    return await (await this.region(id).app.request(`/v1/channels/${channel}`)).text();
+  }
+}
