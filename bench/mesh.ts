@@ -128,11 +128,16 @@ try {
       ["eu-1", "eu-2", "us-1"].map((id) => mesh.status(id).catch(() => null)),
     );
     if (Deno.env.get("BENCH_TIMELINE")) {
+      const peers = s[0]?.peers.map((p) =>
+        `${p.id}:${p.outboxDepth}/${(p as { fanOutFailures?: number }).fanOutFailures}`
+      );
       timeline.push(
-        `${Math.round(performance.now() - healedAt)}ms ${s.map((x) => x?.deltas).join("/")}`,
+        `${Math.round(performance.now() - healedAt)}ms ${
+          s.map((x) => x?.deltas).join("/")
+        } eu-1 outbox ${peers}`,
       );
     }
-  }, 1_000);
+  }, 250);
   const convergeMs = await until(
     async () => {
       const s = await Promise.all(["eu-1", "eu-2", "us-1"].map((id) => mesh.status(id)));

@@ -21,8 +21,10 @@ import type { RegionInfo } from "./topology.ts";
 
 /** Most deltas sent to one target in one message. */
 export const FANOUT_BATCH_DELTAS_MAX = 256;
+/** Messages sent to one target at once during a drain. */
+export const FANOUT_MESSAGES_IN_FLIGHT = 4;
 /** Most log entries examined per target per drain (bounds one tick's work). */
-export const FANOUT_ENTRIES_PER_DRAIN_MAX = 4_096;
+export const FANOUT_ENTRIES_PER_DRAIN_MAX = 8_192;
 
 /** The origin label to send `entry` to `target` with, or null when it does not go there. */
 export function fanOutLabel(
@@ -61,7 +63,12 @@ export interface DrainResult {
   readonly cursor: number;
 }
 
-/** Drains the log to one target from its cursor, in pages, until caught up or a send fails. */
+/**
+ * Drains the log to one target from its cursor until caught up or a send fails. Each step reads
+ * FANOUT_MESSAGES_IN_FLIGHT messages' worth of log and sends those messages at once (a set has
+ * no order to keep); the cursor moves past the step only when every message was acknowledged,
+ * so a failure resends the whole step later (the receiver answers `duplicate` for what it has).
+ */
 export async function drainTo(
   store: RegionStore,
   self: RegionInfo,
@@ -73,26 +80,34 @@ export async function drainTo(
   let cursor = await store.getCursor(name);
   let sent = 0, skipped = 0, examined = 0;
   while (examined < FANOUT_ENTRIES_PER_DRAIN_MAX) {
-    const page = await store.listLog(cursor, FANOUT_BATCH_DELTAS_MAX);
+    const page = await store.listLog(cursor, FANOUT_BATCH_DELTAS_MAX * FANOUT_MESSAGES_IN_FLIGHT);
     if (page.entries.length === 0) break;
     examined += page.entries.length;
-    const groups = new Map<DeltaOrigin, LogEntry[]>();
+    const messages: { label: DeltaOrigin; entries: LogEntry[] }[] = [];
+    const open = new Map<DeltaOrigin, LogEntry[]>();
     for (const entry of page.entries) {
       const label = fanOutLabel(entry.origin, self, target, leadsZone);
-      if (label === null) skipped++;
-      else groups.set(label, [...(groups.get(label) ?? []), entry]);
-    }
-    for (const [label, entries] of groups) {
-      const records = await Promise.all(entries.map((e) => store.getDelta(e.channel, e.id)));
-      const deltas = records.filter((r): r is StoredDelta => r !== null).map(({ body, sig }) => ({
-        body,
-        sig,
-      }));
-      if (!await send(target, label, deltas)) {
-        return { sent, skipped, ok: false, behind: (await store.logHead()) - cursor, cursor };
+      if (label === null) {
+        skipped++;
+        continue;
       }
-      sent += deltas.length;
+      let entries = open.get(label);
+      if (entries === undefined || entries.length === FANOUT_BATCH_DELTAS_MAX) {
+        open.set(label, entries = []);
+        messages.push({ label, entries });
+      }
+      entries.push(entry);
     }
+    const acks = await Promise.all(messages.map(async ({ label, entries }) => {
+      const records = await Promise.all(entries.map((e) => store.getDelta(e.channel, e.id)));
+      const deltas = records.filter((r): r is StoredDelta => r !== null)
+        .map(({ body, sig }) => ({ body, sig }));
+      return await send(target, label, deltas) ? deltas.length : -1;
+    }));
+    if (acks.includes(-1)) {
+      return { sent, skipped, ok: false, behind: (await store.logHead()) - cursor, cursor };
+    }
+    sent += acks.reduce((a, b) => a + b, 0);
     cursor = await store.advanceCursor(name, page.cursor);
     if (!page.more) break;
   }

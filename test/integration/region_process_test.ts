@@ -148,3 +148,93 @@ Deno.test({
     }
   },
 });
+
+Deno.test("main.ts refuses a bad topology or a key that does not match it, naming what is wrong", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mesh-topo-" });
+  try {
+    const key = AgentKey.generate();
+    const secret = JSON.parse(key.toFileText()).secretKey;
+    const good = {
+      v: 1,
+      zones: [{
+        id: "eu",
+        regions: [{ id: "eu-1", url: "http://127.0.0.1:1", publicKey: key.id }],
+      }],
+    };
+    await Deno.writeTextFile(
+      `${dir}/bad.json`,
+      JSON.stringify({
+        ...good,
+        zones: [{ id: "eu", regions: [{ id: "eu-1", url: "http://x", publicKey: "short" }] }],
+      }),
+    );
+    await Deno.writeTextFile(`${dir}/good.json`, JSON.stringify(good));
+    const run = (env: Record<string, string>) =>
+      runDeno("main.ts", [], { PORT: "0", MESH_DATA: `${dir}/data`, MESH_REGION: "eu-1", ...env });
+    const bad = await run({ MESH_TOPOLOGY: `${dir}/bad.json`, MESH_REGION_KEY: secret });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /zones\.0\.regions\.0\.publicKey is invalid/);
+    const missing = await run({ MESH_TOPOLOGY: `${dir}/nope.json` });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /MESH_TOPOLOGY .*nope\.json cannot be read/);
+    const notListed = await run({ MESH_TOPOLOGY: `${dir}/good.json`, MESH_REGION: "us-1" });
+    assert.equal(notListed.code, 2);
+    assert.match(notListed.stderr, /MESH_REGION "us-1" is not in topology/);
+    const wrongKey = await run({ MESH_TOPOLOGY: `${dir}/good.json` }); // creates a fresh key file
+    assert.equal(wrongKey.code, 2);
+    assert.match(wrongKey.stderr, /has public key .* but topology .* lists/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "deno task mesh starts three regions in two zones that replicate to each other",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { freePort } = await import("../support/region_process.ts");
+    const dir = await Deno.makeTempDir({ prefix: "mesh-task-" });
+    const base = freePort();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "scripts/mesh.ts"],
+      cwd: new URL("../../", import.meta.url),
+      env: { MESH_DATA: dir, MESH_BASE_PORT: String(base), NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = child.stdout.pipeThrough(new TextDecoderStream());
+    let text = "";
+    const reading = output.pipeTo(new WritableStream({ write: (c) => void (text += c) }));
+    try {
+      const urls = [0, 1, 2].map((i) => `http://127.0.0.1:${base + i}`);
+      const deadline = Date.now() + 20_000;
+      const healthy = async () =>
+        (await Promise.all(urls.map((u) => fetch(`${u}/v1/health`).then((r) => r.ok, () => false))))
+          .every(Boolean);
+      while (!await healthy()) {
+        assert.ok(Date.now() < deadline, `mesh did not start:\n${text}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.match(text, /eu-1 +zone eu/);
+      assert.match(text, /us-1 +zone us/);
+      assert.match(text, /push to eu-1, read from us-1/);
+      const agent = new Agent(AgentKey.generate());
+      await new MeshClient(urls[0]).push([
+        agent.sign("demo", [{ op: "set", key: "greeting", value: "hello" }]),
+      ]);
+      while ((await new MeshClient(urls[2]).view("demo")).deltas !== 1) {
+        assert.ok(Date.now() < deadline + 10_000, "the delta did not reach us-1");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const status = await (await fetch(`${urls[2]}/v1/status`)).json();
+      assert.equal(status.zone, "us");
+    } finally {
+      child.kill("SIGTERM");
+      await child.status;
+      await reading.catch(() => undefined);
+      await child.stderr.cancel();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

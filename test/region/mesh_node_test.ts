@@ -1,11 +1,4 @@
 import assert from "node:assert/strict";
-import { metrics, trace } from "@opentelemetry/api";
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
-import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { PeerClient } from "../../src/region/peer_client.ts";
 import {
   messageHead,
@@ -15,7 +8,7 @@ import {
 import * as names from "../../src/telemetry/names.ts";
 import { InProcessMesh } from "../support/in_process_mesh.ts";
 import { testAgent } from "../support/signing.ts";
-import { loadRegistry } from "../support/telemetry_registry.ts";
+import { collectTelemetry } from "../support/telemetry_registry.ts";
 
 const LAYOUT = [
   { id: "eu-1", zone: "eu" },
@@ -175,26 +168,8 @@ Deno.test("region endpoints refuse unknown, forged, misaddressed, stale and repl
   await garbage.body?.cancel();
 });
 
-class CollectingReader extends MetricReader {
-  protected onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
 Deno.test("every span, metric and attribute the mesh emits is declared in the registry", async () => {
-  const registry = await loadRegistry();
-  const spans = new InMemorySpanExporter();
-  const tracerProvider = new BasicTracerProvider({
-    spanProcessors: [new SimpleSpanProcessor(spans)],
-  });
-  const reader = new CollectingReader();
-  const meterProvider = new MeterProvider({ readers: [reader] });
-  trace.setGlobalTracerProvider(tracerProvider);
-  metrics.setGlobalMeterProvider(meterProvider);
-  try {
+  const emitted = await collectTelemetry(async () => {
     const mesh = new InProcessMesh(LAYOUT);
     await settled(mesh);
     const agent = testAgent(() => mesh.nowMs);
@@ -205,55 +180,21 @@ Deno.test("every span, metric and attribute the mesh emits is declared in the re
     await settled(mesh, 2);
     mesh.cut.clear();
     await mesh.antiEntropy();
-    const emitted = spans.getFinishedSpans();
-    for (
-      const name of [
-        names.SPAN_HEARTBEAT,
-        names.SPAN_FANOUT,
-        names.SPAN_PEER_DELTAS,
-        names.SPAN_ANTI_ENTROPY,
-      ]
-    ) {
-      assert.ok(emitted.some((s) => s.name === name), `${name} was not emitted`);
-    }
-    for (const span of emitted) {
-      assert.ok(registry.spans.has(span.name), `span ${span.name} is not declared`);
-      for (const key of Object.keys(span.attributes)) {
-        assert.ok(
-          registry.attributes.has(key),
-          `attribute ${key} of span ${span.name} is not declared`,
-        );
-      }
-    }
-    const { resourceMetrics } = await reader.collect();
-    const seen = new Set<string>();
-    for (const scope of resourceMetrics.scopeMetrics) {
-      for (const metric of scope.metrics) {
-        seen.add(metric.descriptor.name);
-        assert.ok(
-          registry.metrics.has(metric.descriptor.name),
-          `metric ${metric.descriptor.name} is not declared`,
-        );
-        for (const point of metric.dataPoints) {
-          for (const key of Object.keys(point.attributes)) {
-            assert.ok(registry.attributes.has(key), `attribute ${key} is not declared`);
-          }
-        }
-      }
-    }
-    for (
-      const name of [
-        names.METRIC_FANOUT_DELTAS,
-        names.METRIC_SYNC_DELTAS,
-        names.METRIC_HEARTBEAT_RTT,
-      ]
-    ) {
-      assert.ok(seen.has(name), `${name} was not emitted`);
-    }
-  } finally {
-    trace.disable();
-    metrics.disable();
-    await tracerProvider.shutdown();
-    await meterProvider.shutdown();
+  });
+  assert.deepEqual(emitted.undeclared, []);
+  for (
+    const name of [
+      names.SPAN_HEARTBEAT,
+      names.SPAN_FANOUT,
+      names.SPAN_PEER_DELTAS,
+      names.SPAN_ANTI_ENTROPY,
+    ]
+  ) {
+    assert.ok(emitted.spans.has(name), `${name} was not emitted`);
+  }
+  for (
+    const name of [names.METRIC_FANOUT_DELTAS, names.METRIC_SYNC_DELTAS, names.METRIC_HEARTBEAT_RTT]
+  ) {
+    assert.ok(emitted.metrics.has(name), `${name} was not emitted`);
   }
 });

@@ -13,6 +13,7 @@ import { ChannelState } from "../../src/crdt/channel_state.ts";
 import { encodeBase64Url } from "../../src/protocol/base64url.ts";
 import type { OpValue } from "../../src/protocol/delta.ts";
 import { fakeId, folded, type FoldedDelta, type Op, tagOf } from "../support/folded_deltas.ts";
+import { Rng, seedsToRun } from "../support/seeded_rng.ts";
 
 const CHANNEL = "sim.room";
 const DEFAULT_SEEDS = [
@@ -49,53 +50,6 @@ const KEYS = ["k", "j", "10", "9", "__proto__", "constructor"];
 const SETS = ["s", "t", "__proto__"];
 const ELEMS = ["x", "X", "_", "y", "10", "9"];
 const COUNTERS = ["c", "d"];
-
-function seedsToRun(): number[] {
-  const env = Deno.env.get("MESH_SIM_SEED");
-  if (env === undefined || env === "") return DEFAULT_SEEDS;
-  const seed = Number(env);
-  if (!Number.isSafeInteger(seed) || seed < 0) {
-    throw new Error(`Cannot replay MESH_SIM_SEED as it is not an integer >= 0: "${env}"`);
-  }
-  return [seed];
-}
-
-/** mulberry32: a tiny deterministic PRNG; the whole run is a function of the seed. */
-class Rng {
-  #state: number;
-  constructor(seed: number) {
-    this.#state = (seed ^ Math.floor(seed / 2 ** 32)) >>> 0;
-  }
-  next(): number {
-    let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  }
-  /** Integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  between(min: number, max: number): number {
-    return min + this.int(max - min + 1);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
-  }
-  shuffle<T>(items: T[]): T[] {
-    for (let i = items.length - 1; i > 0; i--) {
-      const j = this.int(i + 1);
-      [items[i], items[j]] = [items[j], items[i]];
-    }
-    return items;
-  }
-  bytes(n: number): Uint8Array {
-    return Uint8Array.from({ length: n }, () => this.int(256));
-  }
-}
 
 interface Params {
   readonly replicas: number;
@@ -524,7 +478,7 @@ function simulate(seed: number): Simulation {
   return sim;
 }
 
-for (const seed of seedsToRun()) {
+for (const seed of seedsToRun(DEFAULT_SEEDS)) {
   Deno.test(`ChannelState replicas converge on a lossy, partitioned network (seed ${seed})`, () => {
     simulate(seed);
   });

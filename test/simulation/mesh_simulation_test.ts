@@ -18,6 +18,7 @@ import type { Envelope } from "../../src/client/mesh_client.ts";
 import type { Op, OpValue } from "../../src/protocol/delta.ts";
 import { type Delivery, InProcessMesh } from "../support/in_process_mesh.ts";
 import { idOf, testAgent } from "../support/signing.ts";
+import { Rng, seedsToRun } from "../support/seeded_rng.ts";
 
 const DEFAULT_SEEDS = [
   1,
@@ -59,53 +60,8 @@ const ELEMS = ["x", "y", "z"];
 const COUNTERS = ["c", "d"];
 const ZONES = ["eu", "us", "ap", "sa"];
 
-function seedsToRun(): number[] {
-  const env = Deno.env.get("MESH_SIM_SEED");
-  if (env === undefined || env === "") return DEFAULT_SEEDS;
-  const seed = Number(env);
-  if (!Number.isSafeInteger(seed) || seed < 0) {
-    throw new Error(`Cannot replay MESH_SIM_SEED as it is not an integer >= 0: "${env}"`);
-  }
-  return [seed];
-}
-
 const replayCommand = (seed: number) =>
   `MESH_SIM_SEED=${seed} deno test -A test/simulation/mesh_simulation_test.ts`;
-
-/** mulberry32: a tiny deterministic PRNG; everything the simulation decides comes from it. */
-class Rng {
-  #state: number;
-  constructor(seed: number) {
-    this.#state = (seed ^ Math.floor(seed / 2 ** 32)) >>> 0;
-  }
-  next(): number {
-    let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  }
-  /** Integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  /** Integer in [min, max]. */
-  between(min: number, max: number): number {
-    return min + this.int(max - min + 1);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
-  }
-  shuffle<T>(items: T[]): T[] {
-    for (let i = items.length - 1; i > 0; i--) {
-      const j = this.int(i + 1);
-      [items[i], items[j]] = [items[j], items[i]];
-    }
-    return items;
-  }
-}
 
 /** What one seed draws up front. */
 interface Params {
@@ -560,7 +516,7 @@ let outcomes: Promise<SeedOutcome[]> | undefined;
 function simulateAll(): Promise<SeedOutcome[]> {
   return outcomes ??= (async () => {
     const all: SeedOutcome[] = [];
-    for (const seed of seedsToRun()) {
+    for (const seed of seedsToRun(DEFAULT_SEEDS)) {
       const sim = new MeshSimulation(seed);
       let ticks: number | null = null, error: unknown = null;
       try {

@@ -1,25 +1,9 @@
 import assert from "node:assert/strict";
-import { metrics, trace } from "@opentelemetry/api";
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
-import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import * as names from "../../src/telemetry/names.ts";
 import { createRegionApp } from "../../src/region/app.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
-import { loadRegistry } from "../support/telemetry_registry.ts";
+import { collectTelemetry, loadRegistry } from "../support/telemetry_registry.ts";
 import { T0_MS, testAgent } from "../support/signing.ts";
-
-class CollectingReader extends MetricReader {
-  protected onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 Deno.test("telemetry names in src/telemetry/names.ts are all declared in the registry, and only they", async () => {
   const registry = await loadRegistry();
@@ -57,16 +41,7 @@ Deno.test("src/ never spells a telemetry name inline: spans, instruments and att
 });
 
 Deno.test("every span, metric and attribute a standalone region emits is declared in the registry", async () => {
-  const registry = await loadRegistry();
-  const spans = new InMemorySpanExporter();
-  const tracerProvider = new BasicTracerProvider({
-    spanProcessors: [new SimpleSpanProcessor(spans)],
-  });
-  const reader = new CollectingReader();
-  const meterProvider = new MeterProvider({ readers: [reader] });
-  assert.ok(trace.setGlobalTracerProvider(tracerProvider));
-  assert.ok(metrics.setGlobalMeterProvider(meterProvider));
-  try {
+  const emitted = await collectTelemetry(async () => {
     const store = new MemoryStore();
     const app = createRegionApp({ region: "t", store, now: () => T0_MS });
     const agent = testAgent();
@@ -84,54 +59,25 @@ Deno.test("every span, metric and attribute a standalone region emits is declare
     await post([agent.sign("c", [{ op: "del", key: "k" }])]);
     await app.request("/v1/channels/c");
     store.failing = false;
-
-    const emitted = spans.getFinishedSpans();
-    assert.deepEqual(
-      [...new Set(emitted.map((s) => s.name))].sort(),
-      [names.SPAN_PUSH, names.SPAN_TAIL_READ, names.SPAN_VIEW_READ].sort(),
-    );
-    for (const span of emitted) {
-      assert.ok(registry.spans.has(span.name), `span ${span.name} is not declared`);
-      for (const key of Object.keys(span.attributes)) {
-        assert.ok(
-          registry.attributes.has(key),
-          `attribute ${key} of span ${span.name} is not declared`,
-        );
-      }
-    }
-    assert.ok(emitted.some((s) => s.attributes[names.ATTR_ERROR_TYPE] === "StoreUnavailableError"));
-
-    const { resourceMetrics } = await reader.collect();
-    const seen = new Set<string>();
-    for (const scope of resourceMetrics.scopeMetrics) {
-      for (const metric of scope.metrics) {
-        seen.add(metric.descriptor.name);
-        assert.ok(
-          registry.metrics.has(metric.descriptor.name),
-          `metric ${metric.descriptor.name} is not declared`,
-        );
-        for (const point of metric.dataPoints) {
-          for (const key of Object.keys(point.attributes)) {
-            assert.ok(
-              registry.attributes.has(key),
-              `attribute ${key} of ${metric.descriptor.name} is not declared`,
-            );
-          }
-        }
-      }
-    }
-    for (
-      const name of [
-        names.METRIC_DELTAS_INGESTED,
-        names.METRIC_INGEST_DURATION,
-        names.METRIC_VIEW_READ_DURATION,
-      ]
-    ) assert.ok(seen.has(name), `${name} was not emitted`);
-  } finally {
-    trace.disable();
-    metrics.disable();
-    await tracerProvider.shutdown();
-    await meterProvider.shutdown();
+  });
+  assert.deepEqual(emitted.undeclared, []);
+  assert.deepEqual(
+    [...emitted.spans].sort(),
+    [names.SPAN_PUSH, names.SPAN_TAIL_READ, names.SPAN_VIEW_READ].sort(),
+  );
+  assert.ok(
+    emitted.spanRecords.some((s) =>
+      s.attributes[names.ATTR_ERROR_TYPE] === "StoreUnavailableError"
+    ),
+  );
+  for (
+    const name of [
+      names.METRIC_DELTAS_INGESTED,
+      names.METRIC_INGEST_DURATION,
+      names.METRIC_VIEW_READ_DURATION,
+    ]
+  ) {
+    assert.ok(emitted.metrics.has(name), `${name} was not emitted`);
   }
 });
 
