@@ -33,6 +33,11 @@ export interface InProcessMeshOptions {
   readonly delivery?: (from: string, to: string) => Delivery;
   /** Randomness of the nodes' back-off jitter; default Math.random. */
   readonly random?: () => number;
+  /**
+   * Rewrites a request before it is delivered (a Byzantine region tampering with what it sends,
+   * or a compromised answer); default: unchanged.
+   */
+  readonly intercept?: (from: string, to: string, path: string, init: RequestInit) => RequestInit;
 }
 
 export class InProcessMesh {
@@ -43,6 +48,7 @@ export class InProcessMesh {
   readonly cut = new Set<string>();
   readonly #delivery: (from: string, to: string) => Delivery;
   readonly #random: () => number;
+  readonly #intercept: NonNullable<InProcessMeshOptions["intercept"]>;
 
   constructor(
     layout: readonly { id: string; zone: string }[],
@@ -50,6 +56,7 @@ export class InProcessMesh {
   ) {
     this.#delivery = options.delivery ?? (() => "deliver");
     this.#random = options.random ?? Math.random;
+    this.#intercept = options.intercept ?? ((_from, _to, _path, init) => init);
     const keys = new Map(layout.map((r) => [r.id, AgentKey.generate()]));
     const zones = [...new Set(layout.map((r) => r.zone))].map((zone) => ({
       id: zone,
@@ -103,6 +110,7 @@ export class InProcessMesh {
     const fate = this.#delivery(from, to);
     if (fate === "drop") throw refused();
     const app = this.regions.get(to)!.app;
+    init = this.#intercept(from, to, url.pathname, init ?? {});
     const response = await app.request(url.pathname + url.search, init);
     if (fate === "lose-reply") {
       await response.body?.cancel();
