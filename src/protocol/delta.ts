@@ -139,7 +139,9 @@ export type RejectReason =
   | "bad_signature"
   | "future_timestamp"
   | "reserved_channel"
-  | "seq_conflict";
+  | "seq_conflict"
+  /** The author is over its rate limit in this region: not stored; retry later. */
+  | "rate_limited";
 
 /** The result of the synchronous checks on one envelope. */
 export type Parsed =

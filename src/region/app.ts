@@ -2,7 +2,7 @@
  * The region's HTTP API as a Hono app: push signed deltas, read views, tail a channel, health.
  * Stateless apart from a bounded view cache; everything durable is in the RegionStore.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { verifyEd25519 } from "../crypto/mod.ts";
 import {
   CHANNEL_PATTERN,
@@ -15,11 +15,14 @@ import { ID_PATTERN } from "../protocol/delta.ts";
 import { type RegionStore, StoreUnavailableError } from "../store/region_store.ts";
 import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
 import { ChannelViews } from "./channel_views.ts";
+import { type ClientAddressFn, defaultClientAddress } from "./client_address.ts";
 import type { MeshNode } from "./mesh_node.ts";
 import { mountMeshRoutes } from "./peer_routes.ts";
 import type { RegionIndex } from "./region_index.ts";
 import { type DeltaResult, ingest, type VerifyFn } from "./ingest.ts";
 import { Problem } from "./problem.ts";
+import { type Charge, RateLimiter, type RateLimits, retryAfterSeconds } from "./rate_limiter.ts";
+import type { ReputationPolicy } from "./reputation.ts";
 import { readJsonBody, requireJson } from "./read_body.ts";
 
 /** Routes only a region in a topology serves, with the method each takes. */
@@ -45,6 +48,20 @@ export interface RegionOptions {
   readonly telemetry?: Telemetry;
   /** The mesh, when the region runs in a topology: mounts /v1/peer/*, /v1/sync, /v1/status. */
   readonly mesh?: { readonly node: MeshNode; readonly index: RegionIndex };
+  /**
+   * Token budgets of `POST /v1/deltas` per client address and per author key; each field
+   * defaults to its constant in `rate_limiter.ts`. Region messages (/v1/peer/*) are not limited.
+   */
+  readonly rateLimits?: Partial<RateLimits>;
+  /** Tunables of the local reputation that shrinks budgets; default `reputation.ts`'s constants. */
+  readonly reputation?: Partial<ReputationPolicy>;
+  /**
+   * The client address a push is charged to. Default: the first `X-Forwarded-For` entry when
+   * `trustProxy`, else the connection's remote address (Hono's Deno conninfo), else "unknown".
+   */
+  readonly clientAddress?: (c: Context) => string;
+  /** Trust `X-Forwarded-For` (only behind a proxy that overwrites it). Default false. */
+  readonly trustProxy?: boolean;
 }
 
 export function createRegionApp(options: RegionOptions): Hono {
@@ -53,6 +70,9 @@ export function createRegionApp(options: RegionOptions): Hono {
   const now = options.now ?? Date.now;
   const telemetry = options.telemetry ?? createTelemetry();
   const views = new ChannelViews(store);
+  const limiter = new RateLimiter(store, options.rateLimits, options.reputation);
+  const clientAddress: ClientAddressFn = options.clientAddress ??
+    defaultClientAddress(options.trustProxy ?? false);
   const app = new Hono();
   const base = {
     [names.ATTR_REGION]: region,
@@ -63,12 +83,34 @@ export function createRegionApp(options: RegionOptions): Hono {
     "/v1/deltas",
     (c) =>
       telemetry.inSpan(names.SPAN_PUSH, base, async (span) => {
+        const address = clientAddress(c);
+        const charge = await limiter.chargePush(address, now());
+        if (!charge.allowed) {
+          refused(telemetry, base, "address", charge);
+          span.setAttribute(names.ATTR_RATE_LIMIT_SCOPE, "address");
+          const seconds = retryAfterSeconds(charge.retryAfterMs);
+          throw new Problem(
+            "rate-limited",
+            `This client address is over its push rate limit; retry after ${seconds} s`,
+            { "retry-after": String(seconds) },
+          );
+        }
         requireJson(c.req.raw);
         const envelopes = pushedEnvelopes(
           await readJsonBody(c.req.raw, PUSH_BYTES_MAX),
         );
         const started = performance.now();
-        const { results, accepted } = await ingest(envelopes, store, verify, now());
+        const nowMs = now();
+        const { results, accepted, signers } = await ingest(envelopes, store, verify, nowMs, {
+          attributeInvalid: true,
+          admit: async (deltas) => {
+            const charges = await limiter.chargeDeltas(deltas.map((d) => d.author), nowMs);
+            for (const ch of charges) if (!ch.allowed) refused(telemetry, base, "author", ch);
+            return charges;
+          },
+          release: (deltas) => limiter.refundDeltas(deltas.map((d) => d.author), nowMs),
+        });
+        limiter.observe(address, results, signers, nowMs);
         if (accepted.length > 0) options.mesh?.node.kick();
         telemetry.ingestDuration.record(
           (performance.now() - started) / 1000,
@@ -80,6 +122,9 @@ export function createRegionApp(options: RegionOptions): Hono {
           [names.ATTR_PUSH_ACCEPTED]: counts.accepted,
           [names.ATTR_PUSH_DUPLICATE]: counts.duplicate,
           [names.ATTR_PUSH_REJECTED]: counts.rejected,
+          [names.ATTR_PUSH_RATE_LIMITED]: results.filter((r) =>
+            r.status === "rejected" && r.reason === "rate_limited"
+          ).length,
         });
         return c.json({ results });
       }),
@@ -187,6 +232,20 @@ export function createRegionApp(options: RegionOptions): Hono {
   });
   app.onError((error, c) => problemFor(error).toResponse(rawPath(c.req.url)));
   return app;
+}
+
+/** Counts one refusal by the `scope` bucket. */
+function refused(
+  telemetry: Telemetry,
+  base: Record<string, string>,
+  scope: "address" | "author",
+  charge: Charge,
+): void {
+  telemetry.rateLimitRefusals.add(1, {
+    ...base,
+    [names.ATTR_RATE_LIMIT_SCOPE]: scope,
+    [names.ATTR_RATE_LIMIT_THROTTLED]: charge.throttled,
+  });
 }
 
 /** The request path as sent (percent-encoded), for the problem's `instance`. */

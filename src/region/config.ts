@@ -3,6 +3,18 @@
  * the variable: `Cannot start region as MESH_REGION is invalid: ...`.
  */
 import { z } from "zod";
+import {
+  ADDRESS_PUSH_BURST,
+  ADDRESS_PUSH_RATE_PER_S,
+  AUTHOR_DELTA_BURST,
+  AUTHOR_DELTA_RATE_PER_S,
+} from "./rate_limiter.ts";
+
+/** Largest rate or burst the environment may set (beyond it, set no limit you can reach). */
+const RATE_LIMIT_MAX = 1e9;
+const rate = (fallback: number) =>
+  z.coerce.number().positive().max(RATE_LIMIT_MAX).default(fallback);
+const burst = (fallback: number) => z.coerce.number().min(1).max(RATE_LIMIT_MAX).default(fallback);
 
 export const REGION_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
@@ -31,6 +43,16 @@ const configSchema = z.strictObject({
   MESH_LEASE_TTL_MS: z.coerce.number().int().min(1_000).max(600_000).default(3_000),
   /** Pause between anti-entropy rounds, in ms. Default 2000. */
   MESH_ANTI_ENTROPY_MS: z.coerce.number().int().min(100).max(3_600_000).default(2_000),
+  /** Push requests per second one client address may sustain. Default 1000. */
+  MESH_ADDRESS_PUSH_RATE_PER_S: rate(ADDRESS_PUSH_RATE_PER_S),
+  /** Push requests one client address may send at once. Default 2000. */
+  MESH_ADDRESS_PUSH_BURST: burst(ADDRESS_PUSH_BURST),
+  /** Deltas per second one author key may sustain. Default 500. */
+  MESH_AUTHOR_DELTA_RATE_PER_S: rate(AUTHOR_DELTA_RATE_PER_S),
+  /** Deltas one author key may push at once. Default 5000. */
+  MESH_AUTHOR_DELTA_BURST: burst(AUTHOR_DELTA_BURST),
+  /** `true`: charge pushes to the first X-Forwarded-For entry (behind a proxy that sets it). */
+  MESH_TRUST_PROXY: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
   /** Set by Deno Deploy; when present the platform's Deno KV is used instead of MESH_DATA. */
   DENO_DEPLOYMENT_ID: z.string().optional(),
   UPSTASH_REDIS_REST_URL: z.url().optional(),

@@ -1,9 +1,19 @@
 /**
- * The ingest pipeline of one push: parse → verify → dedupe/persist → per-delta results in input
- * order. Pure checks live in `parseEnvelope`; this adds the signature check (async) and the store.
+ * The ingest pipeline of one push: parse → verify → admit (rate limits) → dedupe/persist →
+ * per-delta results in input order. Pure checks live in `parseEnvelope`; this adds the signature
+ * check (async), admission and the store.
  */
-import { type Delta, parseEnvelope, type RejectReason } from "../protocol/delta.ts";
+import { decodeBase64Url } from "../protocol/base64url.ts";
+import {
+  type Delta,
+  ID_PATTERN,
+  parseEnvelope,
+  type RejectReason,
+  signedMessage,
+} from "../protocol/delta.ts";
+import { utf8Encode } from "../protocol/utf8.ts";
 import type { DeltaOrigin, PutOutcome, RegionStore, StoredDelta } from "../store/region_store.ts";
+import { retryAfterSeconds } from "./rate_limiter.ts";
 
 /** Verifies an ed25519 signature; never throws for bad input. */
 export type VerifyFn = (
@@ -26,31 +36,75 @@ export interface IngestOutcome {
   readonly results: DeltaResult[];
   /** The deltas this push newly stored, in input order. */
   readonly accepted: Delta[];
+  /**
+   * Per envelope, the author key whose signature over its body verified (so that author sent
+   * it, or someone replayed what it sent), or null. Also set for a `bad_schema` body that names
+   * its signer, when `attributeInvalid` asked for it.
+   */
+  readonly signers: (string | null)[];
+}
+
+/** Whether a verified delta may be stored now (rate limits); `retryAfterMs` when not. */
+export interface Admission {
+  readonly allowed: boolean;
+  readonly retryAfterMs: number;
+}
+
+export interface IngestOptions {
+  /** Recorded in the region log with each accepted delta. Default `"agent"`. */
+  readonly origin?: DeltaOrigin;
+  /**
+   * Which ids are already stored (an index that may lag, never lead): those are reported
+   * `duplicate` without verifying their signatures again.
+   */
+  readonly known?: (id: string) => boolean;
+  /**
+   * Admits the verified deltas not known to be stored, one answer per delta in order; a refused
+   * one is rejected `rate_limited` and not stored. Default: all admitted.
+   */
+  readonly admit?: (deltas: readonly Delta[]) => Promise<readonly Admission[]>;
+  /**
+   * Called with the admitted deltas the store reported `duplicate`, so that what they drew can be
+   * given back. Must not throw: the deltas are stored by then.
+   */
+  readonly release?: (deltas: readonly Delta[]) => Promise<void>;
+  /**
+   * Also verify the signature of a body rejected `bad_schema` against the author it names, and
+   * report that author in `signers` when it verifies: its key signed an invalid delta.
+   */
+  readonly attributeInvalid?: boolean;
 }
 
 /**
- * Checks every envelope, stores the valid ones in one `putDeltas` call and reports each.
- * `origin` is recorded in the region log: relayed deltas are re-verified like any other (authors'
- * signatures are end-to-end) and fanned out according to where they came from. `known` may say
- * which ids are already stored (an index that may lag, never lead): those are reported
- * `duplicate` without verifying their signatures again.
- * Throws `StoreUnavailableError` when the store fails (the caller answers 503).
+ * Checks every envelope, stores the valid and admitted ones in one `putDeltas` call and reports
+ * each. Relayed deltas are re-verified like any other (authors' signatures are end-to-end) and
+ * fanned out according to their `origin`. Throws `StoreUnavailableError` when the store fails
+ * (the caller answers 503).
  */
 export async function ingest(
   envelopes: readonly unknown[],
   store: RegionStore,
   verify: VerifyFn,
   nowMs: number,
-  origin: DeltaOrigin = "agent",
-  known?: (id: string) => boolean,
+  options: IngestOptions = {},
 ): Promise<IngestOutcome> {
+  const { origin = "agent", known, admit, release, attributeInvalid = false } = options;
   const parsed = envelopes.map((e) => parseEnvelope(e, nowMs));
   // A body this region already stores is a duplicate whatever its signature says: the stored
   // one was verified. Skipping verification matters when peers relay what we already have.
   const held = parsed.map((p) => p.ok && known !== undefined && known(p.delta.id));
-  const verified = await Promise.all(
-    parsed.map((p, i) => p.ok && !held[i] ? verify(p.publicKey, p.signature, p.message) : false),
+  const claims = parsed.map((p, i) =>
+    attributeInvalid && !p.ok && p.reason === "bad_schema" ? claimedSigner(envelopes[i]) : null
   );
+  const verified = await Promise.all(parsed.map((p, i) => {
+    if (p.ok) return held[i] ? false : verify(p.publicKey, p.signature, p.message);
+    const claim = claims[i];
+    return claim === null ? false : verify(claim.publicKey, claim.signature, claim.message);
+  }));
+  const signers = parsed.map((p, i) => {
+    if (p.ok) return held[i] || verified[i] ? p.delta.author : null;
+    return verified[i] ? claims[i]!.author : null;
+  });
   const results: (DeltaResult | undefined)[] = parsed.map((p, i) => {
     if (held[i]) return { id: (p as { delta: Delta }).delta.id, status: "duplicate" };
     if (!p.ok) {
@@ -71,22 +125,62 @@ export async function ingest(
     }
     return undefined;
   });
-  const toStore: Delta[] = [];
-  const positions: number[] = [];
-  parsed.forEach((p, i) => {
-    if (p.ok && results[i] === undefined) {
-      toStore.push(p.delta);
-      positions.push(i);
-    }
-  });
+  let candidates = parsed.flatMap((p, i) => p.ok && results[i] === undefined ? [i] : []);
+  if (admit !== undefined && candidates.length > 0) {
+    const admissions = await admit(candidates.map((i) => (parsed[i] as { delta: Delta }).delta));
+    candidates = candidates.filter((i, k) => {
+      if (admissions[k].allowed) return true;
+      results[i] = rateLimited(
+        (parsed[i] as { delta: Delta }).delta.id,
+        admissions[k].retryAfterMs,
+      );
+      return false;
+    });
+  }
+  const toStore = candidates.map((i) => (parsed[i] as { delta: Delta }).delta);
   const outcomes = toStore.length > 0 ? await store.putDeltas(toStore.map(stored), origin) : [];
   const accepted: Delta[] = [];
+  const duplicates: Delta[] = [];
   outcomes.forEach((outcome, k) => {
     const delta = toStore[k];
-    results[positions[k]] = resultOf(delta.id, outcome);
+    results[candidates[k]] = resultOf(delta.id, outcome);
     if (outcome.status === "accepted") accepted.push(delta);
+    if (outcome.status === "duplicate") duplicates.push(delta);
   });
-  return { results: results as DeltaResult[], accepted };
+  if (admit !== undefined && release !== undefined && duplicates.length > 0) {
+    await release(duplicates);
+  }
+  return { results: results as DeltaResult[], accepted, signers };
+}
+
+function rateLimited(id: string, retryAfterMs: number): DeltaResult {
+  return {
+    id,
+    status: "rejected",
+    reason: "rate_limited",
+    detail: `this author is over its rate limit here; retry after ${
+      retryAfterSeconds(retryAfterMs)
+    } s`,
+  };
+}
+
+/**
+ * The author a schema-invalid envelope names, with what to verify to know it signed it: only
+ * when the body is a JSON object whose `author` is a key and `sig` is 64 bytes. Never throws.
+ */
+function claimedSigner(envelope: unknown) {
+  const { body, sig } = envelope as { body: string; sig: string };
+  let author: unknown;
+  try {
+    author = (JSON.parse(body) as { author?: unknown })?.author;
+  } catch {
+    return null;
+  }
+  if (typeof author !== "string" || !ID_PATTERN.test(author)) return null;
+  const publicKey = decodeBase64Url(author);
+  const signature = decodeBase64Url(sig);
+  if (publicKey === null || signature === null || signature.length !== 64) return null;
+  return { author, publicKey, signature, message: signedMessage(utf8Encode(body)) };
 }
 
 function stored(delta: Delta): StoredDelta {

@@ -39,6 +39,13 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       region: config.MESH_REGION,
       store,
       mesh: node === null ? undefined : { node, index },
+      rateLimits: {
+        addressPushRatePerS: config.MESH_ADDRESS_PUSH_RATE_PER_S,
+        addressPushBurst: config.MESH_ADDRESS_PUSH_BURST,
+        authorDeltaRatePerS: config.MESH_AUTHOR_DELTA_RATE_PER_S,
+        authorDeltaBurst: config.MESH_AUTHOR_DELTA_BURST,
+      },
+      trustProxy: config.MESH_TRUST_PROXY,
     });
     return {
       app,

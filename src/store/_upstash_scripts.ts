@@ -148,3 +148,51 @@ if h ~= ARGV[2] or x == '0' then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], e .. ' 0 ' .. h)
 return 1
 `;
+
+/**
+ * Draws from token buckets (the rule of `drawTokens` in _token_bucket.ts, with the same
+ * arithmetic in the same order). KEYS: the distinct buckets. ARGV: TTL margin ms, TTL max ms, then
+ * per request: key index (1-based), nowMs, cost, ratePerSecond, burst — applied in order, so a
+ * request sees the earlier draws on its bucket. Buckets are stored as "<tokens> <atMs>" ('%.17g'
+ * keeps a double exact) with a PX expiry a little past the time they are full again. Returns one
+ * "<allowed 0|1> <retryAfterMs> <remaining>" per request.
+ */
+export const TOKEN_SCRIPT = `
+local margin, ttlMax = tonumber(ARGV[1]), tonumber(ARGV[2])
+local level, at, written, out = {}, {}, {}, {}
+for i = 3, #ARGV, 5 do
+  local k, now = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  local cost, rate, burst = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+  if level[k] == nil then
+    local stored = redis.call('GET', KEYS[k])
+    if stored then
+      local t, a = string.match(stored, '^(%S+) (%S+)$')
+      level[k], at[k] = tonumber(t), tonumber(a)
+    else
+      level[k], at[k] = false, false
+    end
+  end
+  local tokens, atMs = level[k], at[k]
+  if tokens == false then tokens, atMs = burst, now end
+  local elapsed = now - atMs
+  if elapsed < 0 then elapsed = 0 end
+  local have = math.min(burst, tokens + elapsed * rate / 1000)
+  if have >= cost then
+    local left = math.min(burst, have - cost)
+    if now > atMs then atMs = now end
+    level[k], at[k] = left, atMs
+    local full = math.ceil((burst - left) * 1000 / rate)
+    if full < 0 then full = 0 end
+    written[k] = math.min(ttlMax, full + margin)
+    out[#out + 1] = '1 0 ' .. string.format('%.0f', math.floor(left))
+  else
+    local wait = math.ceil((cost - tokens) * 1000 / rate - elapsed)
+    if wait < 1 then wait = 1 end
+    out[#out + 1] = '0 ' .. string.format('%.0f %.0f', wait, math.floor(have))
+  end
+end
+for k, ttl in pairs(written) do
+  redis.call('SET', KEYS[k], string.format('%.17g %.17g', level[k], at[k]), 'PX', string.format('%.0f', ttl))
+end
+return out
+`;

@@ -11,6 +11,7 @@ import {
   type PutOutcome,
   type StoredDelta,
   StoreUnavailableError,
+  type TokenGrant,
 } from "./region_store.ts";
 
 /** Estimated request bytes of one delta besides its JSON-escaped body and sig. */
@@ -121,5 +122,16 @@ export function parseRecord(channel: string, id: string, record: string): Stored
     seq: Number(record.slice(0, a)),
     body: record.slice(c + 1),
     sig: record.slice(b + 1, c),
+  };
+}
+
+/** Parses "<allowed 0|1> <retryAfterMs> <remaining>". */
+export function parseGrant(item: string): TokenGrant {
+  const match = /^([01]) (\d+) (\d+)$/.exec(item);
+  if (match === null) throw new StoreUnavailableError(`Upstash answered a token draw with ${item}`);
+  return {
+    allowed: match[1] === "1",
+    retryAfterMs: Number(match[2]),
+    remaining: Number(match[3]),
   };
 }

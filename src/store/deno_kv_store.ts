@@ -12,6 +12,7 @@
  *   ["g"]                        → last region-log number n
  *   ["cur", name]                → n                                    (named cursor)
  *   ["lease", name]              → {holder, epoch, expiresAtMs}
+ *   ["rl", bucket]               → {tokens, atMs}                       (token bucket, expiring)
  * Every write in a channel bumps its counter, and each commit checks the versionstamps of the
  * counters it bumps: so any concurrent write to the same channel (its slots, heads or arrivals)
  * fails the commit, which is retried on fresh reads. No arrival number is skipped or reused.
@@ -21,8 +22,10 @@
  */
 import { backOff, chunkForAtomic, commitOrContend, compareAndSet } from "./_kv_atomic.ts";
 import { type KvPlanRead, KvPlanReader } from "./_kv_plan_input.ts";
+import { KvTokenBuckets } from "./_kv_token_buckets.ts";
 import { grantLease, releasedLease } from "./_lease.ts";
 import { type Plan, planPut } from "./_put_plan.ts";
+import { assertTokenRequests } from "./_token_bucket.ts";
 import {
   assertCursorAdvance,
   assertLeaseRequest,
@@ -43,6 +46,8 @@ import {
   type RegionStore,
   type StoredDelta,
   StoreUnavailableError,
+  type TokenGrant,
+  type TokenRequest,
 } from "./region_store.ts";
 
 export {
@@ -87,6 +92,8 @@ export class DenoKvStore implements RegionStore {
    */
   readonly #queue: PendingPut[] = [];
   readonly #reader: KvPlanReader;
+  /** Token buckets: their own queue and commits, apart from the delta path and its caches. */
+  readonly #buckets: KvTokenBuckets;
   #draining = false;
 
   constructor(kv: Deno.Kv, options: DenoKvStoreOptions = {}) {
@@ -94,6 +101,7 @@ export class DenoKvStore implements RegionStore {
     this.#prefix = options.prefix ?? [];
     this.#ownsKv = options.ownsKv ?? true;
     this.#reader = new KvPlanReader(kv, (...parts) => this.#key(...parts));
+    this.#buckets = new KvTokenBuckets(kv, (bucket) => this.#key("rl", bucket));
   }
 
   /** Opens a store at `path` (a file, or `:memory:`). */
@@ -333,6 +341,22 @@ export class DenoKvStore implements RegionStore {
     return await this.#guard(async () =>
       (await this.#kv.get<Lease>(this.#key("lease", name))).value
     );
+  }
+
+  async takeTokens(
+    bucket: string,
+    cost: number,
+    ratePerSecond: number,
+    burst: number,
+    nowMs: number,
+  ): Promise<TokenGrant> {
+    const [grant] = await this.takeTokensMany([{ bucket, cost, ratePerSecond, burst }], nowMs);
+    return grant;
+  }
+
+  async takeTokensMany(requests: readonly TokenRequest[], nowMs: number): Promise<TokenGrant[]> {
+    assertTokenRequests(requests, nowMs);
+    return await this.#guard(() => this.#buckets.take(requests, nowMs));
   }
 
   ping(): Promise<void> {

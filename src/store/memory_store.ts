@@ -1,6 +1,7 @@
 /** In-memory RegionStore for pure unit tests. Same semantics as the durable stores. */
 import { grantLease, releasedLease } from "./_lease.ts";
 import { planPut, slotKey } from "./_put_plan.ts";
+import { assertTokenRequests, type BucketState, bucketTtlMs, drawTokens } from "./_token_bucket.ts";
 import {
   assertCursorAdvance,
   assertLeaseRequest,
@@ -21,7 +22,12 @@ import {
   type RegionStore,
   type StoredDelta,
   StoreUnavailableError,
+  type TokenGrant,
+  type TokenRequest,
 } from "./region_store.ts";
+
+/** Token buckets kept before those already full again are swept out. */
+const MEMORY_BUCKETS_MAX = 100_000;
 
 export class MemoryStore implements RegionStore {
   readonly kind = "memory";
@@ -33,6 +39,7 @@ export class MemoryStore implements RegionStore {
   readonly #log: LogEntry[] = [];
   readonly #cursors = new Map<string, number>();
   readonly #leases = new Map<string, Lease>();
+  readonly #buckets = new Map<string, BucketState & { readonly expiresAtMs: number }>();
   /** When set, every operation throws StoreUnavailableError (for failure tests). */
   failing = false;
 
@@ -151,6 +158,38 @@ export class MemoryStore implements RegionStore {
     assertName("lease name", name);
     this.#check();
     return this.#leases.get(name) ?? null;
+  }
+
+  async takeTokens(
+    bucket: string,
+    cost: number,
+    ratePerSecond: number,
+    burst: number,
+    nowMs: number,
+  ): Promise<TokenGrant> {
+    const [grant] = await this.takeTokensMany([{ bucket, cost, ratePerSecond, burst }], nowMs);
+    return grant;
+  }
+
+  // deno-lint-ignore require-await
+  async takeTokensMany(requests: readonly TokenRequest[], nowMs: number): Promise<TokenGrant[]> {
+    assertTokenRequests(requests, nowMs);
+    this.#check();
+    if (this.#buckets.size > MEMORY_BUCKETS_MAX) {
+      for (const [name, b] of this.#buckets) if (b.expiresAtMs <= nowMs) this.#buckets.delete(name);
+    }
+    return requests.map((request) => {
+      const { grant, write } = drawTokens(
+        this.#buckets.get(request.bucket) ?? null,
+        request,
+        nowMs,
+      );
+      if (write !== null) {
+        const expiresAtMs = write.atMs + bucketTtlMs(write.tokens, request);
+        this.#buckets.set(request.bucket, { ...write, expiresAtMs });
+      }
+      return grant;
+    });
   }
 
   // deno-lint-ignore require-await

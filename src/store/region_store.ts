@@ -92,6 +92,36 @@ export interface Lease {
   readonly expiresAtMs: number;
 }
 
+/**
+ * One draw from a token bucket: `cost` tokens from the bucket named `bucket`, which holds at most
+ * `burst` tokens and refills at `ratePerSecond` tokens per second of the caller's clock. A missing
+ * bucket is full. A caller may pass a smaller `burst` or rate than before (a throttled subject);
+ * the bucket then holds at most the smaller burst.
+ */
+export interface TokenRequest {
+  /** 1 to 256 characters, e.g. `push:addr:203.0.113.7`. */
+  readonly bucket: string;
+  /**
+   * Tokens to take; finite, non-zero, at most `burst` in size. A negative cost gives tokens back
+   * (a refund, always allowed; the bucket still holds at most `burst`).
+   */
+  readonly cost: number;
+  /** Refill rate in tokens per second; finite and > 0. */
+  readonly ratePerSecond: number;
+  /** Capacity in tokens; finite and ≥ `|cost|`. */
+  readonly burst: number;
+}
+
+/** The answer to one {@linkcode TokenRequest}. */
+export interface TokenGrant {
+  /** True when the tokens were taken; false leaves the bucket as it was. */
+  readonly allowed: boolean;
+  /** When refused: ms of the caller's clock until the bucket holds `cost` (≥ 1); else 0. */
+  readonly retryAfterMs: number;
+  /** Whole tokens left in the bucket after the call. */
+  readonly remaining: number;
+}
+
 /** Thrown by a store that cannot be reached or fails mid-operation; the region answers 503. */
 export class StoreUnavailableError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -99,6 +129,9 @@ export class StoreUnavailableError extends Error {
     this.name = "StoreUnavailableError";
   }
 }
+
+/** Most requests one `takeTokensMany` call may carry (a push charges one per delta). */
+export const TOKEN_REQUESTS_MAX = 1_024;
 
 export interface RegionStore {
   /** Short name for logs and telemetry, e.g. `"denokv"`. */
@@ -141,6 +174,26 @@ export interface RegionStore {
   releaseLease(name: string, holder: string): Promise<void>;
   /** The lease as it stands, or null when never taken. */
   getLease(name: string): Promise<Lease | null>;
+  /**
+   * Takes `cost` tokens from `bucket` at the caller's wall time `nowMs`, atomically: concurrent
+   * takers (in this instance or any other on the same store) never get more than the bucket
+   * holds. Refill is computed from the caller's clock and never runs backwards: a `nowMs` earlier
+   * than the bucket's last update adds nothing. Buckets nobody drew from for long enough to be full
+   * again may be forgotten (they read as full). Region-local abuse control, never replicated.
+   */
+  takeTokens(
+    bucket: string,
+    cost: number,
+    ratePerSecond: number,
+    burst: number,
+    nowMs: number,
+  ): Promise<TokenGrant>;
+  /**
+   * {@linkcode takeTokens} for many requests in one store round trip, applied in order: requests
+   * on one bucket see the earlier ones' draws. Each request is atomic on its own; a refused one
+   * does not refuse the others. At most {@linkcode TOKEN_REQUESTS_MAX} requests.
+   */
+  takeTokensMany(requests: readonly TokenRequest[], nowMs: number): Promise<TokenGrant[]>;
   /** Checks that the store answers; throws {@linkcode StoreUnavailableError} when it does not. */
   ping(): Promise<void>;
   /** Releases connections and handles. */

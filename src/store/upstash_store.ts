@@ -14,6 +14,8 @@
  *   P{~region}:log     hash   n → "<origin> <channel> <id>"       (region log)
  *   P{~region}:cursors hash   name → n                            (named cursors)
  *   P{~region}:leases  hash   name → "<epoch> <expiresAtMs> <holder>"
+ * and token buckets under their own hash tag, so one script call may touch many of them:
+ *   P{~rate}:<bucket>  string "<tokens> <atMs>", expiring          (token bucket)
  *
  * `putDeltas` sends one Lua script call per channel, all calls of a request in one `/pipeline`
  * request, so a push costs one round trip (two when redis lost the script and EVAL resends it).
@@ -23,6 +25,13 @@
  * that `@upstash/redis` retries after a network error (it retries when `fetch` throws, even if
  * redis already ran the script) answer the outcomes of the first run instead of `duplicate`, and
  * log nothing twice. Every other method is one request too (two on a cold script cache).
+ *
+ * Token buckets use our own script (`TOKEN_SCRIPT`) rather than `@upstash/ratelimit`: that library
+ * reads `Date.now()` itself (the caller's clock, which tests and the region's reputation need,
+ * cannot be passed), refills in whole intervals, fixes the limit per limiter object (a throttled
+ * author needs a smaller one per call), and draws one identifier per call — a push charging up to
+ * 256 authors would cost as many script calls. One script call draws any number of buckets in
+ * order, in one round trip.
  *
  * Because a put script touches both its channel's keys and the region log's, its keys span two
  * hash tags: fine on Upstash's regional and global databases (one shard), but not cluster-safe —
@@ -45,10 +54,17 @@ import {
   LOG_SCRIPT,
   PUT_SCRIPT,
   RELEASE_SCRIPT,
+  TOKEN_SCRIPT,
 } from "./_upstash_scripts.ts";
+import {
+  assertTokenRequests,
+  TOKEN_BUCKET_TTL_MARGIN_MS,
+  TOKEN_BUCKET_TTL_MS_MAX,
+} from "./_token_bucket.ts";
 import {
   assertStorable,
   type Call,
+  parseGrant,
   parseLease,
   parseLogEntry,
   parsePutReply,
@@ -66,6 +82,8 @@ import {
   type RegionStore,
   type StoredDelta,
   StoreUnavailableError,
+  type TokenGrant,
+  type TokenRequest,
 } from "./region_store.ts";
 
 export { planRequests } from "./_upstash_wire.ts";
@@ -356,6 +374,37 @@ export class UpstashStore implements RegionStore {
       () => this.#redis.hget(this.#regionKey("leases"), name),
     );
     return lease === null || lease === undefined ? null : parseLease(String(lease));
+  }
+
+  async takeTokens(
+    bucket: string,
+    cost: number,
+    ratePerSecond: number,
+    burst: number,
+    nowMs: number,
+  ): Promise<TokenGrant> {
+    const [grant] = await this.takeTokensMany([{ bucket, cost, ratePerSecond, burst }], nowMs);
+    return grant;
+  }
+
+  async takeTokensMany(requests: readonly TokenRequest[], nowMs: number): Promise<TokenGrant[]> {
+    assertTokenRequests(requests, nowMs);
+    if (requests.length === 0) return [];
+    const keys: string[] = [];
+    const index = new Map<string, number>();
+    const args = [String(TOKEN_BUCKET_TTL_MARGIN_MS), String(TOKEN_BUCKET_TTL_MS_MAX)];
+    for (const { bucket, cost, ratePerSecond, burst } of requests) {
+      let k = index.get(bucket);
+      if (k === undefined) {
+        index.set(bucket, k = keys.push(`${this.#prefix}{~rate}:${bucket}`));
+      }
+      args.push(String(k), String(nowMs), String(cost), String(ratePerSecond), String(burst));
+    }
+    const reply = await this.#runScript("take tokens", TOKEN_SCRIPT, keys, args);
+    if (!Array.isArray(reply) || reply.length !== requests.length) {
+      throw new StoreUnavailableError(`Upstash answered a token draw with ${String(reply)}`);
+    }
+    return reply.map((item) => parseGrant(String(item)));
   }
 
   async ping(): Promise<void> {

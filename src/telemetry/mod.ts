@@ -26,6 +26,7 @@ export interface Telemetry {
   readonly fanOutDeltas: Counter;
   readonly syncDeltas: Counter;
   readonly heartbeatRtt: Histogram;
+  readonly rateLimitRefusals: Counter;
   /** Runs `work` in a span named `name`; records exceptions and ends the span. */
   inSpan<T>(name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T>;
 }
@@ -57,6 +58,11 @@ export function createTelemetry(): Telemetry {
     heartbeatRtt: meter.createHistogram(names.METRIC_HEARTBEAT_RTT, {
       description: "Round-trip time of heartbeats to peer regions that answered.",
       unit: "s",
+    }),
+    rateLimitRefusals: meter.createCounter(names.METRIC_RATE_LIMIT_REFUSALS, {
+      description:
+        "Push requests (scope address) and deltas (scope author) refused by a rate limit.",
+      unit: "{refusal}",
     }),
     inSpan(name, attributes, work) {
       return tracer.startActiveSpan(name, { attributes }, async (span) => {

@@ -20,6 +20,7 @@ export const METRIC_VIEW_READ_DURATION = "mesh.view.read.duration";
 export const METRIC_FANOUT_DELTAS = "mesh.fanout.deltas";
 export const METRIC_SYNC_DELTAS = "mesh.antientropy.deltas";
 export const METRIC_HEARTBEAT_RTT = "mesh.heartbeat.rtt";
+export const METRIC_RATE_LIMIT_REFUSALS = "mesh.ratelimit.refusals";
 
 // Attributes
 export const ATTR_REGION = "mesh.region";
@@ -31,6 +32,9 @@ export const ATTR_PUSH_DELTAS = "mesh.push.deltas";
 export const ATTR_PUSH_ACCEPTED = "mesh.push.accepted";
 export const ATTR_PUSH_DUPLICATE = "mesh.push.duplicate";
 export const ATTR_PUSH_REJECTED = "mesh.push.rejected";
+export const ATTR_PUSH_RATE_LIMITED = "mesh.push.rate_limited";
+export const ATTR_RATE_LIMIT_SCOPE = "mesh.ratelimit.scope";
+export const ATTR_RATE_LIMIT_THROTTLED = "mesh.ratelimit.throttled";
 export const ATTR_VIEW_DELTAS = "mesh.view.deltas";
 export const ATTR_VIEW_CATCHUP = "mesh.view.catchup_deltas";
 export const ATTR_ERROR_TYPE = "error.type";

@@ -428,6 +428,147 @@ export function runStoreConformance(
 
   const T0 = 1_700_000_000_000;
 
+  test("takeTokens() grants the burst at once, then refills at the rate of the caller's clock", async ({ store }) => {
+    const take = (cost: number, nowMs: number) => store.takeTokens("rl:a", cost, 2, 5, nowMs);
+    for (let left = 4; left >= 0; left--) {
+      assert.deepEqual(await take(1, T0), { allowed: true, retryAfterMs: 0, remaining: left });
+    }
+    assert.deepEqual(await take(1, T0), { allowed: false, retryAfterMs: 500, remaining: 0 });
+    assert.deepEqual(await take(1, T0 + 499), { allowed: false, retryAfterMs: 1, remaining: 0 });
+    assert.deepEqual(await take(1, T0 + 500), { allowed: true, retryAfterMs: 0, remaining: 0 });
+    assert.deepEqual(
+      await take(3, T0 + 1_750),
+      { allowed: false, retryAfterMs: 250, remaining: 2 },
+      "2.5 tokens after 1.25 s at 2/s; a refusal takes nothing",
+    );
+    assert.deepEqual(await take(2, T0 + 1_750), { allowed: true, retryAfterMs: 0, remaining: 0 });
+    assert.deepEqual(
+      await take(5, T0 + 600_000),
+      { allowed: true, retryAfterMs: 0, remaining: 0 },
+      "a bucket never holds more than its burst",
+    );
+    assert.deepEqual(await take(1, T0 + 600_000), {
+      allowed: false,
+      retryAfterMs: 500,
+      remaining: 0,
+    });
+  });
+
+  test("takeTokens() mints nothing when the caller's clock goes back", async ({ store }) => {
+    const take = (nowMs: number) => store.takeTokens("rl:b", 1, 1, 2, nowMs);
+    await take(T0 + 10_000);
+    await take(T0 + 10_000);
+    assert.equal((await take(T0)).allowed, false, "an earlier clock adds no tokens");
+    assert.deepEqual(await take(T0 + 10_999), { allowed: false, retryAfterMs: 1, remaining: 0 });
+    assert.equal((await take(T0 + 11_000)).allowed, true);
+  });
+
+  test("takeTokens() keeps buckets apart by name and a smaller burst caps what a bucket holds", async ({ store }) => {
+    assert.equal((await store.takeTokens("rl:x", 3, 1, 3, T0)).allowed, true);
+    assert.equal((await store.takeTokens("rl:x", 1, 1, 3, T0)).allowed, false);
+    assert.deepEqual(await store.takeTokens("rl:y", 1, 1, 3, T0), {
+      allowed: true,
+      retryAfterMs: 0,
+      remaining: 2,
+    });
+    assert.deepEqual(await store.takeTokens("rl:z", 1, 100, 1_000, T0), {
+      allowed: true,
+      retryAfterMs: 0,
+      remaining: 999,
+    });
+    assert.deepEqual(
+      await store.takeTokens("rl:z", 1, 10, 100, T0),
+      { allowed: true, retryAfterMs: 0, remaining: 99 },
+      "a throttled caller's smaller burst caps the level",
+    );
+  });
+
+  test("takeTokens() from many concurrent takers never grants more than the burst", async ({ store }) => {
+    const takers = 25, burst = 10;
+    const grants = await Promise.all(
+      Array.from({ length: takers }, () => store.takeTokens("rl:hot", 1, 0.001, burst, T0)),
+    );
+    assert.equal(grants.filter((g) => g.allowed).length, burst);
+    assert.deepEqual(
+      grants.filter((g) => g.allowed).map((g) => g.remaining).sort((a, b) => a - b),
+      Array.from({ length: burst }, (_, i) => i),
+      "each grant saw a different level",
+    );
+    for (const g of grants.filter((g) => !g.allowed)) {
+      assert.deepEqual(g, { allowed: false, retryAfterMs: 1_000_000, remaining: 0 });
+    }
+    const batches = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        store.takeTokensMany(
+          Array.from(
+            { length: 4 },
+            () => ({ bucket: "rl:warm", cost: 1, ratePerSecond: 1, burst }),
+          ),
+          T0,
+        )),
+    );
+    assert.equal(batches.flat().filter((g) => g.allowed).length, burst);
+  });
+
+  test("takeTokensMany() applies requests in order, each bucket on its own", async ({ store }) => {
+    const req = (bucket: string, cost: number) => ({ bucket, cost, ratePerSecond: 1, burst: 2 });
+    const grants = await store.takeTokensMany(
+      [req("rl:m", 1), req("rl:n", 2), req("rl:m", 1), req("rl:m", 1), req("rl:n", 1)],
+      T0,
+    );
+    assert.deepEqual(grants.map((g) => [g.allowed, g.remaining]), [
+      [true, 1],
+      [true, 0],
+      [true, 0],
+      [false, 0],
+      [false, 0],
+    ]);
+    assert.deepEqual(await store.takeTokensMany([], T0), []);
+    assert.deepEqual(await store.takeTokensMany([req("rl:m", 1)], T0 + 1_000), [
+      { allowed: true, retryAfterMs: 0, remaining: 0 },
+    ]);
+  });
+
+  test("takeTokens() with a negative cost gives tokens back, never above the burst", async ({ store }) => {
+    await store.takeTokens("rl:r", 3, 0.001, 4, T0);
+    assert.deepEqual(await store.takeTokens("rl:r", -2, 0.001, 4, T0), {
+      allowed: true,
+      retryAfterMs: 0,
+      remaining: 3,
+    });
+    assert.deepEqual(await store.takeTokens("rl:r", -4, 0.001, 4, T0), {
+      allowed: true,
+      retryAfterMs: 0,
+      remaining: 4,
+    });
+    assert.deepEqual(await store.takeTokens("rl:fresh", -1, 1, 4, T0), {
+      allowed: true,
+      retryAfterMs: 0,
+      remaining: 4,
+    });
+  });
+
+  test("takeTokens() refuses bad arguments as programmer errors", async ({ store }) => {
+    await assert.rejects(() => store.takeTokens("rl:bad", 3, 1, 2, T0), RangeError);
+    await assert.rejects(() => store.takeTokens("rl:bad", -3, 1, 2, T0), RangeError);
+    await assert.rejects(() => store.takeTokens("rl:bad", 0, 1, 2, T0), RangeError);
+    await assert.rejects(() => store.takeTokens("rl:bad", 1, 0, 2, T0), RangeError);
+    await assert.rejects(() => store.takeTokens("rl:bad", 1, 1, Infinity, T0), RangeError);
+    await assert.rejects(() => store.takeTokens("rl:bad", 1, 1, 2, -1), RangeError);
+    await assert.rejects(() => store.takeTokens("", 1, 1, 2, T0), TypeError);
+  });
+
+  test("takeTokens() on an unavailable store throws StoreUnavailableError", async (fixture) => {
+    if (fixture.faults === undefined) return;
+    await fixture.faults.fail();
+    await assert.rejects(
+      () => fixture.store.takeTokens("rl:down", 1, 1, 2, T0),
+      StoreUnavailableError,
+    );
+    await fixture.faults.heal();
+    assert.equal((await fixture.store.takeTokens("rl:down", 1, 1, 2, T0)).allowed, true);
+  });
+
   test("acquireLease() gives epoch 1 first and a renewal keeps the epoch and extends expiry", async ({ store }) => {
     assert.equal(await store.getLease("leader"), null);
     const first = await store.acquireLease("leader", "i-1", 1_000, T0);

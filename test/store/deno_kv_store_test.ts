@@ -251,3 +251,58 @@ Deno.test("two DenoKvStore instances on one database grant a lease once and keep
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("two DenoKvStore instances on one database draw from one token bucket, never past its burst", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/shared.kv`;
+  const a = await DenoKvStore.open(path), b = await DenoKvStore.open(path);
+  try {
+    const T0 = 1_700_000_000_000;
+    const burst = 30;
+    const grants = await Promise.all(
+      Array.from(
+        { length: 16 },
+        (_, i) =>
+          (i % 2 ? a : b).takeTokensMany(
+            Array.from(
+              { length: 4 },
+              () => ({ bucket: "push:addr:x", cost: 1, ratePerSecond: 1, burst }),
+            ),
+            T0,
+          ),
+      ),
+    );
+    assert.equal(grants.flat().filter((g) => g.allowed).length, burst);
+    // Neither instance caches a bucket: one second later both see the one refilled token.
+    assert.equal((await a.takeTokens("push:addr:x", 1, 1, burst, T0 + 1_000)).allowed, true);
+    assert.equal((await b.takeTokens("push:addr:x", 1, 1, burst, T0 + 1_000)).allowed, false);
+  } finally {
+    await a.close();
+    await b.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("DenoKvStore.takeTokens() leaves the channel cache warm: the next fresh put reads nothing", async () => {
+  const { kv, reads } = countingReads(await Deno.openKv(":memory:"));
+  const store = new DenoKvStore(kv);
+  try {
+    await store.putDeltas([storedDelta("c", fakeAuthor(1), 1)]);
+    await store.takeTokensMany(
+      Array.from({ length: 150 }, (_, i) => ({
+        bucket: `push:author:${i}`,
+        cost: 1,
+        ratePerSecond: 1,
+        burst: 5,
+      })),
+      1_700_000_000_000,
+    );
+    const before = reads.count;
+    assert.deepEqual(await store.putDeltas([storedDelta("c", fakeAuthor(1), 2)]), [
+      { status: "accepted", arrival: 2 },
+    ]);
+    assert.equal(reads.count, before);
+  } finally {
+    await store.close();
+  }
+});

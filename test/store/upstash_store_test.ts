@@ -488,3 +488,28 @@ Deno.test("planRequests() puts one call per channel in a request and never split
   assert.ok(requests.every((r) => new Set(r.map((c) => c.channel)).size === r.length));
   assert.deepEqual(planRequests([padded("a", A, 1, 200_000)], 100_000).length, 1);
 });
+
+upstashTest(
+  "UpstashStore.takeTokensMany() draws any number of buckets in one round trip, shared by two stores",
+  async (env) => {
+    const a = storeOf(env), b = storeOf(env);
+    const T0 = 1_700_000_000_000;
+    const requests = Array.from({ length: 300 }, (_, i) => ({
+      bucket: `push:author:${i % 150}`,
+      cost: 1,
+      ratePerSecond: 1,
+      burst: 3,
+    }));
+    assert.equal(await requestsDuring(env, () => a.takeTokensMany(requests, T0)), 2, "cold script");
+    assert.equal(await requestsDuring(env, () => a.takeTokensMany(requests, T0)), 1);
+    const grants = await b.takeTokensMany(requests, T0);
+    assert.equal(grants.filter((g) => g.allowed).length, 0, "b sees what a drew: 2 × 2 of 3");
+    assert.deepEqual(await b.takeTokens("push:author:7", 1, 1, 3, T0 + 1_000), {
+      allowed: true,
+      retryAfterMs: 0,
+      remaining: 0,
+    });
+    const ttl = await withResp(env, (c) => c.command("PTTL", "mesh:{~rate}:push:author:7"));
+    assert.ok(Number(ttl) > 60_000 && Number(ttl) <= 63_000, `expires when full again: ${ttl}`);
+  },
+);
