@@ -17,14 +17,27 @@
  * Whatever a changing leader or a partition makes this miss, anti-entropy repairs.
  */
 import type { DeltaOrigin, LogEntry, RegionStore, StoredDelta } from "../store/region_store.ts";
+import { utf8ByteLength } from "../protocol/utf8.ts";
+import { REGION_MESSAGE_BYTES_MAX } from "./region_message.ts";
 import type { RegionInfo } from "./topology.ts";
 
 /** Most deltas sent to one target in one message. */
 export const FANOUT_BATCH_DELTAS_MAX = 256;
+/**
+ * Most bytes of envelopes in one region message: a quarter of what a receiver accepts
+ * (REGION_MESSAGE_BYTES_MAX), leaving room for the message's own escaping of the bodies.
+ */
+export const FANOUT_MESSAGE_BYTES_MAX = 1_048_576;
 /** Messages sent to one target at once during a drain. */
 export const FANOUT_MESSAGES_IN_FLIGHT = 4;
 /** Most log entries examined per target per drain (bounds one tick's work). */
 export const FANOUT_ENTRIES_PER_DRAIN_MAX = 8_192;
+
+// A message's JSON escapes each envelope once more: at most 2x for bodies of quotes and
+// backslashes, plus the message head. A full batch must stay well under the receiver's limit.
+if (FANOUT_MESSAGE_BYTES_MAX * 2 + 65_536 > REGION_MESSAGE_BYTES_MAX) {
+  throw new Error("FANOUT_MESSAGE_BYTES_MAX must fit a receiver's REGION_MESSAGE_BYTES_MAX");
+}
 
 /** The origin label to send `entry` to `target` with, or null when it does not go there. */
 export function fanOutLabel(
@@ -64,10 +77,38 @@ export interface DrainResult {
 }
 
 /**
+ * Splits envelopes into messages of at most FANOUT_BATCH_DELTAS_MAX deltas and
+ * FANOUT_MESSAGE_BYTES_MAX bytes (their JSON size inside a message), so no message can exceed
+ * what a receiver accepts, whatever the deltas' sizes.
+ */
+export function envelopeBatches<T extends { body: string; sig: string }>(
+  envelopes: readonly T[],
+): T[][] {
+  const batches: T[][] = [];
+  let batch: T[] = [];
+  let bytes = 0;
+  for (const envelope of envelopes) {
+    const size = utf8ByteLength(JSON.stringify(envelope)) + 1;
+    if (
+      batch.length > 0 &&
+      (batch.length >= FANOUT_BATCH_DELTAS_MAX || bytes + size > FANOUT_MESSAGE_BYTES_MAX)
+    ) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(envelope);
+    bytes += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
+/**
  * Drains the log to one target from its cursor until caught up or a send fails. Each step reads
- * FANOUT_MESSAGES_IN_FLIGHT messages' worth of log and sends those messages at once (a set has
- * no order to keep); the cursor moves past the step only when every message was acknowledged,
- * so a failure resends the whole step later (the receiver answers `duplicate` for what it has).
+ * FANOUT_MESSAGES_IN_FLIGHT messages' worth of log and sends its messages at once (a set has no
+ * order to keep); the cursor moves past the step only when every message was acknowledged, so a
+ * failure resends the whole step later (the receiver answers `duplicate` for what it has).
  */
 export async function drainTo(
   store: RegionStore,
@@ -83,31 +124,26 @@ export async function drainTo(
     const page = await store.listLog(cursor, FANOUT_BATCH_DELTAS_MAX * FANOUT_MESSAGES_IN_FLIGHT);
     if (page.entries.length === 0) break;
     examined += page.entries.length;
-    const messages: { label: DeltaOrigin; entries: LogEntry[] }[] = [];
-    const open = new Map<DeltaOrigin, LogEntry[]>();
+    const byLabel = new Map<DeltaOrigin, LogEntry[]>();
     for (const entry of page.entries) {
       const label = fanOutLabel(entry.origin, self, target, leadsZone);
-      if (label === null) {
-        skipped++;
-        continue;
-      }
-      let entries = open.get(label);
-      if (entries === undefined || entries.length === FANOUT_BATCH_DELTAS_MAX) {
-        open.set(label, entries = []);
-        messages.push({ label, entries });
-      }
-      entries.push(entry);
+      if (label === null) skipped++;
+      else byLabel.set(label, [...(byLabel.get(label) ?? []), entry]);
     }
-    const acks = await Promise.all(messages.map(async ({ label, entries }) => {
+    const messages: { label: DeltaOrigin; deltas: { body: string; sig: string }[] }[] = [];
+    for (const [label, entries] of byLabel) {
       const records = await Promise.all(entries.map((e) => store.getDelta(e.channel, e.id)));
       const deltas = records.filter((r): r is StoredDelta => r !== null)
         .map(({ body, sig }) => ({ body, sig }));
-      return await send(target, label, deltas) ? deltas.length : -1;
-    }));
-    if (acks.includes(-1)) {
+      for (const batch of envelopeBatches(deltas)) messages.push({ label, deltas: batch });
+    }
+    const acks = await Promise.all(
+      messages.map(({ label, deltas }) => send(target, label, deltas)),
+    );
+    if (acks.includes(false)) {
       return { sent, skipped, ok: false, behind: (await store.logHead()) - cursor, cursor };
     }
-    sent += acks.reduce((a, b) => a + b, 0);
+    sent += messages.reduce((n, m) => n + m.deltas.length, 0);
     cursor = await store.advanceCursor(name, page.cursor);
     if (!page.more) break;
   }

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { AgentKey } from "../client/agent_key.ts";
 import type { DeltaOrigin, RegionStore } from "../store/region_store.ts";
-import { drainTo, fanOutCursor } from "./fan_out.ts";
+import { drainTo, envelopeBatches, fanOutCursor } from "./fan_out.ts";
 import { ingest, type VerifyFn } from "./ingest.ts";
 import { LeaderLease } from "./leader_lease.ts";
 import { PhiAccrualDetector } from "./phi_accrual.ts";
@@ -31,6 +31,13 @@ export const ANTI_ENTROPY_MS_DEFAULT = 2_000;
 export const FANOUT_MS_DEFAULT = 50;
 /** Longest back-off between fan-out attempts to a failing peer, in ms. */
 export const FANOUT_BACKOFF_MS_MAX = 2_000;
+/**
+ * Lease periods a higher epoch must stay silent before a lower one of the same region is admitted
+ * again (its store was reset). Regions of a mesh are expected to use the same lease length.
+ */
+export const EPOCH_FENCE_LEASES = 4;
+/** Anti-entropy turns one peer may be skipped in a row while fan-out has a backlog for it. */
+export const ANTI_ENTROPY_DEFERRALS_MAX = 2;
 /** Most deltas one peer message may carry. */
 export const PEER_DELTAS_MAX = 256;
 
@@ -100,6 +107,8 @@ interface PeerState {
   draining: boolean;
   /** New entries arrived while draining: drain again right after. */
   again: boolean;
+  /** Anti-entropy turns skipped in a row because fan-out had a backlog for this peer. */
+  deferrals: number;
 }
 
 export class MeshNode {
@@ -114,8 +123,8 @@ export class MeshNode {
   readonly #client: PeerClient;
   readonly #replay = new ReplayGuard();
   readonly #telemetry: Telemetry;
-  /** Highest epoch this instance recorded per sender (the store holds the region-wide value). */
-  readonly #epochs = new Map<string, number>();
+  /** Per sender: the epoch this instance fences with, and when it was last heard. */
+  readonly #fences = new Map<string, { epoch: number; heardAtMs: number; stored: number }>();
   #antiEntropyTurn = 0;
   #kicked = false;
 
@@ -148,6 +157,7 @@ export class MeshNode {
         acked: -1,
         draining: false,
         again: false,
+        deferrals: 0,
       });
     }
   }
@@ -184,11 +194,11 @@ export class MeshNode {
       this.lease.epoch,
       { summary },
     );
-    if (!answer.ok) return false;
+    if (!answer.ok || typeof answer.body?.reply !== "string") return false;
     const checked = await checkRegionMessage(
       answer.body.reply,
-      answer.body.signature,
-      this.#verifyContext(heartbeatSchema),
+      typeof answer.body.signature === "string" ? answer.body.signature : null,
+      this.#verifyContext("heartbeat-reply", heartbeatSchema),
     );
     if (!checked.ok || checked.message.from !== target.id) return false;
     const peer = this.#peers.get(target.id)!;
@@ -220,10 +230,13 @@ export class MeshNode {
   async fanOutTick(): Promise<void> {
     if (!this.lease.isLeader) return;
     const head = await this.#o.store.logHead();
-    const leadsZone = this.#leadsZone();
+    // One partition view for the whole tick: who leads and who is a target must agree, or a
+    // target could be drained as if we did not lead and its entries skipped.
+    const view = this.#partition();
+    const leadsZone = this.#leadsZone(view);
     const now = this.#now();
     await Promise.all(
-      this.#targets().map(async (target) => {
+      this.#targets(view).map(async (target) => {
         const peer = this.#peers.get(target.id)!;
         if (peer.draining) {
           peer.again = true;
@@ -280,8 +293,15 @@ export class MeshNode {
     if (targets.length === 0) return;
     const target = targets[this.#antiEntropyTurn++ % targets.length];
     // Anti-entropy is the safety net: while fan-out still has a backlog for this peer, the two
-    // would move (and verify) the same deltas twice. Its turn comes again once fan-out caught up.
-    if (this.#peers.get(target.id)!.behind > 0) return;
+    // would move (and verify) the same deltas twice, so it waits — but only a few turns, since
+    // under steady load a backlog never quite empties, and some deltas (repaired ones, relays a
+    // non-leader skips) reach a peer by anti-entropy alone.
+    const peer = this.#peers.get(target.id)!;
+    if (peer.behind > 0 && peer.deferrals < ANTI_ENTROPY_DEFERRALS_MAX) {
+      peer.deferrals++;
+      return;
+    }
+    peer.deferrals = 0;
     const base = { [names.ATTR_REGION]: this.self.id, [names.ATTR_PEER]: target.id };
     await this.#telemetry.inSpan(
       names.SPAN_ANTI_ENTROPY,
@@ -319,7 +339,7 @@ export class MeshNode {
       names.SPAN_PEER_DELTAS,
       { [names.ATTR_REGION]: this.self.id },
       async (span) => {
-        const message = await this.#accept(body, signature, peerDeltasSchema);
+        const message = await this.#accept(body, signature, "deltas", peerDeltasSchema);
         const sender = this.topology.region(message.from)!;
         span.setAttributes({ [names.ATTR_PEER]: sender.id, [names.ATTR_ORIGIN]: message.origin });
         const sameZone = sender.zone === this.self.zone;
@@ -336,8 +356,7 @@ export class MeshNode {
           this.#o.store,
           this.#o.verify,
           this.#now(),
-          message.origin,
-          (id) => this.#o.index.has(id),
+          { origin: message.origin, known: (id) => this.#o.index.has(id) },
         );
         span.setAttributes({
           [names.ATTR_PUSH_DELTAS]: message.deltas.length,
@@ -353,7 +372,7 @@ export class MeshNode {
     body: string,
     signature: string | null,
   ): Promise<{ reply: string; signature: string }> {
-    const message = await this.#accept(body, signature, heartbeatSchema);
+    const message = await this.#accept(body, signature, "heartbeat", heartbeatSchema);
     const peer = this.#peers.get(message.from)!;
     peer.summary = { ...message.summary, receivedAtMs: this.#now() };
     // Detectors count only replies to our own heartbeats: one stream at the heartbeat period.
@@ -441,13 +460,12 @@ export class MeshNode {
     return partitionView(this.topology, this.self.id, now, direct, summaries);
   }
 
-  #leadsZone(): boolean {
-    return zoneLeaders(this.topology, this.#partition().reachable).get(this.self.zone) ===
+  #leadsZone(view = this.#partition()): boolean {
+    return zoneLeaders(this.topology, view.reachable).get(this.self.zone) ===
       this.self.id;
   }
 
-  #targets(): RegionInfo[] {
-    const view = this.#partition();
+  #targets(view = this.#partition()): RegionInfo[] {
     return exchangeTargets(this.topology, this.self.id, view.reachable, view.direct);
   }
 
@@ -456,7 +474,7 @@ export class MeshNode {
     origin: DeltaOrigin,
     deltas: { body: string; sig: string }[],
   ) {
-    for (let i = 0; i < deltas.length; i += PEER_DELTAS_MAX) {
+    for (const batch of envelopeBatches(deltas)) {
       const answer = await this.#client.send(
         target,
         "/v1/peer/deltas",
@@ -464,7 +482,7 @@ export class MeshNode {
         this.lease.epoch,
         {
           origin,
-          deltas: deltas.slice(i, i + PEER_DELTAS_MAX),
+          deltas: batch,
         },
       );
       if (!answer.ok) return false;
@@ -472,27 +490,51 @@ export class MeshNode {
     return true;
   }
 
-  #verifyContext<T>(schema: z.ZodType<T>) {
+  #verifyContext<T>(kind: string, schema: z.ZodType<T>) {
     return {
+      kind,
       topology: this.topology,
       self: this.self.id,
       nowMs: this.#now(),
       replay: this.#replay,
       schema,
       verify: this.#o.verify,
-      knownEpoch: (region: string) => this.#o.store.getCursor(`epoch:${region}`),
+      admitEpoch: (region: string, epoch: number) => this.#admitEpoch(region, epoch),
     };
   }
 
-  /** Checks a region message and records its epoch as the sender's highest seen. */
-  async #accept<T>(body: string, signature: string | null, schema: z.ZodType<T>) {
-    const checked = await checkRegionMessage(body, signature, this.#verifyContext(schema));
+  /** Checks a region message (its epoch included, see #admitEpoch). */
+  async #accept<T>(body: string, signature: string | null, kind: string, schema: z.ZodType<T>) {
+    const checked = await checkRegionMessage(body, signature, this.#verifyContext(kind, schema));
     if (!checked.ok) throw new RegionMessageRefused(checked.reason, checked.detail);
-    const { from, epoch } = checked.message;
-    // Written only when it rises: a durable write per message would cost a disk sync each.
-    if (epoch > (this.#epochs.get(from) ?? 0)) {
-      this.#epochs.set(from, await this.#o.store.advanceCursor(`epoch:${from}`, epoch));
-    }
     return checked.message;
+  }
+
+  /**
+   * Epoch fencing. A message whose epoch is below the highest seen from its region comes from
+   * a deposed leader — while that higher epoch is alive. Leaders stop acting when their lease
+   * expires, so once the higher epoch has not been heard for EPOCH_FENCE_LEASES lease periods,
+   * a lower epoch can only mean the region's store was reset (epochs restart at 1): it is
+   * admitted, or the region would be fenced off for ever. The highest epoch is kept in the
+   * store (written only when it rises: a durable write per message would cost a disk sync).
+   */
+  async #admitEpoch(region: string, epoch: number): Promise<boolean> {
+    const now = this.#now();
+    const stored = await this.#o.store.getCursor(`epoch:${region}`);
+    let fence = this.#fences.get(region);
+    // Another instance saw a higher epoch since we last looked: fence from it, heard now.
+    if (fence === undefined || stored > fence.stored) {
+      fence = { epoch: Math.max(stored, fence?.epoch ?? 0), heardAtMs: now, stored };
+    }
+    if (epoch >= fence.epoch) {
+      if (epoch > stored) await this.#o.store.advanceCursor(`epoch:${region}`, epoch);
+      this.#fences.set(region, { epoch, heardAtMs: now, stored: Math.max(stored, epoch) });
+      return true;
+    }
+    this.#fences.set(region, fence);
+    if (now - fence.heardAtMs < EPOCH_FENCE_LEASES * this.lease.ttlMs) return false;
+    // A new lineage of leases (the region's store was reset): fence from its epoch from now on.
+    this.#fences.set(region, { epoch, heardAtMs: now, stored });
+    return true;
   }
 }

@@ -11,12 +11,18 @@ import { IdAccumulator } from "../sync/fingerprint.ts";
 import { IdTrie } from "../sync/id_trie.ts";
 import { Reconciler, resolveIds, respond, SyncFrameError } from "../sync/range_reconcile.ts";
 import { ingest, type VerifyFn } from "./ingest.ts";
+import { envelopeBatches } from "./fan_out.ts";
+import type { DeltaResult } from "./ingest.ts";
 import type { PeerClient } from "./peer_client.ts";
 import { Problem } from "./problem.ts";
 import type { RegionInfo } from "./topology.ts";
 
 export { SYNC_FRAME_BYTES_MAX } from "../sync/range_reconcile.ts";
 
+/** Channels whose id tries one instance keeps for channel-scoped sync. */
+export const SYNC_CHANNEL_TRIES_MAX = 64;
+/** Equivocating ids remembered to keep them out of anti-entropy sessions. */
+export const SYNC_CONFLICTS_MAX = 100_000;
 /** Most ids (or 16-byte id prefixes) one `POST /v1/sync/fetch` may ask for. */
 export const SYNC_FETCH_IDS_MAX = 256;
 /** Log entries read per page while catching the index up. */
@@ -50,6 +56,9 @@ export class RegionIndex {
   readonly #ids = new IdAccumulator();
   #cursor = 0;
   #catching: Promise<void> | null = null;
+  readonly #channelTries = new Map<string, { trie: IdTrie<string>; cursor: number }>();
+  /** Id prefixes (as sync lists them) of deltas a region refused as equivocations. */
+  readonly #conflicts = new Set<string>();
   /** Set while a reconciliation session runs: the trie must not change under it. */
   #frozen = false;
 
@@ -125,10 +134,10 @@ export class RegionIndex {
     const records = await Promise.all(
       entries.map((e) => this.#store.getDelta(e.value, encodeBase64Url(e.id))),
     );
-    return records.filter((r): r is StoredDelta => r !== null).map(({ body, sig }) => ({
-      body,
-      sig,
-    }));
+    const envelopes = records.filter((r): r is StoredDelta => r !== null)
+      .map(({ body, sig }) => ({ body, sig }));
+    // One answer stays within one message's worth of bytes; the rest comes next session.
+    return envelopeBatches(envelopes)[0] ?? [];
   }
 
   /** One anti-entropy session with `peer`: reconcile, pull what we lack, push what it lacks. */
@@ -161,8 +170,11 @@ export class RegionIndex {
           };
         }
         const step = session.receive(answer);
-        have.push(...step.have.slice(0, SYNC_SESSION_DELTAS_MAX - have.length));
-        need.push(...step.need.slice(0, SYNC_SESSION_DELTAS_MAX - need.length));
+        // Ids known to be one half of an equivocation never converge (each region keeps its
+        // first): leave them out, or they would fill every session's budget for ever.
+        const open = (id: Uint8Array) => !this.#conflicts.has(conflictKey(id));
+        have.push(...step.have.filter(open).slice(0, SYNC_SESSION_DELTAS_MAX - have.length));
+        need.push(...step.need.filter(open).slice(0, SYNC_SESSION_DELTAS_MAX - need.length));
         frame = step.next;
       }
       const pushing = have.map((id) => ({ id, channel: this.#trie.get(id)! }));
@@ -189,14 +201,14 @@ export class RegionIndex {
       });
       if (!response.ok) throw new Error(`sync fetch answered ${response.status}`);
       const { deltas } = await response.json() as { deltas: unknown[] };
-      const { accepted } = await ingest(
+      const { accepted, results } = await ingest(
         deltas,
         this.#store,
         ctx.verify,
         ctx.now(),
-        "sync",
-        (id) => this.has(id),
+        { origin: "sync", known: (id) => this.has(id) },
       );
+      this.#noteConflicts(results);
       pulled += accepted.length;
     }
     return pulled;
@@ -214,29 +226,64 @@ export class RegionIndex {
           this.#store.getDelta(h.channel, encodeBase64Url(h.id))
         ),
       );
-      const deltas = records.filter((r): r is StoredDelta => r !== null).map(({ body, sig }) => ({
-        body,
-        sig,
-      }));
-      const answer = await ctx.client.send(peer, "/v1/peer/deltas", "deltas", ctx.epoch, {
-        origin: "sync",
-        deltas,
-      });
-      if (!answer.ok) throw new Error(`push to ${peer.id} failed: ${answer.error}`);
-      pushed += deltas.length;
+      const deltas = records.filter((r): r is StoredDelta => r !== null)
+        .map(({ body, sig }) => ({ body, sig }));
+      for (const batch of envelopeBatches(deltas)) {
+        const answer = await ctx.client.send<{ results: DeltaResult[] }>(
+          peer,
+          "/v1/peer/deltas",
+          "deltas",
+          ctx.epoch,
+          {
+            origin: "sync",
+            deltas: batch,
+          },
+        );
+        if (!answer.ok) throw new Error(`push to ${peer.id} failed: ${answer.error}`);
+        this.#noteConflicts(answer.body.results);
+        pushed += batch.length;
+      }
     }
     return pushed;
   }
 
-  /** A one-off trie of one channel's deltas, read from its arrivals. */
-  async #channelTrie(channel: string): Promise<IdTrie<string>> {
-    const trie = new IdTrie<string>();
-    let cursor = 0;
-    for (;;) {
-      const page = await this.#store.listArrivals(channel, cursor, INDEX_CATCHUP_PAGE);
-      for (const d of page.deltas) trie.add(decodeBase64Url(d.id)!, channel);
-      cursor = page.cursor;
-      if (!page.more) return trie;
+  /** Remembers the ids a region refused as `seq_conflict` (bounded; oldest forgotten first). */
+  #noteConflicts(results: readonly DeltaResult[] | undefined): void {
+    for (const r of results ?? []) {
+      if (r.status !== "rejected" || r.reason !== "seq_conflict" || r.id === null) continue;
+      const id = decodeBase64Url(r.id);
+      if (id === null || id.length !== 32) continue;
+      this.#conflicts.add(conflictKey(id));
+      for (const oldest of this.#conflicts) {
+        if (this.#conflicts.size <= SYNC_CONFLICTS_MAX) break;
+        this.#conflicts.delete(oldest);
+      }
     }
   }
+
+  /**
+   * The trie of one channel's deltas, for agents catching up on a channel. Kept per instance
+   * (bounded LRU) with the arrival cursor it reflects, so a request reads only what arrived since
+   * the last one instead of the whole channel.
+   */
+  async #channelTrie(channel: string): Promise<IdTrie<string>> {
+    const cached = this.#channelTries.get(channel) ?? { trie: new IdTrie<string>(), cursor: 0 };
+    this.#channelTries.delete(channel); // re-insert: Map order is recency order
+    this.#channelTries.set(channel, cached);
+    for (const oldest of this.#channelTries.keys()) {
+      if (this.#channelTries.size <= SYNC_CHANNEL_TRIES_MAX) break;
+      this.#channelTries.delete(oldest);
+    }
+    for (;;) {
+      const page = await this.#store.listArrivals(channel, cached.cursor, INDEX_CATCHUP_PAGE);
+      for (const d of page.deltas) cached.trie.add(decodeBase64Url(d.id)!, channel);
+      cached.cursor = Math.max(cached.cursor, page.cursor);
+      if (!page.more) return cached.trie;
+    }
+  }
+}
+
+/** The key of an id or 16-byte id prefix in the conflict set: its first 16 bytes. */
+function conflictKey(id: Uint8Array): string {
+  return encodeBase64Url(id.subarray(0, 16));
 }

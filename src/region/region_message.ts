@@ -6,7 +6,8 @@
  * are not escaped twice. A receiver accepts a message only when: the sender is in the topology,
  * the signature verifies under the sender's key, the message is addressed to the receiver,
  * `sentAtMs` lies within the clock window, its nonce has not been seen within that window (replay),
- * and its epoch is not below the highest epoch seen from that sender (a deposed leader is fenced).
+ * and its epoch is admitted: not below an epoch recently seen from that sender (a deposed
+ * leader is fenced; see MeshNode for how "recently" lets a region whose store was reset back in).
  */
 import { z } from "zod";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
@@ -99,6 +100,8 @@ export class ReplayGuard {
 }
 
 export interface VerifyContext<T> {
+  /** The message kind this endpoint takes (a message of another kind is refused). */
+  readonly kind: string;
   readonly topology: Topology;
   readonly self: string;
   readonly nowMs: number;
@@ -110,8 +113,8 @@ export interface VerifyContext<T> {
     signature: Uint8Array,
     message: Uint8Array,
   ) => Promise<boolean>;
-  /** Highest epoch seen from `region` (0 if none). */
-  readonly knownEpoch: (region: string) => Promise<number>;
+  /** Whether a message of `region` with `epoch` is not from a deposed leader (see MeshNode). */
+  readonly admitEpoch: (region: string, epoch: number) => Promise<boolean>;
 }
 
 /** Checks a received region message (everything but what its kind means). */
@@ -133,6 +136,12 @@ export async function checkRegionMessage<T>(
   }
   const head = messageHeadSchema.safeParse(json);
   if (!head.success) return fail("bad_message", `message head: ${head.error.issues[0].message}`);
+  if (head.data.kind !== ctx.kind) {
+    return fail(
+      "bad_message",
+      `a "${head.data.kind}" message cannot be sent here (takes "${ctx.kind}")`,
+    );
+  }
   const sender = ctx.topology.region(head.data.from);
   if (sender === undefined) {
     return fail("unknown_sender", `region "${head.data.from}" is not in the topology`);
@@ -159,10 +168,10 @@ export async function checkRegionMessage<T>(
     const issue = rest.error.issues[0];
     return fail("bad_message", `${issue.path.join(".")}: ${issue.message}`);
   }
-  if (head.data.epoch < await ctx.knownEpoch(sender.id)) {
+  if (!await ctx.admitEpoch(sender.id, head.data.epoch)) {
     return fail(
       "stale_epoch",
-      `epoch ${head.data.epoch} is below one already seen from "${sender.id}"`,
+      `epoch ${head.data.epoch} is below one recently seen from "${sender.id}"`,
     );
   }
   if (!ctx.replay.admit(head.data.nonce, head.data.sentAtMs, ctx.nowMs)) {

@@ -88,20 +88,32 @@ export class TimerScheduler implements Scheduler {
   }
 }
 
-/** Queue message of the KV scheduler. */
+/** Queue message of the KV scheduler: which job, and which chain of ticks it belongs to. */
 interface Tick {
   readonly meshJob: string;
+  readonly chain: string;
+}
+
+/** The live chain of a job, kept in KV so that all isolates of a region share one chain. */
+interface ChainRecord {
+  readonly chain: string;
+  readonly tickMs: number;
 }
 
 /** How often the cron re-seeds job chains, as a cron expression (Deno.cron's finest). */
 export const RESEED_CRON = "* * * * *";
+/** A chain that has not ticked for this many intervals is replaced by a new one. */
+export const CHAIN_STALE_INTERVALS = 3;
 
+/**
+ * Exactly one chain of queue messages per job, across every isolate sharing the KV database:
+ * the live chain's id is stored; a tick of any other chain drops itself instead of re-enqueuing,
+ * so chains never multiply (a cold start or a re-seed while a slow chain is still alive would
+ * otherwise add one each time).
+ */
 export class KvQueueScheduler implements Scheduler {
   readonly #kv: Deno.Kv;
-  readonly #runners = new Map<
-    string,
-    { runner: JobRunner; intervalMs: number; lastRunMs: number }
-  >();
+  readonly #runners = new Map<string, { runner: JobRunner; intervalMs: number }>();
   #stopped = false;
   #listening = false;
 
@@ -110,31 +122,46 @@ export class KvQueueScheduler implements Scheduler {
   }
 
   every(name: string, intervalMs: number, job: Job): void {
-    this.#runners.set(name, { runner: new JobRunner(name, job), intervalMs, lastRunMs: 0 });
+    this.#runners.set(name, { runner: new JobRunner(name, job), intervalMs });
     if (!this.#listening) {
       this.#listening = true;
       this.#kv.listenQueue((msg: unknown) => this.#onTick(msg));
       Deno.cron("mesh-reseed", RESEED_CRON, () => this.#reseed());
     }
-    this.#kv.enqueue({ meshJob: name } satisfies Tick);
+    this.#startChainIfStale(name).catch((error) =>
+      console.error(`job ${name}: cannot start`, error)
+    );
   }
 
   async #onTick(msg: unknown): Promise<void> {
-    const name = (msg as Tick)?.meshJob;
-    const entry = this.#runners.get(name);
-    if (this.#stopped || entry === undefined) return;
-    entry.lastRunMs = Date.now();
+    const { meshJob: name, chain } = (msg ?? {}) as Partial<Tick>;
+    const entry = name === undefined ? undefined : this.#runners.get(name);
+    if (this.#stopped || entry === undefined || chain === undefined) return;
+    const key = ["mesh-scheduler", name!];
+    const current = await this.#kv.get<ChainRecord>(key);
+    if (current.value?.chain !== chain) return; // a superseded chain ends here
     await entry.runner.run();
-    await this.#kv.enqueue({ meshJob: name } satisfies Tick, { delay: entry.intervalMs });
+    await this.#kv.set(key, { chain, tickMs: Date.now() } satisfies ChainRecord);
+    await this.#kv.enqueue({ meshJob: name!, chain } satisfies Tick, { delay: entry.intervalMs });
   }
 
-  /** Restarts any chain that has not run for three intervals. */
+  /** Starts a new chain for `name` when none has ticked for CHAIN_STALE_INTERVALS intervals. */
+  async #startChainIfStale(name: string): Promise<void> {
+    const entry = this.#runners.get(name)!;
+    const key = ["mesh-scheduler", name];
+    const current = await this.#kv.get<ChainRecord>(key);
+    if (
+      current.value !== null &&
+      Date.now() - current.value.tickMs <= CHAIN_STALE_INTERVALS * entry.intervalMs
+    ) return;
+    const chain = crypto.randomUUID();
+    const swapped = await this.#kv.atomic().check(current)
+      .set(key, { chain, tickMs: Date.now() } satisfies ChainRecord).commit();
+    if (swapped.ok) await this.#kv.enqueue({ meshJob: name, chain } satisfies Tick);
+  }
+
   async #reseed(): Promise<void> {
-    for (const [name, entry] of this.#runners) {
-      if (Date.now() - entry.lastRunMs > 3 * entry.intervalMs) {
-        await this.#kv.enqueue({ meshJob: name } satisfies Tick);
-      }
-    }
+    for (const name of this.#runners.keys()) await this.#startChainIfStale(name);
   }
 
   stats(): Record<string, JobStats> {

@@ -10,7 +10,7 @@ import type { AuthorHead, StoredDelta } from "./region_store.ts";
 /** Deno KV's limit of keys per getMany. */
 export const KV_GET_MANY_KEYS_MAX = 10;
 /** Page size when scanning stored seqs above a head to advance it past a filled gap. */
-const SLOT_SCAN_PAGE_MAX = 500;
+const SLOT_SCAN_PAGE_MAX = 32;
 
 /**
  * What this instance knows of the region-log counter ["g"]: exact while the counter keeps this
@@ -127,14 +127,22 @@ export class KvPlanReader {
     return { entries, log: this.log };
   }
 
-  /** Seqs stored for an author above `from` (exclusive), all pages. */
+  /**
+   * The run of consecutive seqs stored for an author right above `from` (exclusive): what a
+   * delta filling `from` lets the head advance over. Stops at the first missing seq, so filling
+   * gaps one by one costs time linear in what is stored, not quadratic.
+   */
   async #slotsAbove(channel: string, author: string, from: number): Promise<number[]> {
     const seqs: number[] = [];
     const iter = this.#kv.list<string>({
       prefix: this.#key("s", channel, author),
       start: this.#key("s", channel, author, from + 1),
     }, { batchSize: SLOT_SCAN_PAGE_MAX });
-    for await (const entry of iter) seqs.push(entry.key.at(-1) as number);
+    for await (const entry of iter) {
+      const seq = entry.key.at(-1) as number;
+      if (seq !== from + 1 + seqs.length) break;
+      seqs.push(seq);
+    }
     return seqs;
   }
 

@@ -24,7 +24,7 @@ const BYZANTINE = "eu-2";
 Deno.test("honest regions reject what a Byzantine region alters or forges and converge on the rest", async () => {
   const rng = new Rng(20261121);
   let altered = 0, forged = 0, withheld = 0;
-  let meshRef: InProcessMesh | undefined;
+  const ref: { mesh?: InProcessMesh } = {};
   const mesh = new InProcessMesh(LAYOUT, {
     intercept(from, _to, path, init) {
       if (from !== BYZANTINE || path !== "/v1/peer/deltas") return init;
@@ -46,11 +46,11 @@ Deno.test("honest regions reject what a Byzantine region alters or forges and co
       message.deltas.push(
         signBody(
           AgentKey.generate(),
-          JSON.stringify(bodyOf(victim, { channel: "room", ts: meshRef!.nowMs })),
+          JSON.stringify(bodyOf(victim, { channel: "room", ts: ref.mesh!.nowMs })),
         ),
       );
       forged++;
-      const key = meshRef!.region(BYZANTINE).key;
+      const key = ref.mesh!.region(BYZANTINE).key;
       const signed = signRegionMessage((b) => key.sign(b), message);
       return {
         ...init,
@@ -62,7 +62,7 @@ Deno.test("honest regions reject what a Byzantine region alters or forges and co
       };
     },
   });
-  meshRef = mesh;
+  ref.mesh = mesh;
   for (let i = 0; i < 8; i++) await mesh.tick();
   // Agents write everywhere, the Byzantine region included.
   const agents = LAYOUT.map(() => testAgent(() => mesh.nowMs));

@@ -198,3 +198,77 @@ Deno.test("every span, metric and attribute the mesh emits is declared in the re
     assert.ok(emitted.metrics.has(name), `${name} was not emitted`);
   }
 });
+
+Deno.test("an agent catches up on a channel with POST /v1/sync?channel= and /v1/sync/fetch", async () => {
+  const { IdTrie } = await import("../../src/sync/id_trie.ts");
+  const { Reconciler } = await import("../../src/sync/range_reconcile.ts");
+  const { decodeBase64Url, encodeBase64Url } = await import("../../src/protocol/base64url.ts");
+  const { deltaId } = await import("../../src/protocol/delta.ts");
+  const { utf8Encode } = await import("../../src/protocol/utf8.ts");
+  const mesh = new InProcessMesh(LAYOUT);
+  await settled(mesh);
+  const agent = testAgent(() => mesh.nowMs);
+  const all = Array.from(
+    { length: 300 },
+    (_, i) => agent.sign("room", [{ op: "set", key: `k${i}`, value: i }]),
+  );
+  for (const batch of [all.slice(0, 150), all.slice(150)]) {
+    assert.ok((await mesh.push("eu-1", batch)).every((r) => r.status === "accepted"));
+  }
+  await mesh.push("eu-1", [agent.sign("other", [{ op: "del", key: "x" }])]);
+  // The agent saw the first 250 of the channel in another region, then moved here.
+  const mine = new IdTrie<string>();
+  for (const d of all.slice(0, 250)) {
+    mine.add(decodeBase64Url(deltaId(utf8Encode(d.body)))!, "room");
+  }
+  const session = new Reconciler(mine);
+  const app = mesh.region("eu-1").app;
+  const need: Uint8Array[] = [];
+  for (let frame: Uint8Array | null = session.start(); frame !== null;) {
+    const response = await app.request("/v1/sync?channel=room", {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: frame as Uint8Array<ArrayBuffer>,
+    });
+    assert.equal(response.status, 200);
+    const step = session.receive(new Uint8Array(await response.arrayBuffer()));
+    assert.deepEqual(step.have, [], "the region holds everything the agent holds");
+    need.push(...step.need);
+    frame = step.next;
+  }
+  assert.equal(need.length, 50);
+  const fetched = await (await app.request("/v1/sync/fetch", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ids: need.map(encodeBase64Url) }),
+  })).json();
+  assert.deepEqual(
+    new Set(fetched.deltas.map((d: { body: string }) => d.body)),
+    new Set(all.slice(250).map((d) => d.body)),
+  );
+});
+
+Deno.test("a region message is accepted only at the endpoint of its kind", async () => {
+  const mesh = new InProcessMesh(LAYOUT);
+  await settled(mesh);
+  const eu1 = mesh.region("eu-1");
+  const reply = signRegionMessage((b) => eu1.key.sign(b), {
+    ...messageHead("heartbeat-reply", "eu-1", "eu-2", eu1.node.lease.epoch, mesh.nowMs),
+    summary: {
+      region: "eu-1",
+      epoch: 1,
+      logHead: 0,
+      deltas: 0,
+      fingerprint: "x",
+      reachable: [],
+      partition: "majority",
+    },
+  });
+  const response = await mesh.region("eu-2").app.request("/v1/peer/heartbeat", {
+    method: "POST",
+    headers: { "content-type": "application/json", [SIGNATURE_HEADER]: reply.signature },
+    body: reply.body,
+  });
+  assert.equal(response.status, 400);
+  assert.match((await response.json()).detail, /"heartbeat-reply" message cannot be sent here/);
+});
