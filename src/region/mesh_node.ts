@@ -58,6 +58,8 @@ export interface MeshNodeOptions {
   readonly telemetry?: Telemetry;
   /** Randomness for back-off jitter (tests and simulations pass a seeded one). */
   readonly random?: () => number;
+  /** Real-time limit of one request to a peer, in ms. Default PEER_REQUEST_TIMEOUT_MS. */
+  readonly peerTimeoutMs?: number;
 }
 
 /** What a region tells its peers about itself in every heartbeat (and its reply). */
@@ -145,6 +147,7 @@ export class MeshNode {
       key: options.key,
       now: this.#now,
       fetch: options.fetch,
+      timeoutMs: options.peerTimeoutMs,
     });
     for (const region of this.topology.regions) {
       if (region.id === this.self.id) continue;

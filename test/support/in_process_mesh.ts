@@ -85,6 +85,9 @@ export class InProcessMesh {
       fetch: (input, init) => this.#route(id, input, init),
       heartbeatMs: 250,
       random: () => this.#random(),
+      // The clock is simulated: a request slowed down by a busy test machine must not count as
+      // a lost heartbeat.
+      peerTimeoutMs: 60_000,
       leaseTtlMs: 3_000,
     });
     const app = createRegionApp({
