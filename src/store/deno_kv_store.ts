@@ -343,17 +343,6 @@ export class DenoKvStore implements RegionStore {
     );
   }
 
-  async takeTokens(
-    bucket: string,
-    cost: number,
-    ratePerSecond: number,
-    burst: number,
-    nowMs: number,
-  ): Promise<TokenGrant> {
-    const [grant] = await this.takeTokensMany([{ bucket, cost, ratePerSecond, burst }], nowMs);
-    return grant;
-  }
-
   async takeTokensMany(requests: readonly TokenRequest[], nowMs: number): Promise<TokenGrant[]> {
     assertTokenRequests(requests, nowMs);
     return await this.#guard(() => this.#buckets.take(requests, nowMs));

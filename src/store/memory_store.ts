@@ -160,17 +160,6 @@ export class MemoryStore implements RegionStore {
     return this.#leases.get(name) ?? null;
   }
 
-  async takeTokens(
-    bucket: string,
-    cost: number,
-    ratePerSecond: number,
-    burst: number,
-    nowMs: number,
-  ): Promise<TokenGrant> {
-    const [grant] = await this.takeTokensMany([{ bucket, cost, ratePerSecond, burst }], nowMs);
-    return grant;
-  }
-
   // deno-lint-ignore require-await
   async takeTokensMany(requests: readonly TokenRequest[], nowMs: number): Promise<TokenGrant[]> {
     assertTokenRequests(requests, nowMs);

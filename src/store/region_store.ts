@@ -180,16 +180,8 @@ export interface RegionStore {
    * holds. Refill is computed from the caller's clock and never runs backwards: a `nowMs` earlier
    * than the bucket's last update adds nothing. Buckets nobody drew from for long enough to be full
    * again may be forgotten (they read as full). Region-local abuse control, never replicated.
-   */
-  takeTokens(
-    bucket: string,
-    cost: number,
-    ratePerSecond: number,
-    burst: number,
-    nowMs: number,
-  ): Promise<TokenGrant>;
-  /**
-   * {@linkcode takeTokens} for many requests in one store round trip, applied in order: requests
+   *
+   * Many requests go in one store round trip, applied in order: requests
    * on one bucket see the earlier ones' draws. Each request is atomic on its own; a refused one
    * does not refuse the others. At most {@linkcode TOKEN_REQUESTS_MAX} requests.
    */
@@ -198,4 +190,17 @@ export interface RegionStore {
   ping(): Promise<void>;
   /** Releases connections and handles. */
   close(): Promise<void>;
+}
+
+/** Draws `cost` tokens from one bucket: `takeTokensMany` with one request. */
+export async function takeTokens(
+  store: RegionStore,
+  bucket: string,
+  cost: number,
+  ratePerSecond: number,
+  burst: number,
+  nowMs: number,
+): Promise<TokenGrant> {
+  const [grant] = await store.takeTokensMany([{ bucket, cost, ratePerSecond, burst }], nowMs);
+  return grant;
 }

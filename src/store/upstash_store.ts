@@ -376,17 +376,6 @@ export class UpstashStore implements RegionStore {
     return lease === null || lease === undefined ? null : parseLease(String(lease));
   }
 
-  async takeTokens(
-    bucket: string,
-    cost: number,
-    ratePerSecond: number,
-    burst: number,
-    nowMs: number,
-  ): Promise<TokenGrant> {
-    const [grant] = await this.takeTokensMany([{ bucket, cost, ratePerSecond, burst }], nowMs);
-    return grant;
-  }
-
   async takeTokensMany(requests: readonly TokenRequest[], nowMs: number): Promise<TokenGrant[]> {
     assertTokenRequests(requests, nowMs);
     if (requests.length === 0) return [];

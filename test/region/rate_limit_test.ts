@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { takeTokens } from "../../src/store/region_store.ts";
 import { AgentKey } from "../../src/client/agent_key.ts";
 import type { Envelope } from "../../src/client/mesh_client.ts";
 import { createRegionApp } from "../../src/region/app.ts";
@@ -317,7 +318,8 @@ Deno.test("peer region messages are not charged to agent buckets", async () => {
   assert.equal((await mesh.region("eu-2").store.listArrivals("room", 0, 100)).deltas.length, 10);
   // Draw one more token at a negligible rate: what is left shows what was drawn before.
   const left = async (id: string) =>
-    (await mesh.region(id).store.takeTokens(
+    (await takeTokens(
+      mesh.region(id).store,
       authorBucket(agent.key.id),
       1,
       1e-9,

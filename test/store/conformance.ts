@@ -13,6 +13,7 @@ import {
   type RegionStore,
   type StoredDelta,
   StoreUnavailableError,
+  takeTokens,
 } from "../../src/store/region_store.ts";
 import { fakeAuthor, storedDelta } from "../support/deltas.ts";
 
@@ -429,7 +430,7 @@ export function runStoreConformance(
   const T0 = 1_700_000_000_000;
 
   test("takeTokens() grants the burst at once, then refills at the rate of the caller's clock", async ({ store }) => {
-    const take = (cost: number, nowMs: number) => store.takeTokens("rl:a", cost, 2, 5, nowMs);
+    const take = (cost: number, nowMs: number) => takeTokens(store, "rl:a", cost, 2, 5, nowMs);
     for (let left = 4; left >= 0; left--) {
       assert.deepEqual(await take(1, T0), { allowed: true, retryAfterMs: 0, remaining: left });
     }
@@ -455,7 +456,7 @@ export function runStoreConformance(
   });
 
   test("takeTokens() mints nothing when the caller's clock goes back", async ({ store }) => {
-    const take = (nowMs: number) => store.takeTokens("rl:b", 1, 1, 2, nowMs);
+    const take = (nowMs: number) => takeTokens(store, "rl:b", 1, 1, 2, nowMs);
     await take(T0 + 10_000);
     await take(T0 + 10_000);
     assert.equal((await take(T0)).allowed, false, "an earlier clock adds no tokens");
@@ -464,20 +465,20 @@ export function runStoreConformance(
   });
 
   test("takeTokens() keeps buckets apart by name and a smaller burst caps what a bucket holds", async ({ store }) => {
-    assert.equal((await store.takeTokens("rl:x", 3, 1, 3, T0)).allowed, true);
-    assert.equal((await store.takeTokens("rl:x", 1, 1, 3, T0)).allowed, false);
-    assert.deepEqual(await store.takeTokens("rl:y", 1, 1, 3, T0), {
+    assert.equal((await takeTokens(store, "rl:x", 3, 1, 3, T0)).allowed, true);
+    assert.equal((await takeTokens(store, "rl:x", 1, 1, 3, T0)).allowed, false);
+    assert.deepEqual(await takeTokens(store, "rl:y", 1, 1, 3, T0), {
       allowed: true,
       retryAfterMs: 0,
       remaining: 2,
     });
-    assert.deepEqual(await store.takeTokens("rl:z", 1, 100, 1_000, T0), {
+    assert.deepEqual(await takeTokens(store, "rl:z", 1, 100, 1_000, T0), {
       allowed: true,
       retryAfterMs: 0,
       remaining: 999,
     });
     assert.deepEqual(
-      await store.takeTokens("rl:z", 1, 10, 100, T0),
+      await takeTokens(store, "rl:z", 1, 10, 100, T0),
       { allowed: true, retryAfterMs: 0, remaining: 99 },
       "a throttled caller's smaller burst caps the level",
     );
@@ -486,7 +487,7 @@ export function runStoreConformance(
   test("takeTokens() from many concurrent takers never grants more than the burst", async ({ store }) => {
     const takers = 25, burst = 10;
     const grants = await Promise.all(
-      Array.from({ length: takers }, () => store.takeTokens("rl:hot", 1, 0.001, burst, T0)),
+      Array.from({ length: takers }, () => takeTokens(store, "rl:hot", 1, 0.001, burst, T0)),
     );
     assert.equal(grants.filter((g) => g.allowed).length, burst);
     assert.deepEqual(
@@ -530,18 +531,18 @@ export function runStoreConformance(
   });
 
   test("takeTokens() with a negative cost gives tokens back, never above the burst", async ({ store }) => {
-    await store.takeTokens("rl:r", 3, 0.001, 4, T0);
-    assert.deepEqual(await store.takeTokens("rl:r", -2, 0.001, 4, T0), {
+    await takeTokens(store, "rl:r", 3, 0.001, 4, T0);
+    assert.deepEqual(await takeTokens(store, "rl:r", -2, 0.001, 4, T0), {
       allowed: true,
       retryAfterMs: 0,
       remaining: 3,
     });
-    assert.deepEqual(await store.takeTokens("rl:r", -4, 0.001, 4, T0), {
+    assert.deepEqual(await takeTokens(store, "rl:r", -4, 0.001, 4, T0), {
       allowed: true,
       retryAfterMs: 0,
       remaining: 4,
     });
-    assert.deepEqual(await store.takeTokens("rl:fresh", -1, 1, 4, T0), {
+    assert.deepEqual(await takeTokens(store, "rl:fresh", -1, 1, 4, T0), {
       allowed: true,
       retryAfterMs: 0,
       remaining: 4,
@@ -549,24 +550,24 @@ export function runStoreConformance(
   });
 
   test("takeTokens() refuses bad arguments as programmer errors", async ({ store }) => {
-    await assert.rejects(() => store.takeTokens("rl:bad", 3, 1, 2, T0), RangeError);
-    await assert.rejects(() => store.takeTokens("rl:bad", -3, 1, 2, T0), RangeError);
-    await assert.rejects(() => store.takeTokens("rl:bad", 0, 1, 2, T0), RangeError);
-    await assert.rejects(() => store.takeTokens("rl:bad", 1, 0, 2, T0), RangeError);
-    await assert.rejects(() => store.takeTokens("rl:bad", 1, 1, Infinity, T0), RangeError);
-    await assert.rejects(() => store.takeTokens("rl:bad", 1, 1, 2, -1), RangeError);
-    await assert.rejects(() => store.takeTokens("", 1, 1, 2, T0), TypeError);
+    await assert.rejects(() => takeTokens(store, "rl:bad", 3, 1, 2, T0), RangeError);
+    await assert.rejects(() => takeTokens(store, "rl:bad", -3, 1, 2, T0), RangeError);
+    await assert.rejects(() => takeTokens(store, "rl:bad", 0, 1, 2, T0), RangeError);
+    await assert.rejects(() => takeTokens(store, "rl:bad", 1, 0, 2, T0), RangeError);
+    await assert.rejects(() => takeTokens(store, "rl:bad", 1, 1, Infinity, T0), RangeError);
+    await assert.rejects(() => takeTokens(store, "rl:bad", 1, 1, 2, -1), RangeError);
+    await assert.rejects(() => takeTokens(store, "", 1, 1, 2, T0), TypeError);
   });
 
   test("takeTokens() on an unavailable store throws StoreUnavailableError", async (fixture) => {
     if (fixture.faults === undefined) return;
     await fixture.faults.fail();
     await assert.rejects(
-      () => fixture.store.takeTokens("rl:down", 1, 1, 2, T0),
+      () => takeTokens(fixture.store, "rl:down", 1, 1, 2, T0),
       StoreUnavailableError,
     );
     await fixture.faults.heal();
-    assert.equal((await fixture.store.takeTokens("rl:down", 1, 1, 2, T0)).allowed, true);
+    assert.equal((await takeTokens(fixture.store, "rl:down", 1, 1, 2, T0)).allowed, true);
   });
 
   test("acquireLease() gives epoch 1 first and a renewal keeps the epoch and extends expiry", async ({ store }) => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { takeTokens } from "../../src/store/region_store.ts";
 import {
   chunkForAtomic,
   DenoKvStore,
@@ -274,8 +275,8 @@ Deno.test("two DenoKvStore instances on one database draw from one token bucket,
     );
     assert.equal(grants.flat().filter((g) => g.allowed).length, burst);
     // Neither instance caches a bucket: one second later both see the one refilled token.
-    assert.equal((await a.takeTokens("push:addr:x", 1, 1, burst, T0 + 1_000)).allowed, true);
-    assert.equal((await b.takeTokens("push:addr:x", 1, 1, burst, T0 + 1_000)).allowed, false);
+    assert.equal((await takeTokens(a, "push:addr:x", 1, 1, burst, T0 + 1_000)).allowed, true);
+    assert.equal((await takeTokens(b, "push:addr:x", 1, 1, burst, T0 + 1_000)).allowed, false);
   } finally {
     await a.close();
     await b.close();
@@ -283,7 +284,7 @@ Deno.test("two DenoKvStore instances on one database draw from one token bucket,
   }
 });
 
-Deno.test("DenoKvStore.takeTokens() leaves the channel cache warm: the next fresh put reads nothing", async () => {
+Deno.test("takeTokens(DenoKvStore, ) leaves the channel cache warm: the next fresh put reads nothing", async () => {
   const { kv, reads } = countingReads(await Deno.openKv(":memory:"));
   const store = new DenoKvStore(kv);
   try {
