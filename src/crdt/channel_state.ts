@@ -38,6 +38,7 @@ export class ChannelState {
   readonly #counters = new Map<string, PnCounter>();
   readonly #heads = new AuthorHeads();
   readonly #ids = new IdAccumulator();
+  readonly #authors = new Set<string>();
 
   constructor(channel: string) {
     this.channel = channel;
@@ -72,6 +73,7 @@ export class ChannelState {
     this.#deltas.set(delta.id, delta);
     this.#ids.add(idBytes);
     this.#heads.add(delta.author, delta.seq);
+    this.#authors.add(delta.author);
     delta.ops.forEach((op, index) => {
       const stamp = {
         ts: delta.ts,
@@ -98,6 +100,26 @@ export class ChannelState {
       }
     });
     return true;
+  }
+
+  /** Whether any delta held is by `author`. */
+  hasAuthor(author: string): boolean {
+    return this.#authors.has(author);
+  }
+
+  /**
+   * The state without the deltas of `excluded` authors (quarantined ones): this state itself when
+   * it holds none of theirs, else a new fold of the rest. Deterministic in the delta set.
+   */
+  without(excluded: ReadonlySet<string>): ChannelState {
+    let hit = false;
+    for (const author of excluded) if (this.#authors.has(author)) hit = true;
+    if (!hit) return this;
+    const kept = new ChannelState(this.channel);
+    for (const delta of this.#deltas.values()) {
+      if (!excluded.has(delta.author)) kept.apply(delta);
+    }
+    return kept;
   }
 
   /** Live add tags of `elem` in set `name` (what an `rmv` must name to remove it now). */

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { sha256 } from "../crypto/sha256.ts";
 import { decodeBase64Url, encodeBase64Url } from "./base64url.ts";
 import { hasDuplicateKeys } from "./duplicate_keys.ts";
+import { EQUIVOCATIONS_CHANNEL, proofOpsProblem } from "./equivocation.ts";
 import { utf8ByteLength, utf8Encode } from "./utf8.ts";
 import {
   CHANNEL_PATTERN,
@@ -140,6 +141,10 @@ export type RejectReason =
   | "future_timestamp"
   | "reserved_channel"
   | "seq_conflict"
+  /** A `_equivocations` delta that is not made only of valid equivocation proofs. */
+  | "bad_proof"
+  /** The author is proven to have equivocated: this region refuses its deltas. */
+  | "quarantined"
   /** The author is over its rate limit in this region: not stored; retry later. */
   | "rate_limited";
 
@@ -188,7 +193,9 @@ const reject = (
 
 /**
  * Runs every check on one received envelope except the signature: shape, encoding, size, JSON,
- * schema, clock skew against `nowMs`, reserved channels. Pure; never throws.
+ * schema, clock skew against `nowMs`, reserved channels, and for `_equivocations` the shape of
+ * every proof (their inner signatures are the caller's too: see `proofSignatures`). Pure; never
+ * throws.
  */
 export function parseEnvelope(envelope: unknown, nowMs: number): Parsed {
   if (
@@ -261,7 +268,10 @@ export function parseEnvelope(envelope: unknown, nowMs: number): Parsed {
       `ts is more than ${CLOCK_SKEW_FUTURE_MS_MAX} ms ahead of this region's clock`,
     );
   }
-  if (fields.channel.startsWith("_")) {
+  if (fields.channel === EQUIVOCATIONS_CHANNEL) {
+    const problem = proofOpsProblem(fields.ops, ID_PATTERN);
+    if (problem !== null) return reject(id, "bad_proof", problem);
+  } else if (fields.channel.startsWith("_")) {
     return reject(
       id,
       "reserved_channel",

@@ -101,17 +101,23 @@ export function createRegionApp(options: RegionOptions): Hono {
         );
         const started = performance.now();
         const nowMs = now();
-        const { results, accepted, signers } = await ingest(envelopes, store, verify, nowMs, {
-          attributeInvalid: true,
-          admit: async (deltas) => {
-            const charges = await limiter.chargeDeltas(deltas.map((d) => d.author), nowMs);
-            for (const ch of charges) if (!ch.allowed) refused(telemetry, base, "author", ch);
-            return charges;
+        const { results, accepted, signers, proofs } = await ingest(
+          envelopes,
+          store,
+          verify,
+          nowMs,
+          {
+            attributeInvalid: true,
+            admit: async (deltas) => {
+              const charges = await limiter.chargeDeltas(deltas.map((d) => d.author), nowMs);
+              for (const ch of charges) if (!ch.allowed) refused(telemetry, base, "author", ch);
+              return charges;
+            },
+            release: (deltas) => limiter.refundDeltas(deltas.map((d) => d.author), nowMs),
           },
-          release: (deltas) => limiter.refundDeltas(deltas.map((d) => d.author), nowMs),
-        });
+        );
         limiter.observe(address, results, signers, nowMs);
-        if (accepted.length > 0) options.mesh?.node.kick();
+        if (accepted.length > 0 || proofs.length > 0) options.mesh?.node.kick();
         telemetry.ingestDuration.record(
           (performance.now() - started) / 1000,
           base,

@@ -2,10 +2,17 @@
  * Channel views for a stateless edge instance. The store is the truth; this keeps a bounded
  * cache of folded channel states, each with the arrival cursor it reflects, and on every read
  * folds in only what arrived since. A cold instance rebuilds a channel from the store.
+ *
+ * The view rule (docs/protocol.md §9.6): a channel's view excludes every delta of an author for
+ * whom the region's delta set holds a valid equivocation proof (in `_equivocations`). When no
+ * quarantined author has deltas in the channel the full fold is the view; otherwise a filtered
+ * fold is built and cached until the channel or the quarantine changes.
  */
 import { ChannelState } from "../crdt/channel_state.ts";
 import type { Delta } from "../protocol/delta.ts";
+import { EQUIVOCATIONS_CHANNEL } from "../protocol/equivocation.ts";
 import type { RegionStore, StoredDelta } from "../store/region_store.ts";
+import { quarantineOf } from "./quarantine.ts";
 
 /** Channels kept folded in memory per instance. */
 export const VIEW_CACHE_CHANNELS_MAX = 256;
@@ -17,9 +24,12 @@ export const VIEW_CATCHUP_PAGE_DELTAS = 1_000;
 interface Cached {
   state: ChannelState;
   cursor: number;
+  /** The view state without quarantined authors, for the quarantine version and cursor noted. */
+  filtered?: { state: ChannelState; version: number; cursor: number };
 }
 
 export interface ViewRead {
+  /** The state the view renders: without the deltas of quarantined authors. */
   readonly state: ChannelState;
   /** How many deltas this read folded in from the store. */
   readonly caughtUp: number;
@@ -61,7 +71,21 @@ export class ChannelViews {
       if (!page.more) break;
     }
     this.#remember(channel, cached);
-    return { state: cached.state, caughtUp };
+    return { state: await this.#visible(channel, cached), caughtUp };
+  }
+
+  async #visible(channel: string, cached: Cached): Promise<ChannelState> {
+    if (channel === EQUIVOCATIONS_CHANNEL) return cached.state;
+    const quarantine = quarantineOf(this.#store);
+    const excluded = await quarantine.authors();
+    if (excluded.size === 0) return cached.state;
+    const f = cached.filtered;
+    if (f !== undefined && f.version === quarantine.version && f.cursor === cached.cursor) {
+      return f.state;
+    }
+    const state = cached.state.without(excluded);
+    cached.filtered = { state, version: quarantine.version, cursor: cached.cursor };
+    return state;
   }
 
   #remember(channel: string, cached: Cached): void {

@@ -3,7 +3,8 @@
  * per-delta results in input order. Pure checks live in `parseEnvelope`; this adds the signature
  * check (async), admission and the store.
  */
-import { decodeBase64Url } from "../protocol/base64url.ts";
+import { AgentKey } from "../client/agent_key.ts";
+import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 import {
   type Delta,
   ID_PATTERN,
@@ -11,8 +12,11 @@ import {
   type RejectReason,
   signedMessage,
 } from "../protocol/delta.ts";
-import { utf8Encode } from "../protocol/utf8.ts";
+import { EQUIVOCATIONS_CHANNEL, proofSignatures, proofValue } from "../protocol/equivocation.ts";
+import { DELTA_BODY_BYTES_MAX } from "../protocol/limits.ts";
+import { utf8ByteLength, utf8Encode } from "../protocol/utf8.ts";
 import type { DeltaOrigin, PutOutcome, RegionStore, StoredDelta } from "../store/region_store.ts";
+import { quarantineOf } from "./quarantine.ts";
 import { retryAfterSeconds } from "./rate_limiter.ts";
 
 /** Verifies an ed25519 signature; never throws for bad input. */
@@ -42,6 +46,11 @@ export interface IngestOutcome {
    * its signer, when `attributeInvalid` asked for it.
    */
   readonly signers: (string | null)[];
+  /**
+   * Equivocation proofs this push made the region publish in `_equivocations` (already stored,
+   * with origin `"agent"`, so fan-out relays them like any delta).
+   */
+  readonly proofs: Delta[];
 }
 
 /** Whether a verified delta may be stored now (rate limits); `retryAfterMs` when not. */
@@ -93,17 +102,24 @@ export async function ingest(
   // A body this region already stores is a duplicate whatever its signature says: the stored
   // one was verified. Skipping verification matters when peers relay what we already have.
   const held = parsed.map((p) => p.ok && known !== undefined && known(p.delta.id));
+  // An author proven to equivocate is refused everywhere but in the proofs channel itself.
+  const quarantine = quarantineOf(store);
+  const quarantined = await quarantine.authors(nowMs);
+  const refused = parsed.map((p, i) =>
+    p.ok && !held[i] && p.delta.channel !== EQUIVOCATIONS_CHANNEL &&
+    quarantined.has(p.delta.author)
+  );
   const claims = parsed.map((p, i) =>
     attributeInvalid && !p.ok && p.reason === "bad_schema" ? claimedSigner(envelopes[i]) : null
   );
   const verified = await Promise.all(parsed.map((p, i) => {
-    if (p.ok) return held[i] ? false : verify(p.publicKey, p.signature, p.message);
+    if (p.ok) return held[i] || refused[i] ? false : verifyDelta(p, verify);
     const claim = claims[i];
     return claim === null ? false : verify(claim.publicKey, claim.signature, claim.message);
   }));
   const signers = parsed.map((p, i) => {
-    if (p.ok) return held[i] || verified[i] ? p.delta.author : null;
-    return verified[i] ? claims[i]!.author : null;
+    if (p.ok) return held[i] || verified[i] === true ? p.delta.author : null;
+    return verified[i] === true ? claims[i]!.author : null;
   });
   const results: (DeltaResult | undefined)[] = parsed.map((p, i) => {
     if (held[i]) return { id: (p as { delta: Delta }).delta.id, status: "duplicate" };
@@ -113,6 +129,22 @@ export async function ingest(
         status: "rejected",
         reason: p.reason,
         detail: p.detail,
+      };
+    }
+    if (refused[i]) {
+      return {
+        id: p.delta.id,
+        status: "rejected",
+        reason: "quarantined",
+        detail: `${EQUIVOCATIONS_CHANNEL} holds a proof that this author equivocated`,
+      };
+    }
+    if (verified[i] === "bad_proof") {
+      return {
+        id: p.delta.id,
+        status: "rejected",
+        reason: "bad_proof",
+        detail: "a signature inside an equivocation proof does not verify",
       };
     }
     if (!verified[i]) {
@@ -141,16 +173,81 @@ export async function ingest(
   const outcomes = toStore.length > 0 ? await store.putDeltas(toStore.map(stored), origin) : [];
   const accepted: Delta[] = [];
   const duplicates: Delta[] = [];
+  const conflicts: [Delta, string][] = [];
   outcomes.forEach((outcome, k) => {
     const delta = toStore[k];
     results[candidates[k]] = resultOf(delta.id, outcome);
     if (outcome.status === "accepted") accepted.push(delta);
     if (outcome.status === "duplicate") duplicates.push(delta);
+    if (outcome.status === "seq_conflict") conflicts.push([delta, outcome.existingId]);
   });
   if (admit !== undefined && release !== undefined && duplicates.length > 0) {
     await release(duplicates);
   }
-  return { results: results as DeltaResult[], accepted, signers };
+  for (const delta of accepted) {
+    if (delta.channel !== EQUIVOCATIONS_CHANNEL) continue;
+    for (const op of delta.ops) if (op.op === "set") quarantine.note(op.key);
+  }
+  const proofs = conflicts.length > 0 ? await publishProofs(conflicts, store, nowMs) : [];
+  return { results: results as DeltaResult[], accepted, signers, proofs };
+}
+
+/**
+ * Checks a parsed delta's signature and, in `_equivocations`, the signatures inside its proofs:
+ * true, false (its own signature fails) or `"bad_proof"`.
+ */
+async function verifyDelta(
+  p: Extract<ReturnType<typeof parseEnvelope>, { ok: true }>,
+  verify: VerifyFn,
+): Promise<boolean | "bad_proof"> {
+  if (!await verify(p.publicKey, p.signature, p.message)) return false;
+  if (p.delta.channel !== EQUIVOCATIONS_CHANNEL) return true;
+  const inner = await Promise.all(
+    proofSignatures(p.delta).map((s) => verify(s.publicKey, s.signature, s.message)),
+  );
+  return inner.every(Boolean) ? true : "bad_proof";
+}
+
+/**
+ * Records each `seq_conflict` as an equivocation proof in `_equivocations`, at most one per
+ * author and none for an author the region already holds a proof for (so a proof relayed by
+ * another region never makes this one publish its own). Each proof delta is signed by a fresh
+ * ephemeral key at seq 1: a proof is self-verifying, so who signs it does not matter, and no
+ * two instances can collide on a seq. A pair too large for one v1 body is not recorded.
+ */
+async function publishProofs(
+  conflicts: readonly [Delta, string][],
+  store: RegionStore,
+  nowMs: number,
+): Promise<Delta[]> {
+  const quarantined = await quarantineOf(store).authors();
+  const done = new Set<string>();
+  const proofs: Delta[] = [];
+  for (const [delta, existingId] of conflicts) {
+    if (delta.channel.startsWith("_")) continue;
+    if (quarantined.has(delta.author) || done.has(delta.author)) continue;
+    const first = await store.getDelta(delta.channel, existingId);
+    if (first === null) continue;
+    const key = AgentKey.generate();
+    const body = JSON.stringify({
+      v: 1,
+      author: key.id,
+      seq: 1,
+      channel: EQUIVOCATIONS_CHANNEL,
+      ts: nowMs,
+      lc: 0,
+      ops: [{ op: "set", key: delta.author, value: proofValue(first, delta) }],
+    });
+    if (utf8ByteLength(body) > DELTA_BODY_BYTES_MAX) continue;
+    const sig = encodeBase64Url(key.sign(signedMessage(utf8Encode(body))));
+    const parsed = parseEnvelope({ body, sig }, nowMs);
+    if (!parsed.ok) continue; // cannot happen for two stored deltas; never store a bad proof
+    const [outcome] = await store.putDeltas([stored(parsed.delta)], "agent");
+    done.add(delta.author);
+    quarantineOf(store).note(delta.author);
+    if (outcome.status === "accepted") proofs.push(parsed.delta);
+  }
+  return proofs;
 }
 
 function rateLimited(id: string, retryAfterMs: number): DeltaResult {

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { AgentKey } from "../client/agent_key.ts";
 import type { DeltaOrigin, RegionStore } from "../store/region_store.ts";
-import { drainTo, envelopeBatches, fanOutCursor } from "./fan_out.ts";
+import { drainTo, envelopeBatches, FANOUT_BATCH_DELTAS_MAX, fanOutCursor } from "./fan_out.ts";
 import { ingest, type VerifyFn } from "./ingest.ts";
 import { LeaderLease } from "./leader_lease.ts";
 import { PhiAccrualDetector } from "./phi_accrual.ts";
@@ -37,9 +37,9 @@ export const FANOUT_BACKOFF_MS_MAX = 2_000;
  */
 export const EPOCH_FENCE_LEASES = 4;
 /** Anti-entropy turns one peer may be skipped in a row while fan-out has a backlog for it. */
-export const ANTI_ENTROPY_DEFERRALS_MAX = 2;
-/** Most deltas one peer message may carry. */
-export const PEER_DELTAS_MAX = 256;
+export const ANTI_ENTROPY_DEFERRALS_MAX = 4;
+/** Most deltas one peer message may carry: what fan-out and anti-entropy put in one. */
+export const PEER_DELTAS_MAX = FANOUT_BATCH_DELTAS_MAX;
 
 export interface MeshNodeOptions {
   readonly self: RegionInfo;

@@ -96,6 +96,7 @@ const MALFORMED = new Set([
   "body_too_large",
   "bad_json",
   "bad_schema",
+  "bad_proof",
 ]);
 
 export class RateLimiter {
@@ -258,6 +259,7 @@ function eventOf(result: DeltaResult): ReputationEvent | null {
   if (result.reason === "bad_signature") return "invalid_signature";
   if (result.reason === "rate_limited") return "rate_limited";
   if (MALFORMED.has(result.reason)) return "invalid_schema";
-  // future_timestamp (a skewed clock), reserved_channel, seq_conflict: not held against anyone.
+  // future_timestamp (a skewed clock), reserved_channel, seq_conflict, quarantined (the author
+  // is refused anyway): not held against anyone.
   return null;
 }

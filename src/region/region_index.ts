@@ -247,10 +247,14 @@ export class RegionIndex {
     return pushed;
   }
 
-  /** Remembers the ids a region refused as `seq_conflict` (bounded; oldest forgotten first). */
+  /**
+   * Remembers the ids a region refused as `seq_conflict` or `quarantined` (bounded; oldest
+   * forgotten first), so anti-entropy does not offer them again and again.
+   */
   #noteConflicts(results: readonly DeltaResult[] | undefined): void {
     for (const r of results ?? []) {
-      if (r.status !== "rejected" || r.reason !== "seq_conflict" || r.id === null) continue;
+      if (r.status !== "rejected" || r.id === null) continue;
+      if (r.reason !== "seq_conflict" && r.reason !== "quarantined") continue;
       const id = decodeBase64Url(r.id);
       if (id === null || id.length !== 32) continue;
       this.#conflicts.add(conflictKey(id));

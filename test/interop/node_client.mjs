@@ -1229,7 +1229,13 @@ async function scenario(region, worked) {
   const flippedSig = b64uDecodeStrict(flippedBase.envelope.sig);
   flippedSig[5] ^= 1;
   const flipped = { ...flippedBase, envelope: { body: flippedBase.text, sig: b64u(flippedSig) } };
-  const conflict = A.sign(C, [{ op: "set", key: "equivocation", value: 1 }], {
+  // An equivocation quarantines its author (§18), so a throwaway author E equivocates, in a channel
+  // of its own: E1 is stored, then `conflict` signs another body with E1's seq.
+  const E = new Agent("E");
+  const CE = `${C}-eq`;
+  const E1 = E.sign(CE, [{ op: "set", key: "equivocation", value: 0 }], { seq: 1, record: false });
+  eq((await region.push([E1.envelope]))[0]?.status, "accepted", "E1 accepted");
+  const conflict = E.sign(CE, [{ op: "set", key: "equivocation", value: 1 }], {
     seq: 1,
     record: false,
   });
@@ -1340,7 +1346,7 @@ async function scenario(region, worked) {
     reasons[want.reason] = (reasons[want.reason] ?? 0) + 1;
   });
   check(
-    typeof rres[3]?.detail === "string" && rres[3].detail.endsWith(A1.id),
+    typeof rres[3]?.detail === "string" && rres[3].detail.endsWith(E1.id),
     "seq_conflict detail ends with the stored id",
     rres[3],
   );

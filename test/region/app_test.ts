@@ -88,8 +88,11 @@ Deno.test("POST /v1/deltas rejects a second body for one seq as seq_conflict and
   assert.equal(r.status, "rejected");
   assert.equal(r.reason, "seq_conflict");
   assert.match(String(r.detail), new RegExp(idOf(first)));
+  // The first stays stored; the view now excludes the proven equivocator (equivocation_test.ts).
+  const tail = await (await app.request("/v1/channels/c/deltas")).json();
+  assert.deepEqual(tail.deltas, [first]);
   const view = await (await app.request("/v1/channels/c")).json();
-  assert.equal(view.map.k, "first");
+  assert.equal(view.map.k, undefined);
 });
 
 Deno.test("POST /v1/deltas rejects forged and mis-tagged signatures", async () => {
@@ -220,9 +223,14 @@ Deno.test("POST /v1/deltas rejects writes to reserved system channels", async ()
   const { app } = region();
   const key = AgentKey.generate();
   const [r] = await results(
-    await push(app, [signBody(key, JSON.stringify(bodyOf(key, { channel: "_equivocations" })))]),
+    await push(app, [signBody(key, JSON.stringify(bodyOf(key, { channel: "_system" })))]),
   );
   assert.equal(r.reason, "reserved_channel");
+  // `_equivocations` takes only equivocation proofs (equivocation_test.ts).
+  const [p] = await results(
+    await push(app, [signBody(key, JSON.stringify(bodyOf(key, { channel: "_equivocations" })))]),
+  );
+  assert.equal(p.reason, "bad_proof");
 });
 
 Deno.test("POST /v1/deltas answers whole-request errors as problem+json", async () => {
