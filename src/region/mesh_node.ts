@@ -36,8 +36,11 @@ export const FANOUT_BACKOFF_MS_MAX = 2_000;
  * again (its store was reset). Regions of a mesh are expected to use the same lease length.
  */
 export const EPOCH_FENCE_LEASES = 4;
-/** Anti-entropy turns one peer may be skipped in a row while fan-out has a backlog for it. */
-export const ANTI_ENTROPY_DEFERRALS_MAX = 4;
+/**
+ * Longest anti-entropy may wait for a peer while fan-out has a backlog for it, in ms. Under steady
+ * load a backlog never quite empties, and some deltas reach a peer by anti-entropy alone.
+ */
+export const ANTI_ENTROPY_DEFER_MS_MAX = 10_000;
 /** Most deltas one peer message may carry: what fan-out and anti-entropy put in one. */
 export const PEER_DELTAS_MAX = FANOUT_BATCH_DELTAS_MAX;
 
@@ -109,8 +112,8 @@ interface PeerState {
   draining: boolean;
   /** New entries arrived while draining: drain again right after. */
   again: boolean;
-  /** Anti-entropy turns skipped in a row because fan-out had a backlog for this peer. */
-  deferrals: number;
+  /** When anti-entropy last ran with this peer (it defers to fan-out, but not for ever). */
+  lastAntiEntropyMs: number;
 }
 
 export class MeshNode {
@@ -160,7 +163,7 @@ export class MeshNode {
         acked: -1,
         draining: false,
         again: false,
-        deferrals: 0,
+        lastAntiEntropyMs: 0,
       });
     }
   }
@@ -296,15 +299,13 @@ export class MeshNode {
     if (targets.length === 0) return;
     const target = targets[this.#antiEntropyTurn++ % targets.length];
     // Anti-entropy is the safety net: while fan-out still has a backlog for this peer, the two
-    // would move (and verify) the same deltas twice, so it waits — but only a few turns, since
-    // under steady load a backlog never quite empties, and some deltas (repaired ones, relays a
-    // non-leader skips) reach a peer by anti-entropy alone.
+    // would move (and verify) the same deltas twice, so it waits — but at most
+    // ANTI_ENTROPY_DEFER_MS_MAX since it last ran with this peer, since some deltas (repaired
+    // ones, relays a non-leader skips) reach a peer by anti-entropy alone.
     const peer = this.#peers.get(target.id)!;
-    if (peer.behind > 0 && peer.deferrals < ANTI_ENTROPY_DEFERRALS_MAX) {
-      peer.deferrals++;
-      return;
-    }
-    peer.deferrals = 0;
+    const now = this.#now();
+    if (peer.behind > 0 && now - peer.lastAntiEntropyMs < ANTI_ENTROPY_DEFER_MS_MAX) return;
+    peer.lastAntiEntropyMs = now;
     const base = { [names.ATTR_REGION]: this.self.id, [names.ATTR_PEER]: target.id };
     await this.#telemetry.inSpan(
       names.SPAN_ANTI_ENTROPY,

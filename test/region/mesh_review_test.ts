@@ -71,7 +71,7 @@ Deno.test("anti-entropy still runs under steady write load", async () => {
   // X reached eu-1 by anti-entropy (origin sync): fan-out never forwards it, only anti-entropy can.
   const x = testAgent(() => mesh.nowMs).sign("room", [{ op: "set", key: "x", value: 1 }]);
   await mesh.region("eu-1").store.putDeltas([stored(x)], "sync");
-  for (let round = 0; round < 24; round++) {
+  for (let round = 0; round < 64; round++) { // 16 s: past ANTI_ENTROPY_DEFER_MS_MAX
     await mesh.tick();
     if (round % 4 === 0) await mesh.antiEntropy();
   }
