@@ -7,6 +7,7 @@ import { z } from "zod";
 import { sha256 } from "../crypto/sha256.ts";
 import { decodeBase64Url, encodeBase64Url } from "./base64url.ts";
 import { hasDuplicateKeys } from "./duplicate_keys.ts";
+import { certificateOpsProblem, CERTIFICATES_CHANNEL } from "./certificate.ts";
 import { EQUIVOCATIONS_CHANNEL, proofOpsProblem } from "./equivocation.ts";
 import { utf8ByteLength, utf8Encode } from "./utf8.ts";
 import {
@@ -146,7 +147,11 @@ export type RejectReason =
   /** The author is proven to have equivocated: this region refuses its deltas. */
   | "quarantined"
   /** The author is over its rate limit in this region: not stored; retry later. */
-  | "rate_limited";
+  | "rate_limited"
+  /** A `_certificates` delta that is not made only of operator-signed certificates. */
+  | "bad_certificate"
+  /** The channel's admission policy does not admit this author (at this delta's `ts`). */
+  | "not_admitted";
 
 /** The result of the synchronous checks on one envelope. */
 export type Parsed =
@@ -193,9 +198,9 @@ const reject = (
 
 /**
  * Runs every check on one received envelope except the signature: shape, encoding, size, JSON,
- * schema, clock skew against `nowMs`, reserved channels, and for `_equivocations` the shape of
- * every proof (their inner signatures are the caller's too: see `proofSignatures`). Pure; never
- * throws.
+ * schema, clock skew against `nowMs`, reserved channels, for `_certificates` the shape of every
+ * certificate, and for `_equivocations` the shape of every proof (their inner signatures are the
+ * caller's too: see `proofSignatures`). Pure; never throws.
  */
 export function parseEnvelope(envelope: unknown, nowMs: number): Parsed {
   if (
@@ -271,6 +276,9 @@ export function parseEnvelope(envelope: unknown, nowMs: number): Parsed {
   if (fields.channel === EQUIVOCATIONS_CHANNEL) {
     const problem = proofOpsProblem(fields.ops, ID_PATTERN);
     if (problem !== null) return reject(id, "bad_proof", problem);
+  } else if (fields.channel === CERTIFICATES_CHANNEL) {
+    const problem = certificateOpsProblem(fields.ops);
+    if (problem !== null) return reject(id, "bad_certificate", problem);
   } else if (fields.channel.startsWith("_")) {
     return reject(
       id,

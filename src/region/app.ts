@@ -14,6 +14,7 @@ import {
 import { ID_PATTERN } from "../protocol/delta.ts";
 import { type RegionStore, StoreUnavailableError } from "../store/region_store.ts";
 import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
+import type { AdmissionPolicy } from "./admission.ts";
 import { ChannelViews } from "./channel_views.ts";
 import { type ClientAddressFn, defaultClientAddress } from "./client_address.ts";
 import type { MeshNode } from "./mesh_node.ts";
@@ -62,10 +63,15 @@ export interface RegionOptions {
   readonly clientAddress?: (c: Context) => string;
   /** Trust `X-Forwarded-For` (only behind a proxy that overwrites it). Default false. */
   readonly trustProxy?: boolean;
+  /**
+   * The mesh's per-channel admission policy (`MESH_ADMISSION`, docs/protocol.md §19); the mesh
+   * node must be given the same one. Default: every channel open.
+   */
+  readonly admission?: AdmissionPolicy;
 }
 
 export function createRegionApp(options: RegionOptions): Hono {
-  const { region, store } = options;
+  const { region, store, admission } = options;
   const verify = options.verify ?? verifyEd25519;
   const now = options.now ?? Date.now;
   const telemetry = options.telemetry ?? createTelemetry();
@@ -108,6 +114,7 @@ export function createRegionApp(options: RegionOptions): Hono {
           nowMs,
           {
             attributeInvalid: true,
+            admission,
             admit: async (deltas) => {
               const charges = await limiter.chargeDeltas(deltas.map((d) => d.author), nowMs);
               for (const ch of charges) if (!ch.allowed) refused(telemetry, base, "author", ch);

@@ -35,6 +35,8 @@ const configSchema = z.strictObject({
   MESH_STORE: z.enum(["denokv", "upstash"]).default("denokv"),
   /** Path of the topology JSON file; unset runs a standalone region (no peers). */
   MESH_TOPOLOGY: z.string().min(1).optional(),
+  /** Path of the mesh's admission JSON file (§19); unset leaves every channel open. */
+  MESH_ADMISSION: z.string().min(1).optional(),
   /** This region's ed25519 secret seed (base64url); else `<MESH_DATA>/<region>.key.json`. */
   MESH_REGION_KEY: z.string().min(1).optional(),
   /** Heartbeat period between exchanging regions, in ms. Default 250. */

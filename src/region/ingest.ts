@@ -1,7 +1,7 @@
 /**
- * The ingest pipeline of one push: parse → verify → admit (rate limits) → dedupe/persist →
- * per-delta results in input order. Pure checks live in `parseEnvelope`; this adds the signature
- * check (async), admission and the store.
+ * The ingest pipeline of one push: parse → verify → admission policy → admit (rate limits) →
+ * dedupe/persist → per-delta results in input order. Pure checks live in `parseEnvelope`; this
+ * adds the signature check (async), admission and the store.
  */
 import { AgentKey } from "../client/agent_key.ts";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
@@ -12,10 +12,13 @@ import {
   type RejectReason,
   signedMessage,
 } from "../protocol/delta.ts";
+import { CERTIFICATES_CHANNEL, certificatesIn } from "../protocol/certificate.ts";
 import { EQUIVOCATIONS_CHANNEL, proofSignatures, proofValue } from "../protocol/equivocation.ts";
 import { DELTA_BODY_BYTES_MAX } from "../protocol/limits.ts";
 import { utf8ByteLength, utf8Encode } from "../protocol/utf8.ts";
 import type { DeltaOrigin, PutOutcome, RegionStore, StoredDelta } from "../store/region_store.ts";
+import { type AdmissionPolicy, certificateAdmits, ruleFor } from "./admission.ts";
+import { certificatesOf, operatorSigned } from "./certificates.ts";
 import { quarantineOf } from "./quarantine.ts";
 import { retryAfterSeconds } from "./rate_limiter.ts";
 
@@ -82,6 +85,11 @@ export interface IngestOptions {
    * report that author in `signers` when it verifies: its key signed an invalid delta.
    */
   readonly attributeInvalid?: boolean;
+  /**
+   * The mesh's per-channel admission policy (§19): a verified delta it refuses is rejected
+   * `not_admitted`. Default: every channel open, and no certificate is valid (no operators).
+   */
+  readonly admission?: AdmissionPolicy;
 }
 
 /**
@@ -97,7 +105,7 @@ export async function ingest(
   nowMs: number,
   options: IngestOptions = {},
 ): Promise<IngestOutcome> {
-  const { origin = "agent", known, admit, release, attributeInvalid = false } = options;
+  const { origin = "agent", known, admit, release, attributeInvalid = false, admission } = options;
   const parsed = envelopes.map((e) => parseEnvelope(e, nowMs));
   // A body this region already stores is a duplicate whatever its signature says: the stored
   // one was verified. Skipping verification matters when peers relay what we already have.
@@ -113,7 +121,7 @@ export async function ingest(
     attributeInvalid && !p.ok && p.reason === "bad_schema" ? claimedSigner(envelopes[i]) : null
   );
   const verified = await Promise.all(parsed.map((p, i) => {
-    if (p.ok) return held[i] || refused[i] ? false : verifyDelta(p, verify);
+    if (p.ok) return held[i] || refused[i] ? false : verifyDelta(p, verify, admission);
     const claim = claims[i];
     return claim === null ? false : verify(claim.publicKey, claim.signature, claim.message);
   }));
@@ -147,6 +155,14 @@ export async function ingest(
         detail: "a signature inside an equivocation proof does not verify",
       };
     }
+    if (verified[i] === "bad_certificate") {
+      return {
+        id: p.delta.id,
+        status: "rejected",
+        reason: "bad_certificate",
+        detail: "a certificate is not signed by an operator of this mesh's admission file",
+      };
+    }
     if (!verified[i]) {
       return {
         id: p.delta.id,
@@ -158,6 +174,20 @@ export async function ingest(
     return undefined;
   });
   let candidates = parsed.flatMap((p, i) => p.ok && results[i] === undefined ? [i] : []);
+  if (admission !== undefined && candidates.length > 0) {
+    const deltas = candidates.map((i) => (parsed[i] as { delta: Delta }).delta);
+    const admitted = await judge(deltas, admission, store, verify, nowMs);
+    candidates = candidates.filter((i, k) => {
+      if (admitted[k]) return true;
+      results[i] = {
+        id: deltas[k].id,
+        status: "rejected",
+        reason: "not_admitted",
+        detail: `the admission policy of channel ${deltas[k].channel} does not admit this author`,
+      };
+      return false;
+    });
+  }
   if (admit !== undefined && candidates.length > 0) {
     const admissions = await admit(candidates.map((i) => (parsed[i] as { delta: Delta }).delta));
     candidates = candidates.filter((i, k) => {
@@ -185,6 +215,10 @@ export async function ingest(
     await release(duplicates);
   }
   for (const delta of accepted) {
+    if (admission !== undefined && delta.channel === CERTIFICATES_CHANNEL) {
+      const certificates = certificatesOf(store, admission, verify);
+      for (const shape of certificatesIn(delta.ops)) certificates.note(shape.certificate);
+    }
     if (delta.channel !== EQUIVOCATIONS_CHANNEL) continue;
     for (const op of delta.ops) if (op.op === "set") quarantine.note(op.key);
   }
@@ -193,14 +227,57 @@ export async function ingest(
 }
 
 /**
- * Checks a parsed delta's signature and, in `_equivocations`, the signatures inside its proofs:
- * true, false (its own signature fails) or `"bad_proof"`.
+ * Whether the admission policy admits each verified delta, in order (§19). System channels are
+ * the system's (their checks come before); `open` admits all, `allowlist` its authors, and
+ * `certificate` an author that an operator-signed certificate admits at the delta's `ts`: one
+ * this region holds, or one in a `_certificates` delta of the same batch (fan-out relays a
+ * certificate and the deltas it admits together, so every region decides them alike). Reads the
+ * store only when some delta needs a certificate.
+ */
+async function judge(
+  deltas: readonly Delta[],
+  admission: AdmissionPolicy,
+  store: RegionStore,
+  verify: VerifyFn,
+  nowMs: number,
+): Promise<boolean[]> {
+  const rules = deltas.map((d) => d.channel.startsWith("_") ? null : ruleFor(admission, d.channel));
+  if (!rules.some((r) => r?.policy === "certificate")) {
+    return deltas.map((d, k) =>
+      rules[k] === null || rules[k].policy === "open" ||
+      rules[k].authors.has(d.author)
+    );
+  }
+  const batch = deltas.flatMap((d) =>
+    d.channel === CERTIFICATES_CHANNEL ? certificatesIn(d.ops).map((s) => s.certificate) : []
+  );
+  const held = certificatesOf(store, admission, verify);
+  await held.refresh(nowMs);
+  return deltas.map((d, k) => {
+    const rule = rules[k];
+    if (rule === null || rule.policy === "open") return true;
+    if (rule.policy === "allowlist") return rule.authors.has(d.author);
+    return held.admits(d) || batch.some((c) => certificateAdmits(c, d));
+  });
+}
+
+/**
+ * Checks a parsed delta's signature and, in `_equivocations`, the signatures inside its proofs,
+ * and in `_certificates` that an operator of `admission` signed each certificate: true, false
+ * (its own signature fails), `"bad_proof"` or `"bad_certificate"`.
  */
 async function verifyDelta(
   p: Extract<ReturnType<typeof parseEnvelope>, { ok: true }>,
   verify: VerifyFn,
-): Promise<boolean | "bad_proof"> {
+  admission: AdmissionPolicy | undefined,
+): Promise<boolean | "bad_proof" | "bad_certificate"> {
   if (!await verify(p.publicKey, p.signature, p.message)) return false;
+  if (p.delta.channel === CERTIFICATES_CHANNEL) {
+    const signed = await Promise.all(
+      certificatesIn(p.delta.ops).map((s) => operatorSigned(s, admission, verify)),
+    );
+    return signed.every(Boolean) ? true : "bad_certificate";
+  }
   if (p.delta.channel !== EQUIVOCATIONS_CHANNEL) return true;
   const inner = await Promise.all(
     proofSignatures(p.delta).map((s) => verify(s.publicKey, s.signature, s.message)),

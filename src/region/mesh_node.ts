@@ -3,6 +3,7 @@
  * fan-out and anti-entropy — each a short job run on a scheduler tick, and only by the region's
  * leader — plus the handlers of the signed region-to-region endpoints, which any instance serves.
  */
+import type { AdmissionPolicy } from "./admission.ts";
 import { z } from "zod";
 import type { AgentKey } from "../client/agent_key.ts";
 import type { DeltaOrigin, RegionStore } from "../store/region_store.ts";
@@ -63,6 +64,8 @@ export interface MeshNodeOptions {
   readonly random?: () => number;
   /** Real-time limit of one request to a peer, in ms. Default PEER_REQUEST_TIMEOUT_MS. */
   readonly peerTimeoutMs?: number;
+  /** The mesh's admission policy, applied to relayed and repaired deltas. Default: all open. */
+  readonly admission?: AdmissionPolicy;
 }
 
 /** What a region tells its peers about itself in every heartbeat (and its reply). */
@@ -317,6 +320,7 @@ export class MeshNode {
           verify: this.#o.verify,
           now: this.#now,
           fetch: this.#o.fetch,
+          admission: this.#o.admission,
         });
         span.setAttributes({
           [names.ATTR_SYNC_ROUNDS]: result.rounds,
@@ -360,7 +364,11 @@ export class MeshNode {
           this.#o.store,
           this.#o.verify,
           this.#now(),
-          { origin: message.origin, known: (id) => this.#o.index.has(id) },
+          {
+            origin: message.origin,
+            known: (id) => this.#o.index.has(id),
+            admission: this.#o.admission,
+          },
         );
         span.setAttributes({
           [names.ATTR_PUSH_DELTAS]: message.deltas.length,

@@ -4,6 +4,7 @@ import type { Hono } from "hono";
 import { verifyEd25519 } from "../crypto/mod.ts";
 import { DenoKvStore } from "../store/deno_kv_store.ts";
 import type { RegionStore } from "../store/region_store.ts";
+import { type AdmissionPolicy, parseAdmission } from "./admission.ts";
 import { createRegionApp } from "./app.ts";
 import type { RegionConfig } from "./config.ts";
 import { MeshNode } from "./mesh_node.ts";
@@ -21,6 +22,7 @@ export interface OpenRegion {
 
 /** Opens the configured store (creating MESH_DATA for Deno KV), the mesh and the region's app. */
 export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
+  const admission = await loadAdmission(config);
   const mesh = config.MESH_TOPOLOGY === undefined ? null : await loadMesh(config);
   const store = await openStore(config);
   try {
@@ -34,6 +36,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       heartbeatMs: config.MESH_HEARTBEAT_MS,
       leaseTtlMs: config.MESH_LEASE_TTL_MS,
       antiEntropyMs: config.MESH_ANTI_ENTROPY_MS,
+      admission,
     });
     const app = createRegionApp({
       region: config.MESH_REGION,
@@ -46,6 +49,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
         authorDeltaBurst: config.MESH_AUTHOR_DELTA_BURST,
       },
       trustProxy: config.MESH_TRUST_PROXY,
+      admission,
     });
     return {
       app,
@@ -60,6 +64,21 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
     await store.close();
     throw error;
   }
+}
+
+/** Reads and parses the admission file, when one is configured. Throws naming what is wrong. */
+async function loadAdmission(config: RegionConfig): Promise<AdmissionPolicy | undefined> {
+  const path = config.MESH_ADMISSION;
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new TypeError(
+      `Cannot start region as MESH_ADMISSION ${path} cannot be read: ${(error as Error).message}`,
+    );
+  }
+  return parseAdmission(text, path);
 }
 
 /** Reads the topology and this region's key; they must agree. Throws naming what is wrong. */

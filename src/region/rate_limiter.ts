@@ -97,6 +97,7 @@ const MALFORMED = new Set([
   "bad_json",
   "bad_schema",
   "bad_proof",
+  "bad_certificate",
 ]);
 
 export class RateLimiter {
@@ -259,7 +260,8 @@ function eventOf(result: DeltaResult): ReputationEvent | null {
   if (result.reason === "bad_signature") return "invalid_signature";
   if (result.reason === "rate_limited") return "rate_limited";
   if (MALFORMED.has(result.reason)) return "invalid_schema";
-  // future_timestamp (a skewed clock), reserved_channel, seq_conflict, quarantined (the author
+  // future_timestamp (a skewed clock), reserved_channel, seq_conflict, not_admitted (a policy, not
+  // misbehaviour), quarantined (the author
   // is refused anyway): not held against anyone.
   return null;
 }

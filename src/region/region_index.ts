@@ -5,6 +5,7 @@
  * and drives this region's side of anti-entropy with a peer: reconcile ids, pull what we lack
  * (re-verified, stored with origin `sync`), push what the peer lacks.
  */
+import type { AdmissionPolicy } from "./admission.ts";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 import type { RegionStore, StoredDelta } from "../store/region_store.ts";
 import { IdAccumulator } from "../sync/fingerprint.ts";
@@ -48,6 +49,8 @@ export interface SessionContext {
   readonly verify: VerifyFn;
   readonly now: () => number;
   readonly fetch?: typeof fetch;
+  /** The mesh's admission policy, applied to repaired deltas. Default: all open. */
+  readonly admission?: AdmissionPolicy;
 }
 
 export class RegionIndex {
@@ -206,7 +209,7 @@ export class RegionIndex {
         this.#store,
         ctx.verify,
         ctx.now(),
-        { origin: "sync", known: (id) => this.has(id) },
+        { origin: "sync", known: (id) => this.has(id), admission: ctx.admission },
       );
       this.#noteConflicts(results);
       pulled += accepted.length;

@@ -6,6 +6,7 @@
 import type { Hono } from "hono";
 import { AgentKey } from "../../src/client/agent_key.ts";
 import { verifyEd25519 } from "../../src/crypto/mod.ts";
+import type { AdmissionPolicy } from "../../src/region/admission.ts";
 import { createRegionApp } from "../../src/region/app.ts";
 import { MeshNode } from "../../src/region/mesh_node.ts";
 import { RegionIndex } from "../../src/region/region_index.ts";
@@ -38,6 +39,8 @@ export interface InProcessMeshOptions {
    * or a compromised answer); default: unchanged.
    */
   readonly intercept?: (from: string, to: string, path: string, init: RequestInit) => RequestInit;
+  /** The mesh's admission policy, given to every region's app and node; default: all open. */
+  readonly admission?: AdmissionPolicy;
 }
 
 export class InProcessMesh {
@@ -49,6 +52,7 @@ export class InProcessMesh {
   readonly #delivery: (from: string, to: string) => Delivery;
   readonly #random: () => number;
   readonly #intercept: NonNullable<InProcessMeshOptions["intercept"]>;
+  readonly #admission: AdmissionPolicy | undefined;
 
   constructor(
     layout: readonly { id: string; zone: string }[],
@@ -57,6 +61,7 @@ export class InProcessMesh {
     this.#delivery = options.delivery ?? (() => "deliver");
     this.#random = options.random ?? Math.random;
     this.#intercept = options.intercept ?? ((_from, _to, _path, init) => init);
+    this.#admission = options.admission;
     const keys = new Map(layout.map((r) => [r.id, AgentKey.generate()]));
     const zones = [...new Set(layout.map((r) => r.zone))].map((zone) => ({
       id: zone,
@@ -89,12 +94,14 @@ export class InProcessMesh {
       // a lost heartbeat.
       peerTimeoutMs: 60_000,
       leaseTtlMs: 3_000,
+      admission: this.#admission,
     });
     const app = createRegionApp({
       region: id,
       store,
       now: () => this.nowMs,
       mesh: { node, index },
+      admission: this.#admission,
     });
     const region = { id, app, node, store, key };
     this.regions.set(id, region);
