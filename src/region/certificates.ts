@@ -6,7 +6,6 @@
  * Certificates are re-verified against the policy's operators on the way in, so only what the
  * configured operators signed counts. Their number is bounded by what operators sign.
  */
-import type { Op } from "../protocol/delta.ts";
 import {
   type Certificate,
   CERTIFICATES_CHANNEL,
@@ -15,10 +14,9 @@ import {
 } from "../protocol/certificate.ts";
 import type { RegionStore } from "../store/region_store.ts";
 import { type AdmissionPolicy, certificateAdmits } from "./admission.ts";
+import { ChannelFollower } from "./channel_follower.ts";
 import type { VerifyFn } from "./ingest.ts";
 
-/** Deltas of `_certificates` read per page while catching up. */
-export const CERTIFICATES_CATCHUP_PAGE_DELTAS = 1_000;
 /** Most ms of the region clock ingest relies on the cached certificates before reading again. */
 export const CERTIFICATES_REFRESH_MS = 1_000;
 
@@ -35,18 +33,24 @@ export async function operatorSigned(
 }
 
 export class Certificates {
-  readonly #store: RegionStore;
-  readonly #admission: AdmissionPolicy;
-  readonly #verify: VerifyFn;
   readonly #byAuthor = new Map<string, Certificate[]>();
-  #cursor = 0;
-  #refreshedAtMs: number | null = null;
-  #inflight: Promise<void> | null = null;
+  readonly #follower: ChannelFollower;
 
   constructor(store: RegionStore, admission: AdmissionPolicy, verify: VerifyFn) {
-    this.#store = store;
-    this.#admission = admission;
-    this.#verify = verify;
+    // Re-verified on the way in: only what the configured operators signed counts.
+    this.#follower = new ChannelFollower(
+      store,
+      CERTIFICATES_CHANNEL,
+      CERTIFICATES_REFRESH_MS,
+      async (key, value) => {
+        const shape = checkCertificateShape(key, value);
+        if (shape.ok && await operatorSigned(shape, admission, verify)) {
+          this.note(
+            shape.certificate,
+          );
+        }
+      },
+    );
   }
 
   /** Adds a certificate already verified against the operators (just stored here). */
@@ -64,36 +68,8 @@ export class Certificates {
   }
 
   /** Catches up with the channel, unless it did less than `CERTIFICATES_REFRESH_MS` before. */
-  async refresh(nowMs: number): Promise<void> {
-    const last = this.#refreshedAtMs;
-    if (last !== null && nowMs >= last && nowMs - last < CERTIFICATES_REFRESH_MS) return;
-    while (this.#inflight !== null) await this.#inflight;
-    const work = this.#catchUp().finally(() => this.#inflight = null);
-    this.#inflight = work;
-    await work;
-    this.#refreshedAtMs = nowMs;
-  }
-
-  async #catchUp(): Promise<void> {
-    for (;;) {
-      const page = await this.#store.listArrivals(
-        CERTIFICATES_CHANNEL,
-        this.#cursor,
-        CERTIFICATES_CATCHUP_PAGE_DELTAS,
-      );
-      for (const record of page.deltas) {
-        const { ops } = JSON.parse(record.body) as { ops: Op[] };
-        for (const op of ops) {
-          if (op.op !== "set") continue;
-          const shape = checkCertificateShape(op.key, op.value);
-          if (shape.ok && await operatorSigned(shape, this.#admission, this.#verify)) {
-            this.note(shape.certificate);
-          }
-        }
-      }
-      this.#cursor = page.cursor;
-      if (!page.more) return;
-    }
+  refresh(nowMs: number): Promise<void> {
+    return this.#follower.refresh(nowMs);
   }
 }
 

@@ -9,24 +9,25 @@
  * deltas whatever was stored meanwhile).
  */
 import { EQUIVOCATIONS_CHANNEL } from "../protocol/equivocation.ts";
-import type { Op } from "../protocol/delta.ts";
 import type { RegionStore } from "../store/region_store.ts";
+import { ChannelFollower } from "./channel_follower.ts";
 
-/** Deltas of `_equivocations` read per page while catching up. */
-export const QUARANTINE_CATCHUP_PAGE_DELTAS = 1_000;
 /** Most ms of the region clock ingest relies on the cached set before reading the store again. */
 export const QUARANTINE_REFRESH_MS = 1_000;
 
 export class Quarantine {
-  readonly #store: RegionStore;
   readonly #authors = new Set<string>();
-  #cursor = 0;
+  readonly #follower: ChannelFollower;
   #version = 0;
-  #refreshedAtMs: number | null = null;
-  #inflight: Promise<ReadonlySet<string>> | null = null;
 
   constructor(store: RegionStore) {
-    this.#store = store;
+    // Every delta stored in `_equivocations` passed the proof check: its set keys are authors.
+    this.#follower = new ChannelFollower(
+      store,
+      EQUIVOCATIONS_CHANNEL,
+      QUARANTINE_REFRESH_MS,
+      (key) => this.note(key),
+    );
   }
 
   /** Rises whenever the set grows. */
@@ -46,37 +47,9 @@ export class Quarantine {
    * region clock `nowMs`, the cached set when it was caught up less than `QUARANTINE_REFRESH_MS`
    * before.
    */
-  authors(nowMs?: number): Promise<ReadonlySet<string>> {
-    const last = this.#refreshedAtMs;
-    if (
-      nowMs !== undefined && last !== null && nowMs >= last && nowMs - last < QUARANTINE_REFRESH_MS
-    ) {
-      return Promise.resolve(this.#authors);
-    }
-    const running = this.#inflight;
-    if (running !== null) return running.then(() => this.authors());
-    const work = this.#catchUp(nowMs).finally(() => this.#inflight = null);
-    this.#inflight = work;
-    return work;
-  }
-
-  async #catchUp(nowMs: number | undefined): Promise<ReadonlySet<string>> {
-    for (;;) {
-      const page = await this.#store.listArrivals(
-        EQUIVOCATIONS_CHANNEL,
-        this.#cursor,
-        QUARANTINE_CATCHUP_PAGE_DELTAS,
-      );
-      for (const record of page.deltas) {
-        const { ops } = JSON.parse(record.body) as { ops: Op[] };
-        for (const op of ops) if (op.op === "set") this.note(op.key);
-      }
-      this.#cursor = page.cursor;
-      if (!page.more) {
-        if (nowMs !== undefined) this.#refreshedAtMs = nowMs;
-        return this.#authors;
-      }
-    }
+  async authors(nowMs?: number): Promise<ReadonlySet<string>> {
+    await this.#follower.refresh(nowMs);
+    return this.#authors;
   }
 }
 
