@@ -512,6 +512,7 @@ export class MeshNode {
       schema,
       verify: this.#o.verify,
       admitEpoch: (region: string, epoch: number) => this.#admitEpoch(region, epoch),
+      claimNonce: (key: string, ttlMs: number) => this.#o.store.claimNonce(key, ttlMs, this.#now()),
     };
   }
 

@@ -113,6 +113,11 @@ export interface VerifyContext<T> {
     signature: Uint8Array,
     message: Uint8Array,
   ) => Promise<boolean>;
+  /**
+   * Claims a message's nonce in the regional store (first claim true), so a replay to another
+   * instance of the region, or after a restart, is refused too. Absent: the in-memory guard only.
+   */
+  readonly claimNonce?: (key: string, ttlMs: number) => Promise<boolean>;
   /** Whether a message of `region` with `epoch` is not from a deposed leader (see MeshNode). */
   readonly admitEpoch: (region: string, epoch: number) => Promise<boolean>;
 }
@@ -177,5 +182,9 @@ export async function checkRegionMessage<T>(
   if (!ctx.replay.admit(head.data.nonce, head.data.sentAtMs, ctx.nowMs)) {
     return fail("replayed", "this message was already received");
   }
+  // A message is acceptable while its sentAtMs is within the window either way of the clock.
+  const claimed = ctx.claimNonce === undefined ||
+    await ctx.claimNonce(`${sender.id}:${head.data.nonce}`, 2 * REGION_MESSAGE_SKEW_MS_MAX);
+  if (!claimed) return fail("replayed", "this message was already received by this region");
   return { ok: true, message: { ...head.data, ...rest.data } };
 }

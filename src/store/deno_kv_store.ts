@@ -336,6 +336,27 @@ export class DenoKvStore implements RegionStore {
     );
   }
 
+  async claimNonce(nonce: string, ttlMs: number, nowMs: number): Promise<boolean> {
+    assertName("nonce", nonce);
+    void nowMs; // Deno KV expires the key itself
+    return await this.#guard(async () => {
+      const key = this.#key("nonce", nonce);
+      for (let attempt = 1;; attempt++) {
+        try {
+          const claimed = await this.#kv.atomic().check({ key, versionstamp: null })
+            .set(key, 1, { expireIn: ttlMs }).commit();
+          return claimed.ok;
+        } catch (error) {
+          // Another process holds SQLite's write lock: retry a few times.
+          if (attempt >= 5 || !/database is locked|SQLITE_BUSY/i.test((error as Error).message)) {
+            throw error;
+          }
+          await new Promise((r) => setTimeout(r, attempt * 5));
+        }
+      }
+    });
+  }
+
   async getLease(name: string): Promise<Lease | null> {
     assertName("lease name", name);
     return await this.#guard(async () =>

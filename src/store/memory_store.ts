@@ -29,6 +29,9 @@ import {
 /** Token buckets kept before those already full again are swept out. */
 const MEMORY_BUCKETS_MAX = 100_000;
 
+/** Nonces one memory store remembers. */
+export const MEMORY_NONCES_MAX = 100_000;
+
 export class MemoryStore implements RegionStore {
   readonly kind = "memory";
   readonly #records = new Map<string, ArrivedDelta>(); // `${channel}\0${id}`
@@ -39,6 +42,8 @@ export class MemoryStore implements RegionStore {
   readonly #log: LogEntry[] = [];
   readonly #cursors = new Map<string, number>();
   readonly #leases = new Map<string, Lease>();
+  /** Claimed nonces with their expiry (insertion order ≈ expiry order). */
+  readonly #nonces = new Map<string, number>();
   readonly #buckets = new Map<string, BucketState & { readonly expiresAtMs: number }>();
   /** When set, every operation throws StoreUnavailableError (for failure tests). */
   failing = false;
@@ -151,6 +156,20 @@ export class MemoryStore implements RegionStore {
     this.#check();
     const released = releasedLease(this.#leases.get(name) ?? null, holder);
     if (released !== null) this.#leases.set(name, released);
+  }
+
+  // deno-lint-ignore require-await
+  async claimNonce(nonce: string, ttlMs: number, nowMs: number): Promise<boolean> {
+    assertName("nonce", nonce);
+    this.#check();
+    for (const [old, expiresAtMs] of this.#nonces) { // oldest first: drop the expired
+      if (expiresAtMs > nowMs && this.#nonces.size < MEMORY_NONCES_MAX) break;
+      this.#nonces.delete(old);
+    }
+    const held = this.#nonces.get(nonce);
+    if (held !== undefined && held > nowMs) return false;
+    this.#nonces.set(nonce, nowMs + ttlMs);
+    return true;
   }
 
   // deno-lint-ignore require-await

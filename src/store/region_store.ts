@@ -175,6 +175,12 @@ export interface RegionStore {
   /** The lease as it stands, or null when never taken. */
   getLease(name: string): Promise<Lease | null>;
   /**
+   * Claims `nonce` for `ttlMs` from wall time `nowMs`, atomically: true the first time, false
+   * while an earlier claim lives, for every instance sharing the store. Region messages claim
+   * their nonce here, so a replay to any instance of the region is refused.
+   */
+  claimNonce(nonce: string, ttlMs: number, nowMs: number): Promise<boolean>;
+  /**
    * Takes `cost` tokens from `bucket` at the caller's wall time `nowMs`, atomically: concurrent
    * takers (in this instance or any other on the same store) never get more than the bucket
    * holds. Refill is computed from the caller's clock and never runs backwards: a `nowMs` earlier

@@ -14,6 +14,7 @@
  *   P{~region}:log     hash   n → "<origin> <channel> <id>"       (region log)
  *   P{~region}:cursors hash   name → n                            (named cursors)
  *   P{~region}:leases  hash   name → "<epoch> <expiresAtMs> <holder>"
+ *   P{~region}:nonce:<nonce>  string, with an expiry: a claimed region-message nonce
  * and token buckets under their own hash tag, so one script call may touch many of them:
  *   P{~rate}:<bucket>  string "<tokens> <atMs>", expiring          (token bucket)
  *
@@ -365,6 +366,20 @@ export class UpstashStore implements RegionStore {
       name,
       holder,
     ]);
+  }
+
+  async claimNonce(nonce: string, ttlMs: number, nowMs: number): Promise<boolean> {
+    assertName("nonce", nonce);
+    void nowMs; // Redis expires the key itself
+    const claimed = await this.#guard(
+      "claim a nonce",
+      () =>
+        this.#redis.set(this.#regionKey(`nonce:${nonce}`), "1", {
+          nx: true,
+          px: Math.max(1, Math.ceil(ttlMs)),
+        }),
+    );
+    return claimed !== null && claimed !== undefined;
   }
 
   async getLease(name: string): Promise<Lease | null> {

@@ -272,3 +272,29 @@ Deno.test("a region message is accepted only at the endpoint of its kind", async
   assert.equal(response.status, 400);
   assert.match((await response.json()).detail, /"heartbeat-reply" message cannot be sent here/);
 });
+
+Deno.test("a region message replayed to another instance of the same region is refused", async () => {
+  const mesh = new InProcessMesh(LAYOUT);
+  await settled(mesh);
+  const eu2 = mesh.region("eu-2");
+  // A second instance of eu-2 on the same store: its in-memory replay guard is empty.
+  const other = mesh.add("eu-2", eu2.key, eu2.store, "eu-2-i2");
+  const eu1 = mesh.region("eu-1");
+  const message = signRegionMessage((b) => eu1.key.sign(b), {
+    ...messageHead("deltas", "eu-1", "eu-2", eu1.node.lease.epoch, mesh.nowMs),
+    origin: "zone",
+    deltas: [],
+  });
+  const post = (app: typeof eu2.app) =>
+    app.request("/v1/peer/deltas", {
+      method: "POST",
+      headers: { "content-type": "application/json", [SIGNATURE_HEADER]: message.signature },
+      body: message.body,
+    });
+  const first = await post(eu2.app);
+  assert.equal(first.status, 200);
+  await first.body?.cancel();
+  const replay = await post(other.app);
+  assert.equal(replay.status, 409);
+  assert.match((await replay.json()).detail, /replayed/);
+});

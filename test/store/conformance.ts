@@ -603,6 +603,20 @@ export function runStoreConformance(
     );
   });
 
+  test("claimNonce() grants a nonce once, to one of many concurrent claimers", async ({ store }) => {
+    assert.equal(await store.claimNonce("eu-1:aaaa", 60_000, 1_000), true);
+    assert.equal(await store.claimNonce("eu-1:aaaa", 60_000, 1_001), false);
+    assert.equal(
+      await store.claimNonce("eu-1:bbbb", 60_000, 1_001),
+      true,
+      "nonces are independent",
+    );
+    const claims = await Promise.all(
+      Array.from({ length: 8 }, () => store.claimNonce("eu-2:cccc", 60_000, 1_000)),
+    );
+    assert.equal(claims.filter(Boolean).length, 1);
+  });
+
   test("releaseLease() lets another holder take the lease at once with epoch + 1", async ({ store }) => {
     await store.releaseLease("leader", "i-1"); // never taken: nothing to do
     assert.equal(await store.getLease("leader"), null);
