@@ -263,3 +263,92 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a Byzantine region (valid key) altering, forging and withholding relayed deltas: honest regions reject them and all converge on the genuine ones",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { SIGNATURE_HEADER, signRegionMessage } = await import(
+      "../../src/region/region_message.ts"
+    );
+    const { parseEnvelope } = await import("../../src/protocol/delta.ts");
+    const { verifyEd25519 } = await import("../../src/crypto/mod.ts");
+    const { bodyOf, signBody } = await import("../support/signing.ts");
+    const mesh = await TestMesh.start({ regions: THREE });
+    try {
+      const byzantine = AgentKey.fromSecret(mesh.region("eu-2").secret);
+      let altered = 0, forged = 0, withheld = 0, n = 0;
+      for (const to of ["eu-1", "us-1"]) {
+        mesh.links.get(`eu-2>${to}`)!.rewrite = (path, body, headers) => {
+          if (path !== "/v1/peer/deltas") return null;
+          const message = JSON.parse(new TextDecoder().decode(body));
+          message.deltas = (message.deltas as { body: string; sig: string }[]).flatMap((d) => {
+            const k = n++ % 5;
+            if (k === 0) {
+              altered++;
+              return [{ body: d.body.replace(/"value":(\d+)/, '"value":666'), sig: d.sig }];
+            }
+            if (k === 1) {
+              withheld++;
+              return [];
+            }
+            return [d];
+          });
+          const victim = AgentKey.generate();
+          message.deltas.push(
+            signBody(
+              AgentKey.generate(),
+              JSON.stringify(bodyOf(victim, { channel: "room", ts: Date.now() })),
+            ),
+          );
+          forged++;
+          const signed = signRegionMessage((b) => byzantine.sign(b), message);
+          return {
+            body: new TextEncoder().encode(signed.body),
+            headers: new Headers({ [SIGNATURE_HEADER]: signed.signature }),
+          };
+        };
+      }
+      await mesh.until(
+        "leaders elected",
+        async () =>
+          (await Promise.all(THREE.map((r) => mesh.status(r.id)))).every((s) => s.leader?.self),
+        10_000,
+      );
+      const agents = THREE.map(() => new Agent(AgentKey.generate()));
+      for (let round = 0; round < 4; round++) {
+        await Promise.all(THREE.map(async (r, i) => {
+          const deltas = Array.from(
+            { length: 15 },
+            (_, k) =>
+              agents[i].sign("room", [{ op: "set", key: `${r.id}-${k}`, value: round * 100 + k }]),
+          );
+          const results = await new MeshClient(mesh.region(r.id).url).push(deltas);
+          assert.ok(results.every((x) => x.status === "accepted"));
+        }));
+      }
+      await mesh.until(
+        "all converge on the 180 genuine deltas",
+        () => converged(mesh, 180),
+        30_000,
+      );
+      assert.ok(
+        altered > 0 && forged > 0 && withheld > 0,
+        `altered ${altered}, forged ${forged}, withheld ${withheld}`,
+      );
+      for (const id of ["eu-1", "us-1"]) {
+        for await (const d of new MeshClient(mesh.region(id).url).tailAll("room")) {
+          const parsed = parseEnvelope({ body: d.body, sig: d.sig }, Date.now());
+          assert.ok(
+            parsed.ok && await verifyEd25519(parsed.publicKey, parsed.signature, parsed.message),
+            `${id} stored a forged delta`,
+          );
+        }
+      }
+    } finally {
+      await mesh.stop();
+    }
+  },
+});

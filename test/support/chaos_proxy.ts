@@ -151,6 +151,17 @@ export class ChaosProxy {
   /** `http://127.0.0.1:<port>`: the URL to give the client instead of the target. */
   readonly url: string;
   readonly target: string;
+  /**
+   * Rewrites a request body before it is forwarded (a Byzantine sender tampering with what it
+   * sends); null forwards the original. Applied after the other faults decided to forward.
+   */
+  rewrite:
+    | ((
+      path: string,
+      body: Uint8Array,
+      headers: Headers,
+    ) => { body: Uint8Array; headers: Headers } | null)
+    | null = null;
   readonly seed: number;
   readonly #reorderWindowMs: number;
   readonly #random: () => number;
@@ -333,10 +344,19 @@ export class ChaosProxy {
       if (!HOP_BY_HOP.has(name)) headers.append(name, value);
     }
     const hasBody = request.method !== "GET" && request.method !== "HEAD";
+    let sent: Uint8Array = body;
+    const rewritten = hasBody && this.rewrite !== null
+      ? this.rewrite(url.pathname, body, headers)
+      : null;
+    if (rewritten !== null) {
+      sent = rewritten.body;
+      for (const [name, value] of rewritten.headers) headers.set(name, value);
+      headers.delete("content-length");
+    }
     const response = await fetch(`${this.target}${url.pathname}${url.search}`, {
       method: request.method,
       headers,
-      body: hasBody ? body : undefined,
+      body: hasBody ? sent as Uint8Array<ArrayBuffer> : undefined,
       redirect: "manual",
       signal: this.#stop.signal,
       client: this.#client,
