@@ -281,7 +281,7 @@ Deno.test({
       const byzantine = AgentKey.fromSecret(mesh.region("eu-2").secret);
       let altered = 0, forged = 0, withheld = 0, n = 0;
       for (const to of ["eu-1", "us-1"]) {
-        mesh.links.get(`eu-2>${to}`)!.rewrite = (path, body, headers) => {
+        mesh.links.get(`eu-2>${to}`)!.rewrite = (path, body) => {
           if (path !== "/v1/peer/deltas") return null;
           const message = JSON.parse(new TextDecoder().decode(body));
           message.deltas = (message.deltas as { body: string; sig: string }[]).flatMap((d) => {
