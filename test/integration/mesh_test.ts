@@ -17,7 +17,7 @@ async function view(mesh: TestMesh, region: string, channel: string) {
 
 /** Every region holds the same delta set (equal region fingerprints) of `count` deltas. */
 async function converged(mesh: TestMesh, count: number): Promise<boolean> {
-  const statuses = await Promise.all([...mesh.regions.keys()].map((id) => mesh.status(id)));
+  const statuses = await mesh.statuses();
   return statuses.every((s) => s.deltas === count && s.fingerprint === statuses[0].fingerprint);
 }
 
@@ -28,12 +28,7 @@ Deno.test({
   async fn() {
     const mesh = await TestMesh.start({ regions: THREE });
     try {
-      await mesh.until(
-        "leaders elected",
-        async () =>
-          (await Promise.all(THREE.map((r) => mesh.status(r.id)))).every((s) => s.leader?.self),
-        10_000,
-      );
+      await mesh.untilEvery("leaders elected", (s) => s.leader?.self === true, 10_000);
       const agent = new Agent(AgentKey.generate());
       const client = new MeshClient(mesh.region("eu-1").url);
       const times: number[] = [];
@@ -73,14 +68,7 @@ Deno.test({
   async fn() {
     const mesh = await TestMesh.start({ regions: THREE });
     try {
-      await mesh.until(
-        "everyone reaches everyone",
-        async () =>
-          (await Promise.all(THREE.map((r) => mesh.status(r.id)))).every((s) =>
-            s.reachable.length === 3
-          ),
-        10_000,
-      );
+      await mesh.untilEvery("everyone reaches everyone", (s) => s.reachable.length === 3, 10_000);
       mesh.partition([["eu-1"], ["eu-2", "us-1"]]);
       const detectMs = await mesh.until(
         "eu-1 sees itself in a minority",
@@ -311,12 +299,7 @@ Deno.test({
           };
         };
       }
-      await mesh.until(
-        "leaders elected",
-        async () =>
-          (await Promise.all(THREE.map((r) => mesh.status(r.id)))).every((s) => s.leader?.self),
-        10_000,
-      );
+      await mesh.untilEvery("leaders elected", (s) => s.leader?.self === true, 10_000);
       const agents = THREE.map(() => new Agent(AgentKey.generate()));
       for (let round = 0; round < 4; round++) {
         await Promise.all(THREE.map(async (r, i) => {

@@ -154,6 +154,20 @@ export class TestMesh {
     return await response.json();
   }
 
+  /** `GET /v1/status` of every region, in the mesh's order. */
+  statuses(): Promise<MeshStatus[]> {
+    return Promise.all([...this.regions.keys()].map((id) => this.status(id)));
+  }
+
+  /** Polls until every region's status satisfies `check`; returns the elapsed ms. */
+  untilEvery(
+    what: string,
+    check: (status: MeshStatus) => boolean,
+    timeoutMs: number,
+  ): Promise<number> {
+    return this.until(what, async () => (await this.statuses()).every(check), timeoutMs);
+  }
+
   /** Polls `check` every 50 ms until it returns true; returns the elapsed ms; throws at `timeoutMs`. */
   async until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
     const started = performance.now();
