@@ -64,17 +64,34 @@ export class KvPlanReader {
     const headOf = (d: StoredDelta) => entries.get(d.channel)!.heads.get(d.author) ?? null;
     // A seq above the head's max has a free slot; only lower ones can be duplicates or conflicts.
     const uncertain = chunk.filter((d) => d.seq <= (headOf(d)?.max ?? 0));
-    // Only a delta that fills the slot right above a head can advance it past stored seqs.
-    const fills = new Set(chunk.map((d) => slotKey(d.channel, d.author, d.seq)));
+    // A head with seqs missing below its max advances past stored seqs when this batch fills
+    // the first missing one. A head just read from the store is checked once as well: an older
+    // version could leave one short (issue 16), and this write then repairs it.
+    const fills = new Map<string, Set<number>>();
+    for (const d of chunk) {
+      const hk = headKey(d.channel, d.author);
+      if (!fills.has(hk)) fills.set(hk, new Set());
+      fills.get(hk)!.add(d.seq);
+    }
+    const fresh = new Set(unknown);
     const gapped = authors.filter((d) => {
       const head = headOf(d);
-      return head !== null && head.max > head.contiguous + 1 &&
-        fills.has(slotKey(d.channel, d.author, head.contiguous + 1));
+      if (head === null || head.max <= head.contiguous) return false;
+      return fresh.has(d) || fills.get(headKey(d.channel, d.author))!.has(head.contiguous + 1);
     });
     const [slotEntries, aboveLists] = await Promise.all([
       this.#getMany<string>(uncertain.map((d) => this.#key("s", d.channel, d.author, d.seq))),
       Promise.all(
-        gapped.map((d) => this.#slotsAbove(d.channel, d.author, headOf(d)!.contiguous + 1)),
+        gapped.map((d) =>
+          storedRunAbove(
+            this.#kv,
+            this.#key,
+            d.channel,
+            d.author,
+            headOf(d)!.contiguous,
+            fills.get(headKey(d.channel, d.author))!,
+          )
+        ),
       ),
     ]);
     const slots = new Map<string, string>();
@@ -127,25 +144,6 @@ export class KvPlanReader {
     return { entries, log: this.log };
   }
 
-  /**
-   * The run of consecutive seqs stored for an author right above `from` (exclusive): what a
-   * delta filling `from` lets the head advance over. Stops at the first missing seq, so filling
-   * gaps one by one costs time linear in what is stored, not quadratic.
-   */
-  async #slotsAbove(channel: string, author: string, from: number): Promise<number[]> {
-    const seqs: number[] = [];
-    const iter = this.#kv.list<string>({
-      prefix: this.#key("s", channel, author),
-      start: this.#key("s", channel, author, from + 1),
-    }, { batchSize: SLOT_SCAN_PAGE_MAX });
-    for await (const entry of iter) {
-      const seq = entry.key.at(-1) as number;
-      if (seq !== from + 1 + seqs.length) break;
-      seqs.push(seq);
-    }
-    return seqs;
-  }
-
   async #getMany<T>(keys: Deno.KvKey[]): Promise<Deno.KvEntryMaybe<T>[]> {
     const pages: Promise<Deno.KvEntryMaybe<T>[]>[] = [];
     for (let i = 0; i < keys.length; i += KV_GET_MANY_KEYS_MAX) {
@@ -153,4 +151,34 @@ export class KvPlanReader {
     }
     return (await Promise.all(pages)).flat();
   }
+}
+
+/**
+ * The seqs stored for an author in the run right above `from` (exclusive): each is `from + 1`
+ * or follows the previous one directly or across seqs in `fills` (what the batch being planned
+ * stores). Stops at the first seq neither stored nor filled, so filling gaps one by one costs
+ * time linear in what is stored, not quadratic.
+ */
+export async function storedRunAbove(
+  kv: Deno.Kv,
+  key: (...parts: Deno.KvKeyPart[]) => Deno.KvKey,
+  channel: string,
+  author: string,
+  from: number,
+  fills: ReadonlySet<number> = new Set(),
+): Promise<number[]> {
+  const seqs: number[] = [];
+  let next = from + 1;
+  const iter = kv.list<string>({
+    prefix: key("s", channel, author),
+    start: key("s", channel, author, from + 1),
+  }, { batchSize: SLOT_SCAN_PAGE_MAX });
+  for await (const entry of iter) {
+    const seq = entry.key.at(-1) as number;
+    while (next < seq && fills.has(next)) next++;
+    if (seq !== next) break;
+    seqs.push(seq);
+    next++;
+  }
+  return seqs;
 }

@@ -14,7 +14,8 @@ export interface PlanInput {
   readonly nextArrival: ReadonlyMap<string, number>;
   /**
    * Whether seq `seq` of an author is stored, for seqs above a head's contiguous mark. Called
-   * only while advancing `contiguous` past stored seqs; stores answer from a bounded read.
+   * only while advancing `contiguous` past stored seqs (a seq this batch fills is known from
+   * `slots`); stores answer from a read of the run of stored seqs above the head.
    */
   readonly storedAbove: (
     channel: string,
@@ -76,25 +77,22 @@ export function planPut(
   return { outcomes, writes, heads, lastArrival };
 }
 
+/**
+ * The head after storing `delta`: `contiguous` runs up over every seq stored before or in this
+ * batch, from wherever it stood — not only when `delta` fills the seq right above it — so a head
+ * left short by an earlier write (issue 16) is repaired by the author's next write.
+ */
 function advance(
   head: AuthorHead,
   delta: StoredDelta,
   slots: ReadonlyMap<string, string>,
   input: PlanInput,
 ): AuthorHead {
+  const max = Math.max(head.max, delta.seq);
+  const present = (seq: number) =>
+    slots.has(slotKey(delta.channel, delta.author, seq)) ||
+    input.storedAbove(delta.channel, delta.author, seq);
   let contiguous = head.contiguous;
-  if (delta.seq === contiguous + 1) {
-    contiguous++;
-    const present = (seq: number) =>
-      slots.has(slotKey(delta.channel, delta.author, seq)) ||
-      input.storedAbove(delta.channel, delta.author, seq);
-    while (
-      contiguous < Math.max(head.max, delta.seq) && present(contiguous + 1)
-    ) contiguous++;
-  }
-  return {
-    contiguous,
-    max: Math.max(head.max, delta.seq),
-    count: head.count + 1,
-  };
+  while (contiguous < max && present(contiguous + 1)) contiguous++;
+  return { contiguous, max, count: head.count + 1 };
 }

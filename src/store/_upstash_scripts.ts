@@ -40,11 +40,8 @@ for i = 5, #ARGV, 5 do
     redis.call('HSET', slots, seq, id)
     if n > m then m = n end
     k = k + 1
-    if n == c + 1 then
-      c = n
-      while c < m and redis.call('HEXISTS', slots, string.format('%.0f', c + 1)) == 1 do
-        c = c + 1
-      end
+    while c < m and redis.call('HEXISTS', slots, string.format('%.0f', c + 1)) == 1 do
+      c = c + 1
     end
     redis.call('HSET', KEYS[3], author, string.format('%.0f %.0f %.0f', c, m, k))
     logged = logged + 1

@@ -21,7 +21,7 @@
  * channels from different instances now serialise on that one key.
  */
 import { backOff, chunkForAtomic, commitOrContend, compareAndSet } from "./_kv_atomic.ts";
-import { type KvPlanRead, KvPlanReader } from "./_kv_plan_input.ts";
+import { type KvPlanRead, KvPlanReader, storedRunAbove } from "./_kv_plan_input.ts";
 import { KvTokenBuckets } from "./_kv_token_buckets.ts";
 import { grantLease, releasedLease } from "./_lease.ts";
 import { type Plan, planPut } from "./_put_plan.ts";
@@ -259,10 +259,24 @@ export class DenoKvStore implements RegionStore {
     });
   }
 
+  /**
+   * The stored head, with `contiguous` carried over any run of stored seqs right above it: a
+   * head an older version left short (issue 16) reads right at once; the author's next write in
+   * the channel stores the repaired figure.
+   */
   getHead(channel: string, author: string): Promise<AuthorHead | null> {
-    return this.#guard(async () =>
-      (await this.#kv.get<AuthorHead>(this.#key("h", channel, author))).value
-    );
+    return this.#guard(async () => {
+      const head = (await this.#kv.get<AuthorHead>(this.#key("h", channel, author))).value;
+      if (head === null || head.contiguous >= head.max) return head;
+      const run = await storedRunAbove(
+        this.#kv,
+        (...parts) => this.#key(...parts),
+        channel,
+        author,
+        head.contiguous,
+      );
+      return { ...head, contiguous: head.contiguous + run.length };
+    });
   }
 
   async listLog(after: number, limit: number): Promise<LogPage> {

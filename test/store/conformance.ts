@@ -16,6 +16,7 @@ import {
   takeTokens,
 } from "../../src/store/region_store.ts";
 import { fakeAuthor, storedDelta } from "../support/deltas.ts";
+import { headCases } from "./_head_cases.ts";
 
 /** A fresh store and, when the implementation can simulate outages, a switch for them. */
 export interface StoreFixture {
@@ -30,6 +31,11 @@ export interface StoreFixture {
      */
     failAfterWrite?(): void | Promise<void>;
   };
+  /**
+   * A new store instance on the same data, as after a restart (cold caches); absent when the
+   * data does not outlive the instance. `cleanup` closes what it returns.
+   */
+  reopen?(): Promise<RegionStore>;
   cleanup(): Promise<void>;
 }
 
@@ -58,6 +64,7 @@ export function runStoreConformance(
     });
 
   const A = fakeAuthor(1), B = fakeAuthor(2);
+  headCases(test);
 
   test("putDeltas() accepts new deltas and numbers arrivals per channel from 1", async ({ store }) => {
     const out = await store.putDeltas([

@@ -18,14 +18,23 @@ runStoreConformance("DenoKvStore", async () => {
   const store = new DenoKvStore(afterCommit(faulty.kv, () => {
     if (armed) [armed, faulty.failing] = [false, true];
   }));
+  const reopened: DenoKvStore[] = [];
   return {
     store,
+    reopen: () => {
+      const again = new DenoKvStore(real, { ownsKv: false });
+      reopened.push(again);
+      return Promise.resolve(again);
+    },
     faults: {
       fail: () => void (faulty.failing = true),
       heal: () => void (faulty.failing = false),
       failAfterWrite: () => void (armed = true),
     },
-    cleanup: () => store.close(),
+    cleanup: async () => {
+      for (const r of reopened) await r.close();
+      await store.close();
+    },
   };
 });
 
@@ -305,5 +314,24 @@ Deno.test("takeTokens(DenoKvStore, ) leaves the channel cache warm: the next fre
     assert.equal(reads.count, before);
   } finally {
     await store.close();
+  }
+});
+
+Deno.test("DenoKvStore repairs a head an older version left short: at once on read, stored on the next write", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const A = fakeAuthor(1);
+  try {
+    const first = new DenoKvStore(kv, { ownsKv: false });
+    await first.putDeltas([1, 2, 3, 4, 5, 6].map((s) => storedDelta("c", A, s)));
+    await first.close();
+    // What the code before issue 16's fix stored after seqs 1, 2, 5, 6 and then [3, 4].
+    await kv.set(["h", "c", A], { contiguous: 4, max: 6, count: 6 });
+    const store = new DenoKvStore(kv, { ownsKv: false });
+    assert.deepEqual(await store.getHead("c", A), { contiguous: 6, max: 6, count: 6 });
+    await store.putDeltas([storedDelta("c", A, 8)]);
+    assert.deepEqual((await kv.get(["h", "c", A])).value, { contiguous: 6, max: 8, count: 7 });
+    await store.close();
+  } finally {
+    kv.close();
   }
 });

@@ -10,8 +10,14 @@ runStoreConformance("UpstashStore", async () => {
     token: env.rest.token,
     requestTimeoutMs: 2_000,
   });
+  const reopened: UpstashStore[] = [];
   return {
     store,
+    reopen: () => {
+      const again = new UpstashStore({ url: env.rest.url, token: env.rest.token });
+      reopened.push(again);
+      return Promise.resolve(again);
+    },
     faults: {
       fail: () => env.rest.faults.set({ mode: "http500" }),
       heal: () => env.rest.faults.reset(),
@@ -19,6 +25,7 @@ runStoreConformance("UpstashStore", async () => {
       failAfterWrite: () => env.rest.faults.set({ mode: "http500", count: 1, afterApply: true }),
     },
     cleanup: async () => {
+      for (const r of reopened) await r.close();
       await store.close();
       await env.stop();
     },
