@@ -3,51 +3,90 @@
  * 3, ... without gaps) and stamps them with a hybrid logical clock.
  *
  * A signed delta must be retried as is: signing a different body with a seq already used is
- * equivocation, which regions reject (`seq_conflict`) and later issues punish.
+ * equivocation, and regions quarantine the key for good (docs/protocol.md §8.1). `signNext()`
+ * claims each seq from a `SeqLedger` (durable with `FileSeqLedger`) before signing, one claim at a
+ * time per channel, so any number of concurrent calls get distinct seqs in stamp order.
  */
 import { encodeBase64Url } from "../protocol/base64url.ts";
 import { type DeltaBody, type Op, signedMessage } from "../protocol/delta.ts";
 import { utf8Encode } from "../protocol/utf8.ts";
+import type { DeltaResult } from "../region/ingest.ts";
 import type { AgentKey } from "./agent_key.ts";
 import { HybridClock } from "./hybrid_clock.ts";
 import type { Envelope, MeshClient } from "./mesh_client.ts";
+import { MemorySeqLedger, type SeqLedger } from "./seq_ledger.ts";
 
 export class Agent {
   readonly key: AgentKey;
   readonly clock: HybridClock;
-  readonly #seqs = new Map<string, number>();
+  readonly ledger: SeqLedger;
+  /** Seqs known to be used elsewhere (`resume`): claims start above them. */
+  readonly #floors = new Map<string, number>();
+  /** The tail of each channel's chain of claims: one claim at a time per channel. */
+  readonly #claims = new Map<string, Promise<unknown>>();
 
-  constructor(key: AgentKey, clock: HybridClock = new HybridClock()) {
+  /** Without a `ledger`, seqs live in memory: only for a key this object alone ever signs with. */
+  constructor(
+    key: AgentKey,
+    clock: HybridClock = new HybridClock(),
+    ledger: SeqLedger = new MemorySeqLedger(),
+  ) {
     this.key = key;
     this.clock = clock;
+    this.ledger = ledger;
   }
 
-  /** Continues numbering `channel` after `seq` (e.g. the region's head for this author). */
+  /** Numbers later deltas of `channel` above `seq` (e.g. the region's highest seq of this key). */
   resume(channel: string, seq: number): void {
-    this.#seqs.set(channel, Math.max(this.#seqs.get(channel) ?? 0, seq));
+    this.#floors.set(channel, Math.max(this.#floors.get(channel) ?? 0, seq));
   }
 
-  /** Resumes `channel` from the highest seq of this author the region has stored. */
+  /** Numbers later deltas of `channel` above the highest seq of this key the region stored. */
   async resumeFrom(client: MeshClient, channel: string): Promise<void> {
     this.resume(channel, (await client.head(channel, this.key.id)).max);
   }
 
-  /** Signs the next delta of `channel` carrying `ops`. */
+  /**
+   * Signs the next delta of `channel` at once, numbering in memory. Only for an agent built
+   * without a durable ledger (a programming error otherwise: use `signNext()`).
+   */
   sign(channel: string, ops: readonly Op[]): Envelope {
-    const seq = (this.#seqs.get(channel) ?? 0) + 1;
+    if (!(this.ledger instanceof MemorySeqLedger)) {
+      throw new TypeError("Agent.sign() cannot claim a seq durably: use Agent.signNext()");
+    }
+    return this.#signAt(channel, this.ledger.claimSync(channel, this.#floor(channel)), ops);
+  }
+
+  /** Claims the next seq of `channel` from the ledger, then signs the delta carrying `ops`. */
+  signNext(channel: string, ops: readonly Op[]): Promise<Envelope> {
+    const previous = this.#claims.get(channel) ?? Promise.resolve();
+    const signed = previous.then(async () => {
+      const seq = await this.ledger.claim(channel, this.#floor(channel));
+      return this.#signAt(channel, seq, ops);
+    });
+    const tail = signed.catch(() => undefined);
+    this.#claims.set(channel, tail);
+    void tail.then(() => {
+      if (this.#claims.get(channel) === tail) this.#claims.delete(channel); // keep the map bounded
+    });
+    return signed;
+  }
+
+  /** Signs the next delta of `channel` (`signNext`) and pushes it; the region's result. */
+  async push(client: MeshClient, channel: string, ops: readonly Op[]): Promise<DeltaResult> {
+    const [result] = await client.push([await this.signNext(channel, ops)]);
+    return result;
+  }
+
+  #floor(channel: string): number {
+    return this.#floors.get(channel) ?? 0;
+  }
+
+  #signAt(channel: string, seq: number, ops: readonly Op[]): Envelope {
     const { ts, lc } = this.clock.next();
-    const body: DeltaBody = {
-      v: 1,
-      author: this.key.id,
-      seq,
-      channel,
-      ts,
-      lc,
-      ops: [...ops],
-    };
+    const body: DeltaBody = { v: 1, author: this.key.id, seq, channel, ts, lc, ops: [...ops] };
     const text = JSON.stringify(body);
     const sig = encodeBase64Url(this.key.sign(signedMessage(utf8Encode(text))));
-    this.#seqs.set(channel, seq);
     return { body: text, sig };
   }
 }

@@ -1,30 +1,36 @@
 /**
- * `deno task agent <command>`: the agent CLI.
+ * `deno task agent <command>`: the agent CLI (`deno task agent help` prints the usage).
  *
- *   keygen [--key FILE]                       create a key file (default ./agent.key.json)
- *   push <channel> <op> <args...> [...]       sign and push one delta; ops:
- *        set <key> <json>  del <key>  add <set> <elem>  rmv <set> <elem>  inc <counter> <n>
- *   get <channel>                             print the channel's view
- *   tail <channel> [--after CURSOR] [--follow] print deltas as JSON lines
+ *   keygen                                     create a key file (default ./agent.key.json)
+ *   push <channel> <op> <args...> [...]        sign and push one delta
+ *   get <channel>                              print the channel's view
+ *   tail <channel> [--after CURSOR] [--follow] print signed envelopes as JSON lines
  *
  * Options: --url URL (default $MESH_URL or http://127.0.0.1:8000), --key FILE ($MESH_AGENT_KEY).
+ * Exit codes: 0 done, 1 failed (or the delta was rejected), 2 a mistake in the command line.
  */
-import { ChannelState } from "../crdt/channel_state.ts";
-import type { Op, OpValue } from "../protocol/delta.ts";
-import { deltaId } from "../protocol/delta.ts";
-import { utf8Encode } from "../protocol/utf8.ts";
+import type { DeltaResult } from "../region/ingest.ts";
 import { Agent } from "./agent.ts";
 import { AgentKey } from "./agent_key.ts";
-import { MeshClient } from "./mesh_client.ts";
+import { parseOps, UsageError } from "./_cli_ops.ts";
+import { type Command, COMMANDS, USAGE } from "./_cli_usage.ts";
+import { HybridClock } from "./hybrid_clock.ts";
+import { type Envelope, MeshClient, MeshHttpError, MeshUnreachableError } from "./mesh_client.ts";
+import { FileSeqLedger, seqStatePath } from "./seq_ledger.ts";
+import { exactJsonText } from "./view_json.ts";
 
 /** Pause between polls of `tail --follow`, in milliseconds. */
 export const TAIL_FOLLOW_POLL_MS = 1_000;
+
+/** A failure worth one sentence and a hint, not a stack trace. */
+class CliError extends Error {}
 
 interface Flags {
   url: string;
   key: string;
   after: string;
   follow: boolean;
+  help: boolean;
   rest: string[];
 }
 
@@ -34,6 +40,7 @@ function parseFlags(args: string[], env: Record<string, string | undefined>): Fl
     key: env.MESH_AGENT_KEY ?? "./agent.key.json",
     after: "0",
     follow: false,
+    help: false,
     rest: [],
   };
   for (let i = 0; i < args.length; i++) {
@@ -43,130 +50,197 @@ function parseFlags(args: string[], env: Record<string, string | undefined>): Fl
       if (value === undefined) throw new UsageError(`${arg} needs a value`);
       flags[arg.slice(2) as "url" | "key" | "after"] = value;
     } else if (arg === "--follow") flags.follow = true;
+    else if (arg === "--help" || arg === "-h") flags.help = true;
+    else if (arg.startsWith("--")) throw new UsageError(`unknown option ${arg}`);
     else flags.rest.push(arg);
   }
   return flags;
 }
 
-class UsageError extends Error {}
-
-/** Turns CLI words into ops; `rmv` needs the channel state to name the live tags. */
-async function parseOps(words: string[], channel: string, client: MeshClient): Promise<Op[]> {
-  const ops: Op[] = [];
-  let state: ChannelState | undefined;
-  for (let i = 0; i < words.length;) {
-    const [op, a, b] = words.slice(i);
-    const need = (n: number) => {
-      if (words.length < i + 1 + n) throw new UsageError(`${op} needs ${n} argument(s)`);
-      i += 1 + n;
-    };
-    switch (op) {
-      case "set": {
-        need(2);
-        let value: OpValue;
-        try {
-          value = JSON.parse(b);
-        } catch {
-          value = b; // not JSON: take the word as a string
-        }
-        ops.push({ op: "set", key: a, value });
-        break;
-      }
-      case "del":
-        need(1);
-        ops.push({ op: "del", key: a });
-        break;
-      case "add":
-        need(2);
-        ops.push({ op: "add", set: a, elem: b });
-        break;
-      case "inc":
-        need(2);
-        if (!/^-?[0-9]+$/.test(b)) throw new UsageError(`inc needs an integer, got ${b}`);
-        ops.push({ op: "inc", counter: a, by: Number(b) });
-        break;
-      case "rmv": {
-        need(2);
-        state ??= await replica(client, channel);
-        const tags = state.liveTags(a, b);
-        if (tags.length === 0) throw new UsageError(`${b} is not in set ${a} of ${channel}`);
-        ops.push({ op: "rmv", set: a, elem: b, tags });
-        break;
-      }
-      default:
-        throw new UsageError(`unknown op ${JSON.stringify(op)} (set, del, add, rmv, inc)`);
-    }
-  }
-  if (ops.length === 0) throw new UsageError("push needs at least one op");
-  return ops;
+function isCommand(word: string | undefined): word is Command {
+  return (COMMANDS as readonly string[]).includes(word ?? "");
 }
 
-/** A local replica of the channel, folded from its deltas (to find the tags a remove names). */
-async function replica(client: MeshClient, channel: string): Promise<ChannelState> {
-  const state = new ChannelState(channel);
-  for await (const { body } of client.tailAll(channel)) {
-    state.apply({ ...JSON.parse(body), id: deltaId(utf8Encode(body)) });
-  }
-  return state;
-}
-
+/** Runs the CLI; resolves to the exit code. Prints results to stdout and failures to stderr. */
 export async function main(
   args: string[],
   env: Record<string, string | undefined>,
 ): Promise<number> {
   const [command, ...restArgs] = args;
-  const flags = parseFlags(restArgs, env);
-  const client = new MeshClient(flags.url);
-  switch (command) {
-    case "keygen": {
-      const key = AgentKey.generate();
-      await key.save(flags.key);
-      console.log(`agent ${key.id} → ${flags.key}`);
+  const known = isCommand(command) ? command : undefined;
+  try {
+    if (command === "help" || command === "--help" || command === "-h") {
+      const topic = restArgs.find(isCommand);
+      console.log(USAGE[topic ?? "cli"]);
       return 0;
     }
-    case "push": {
-      const [channel, ...words] = flags.rest;
-      if (channel === undefined) throw new UsageError("push needs a channel");
-      const agent = new Agent(await AgentKey.load(flags.key));
-      const ops = await parseOps(words, channel, client);
-      await agent.resumeFrom(client, channel);
-      const [result] = await client.push([agent.sign(channel, ops)]);
-      console.log(JSON.stringify(result));
-      return result.status === "rejected" ? 1 : 0;
-    }
-    case "get": {
-      const [channel] = flags.rest;
-      if (channel === undefined) throw new UsageError("get needs a channel");
-      console.log(JSON.stringify(await client.view(channel), null, 2));
+    const flags = parseFlags(restArgs, env);
+    if (flags.help) {
+      console.log(USAGE[known ?? "cli"]);
       return 0;
     }
-    case "tail": {
-      const [channel] = flags.rest;
-      if (channel === undefined) throw new UsageError("tail needs a channel");
-      let cursor = flags.after;
-      for (;;) {
-        for await (const delta of client.tailAll(channel, cursor)) {
-          console.log(JSON.stringify({ body: JSON.parse(delta.body), sig: delta.sig }));
-          cursor = delta.cursor;
-        }
-        if (!flags.follow) return 0;
-        await new Promise((r) => setTimeout(r, TAIL_FOLLOW_POLL_MS));
-      }
+    if (known === undefined) {
+      throw new UsageError(
+        command === undefined ? "no command given" : `unknown command ${JSON.stringify(command)}`,
+      );
     }
-    default:
-      throw new UsageError(`unknown command ${JSON.stringify(command ?? "")}`);
+    return await run(known, flags);
+  } catch (error) {
+    return report(error, known);
   }
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args, Deno.env.toObject()));
-  } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`usage error: ${error.message}\n(see the header of src/client/cli.ts)`);
-      Deno.exit(2);
-    }
-    console.error((error as Error).message);
-    Deno.exit(1);
+function run(command: Command, flags: Flags): Promise<number> {
+  switch (command) {
+    case "keygen":
+      return keygen(flags);
+    case "push":
+      return push(flags);
+    case "get":
+      return get(flags);
+    case "tail":
+      return tail(flags);
   }
+}
+
+async function keygen(flags: Flags): Promise<number> {
+  if (flags.rest.length > 0) throw new UsageError(`keygen takes no arguments`);
+  const key = AgentKey.generate();
+  try {
+    await key.save(flags.key);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    throw new CliError(
+      `Cannot create a key at ${flags.key} as that file already exists. ` +
+        `To keep it, use it as it is; for another key pass --key OTHER_FILE; ` +
+        `to replace it, delete ${flags.key} first (its agent id cannot be recovered).`,
+    );
+  }
+  // A seq-state file left at this path belonged to a deleted key: the new key starts afresh.
+  await Deno.remove(seqStatePath(flags.key)).catch(() => undefined);
+  console.log(`agent ${key.id} → ${flags.key} (keep it private; seqs go to its .seq.json)`);
+  return 0;
+}
+
+async function loadKey(path: string, doing: string): Promise<AgentKey> {
+  try {
+    return await AgentKey.load(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new CliError(
+        `Cannot ${doing} as there is no agent key at ${path}: run \`deno task agent keygen\` ` +
+          `to create one, or point --key / MESH_AGENT_KEY at yours.`,
+      );
+    }
+    if (error instanceof SyntaxError) {
+      throw new CliError(`Cannot ${doing} as ${path} is not JSON: it is not an agent key file.`);
+    }
+    throw error;
+  }
+}
+
+async function push(flags: Flags): Promise<number> {
+  const [channel, ...words] = flags.rest;
+  if (channel === undefined) throw new UsageError("push needs a channel");
+  const key = await loadKey(flags.key, "push");
+  const client = new MeshClient(flags.url);
+  const ops = await parseOps(words, channel, client);
+  const agent = new Agent(key, new HybridClock(), new FileSeqLedger(flags.key, key.id));
+  // Never below what the region holds: a key whose state file is missing (a new machine, a
+  // deleted file) continues after the region's highest seq of this key.
+  await agent.resumeFrom(client, channel);
+  const envelope = await agent.signNext(channel, ops);
+  let result: DeltaResult;
+  try {
+    [result] = await client.push([envelope]);
+  } catch (error) {
+    console.error(unsent(envelope));
+    throw error;
+  }
+  console.log(JSON.stringify(result));
+  if (result.status !== "rejected") return 0;
+  console.error(rejection(result));
+  return 1;
+}
+
+function unsent(envelope: Envelope): string {
+  const seq = JSON.parse(envelope.body).seq;
+  return `The delta was signed with seq ${seq} but the region may not have stored it. Resend ` +
+    `exactly this envelope (never sign another body with seq ${seq}):\n` +
+    JSON.stringify({ deltas: [envelope] });
+}
+
+function rejection(result: DeltaResult & { status: "rejected" }): string {
+  switch (result.reason) {
+    case "seq_conflict":
+      return "The region holds another delta of this key with the same seq: this key equivocated. " +
+        "Every region quarantines it for good and views leave out all its deltas. Create a new " +
+        "key with `deno task agent keygen --key NEW_FILE`; never use one key on two machines.";
+    case "quarantined":
+      return "This key is quarantined in every region (it once signed two deltas with one seq): " +
+        "views leave out all its deltas, for good. Create a new key with " +
+        "`deno task agent keygen --key NEW_FILE`.";
+    default:
+      return `The region rejected the delta (${result.reason}): ${result.detail}`;
+  }
+}
+
+async function get(flags: Flags): Promise<number> {
+  const [channel] = flags.rest;
+  if (channel === undefined) throw new UsageError("get needs a channel");
+  console.log(exactJsonText(await new MeshClient(flags.url).view(channel), 2));
+  return 0;
+}
+
+async function tail(flags: Flags): Promise<number> {
+  const [channel] = flags.rest;
+  if (channel === undefined) throw new UsageError("tail needs a channel");
+  const client = new MeshClient(flags.url);
+  let cursor = flags.after;
+  let reported: string | undefined;
+  for (;;) {
+    for await (const delta of client.tailAll(channel, cursor)) {
+      console.log(JSON.stringify({ body: delta.body, sig: delta.sig }));
+      cursor = delta.cursor;
+    }
+    if (cursor !== reported) {
+      console.error(`cursor ${cursor}: resume with --after ${cursor}`);
+      reported = cursor;
+    }
+    if (!flags.follow) return 0;
+    await new Promise((r) => setTimeout(r, TAIL_FOLLOW_POLL_MS));
+  }
+}
+
+/** One sentence (with a hint) on stderr for any failure; the exit code. */
+function report(error: unknown, command: Command | undefined): number {
+  if (error instanceof UsageError) {
+    console.error(`error: ${error.message}\n\n${USAGE[command ?? "cli"]}`);
+    return 2;
+  }
+  if (error instanceof MeshUnreachableError) {
+    console.error(
+      `Cannot reach the region at ${error.url}: ${causeOf(error)}. Start one with ` +
+        "`deno task start`, or point --url / MESH_URL at a running region.",
+    );
+    return 1;
+  }
+  if (error instanceof MeshHttpError || error instanceof CliError) {
+    console.error(error.message);
+    return 1;
+  }
+  console.error(error instanceof Error ? error.message : String(error));
+  return 1;
+}
+
+function causeOf(error: MeshUnreachableError): string {
+  const cause = error.cause as Error | undefined;
+  const inner = (cause?.cause as Error | undefined)?.message ?? cause?.message ?? "no answer";
+  // Deno nests "error sending request for url (…): client error (connect): … refused": keep the
+  // last clause, which says what went wrong, without the OS error number.
+  return inner.replace(/ \(os error \d+\)$/, "").split(": ").at(-1)!;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args, Deno.env.toObject()));
 }

@@ -1,27 +1,20 @@
 /**
- * HTTP client of one region: push envelopes in bounded batches, read views, tail channels, read
- * author heads. Every failure is a `MeshHttpError` carrying the region's problem details.
+ * HTTP client of one region: push envelopes in bounded batches, read views (counters exact, as
+ * `bigint`), tail channels, read author heads. A region that answers with an error is a
+ * `MeshHttpError` carrying its problem details; one that cannot be reached is a
+ * `MeshUnreachableError` naming the URL tried.
  */
 import type { DeltaResult } from "../region/ingest.ts";
 import { PUSH_BYTES_MAX, PUSH_DELTAS_MAX, TAIL_LIMIT_MAX } from "../protocol/limits.ts";
 import type { AuthorHead } from "../store/region_store.ts";
+import { parseView, type ViewJson } from "./view_json.ts";
+
+export type { ViewJson };
 
 /** A signed delta on the wire. */
 export interface Envelope {
   readonly body: string;
   readonly sig: string;
-}
-
-/** A channel view as the region renders it (counters parsed as numbers by JSON.parse). */
-export interface ViewJson {
-  readonly channel: string;
-  readonly map: Record<string, unknown>;
-  readonly sets: Record<string, string[]>;
-  readonly counters: Record<string, number>;
-  readonly heads: Record<string, number>;
-  readonly gaps: Record<string, [number, number][]>;
-  readonly fingerprint: string;
-  readonly deltas: number;
 }
 
 export interface TailPage {
@@ -46,6 +39,17 @@ export class MeshHttpError extends Error {
     this.name = "MeshHttpError";
     this.status = status;
     this.problem = problem;
+  }
+}
+
+/** No HTTP answer at all (connection refused, DNS, TLS, reset): `url` is what was tried. */
+export class MeshUnreachableError extends Error {
+  readonly url: string;
+
+  constructor(url: string, what: string, cause: unknown) {
+    super(`${what} could not reach ${url}: ${(cause as Error)?.message ?? cause}`, { cause });
+    this.name = "MeshUnreachableError";
+    this.url = url;
   }
 }
 
@@ -77,8 +81,9 @@ export class MeshClient {
     return results;
   }
 
-  view(channel: string): Promise<ViewJson> {
-    return this.#request("view", `/v1/channels/${encodeURIComponent(channel)}`);
+  /** The channel's view; counters are exact `bigint`s (they may exceed 2^53). */
+  async view(channel: string): Promise<ViewJson> {
+    return parseView(await this.#text("view", `/v1/channels/${encodeURIComponent(channel)}`));
   }
 
   /** One page of the channel's deltas after `cursor` ("0" or omitted: from the start). */
@@ -118,13 +123,19 @@ export class MeshClient {
     return this.#request("health", "/v1/health");
   }
 
-  async #request<T>(
-    what: string,
-    path: string,
-    init?: RequestInit,
-  ): Promise<T> {
-    const response = await this.#fetch(this.url + path, init);
-    const text = await response.text();
+  async #request<T>(what: string, path: string, init?: RequestInit): Promise<T> {
+    return JSON.parse(await this.#text(what, path, init)) as T;
+  }
+
+  async #text(what: string, path: string, init?: RequestInit): Promise<string> {
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.#fetch(this.url + path, init);
+      text = await response.text();
+    } catch (error) {
+      throw new MeshUnreachableError(this.url, what, error);
+    }
     if (!response.ok) {
       let problem: Record<string, unknown> | null = null;
       try {
@@ -132,7 +143,7 @@ export class MeshClient {
       } catch { /* not problem+json: keep null */ }
       throw new MeshHttpError(response.status, problem, what);
     }
-    return JSON.parse(text) as T;
+    return text;
   }
 }
 

@@ -148,7 +148,7 @@ Deno.test({
       assert.equal(total, 300);
       await mesh.until("all three converge through the chaos", () => converged(mesh, 300), 30_000);
       const v = await view(mesh, "us-1", "room");
-      assert.equal(v.counters.n, 300);
+      assert.equal(v.counters.n, 300n);
     } finally {
       await mesh.stop();
     }

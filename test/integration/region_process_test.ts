@@ -26,7 +26,7 @@ Deno.test("main.ts serves pushes and views over real HTTP and keeps them across 
       const results = await client.push(envelopes); // two requests: PUSH_DELTAS_MAX is 256
       assert.equal(results.filter((r) => r.status === "accepted").length, 300);
       const view = await client.view("room");
-      assert.equal(view.counters.n, 300);
+      assert.equal(view.counters.n, 300n);
       assert.equal(view.heads[agent.key.id], 300);
       assert.match(region.output(), /listening on http:\/\/127\.0\.0\.1:\d+/);
     } finally {
@@ -37,7 +37,7 @@ Deno.test("main.ts serves pushes and views over real HTTP and keeps them across 
       const client = new MeshClient(region.url);
       const view = await client.view("room");
       assert.equal(view.deltas, 300);
-      assert.equal(view.counters.n, 300);
+      assert.equal(view.counters.n, 300n);
       const again = await client.push(envelopes.slice(0, 5));
       assert.deepEqual(again.map((r) => r.status), Array(5).fill("duplicate"));
       const tailed = [];
@@ -88,7 +88,7 @@ Deno.test("the agent CLI generates a key, pushes every op kind, reads and tails"
     const key = JSON.parse(await Deno.readTextFile(env.MESH_AGENT_KEY));
     assert.equal(view.heads[key.publicKey], 3);
     const lines = (await cli("tail", "demo")).stdout.trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => l.body.seq), [1, 2, 3]);
+    assert.deepEqual(lines.map((l) => JSON.parse(l.body).seq), [1, 2, 3]);
     assert.equal((await cli("frobnicate")).code, 2);
   } finally {
     await region.stop();
