@@ -14,11 +14,12 @@ import { PhiAccrualDetector } from "./phi_accrual.ts";
 import { exchangeTargets, partitionView, zoneLeaders } from "./partition.ts";
 import { PeerClient } from "./peer_client.ts";
 import {
+  answerHead,
   checkRegionMessage,
-  messageHead,
+  type MessageHead,
   type MessageRejection,
   ReplayGuard,
-  signRegionMessage,
+  signRegionAnswer,
 } from "./region_message.ts";
 import type { RegionIndex } from "./region_index.ts";
 import type { RegionInfo, Topology } from "./topology.ts";
@@ -95,6 +96,12 @@ const peerDeltasSchema = z.object({
   deltas: z.array(z.unknown()).max(PEER_DELTAS_MAX),
 });
 
+/** An answer to a region message: the body text and its `mesh-signature` header value. */
+export interface SignedAnswer {
+  readonly body: string;
+  readonly signature: string;
+}
+
 /** A refused region message, for the HTTP layer (403 for identity, 409 for fencing, 400 else). */
 export class RegionMessageRefused extends Error {
   constructor(readonly reason: MessageRejection, detail: string) {
@@ -154,6 +161,7 @@ export class MeshNode {
       now: this.#now,
       fetch: options.fetch,
       timeoutMs: options.peerTimeoutMs,
+      verify: options.verify,
     });
     for (const region of this.topology.regions) {
       if (region.id === this.self.id) continue;
@@ -196,25 +204,21 @@ export class MeshNode {
   }
 
   async #heartbeat(target: RegionInfo, summary: Summary): Promise<boolean> {
-    const answer = await this.#client.send<{ reply: string; signature: string }>(
+    // The client checks the answer is signed by `target` and bound to this heartbeat.
+    const answer = await this.#client.send(
       target,
       "/v1/peer/heartbeat",
       "heartbeat",
       this.lease.epoch,
       { summary },
+      heartbeatSchema,
     );
-    if (!answer.ok || typeof answer.body?.reply !== "string") return false;
-    const checked = await checkRegionMessage(
-      answer.body.reply,
-      typeof answer.body.signature === "string" ? answer.body.signature : null,
-      this.#verifyContext("heartbeat-reply", heartbeatSchema),
-    );
-    if (!checked.ok || checked.message.from !== target.id) return false;
+    if (!answer.ok || answer.body.summary.region !== target.id) return false;
     const peer = this.#peers.get(target.id)!;
     peer.detector.heartbeat(this.#now());
     // The link works again (e.g. a partition healed): retry fan-out now, not after the back-off.
     if (peer.failures > 0) peer.nextFanOutMs = 0;
-    peer.summary = { ...checked.message.summary, receivedAtMs: this.#now() };
+    peer.summary = { ...answer.body.summary, receivedAtMs: this.#now() };
     this.#telemetry.heartbeatRtt.record(answer.rttMs / 1000, {
       [names.ATTR_REGION]: this.self.id,
       [names.ATTR_PEER]: target.id,
@@ -341,8 +345,11 @@ export class MeshNode {
 
   // ---- handlers (any instance) ---------------------------------------------------------------
 
-  /** `POST /v1/peer/deltas`: deltas relayed by another region, re-verified and stored. */
-  onPeerDeltas(body: string, signature: string | null) {
+  /**
+   * `POST /v1/peer/deltas`: deltas relayed by another region, re-verified and stored; answered
+   * with a signed answer (see SignedAnswer) carrying one result per delta, in order.
+   */
+  onPeerDeltas(body: string, signature: string | null): Promise<SignedAnswer> {
     return this.#telemetry.inSpan(
       names.SPAN_PEER_DELTAS,
       { [names.ATTR_REGION]: this.self.id },
@@ -374,28 +381,33 @@ export class MeshNode {
           [names.ATTR_PUSH_DELTAS]: message.deltas.length,
           [names.ATTR_PUSH_ACCEPTED]: outcome.accepted.length,
         });
-        return outcome;
+        return this.#answer(message, body, { results: outcome.results });
       },
     );
   }
 
-  /** `POST /v1/peer/heartbeat`: a peer leader's heartbeat; answered with our own signed summary. */
-  async onHeartbeat(
-    body: string,
-    signature: string | null,
-  ): Promise<{ reply: string; signature: string }> {
+  /** `POST /v1/peer/heartbeat`: a peer leader's heartbeat; answered with our own summary. */
+  async onHeartbeat(body: string, signature: string | null): Promise<SignedAnswer> {
     const message = await this.#accept(body, signature, "heartbeat", heartbeatSchema);
     const peer = this.#peers.get(message.from)!;
     peer.summary = { ...message.summary, receivedAtMs: this.#now() };
-    // Detectors count only replies to our own heartbeats: one stream at the heartbeat period.
-    // Any instance may answer; it signs with the region's current lease epoch (not its own).
-    const epoch = Math.max(1, this.lease.lease?.epoch ?? 1);
-    const head = messageHead("heartbeat-reply", this.self.id, message.from, epoch, this.#now());
-    const signed = signRegionMessage((b) => this.#o.key.sign(b), {
-      ...head,
-      summary: await this.summary(),
+    // Detectors count only answers to our own heartbeats: one stream at the heartbeat period.
+    return this.#answer(message, body, { summary: await this.summary() });
+  }
+
+  /**
+   * The signed answer to an accepted `request` (body text `requestBody` as received): from this
+   * region to the sender, bound to the request's nonce and body bytes. Any instance may sign it.
+   */
+  #answer(
+    request: MessageHead,
+    requestBody: string,
+    fields: Record<string, unknown>,
+  ): SignedAnswer {
+    return signRegionAnswer((b) => this.#o.key.sign(b), {
+      ...answerHead(request, requestBody),
+      ...fields,
     });
-    return { reply: signed.body, signature: signed.signature };
   }
 
   /** This region's summary as of now. */

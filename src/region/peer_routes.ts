@@ -1,11 +1,12 @@
 /**
  * The mesh's HTTP surface, mounted on the region app when the region runs in a topology:
- * signed region-to-region endpoints, range-based reconciliation (also open to agents catching up
- * after moving region), and the status report.
+ * signed region-to-region endpoints (answered with signed answers; refusals are unsigned
+ * problem+json), range-based reconciliation (also open to agents catching up after moving
+ * region), and the status report.
  */
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import { CHANNEL_PATTERN } from "../protocol/limits.ts";
-import { type MeshNode, RegionMessageRefused } from "./mesh_node.ts";
+import { type MeshNode, RegionMessageRefused, type SignedAnswer } from "./mesh_node.ts";
 import { Problem } from "./problem.ts";
 import { REGION_MESSAGE_BYTES_MAX, SIGNATURE_HEADER } from "./region_message.ts";
 import { readBodyBytes, readJsonBody, readTextBody, requireJson } from "./read_body.ts";
@@ -29,22 +30,27 @@ function refused(error: unknown): never {
   throw error;
 }
 
+/** A 200 carrying a signed answer, its signature in the same header as a request's. */
+function answered(c: Context, answer: SignedAnswer): Response {
+  return c.body(answer.body, 200, {
+    "content-type": "application/json",
+    [SIGNATURE_HEADER]: answer.signature,
+  });
+}
+
 export function mountMeshRoutes(app: Hono, mesh: MeshNode, index: RegionIndex): void {
   app.post("/v1/peer/deltas", async (c) => {
     requireJson(c.req.raw);
     const body = await readTextBody(c.req.raw, REGION_MESSAGE_BYTES_MAX);
-    const { results } = await mesh.onPeerDeltas(body, c.req.header(SIGNATURE_HEADER) ?? null).catch(
-      refused,
-    );
-    return c.json({ results });
+    const signature = c.req.header(SIGNATURE_HEADER) ?? null;
+    return answered(c, await mesh.onPeerDeltas(body, signature).catch(refused));
   });
 
   app.post("/v1/peer/heartbeat", async (c) => {
     requireJson(c.req.raw);
     const body = await readTextBody(c.req.raw, REGION_MESSAGE_BYTES_MAX);
-    return c.json(
-      await mesh.onHeartbeat(body, c.req.header(SIGNATURE_HEADER) ?? null).catch(refused),
-    );
+    const signature = c.req.header(SIGNATURE_HEADER) ?? null;
+    return answered(c, await mesh.onHeartbeat(body, signature).catch(refused));
   });
 
   app.post("/v1/sync", async (c) => {

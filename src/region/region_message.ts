@@ -8,16 +8,25 @@
  * `sentAtMs` lies within the clock window, its nonce has not been seen within that window (replay),
  * and its epoch is admitted: not below an epoch recently seen from that sender (a deposed
  * leader is fenced; see MeshNode for how "recently" lets a region whose store was reset back in).
+ *
+ * The answer to a region message is a region message too: JSON signed by the answering region
+ * under its own tag `mesh.region.answer.v1:` (so a request never passes as an answer, nor an
+ * answer as a request), naming both regions and bound to the request it answers by the request's
+ * nonce and the sha256 of the request body bytes as received. The binding is what makes an answer
+ * fresh: an answer to another request, or to an altered one, does not match.
  */
 import { z } from "zod";
+import { sha256 } from "../crypto/sha256.ts";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 import { ID_PATTERN } from "../protocol/delta.ts";
 import { utf8Encode } from "../protocol/utf8.ts";
-import type { Topology } from "./topology.ts";
+import type { RegionInfo, Topology } from "./topology.ts";
 
 /** Domain tag of region message signatures (distinct from deltas' `mesh.delta.v1:`). */
 export const REGION_SIGNATURE_TAG = "mesh.region.v1:";
-/** Header carrying the base64url signature. */
+/** Domain tag of answer signatures: distinct from requests', so neither passes as the other. */
+export const ANSWER_SIGNATURE_TAG = "mesh.region.answer.v1:";
+/** Header carrying the base64url signature (of a request, and of its answer). */
 export const SIGNATURE_HEADER = "mesh-signature";
 /** How far a message's `sentAtMs` may differ from the receiver's clock, either way, in ms. */
 export const REGION_MESSAGE_SKEW_MS_MAX = 30_000;
@@ -25,6 +34,8 @@ export const REGION_MESSAGE_SKEW_MS_MAX = 30_000;
 export const REPLAY_NONCES_MAX = 100_000;
 /** Largest region message body, in bytes. */
 export const REGION_MESSAGE_BYTES_MAX = 4_194_304;
+
+const NONCE_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
 /** The fields every region message carries; `kind` selects the rest. */
 export const messageHeadSchema = z.object({
@@ -34,7 +45,7 @@ export const messageHeadSchema = z.object({
   to: z.string().min(1).max(32),
   sentAtMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   /** 16 random bytes as base64url: makes each message unique for replay detection. */
-  nonce: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
+  nonce: z.string().regex(NONCE_PATTERN),
   /** The sender's leader epoch (fencing token). */
   epoch: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
 });
@@ -187,4 +198,129 @@ export async function checkRegionMessage<T>(
     await ctx.claimNonce(`${sender.id}:${head.data.nonce}`, 2 * REGION_MESSAGE_SKEW_MS_MAX);
   if (!claimed) return fail("replayed", "this message was already received by this region");
   return { ok: true, message: { ...head.data, ...rest.data } };
+}
+
+/** Verifies an ed25519 signature; never throws for bad input. */
+export type RegionVerifyFn = (
+  publicKey: Uint8Array,
+  signature: Uint8Array,
+  message: Uint8Array,
+) => Promise<boolean>;
+
+/** The fields every answer carries; the request's kind selects the rest. */
+export const answerHeadSchema = z.object({
+  v: z.literal(1),
+  /** The kind of the request answered. */
+  kind: z.string().min(1).max(32),
+  /** The answering region (the request's `to`). */
+  from: z.string().min(1).max(32),
+  /** The asking region (the request's `from`). */
+  to: z.string().min(1).max(32),
+  /** The request answered: its nonce, and base64url(sha256(request body bytes as received)). */
+  inReplyTo: z.strictObject({
+    nonce: z.string().regex(NONCE_PATTERN),
+    bodySha256: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+  }),
+});
+
+export type AnswerHead = z.infer<typeof answerHeadSchema>;
+
+/** Why an answer was refused. */
+export type AnswerRejection = "bad_answer" | "bad_signature" | "wrong_signer" | "unbound";
+
+export type CheckedAnswer<T> =
+  | { readonly ok: true; readonly answer: AnswerHead & T }
+  | { readonly ok: false; readonly reason: AnswerRejection; readonly detail: string };
+
+/** base64url(sha256(UTF-8 bytes of `body`)): what an answer's `inReplyTo.bodySha256` holds. */
+export function bodySha256(body: string): string {
+  return encodeBase64Url(sha256(utf8Encode(body)));
+}
+
+/** The head of the answer to `request`, whose body text (as received) is `requestBody`. */
+export function answerHead(request: MessageHead, requestBody: string): AnswerHead {
+  return {
+    v: 1,
+    kind: request.kind,
+    from: request.to,
+    to: request.from,
+    inReplyTo: { nonce: request.nonce, bodySha256: bodySha256(requestBody) },
+  };
+}
+
+/** Signs an answer body: returns the body text and the signature header value. */
+export function signRegionAnswer(
+  sign: (bytes: Uint8Array) => Uint8Array,
+  answer: AnswerHead & Record<string, unknown>,
+): { body: string; signature: string } {
+  const body = JSON.stringify(answer);
+  return { body, signature: encodeBase64Url(sign(utf8Encode(ANSWER_SIGNATURE_TAG + body))) };
+}
+
+/** What the asking region expects of the answer to the request it sent. */
+export interface AnswerExpectation<T> {
+  /** The head of the request as sent. */
+  readonly request: MessageHead;
+  /** The request body text exactly as sent. */
+  readonly requestBody: string;
+  /** The region asked (from the topology): the answer must be signed with its key. */
+  readonly peer: Pick<RegionInfo, "id" | "publicKey">;
+  /** The schema of the kind-specific fields of the answer. */
+  readonly schema: z.ZodType<T>;
+  readonly verify: RegionVerifyFn;
+}
+
+/**
+ * Checks a received answer: signed under the asked region's key (answer tag), from that region
+ * to the asker, for the request's kind, bound to the request's nonce and body bytes, and with the
+ * fields `schema` asks for. An answer that fails any of these says nothing about the request.
+ */
+export async function checkRegionAnswer<T>(
+  body: string,
+  signature: string | null,
+  expect: AnswerExpectation<T>,
+): Promise<CheckedAnswer<T>> {
+  const fail = (reason: AnswerRejection, detail: string): CheckedAnswer<T> => ({
+    ok: false,
+    reason,
+    detail,
+  });
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return fail("bad_answer", "answer body is not JSON");
+  }
+  const sig = signature === null ? null : decodeBase64Url(signature);
+  const key = decodeBase64Url(expect.peer.publicKey);
+  if (sig === null || sig.length !== 64 || key === null) {
+    return fail(
+      "bad_signature",
+      `answer ${SIGNATURE_HEADER} must be a 64-byte base64url signature`,
+    );
+  }
+  if (!await expect.verify(key, sig, utf8Encode(ANSWER_SIGNATURE_TAG + body))) {
+    return fail(
+      "bad_signature",
+      `answer signature does not verify under region "${expect.peer.id}"'s key`,
+    );
+  }
+  const head = answerHeadSchema.safeParse(json);
+  if (!head.success) return fail("bad_answer", `answer head: ${head.error.issues[0].message}`);
+  const { from, to, kind, inReplyTo } = head.data;
+  if (from !== expect.peer.id || to !== expect.request.from) {
+    return fail("wrong_signer", `answer is from "${from}" to "${to}"`);
+  }
+  if (
+    kind !== expect.request.kind || inReplyTo.nonce !== expect.request.nonce ||
+    inReplyTo.bodySha256 !== bodySha256(expect.requestBody)
+  ) {
+    return fail("unbound", "answer is not bound to the request sent (kind, nonce or body hash)");
+  }
+  const rest = expect.schema.safeParse(json);
+  if (!rest.success) {
+    const issue = rest.error.issues[0];
+    return fail("bad_answer", `${issue.path.join(".")}: ${issue.message}`);
+  }
+  return { ok: true, answer: { ...head.data, ...rest.data } };
 }
