@@ -22,25 +22,36 @@ try {
   console.error(error.message);
   Deno.exit(2);
 }
+let server: Deno.HttpServer;
+try {
+  server = Deno.serve({
+    hostname: config.HOST,
+    port: config.PORT,
+    onListen({ hostname, port }) {
+      const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+      const mesh = region.mesh === null
+        ? "standalone"
+        : `zone ${region.mesh.self.zone} of ${region.mesh.topology.regions.length} regions`;
+      console.log(
+        `mesh region "${config.MESH_REGION}" (${region.store.kind}, ${mesh}) listening on ${url}`,
+      );
+      console.log(
+        `try: curl ${url}/v1/health   ·   deno task agent keygen && deno task agent push demo set greeting '"hello"' --url ${url}`,
+      );
+    },
+  }, region.app.fetch);
+} catch (error) {
+  if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+  console.error(
+    `Cannot start region "${config.MESH_REGION}" as ${config.HOST}:${config.PORT} is already in ` +
+      "use: stop what listens there (another `deno task start`?) or choose another PORT (or HOST).",
+  );
+  await region.close();
+  Deno.exit(2);
+}
 // A long-lived process runs the mesh's jobs on timers (Deno Deploy uses KvQueueScheduler).
 const scheduler = new TimerScheduler();
 if (region.mesh !== null) scheduleMeshJobs(scheduler, region.mesh);
-const server = Deno.serve({
-  hostname: config.HOST,
-  port: config.PORT,
-  onListen({ hostname, port }) {
-    const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
-    const mesh = region.mesh === null
-      ? "standalone"
-      : `zone ${region.mesh.self.zone} of ${region.mesh.topology.regions.length} regions`;
-    console.log(
-      `mesh region "${config.MESH_REGION}" (${region.store.kind}, ${mesh}) listening on ${url}`,
-    );
-    console.log(
-      `try: curl ${url}/v1/health   ·   deno task agent keygen && deno task agent push demo set greeting '"hello"' --url ${url}`,
-    );
-  },
-}, region.app.fetch);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {

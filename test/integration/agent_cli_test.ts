@@ -188,3 +188,11 @@ Deno.test("agent CLI errors are one sentence with a hint, never a raw OS error",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the repository ignores the agent key, its seq state and data/", async () => {
+  const text = await Deno.readTextFile(new URL("../../.gitignore", import.meta.url));
+  const lines = new Set(text.split("\n").map((line) => line.trim()));
+  for (const pattern of ["agent.key.json", "agent.key.seq.json", "data/", "*.tmp"]) {
+    assert.ok(lines.has(pattern), `.gitignore lacks ${pattern}`);
+  }
+});
