@@ -166,7 +166,7 @@ async function push(flags: Flags): Promise<number> {
 function unsent(envelope: Envelope): string {
   const seq = JSON.parse(envelope.body).seq;
   return `The delta was signed with seq ${seq} but the region may not have stored it. Resend ` +
-    `exactly this envelope (never sign another body with seq ${seq}):\n` +
+    `exactly this push body to POST /v1/deltas (never sign another body with seq ${seq}):\n` +
     JSON.stringify({ deltas: [envelope] });
 }
 
