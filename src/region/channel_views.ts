@@ -4,11 +4,14 @@
  * folds in only what arrived since. A cold instance rebuilds a channel from the store.
  *
  * The view rule (docs/protocol.md §9.6): a channel's view excludes every delta of an author for
- * whom the region's delta set holds a valid equivocation proof (in `_equivocations`). When no
- * quarantined author has deltas in the channel the full fold is the view; otherwise a filtered
- * fold is built and cached until the channel or the quarantine changes.
+ * whom the region's delta set holds a valid equivocation proof (in `_equivocations`). The cache
+ * holds only that filtered fold: a quarantined author's deltas are skipped as they arrive, and
+ * the fold is rebuilt once, from the deltas it holds, when the quarantine grows by an author who
+ * has deltas in it. So a read after a write stays incremental whoever is quarantined, and the
+ * cached deltas (bounded by `VIEW_CACHE_DELTAS_MAX`) are exactly the ones a view renders.
  */
-import { ChannelState } from "../crdt/channel_state.ts";
+import type { ChannelState } from "../crdt/channel_state.ts";
+import { FilteredChannelState } from "../crdt/filtered_channel_state.ts";
 import type { Delta } from "../protocol/delta.ts";
 import { EQUIVOCATIONS_CHANNEL } from "../protocol/equivocation.ts";
 import type { RegionStore, StoredDelta } from "../store/region_store.ts";
@@ -22,10 +25,11 @@ export const VIEW_CACHE_DELTAS_MAX = 500_000;
 export const VIEW_CATCHUP_PAGE_DELTAS = 1_000;
 
 interface Cached {
-  state: ChannelState;
+  /** The channel's deltas up to `cursor`, without those of the authors it was told to exclude. */
+  readonly view: FilteredChannelState;
   cursor: number;
-  /** The view state without quarantined authors, for the quarantine version and cursor noted. */
-  filtered?: { state: ChannelState; version: number; cursor: number };
+  /** The quarantine version `view` excludes; -1 before the first look. */
+  quarantineVersion: number;
 }
 
 export interface ViewRead {
@@ -33,6 +37,8 @@ export interface ViewRead {
   readonly state: ChannelState;
   /** How many deltas this read folded in from the store. */
   readonly caughtUp: number;
+  /** How many held deltas this read folded again because the quarantine grew (usually 0). */
+  readonly refolded: number;
 }
 
 export class ChannelViews {
@@ -42,6 +48,13 @@ export class ChannelViews {
 
   constructor(store: RegionStore) {
     this.#store = store;
+  }
+
+  /** Deltas held folded over all cached channels; at most `VIEW_CACHE_DELTAS_MAX` after a read. */
+  get deltasHeld(): number {
+    let total = 0;
+    for (const c of this.#cache.values()) total += c.view.size;
+    return total;
   }
 
   /** The channel's state, caught up with everything stored before the call. */
@@ -56,7 +69,8 @@ export class ChannelViews {
 
   async #catchUp(channel: string): Promise<ViewRead> {
     const cached = this.#cache.get(channel) ??
-      { state: new ChannelState(channel), cursor: 0 };
+      { view: new FilteredChannelState(channel), cursor: 0, quarantineVersion: -1 };
+    let refolded = await this.#excludeQuarantined(channel, cached);
     let caughtUp = 0;
     for (;;) {
       const page = await this.#store.listArrivals(
@@ -65,41 +79,47 @@ export class ChannelViews {
         VIEW_CATCHUP_PAGE_DELTAS,
       );
       for (const record of page.deltas) {
-        if (cached.state.apply(folded(record))) caughtUp++;
+        if (cached.view.excludes(record.author)) continue;
+        if (cached.view.apply(folded(record))) caughtUp++;
       }
       cached.cursor = page.cursor;
       if (!page.more) break;
     }
+    // The quarantine may have grown while the pages were read (a proof stored by this instance).
+    if (this.#quarantineGrew(channel, cached)) {
+      refolded += await this.#excludeQuarantined(channel, cached);
+    }
     this.#remember(channel, cached);
-    return { state: await this.#visible(channel, cached), caughtUp };
+    return { state: cached.view.state, caughtUp, refolded };
   }
 
-  async #visible(channel: string, cached: Cached): Promise<ChannelState> {
-    if (channel === EQUIVOCATIONS_CHANNEL) return cached.state;
+  /** Catches the quarantine up and excludes its authors; returns how many deltas were refolded. */
+  async #excludeQuarantined(channel: string, cached: Cached): Promise<number> {
+    if (channel === EQUIVOCATIONS_CHANNEL) return 0; // the proofs themselves are never filtered
     const quarantine = quarantineOf(this.#store);
-    const excluded = await quarantine.authors();
-    if (excluded.size === 0) return cached.state;
-    const f = cached.filtered;
-    if (f !== undefined && f.version === quarantine.version && f.cursor === cached.cursor) {
-      return f.state;
-    }
-    const state = cached.state.without(excluded);
-    cached.filtered = { state, version: quarantine.version, cursor: cached.cursor };
-    return state;
+    const authors = await quarantine.authors();
+    const version = quarantine.version; // read with `authors`, before any other await
+    if (version === cached.quarantineVersion) return 0;
+    cached.quarantineVersion = version;
+    return cached.view.exclude(authors);
+  }
+
+  #quarantineGrew(channel: string, cached: Cached): boolean {
+    return channel !== EQUIVOCATIONS_CHANNEL &&
+      quarantineOf(this.#store).version !== cached.quarantineVersion;
   }
 
   #remember(channel: string, cached: Cached): void {
     this.#cache.delete(channel); // re-insert: Map order is recency order
     this.#cache.set(channel, cached);
-    let total = 0;
-    for (const c of this.#cache.values()) total += c.state.size;
+    let total = this.deltasHeld;
     for (const [name, c] of this.#cache) {
       if (
         this.#cache.size <= VIEW_CACHE_CHANNELS_MAX &&
         total <= VIEW_CACHE_DELTAS_MAX
       ) break;
       this.#cache.delete(name);
-      total -= c.state.size;
+      total -= c.view.size;
     }
   }
 }
