@@ -12,6 +12,7 @@ import { EQUIVOCATIONS_CHANNEL, proofOpsProblem } from "./equivocation.ts";
 import { utf8ByteLength, utf8Encode } from "./utf8.ts";
 import {
   CHANNEL_PATTERN,
+  CHANNEL_RULE,
   CLOCK_SKEW_FUTURE_MS_MAX,
   DELTA_BODY_BYTES_MAX,
   DELTA_OPS_MAX,
@@ -109,10 +110,7 @@ export const deltaBodySchema = z.strictObject({
     "author must be a 32-byte ed25519 key as base64url",
   ),
   seq: safeInt(1),
-  channel: z.string().regex(
-    CHANNEL_PATTERN,
-    "channel must match [A-Za-z0-9._:-]{1,64}",
-  ),
+  channel: z.string().regex(CHANNEL_PATTERN, `channel must match ${CHANNEL_RULE}`),
   ts: safeInt(0),
   lc: z.number().int().min(0).max(HLC_COUNTER_MAX),
   ops: z.array(opSchema).min(1).max(DELTA_OPS_MAX),

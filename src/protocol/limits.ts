@@ -34,8 +34,14 @@ export const TAIL_LIMIT_DEFAULT = 100;
 /** Longest channel name, in characters (the alphabet is ASCII). */
 export const CHANNEL_CHARS_MAX = 64;
 
-/** Channel names: ASCII letters, digits and `._:-`; a leading `_` is reserved for the system. */
-export const CHANNEL_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+/**
+ * Channel names: ASCII letters, digits and `._:-`; a leading `_` is reserved for the system.
+ * `.` and `..` are refused: URL clients resolve them as dot segments (`/v1/channels/./deltas` is
+ * sent as `/v1/channels/deltas`), so such a channel could never be read by its own name.
+ */
+export const CHANNEL_PATTERN = /^(?!\.\.?$)[A-Za-z0-9._:-]{1,64}$/;
+/** The channel name rule in words, for error details. */
+export const CHANNEL_RULE = "[A-Za-z0-9._:-]{1,64}, and not . or ..";
 
 /** Agent ids and delta ids: 32 bytes as unpadded base64url (43 chars, last one 4 bits of zeros). */
 export const ID_PATTERN_SOURCE = "[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]";

@@ -6,6 +6,7 @@ import { type Context, Hono } from "hono";
 import { verifyEd25519 } from "../crypto/mod.ts";
 import {
   CHANNEL_PATTERN,
+  CHANNEL_RULE,
   PUSH_BYTES_MAX,
   PUSH_DELTAS_MAX,
   TAIL_LIMIT_DEFAULT,
@@ -36,6 +37,21 @@ const MESH_ROUTES: [string, string][] = [
 
 /** Seconds a client should wait before retrying after a 503. */
 export const STORE_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Largest request header section the region serves, in bytes: each field counted as
+ * `name: value` plus CRLF. Above it the region answers 431 problem+json.
+ */
+export const REQUEST_HEADER_BYTES_MAX = 32_768;
+/**
+ * The request head (request line and headers) at which `Deno.serve` itself closes the connection
+ * with a bare 400 before any handler runs, in bytes (measured on Deno 2.9.6; not configurable).
+ * The region's own limit must bite well below it, or an oversized header gets no problem+json.
+ */
+export const DENO_SERVE_HEAD_BYTES_MAX = 65_536;
+if (REQUEST_HEADER_BYTES_MAX > DENO_SERVE_HEAD_BYTES_MAX / 2) {
+  throw new Error("REQUEST_HEADER_BYTES_MAX must leave room below DENO_SERVE_HEAD_BYTES_MAX");
+}
 
 export interface RegionOptions {
   /** This region's id, reported by `/v1/health`. */
@@ -80,6 +96,16 @@ export function createRegionApp(options: RegionOptions): Hono {
   const clientAddress: ClientAddressFn = options.clientAddress ??
     defaultClientAddress(options.trustProxy ?? false);
   const app = new Hono();
+  app.use(async (c, next) => {
+    const bytes = headerBytes(c.req.raw.headers);
+    if (bytes > REQUEST_HEADER_BYTES_MAX) {
+      throw new Problem(
+        "header-too-large",
+        `Request headers may total at most ${REQUEST_HEADER_BYTES_MAX} bytes, got ${bytes}`,
+      );
+    }
+    await next();
+  });
   const base = {
     [names.ATTR_REGION]: region,
     [names.ATTR_STORE_KIND]: store.kind,
@@ -313,11 +339,19 @@ function pushedEnvelopes(body: unknown): unknown[] {
   return deltas;
 }
 
+/** The header section's size as sent: `name: value` and CRLF per field. */
+function headerBytes(headers: Headers): number {
+  let bytes = 0;
+  // Header values are byte strings: one char is one byte.
+  for (const [name, value] of headers) bytes += name.length + value.length + 4;
+  return bytes;
+}
+
 function channelParam(channel: string): string {
   if (!CHANNEL_PATTERN.test(channel)) {
     throw new Problem(
       "invalid-request",
-      `Channel name must match [A-Za-z0-9._:-]{1,64}: ${JSON.stringify(channel)}`,
+      `Channel name must match ${CHANNEL_RULE}: ${JSON.stringify(channel)}`,
     );
   }
   return channel;

@@ -33,7 +33,7 @@ const TAIL_PAGE = 4; // deliberately small, to exercise paging
 const DELTA_SIGNATURE_TAG = Buffer.from("mesh.delta.v1:", "utf8");
 const ID_PATTERN = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 const TAG_PATTERN = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]:(0|[1-9][0-9]?)$/;
-const CHANNEL_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+const CHANNEL_PATTERN = /^(?!\.\.?$)[A-Za-z0-9._:-]{1,64}$/; // not . or .. (§2)
 const EMPTY_FINGERPRINT = "f5yeMayCVsovJYWD3yYtvA";
 // §4.4: a lone surrogate reached through a \udxxx escape is rejected (bad_schema) in keys, names,
 // elements and values. The scenario asserts what the document says.

@@ -106,3 +106,22 @@ Deno.test("a number too large for seq, written as digits, is a schema error, not
     assert.equal(r.reason, "bad_schema", seq);
   }
 });
+
+Deno.test("POST /v1/deltas rejects the channel names . and .. as bad_schema and stores nothing", async () => {
+  const store = new MemoryStore();
+  const app = createRegionApp({ region: "t", store, now: () => T0_MS });
+  const key = AgentKey.generate();
+  const deltas = [".", ".."].map((channel) =>
+    signBody(key, JSON.stringify(bodyOf(key, { channel })))
+  );
+  const results = await push(app, deltas);
+  assert.deepEqual(results.map((r) => r.reason), ["bad_schema", "bad_schema"]);
+  for (const channel of [".", ".."]) {
+    assert.equal((await store.listArrivals(channel, 0, 10)).deltas.length, 0);
+  }
+  // Names that merely contain dots are ordinary channels.
+  const dotted = ["...", ".a", "a.", "..b"].map((channel) =>
+    signBody(key, JSON.stringify(bodyOf(key, { channel })))
+  );
+  assert.deepEqual((await push(app, dotted)).map((r) => r.status), Array(4).fill("accepted"));
+});
