@@ -133,7 +133,7 @@ export function createRegionApp(options: RegionOptions): Hono {
         );
         const started = performance.now();
         const nowMs = now();
-        const { results, accepted, signers, proofs } = await ingest(
+        const { results, accepted, signers, evidence } = await ingest(
           envelopes,
           store,
           verify,
@@ -150,7 +150,7 @@ export function createRegionApp(options: RegionOptions): Hono {
           },
         );
         limiter.observe(address, results, signers, nowMs);
-        if (accepted.length > 0 || proofs.length > 0) options.mesh?.node.kick();
+        if (accepted.length > 0 || evidence.length > 0) options.mesh?.node.kick();
         telemetry.ingestDuration.record(
           (performance.now() - started) / 1000,
           base,

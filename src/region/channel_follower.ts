@@ -1,36 +1,30 @@
 /**
- * Follows one system channel of the regional store (`_equivocations`, `_certificates`) in an
- * instance: reads the arrivals after its cursor and hands every `set` op to `onSet`. Callers on
- * the ingest path pass the region clock to skip a catch-up made less than `refreshMs` before (a
- * push then costs no extra store round trip); concurrent catch-ups share one run, and a call
- * that finds one running waits for it and then catches up again, so it sees everything stored
- * before it was made.
+ * Follows an ordered list in the regional store — a system channel's arrivals (`_equivocations`,
+ * `_certificates`) or the store's equivocations — in an instance: reads the pages after its
+ * cursor and hands every item on. Callers on the ingest path pass the region clock to skip a
+ * catch-up made less than `refreshMs` before (a push then costs no extra store round trip);
+ * concurrent catch-ups share one run, and a call that finds one running waits for it and then
+ * catches up again, so it sees everything stored before it was made.
  */
 import type { Op } from "../protocol/delta.ts";
-import type { RegionStore } from "../store/region_store.ts";
+import type { Equivocation, RegionStore } from "../store/region_store.ts";
 
-/** Deltas of a followed channel read per page while catching up. */
+/** Items read per page while catching up. */
 export const FOLLOW_PAGE_DELTAS = 1_000;
 
-export class ChannelFollower {
-  readonly #store: RegionStore;
-  readonly #channel: string;
+/** Reads the page after `cursor`, hands its items on, and says where it ended. */
+export type FollowStep = (cursor: number) => Promise<{ cursor: number; more: boolean }>;
+
+export class StoreFollower {
   readonly #refreshMs: number;
-  readonly #onSet: (key: string, value: unknown) => void | Promise<void>;
+  readonly #step: FollowStep;
   #cursor = 0;
   #refreshedAtMs: number | null = null;
   #inflight: Promise<void> | null = null;
 
-  constructor(
-    store: RegionStore,
-    channel: string,
-    refreshMs: number,
-    onSet: (key: string, value: unknown) => void | Promise<void>,
-  ) {
-    this.#store = store;
-    this.#channel = channel;
+  constructor(refreshMs: number, step: FollowStep) {
     this.#refreshMs = refreshMs;
-    this.#onSet = onSet;
+    this.#step = step;
   }
 
   /** Catches up; given the region clock `nowMs`, not if it did less than `refreshMs` before. */
@@ -48,13 +42,43 @@ export class ChannelFollower {
 
   async #catchUp(): Promise<void> {
     for (;;) {
-      const page = await this.#store.listArrivals(this.#channel, this.#cursor, FOLLOW_PAGE_DELTAS);
-      for (const record of page.deltas) {
-        const { ops } = JSON.parse(record.body) as { ops: Op[] };
-        for (const op of ops) if (op.op === "set") await this.#onSet(op.key, op.value);
-      }
+      const page = await this.#step(this.#cursor);
       this.#cursor = page.cursor;
       if (!page.more) return;
     }
+  }
+}
+
+/** Follows one system channel: every `set` op of its deltas goes to `onSet`. */
+export class ChannelFollower extends StoreFollower {
+  constructor(
+    store: RegionStore,
+    channel: string,
+    refreshMs: number,
+    onSet: (key: string, value: unknown) => void | Promise<void>,
+  ) {
+    super(refreshMs, async (cursor) => {
+      const page = await store.listArrivals(channel, cursor, FOLLOW_PAGE_DELTAS);
+      for (const record of page.deltas) {
+        const { ops } = JSON.parse(record.body) as { ops: Op[] };
+        for (const op of ops) if (op.op === "set") await onSet(op.key, op.value);
+      }
+      return page;
+    });
+  }
+}
+
+/** Follows the store's equivocations: each goes to `onEquivocation`. */
+export class EquivocationFollower extends StoreFollower {
+  constructor(
+    store: RegionStore,
+    refreshMs: number,
+    onEquivocation: (equivocation: Equivocation) => void,
+  ) {
+    super(refreshMs, async (cursor) => {
+      const page = await store.listEquivocations(cursor, FOLLOW_PAGE_DELTAS);
+      for (const entry of page.entries) onEquivocation(entry);
+      return page;
+    });
   }
 }

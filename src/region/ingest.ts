@@ -3,8 +3,7 @@
  * dedupe/persist → per-delta results in input order. Pure checks live in `parseEnvelope`; this
  * adds the signature check (async), admission and the store.
  */
-import { AgentKey } from "../client/agent_key.ts";
-import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
+import { decodeBase64Url } from "../protocol/base64url.ts";
 import {
   type Delta,
   ID_PATTERN,
@@ -13,9 +12,8 @@ import {
   signedMessage,
 } from "../protocol/delta.ts";
 import { CERTIFICATES_CHANNEL, certificatesIn } from "../protocol/certificate.ts";
-import { EQUIVOCATIONS_CHANNEL, proofSignatures, proofValue } from "../protocol/equivocation.ts";
-import { DELTA_BODY_BYTES_MAX } from "../protocol/limits.ts";
-import { utf8ByteLength, utf8Encode } from "../protocol/utf8.ts";
+import { EQUIVOCATIONS_CHANNEL, proofSignatures } from "../protocol/equivocation.ts";
+import { utf8Encode } from "../protocol/utf8.ts";
 import type { DeltaOrigin, PutOutcome, RegionStore, StoredDelta } from "../store/region_store.ts";
 import { type AdmissionPolicy, certificateAdmits, ruleFor } from "./admission.ts";
 import { certificatesOf, operatorSigned } from "./certificates.ts";
@@ -50,10 +48,10 @@ export interface IngestOutcome {
    */
   readonly signers: (string | null)[];
   /**
-   * Equivocation proofs this push made the region publish in `_equivocations` (already stored,
-   * with origin `"agent"`, so fan-out relays them like any delta).
+   * Deltas this push stored as evidence of an equivocation (reported `seq_conflict`): a second
+   * body for an author's taken seq, kept beside the first so every region ends with both.
    */
-  readonly proofs: Delta[];
+  readonly evidence: Delta[];
 }
 
 /** Whether a verified delta may be stored now (rate limits); `retryAfterMs` when not. */
@@ -110,9 +108,10 @@ export async function ingest(
   // A body this region already stores is a duplicate whatever its signature says: the stored
   // one was verified. Skipping verification matters when peers relay what we already have.
   const held = parsed.map((p) => p.ok && known !== undefined && known(p.delta.id));
-  // An author proven to equivocate is refused everywhere but in the proofs channel itself.
+  // An agent proven to equivocate may push nothing more but proofs. What peers relay is stored
+  // whoever signed it: a peer may have stored it before it knew, and sets must end equal.
   const quarantine = quarantineOf(store);
-  const quarantined = await quarantine.authors(nowMs);
+  const quarantined = origin === "agent" ? await quarantine.authors(nowMs) : new Set<string>();
   const refused = parsed.map((p, i) =>
     p.ok && !held[i] && p.delta.channel !== EQUIVOCATIONS_CHANNEL &&
     quarantined.has(p.delta.author)
@@ -203,18 +202,36 @@ export async function ingest(
   const outcomes = toStore.length > 0 ? await store.putDeltas(toStore.map(stored), origin) : [];
   const accepted: Delta[] = [];
   const duplicates: Delta[] = [];
-  const conflicts: [Delta, string][] = [];
+  const evidence: Delta[] = [];
   outcomes.forEach((outcome, k) => {
     const delta = toStore[k];
     results[candidates[k]] = resultOf(delta.id, outcome);
     if (outcome.status === "accepted") accepted.push(delta);
     if (outcome.status === "duplicate") duplicates.push(delta);
-    if (outcome.status === "seq_conflict") conflicts.push([delta, outcome.existingId]);
+    if (outcome.status === "equivocation") evidence.push(delta);
   });
   if (admit !== undefined && release !== undefined && duplicates.length > 0) {
     await release(duplicates);
   }
-  for (const delta of accepted) {
+  for (const delta of evidence) quarantineOf(store).note(delta.author);
+  noteStored([...accepted, ...evidence], store, verify, admission);
+  return { results: results as DeltaResult[], accepted, signers, evidence };
+}
+
+/**
+ * Tells this instance's quarantine and certificates at once what was just stored (other
+ * instances catch up from the store): the author of every equivocation, the authors proven in
+ * `_equivocations`, and the certificates in `_certificates` — every stored delta there counts,
+ * both halves of an equivocation included, so every region that holds the same set admits alike.
+ */
+function noteStored(
+  stored: readonly Delta[],
+  store: RegionStore,
+  verify: VerifyFn,
+  admission: AdmissionPolicy | undefined,
+): void {
+  const quarantine = quarantineOf(store);
+  for (const delta of stored) {
     if (admission !== undefined && delta.channel === CERTIFICATES_CHANNEL) {
       const certificates = certificatesOf(store, admission, verify);
       for (const shape of certificatesIn(delta.ops)) certificates.note(shape.certificate);
@@ -222,8 +239,6 @@ export async function ingest(
     if (delta.channel !== EQUIVOCATIONS_CHANNEL) continue;
     for (const op of delta.ops) if (op.op === "set") quarantine.note(op.key);
   }
-  const proofs = conflicts.length > 0 ? await publishProofs(conflicts, store, nowMs) : [];
-  return { results: results as DeltaResult[], accepted, signers, proofs };
 }
 
 /**
@@ -285,48 +300,6 @@ async function verifyDelta(
   return inner.every(Boolean) ? true : "bad_proof";
 }
 
-/**
- * Records each `seq_conflict` as an equivocation proof in `_equivocations`, at most one per
- * author and none for an author the region already holds a proof for (so a proof relayed by
- * another region never makes this one publish its own). Each proof delta is signed by a fresh
- * ephemeral key at seq 1: a proof is self-verifying, so who signs it does not matter, and no
- * two instances can collide on a seq. A pair too large for one v1 body is not recorded.
- */
-async function publishProofs(
-  conflicts: readonly [Delta, string][],
-  store: RegionStore,
-  nowMs: number,
-): Promise<Delta[]> {
-  const quarantined = await quarantineOf(store).authors();
-  const done = new Set<string>();
-  const proofs: Delta[] = [];
-  for (const [delta, existingId] of conflicts) {
-    if (delta.channel.startsWith("_")) continue;
-    if (quarantined.has(delta.author) || done.has(delta.author)) continue;
-    const first = await store.getDelta(delta.channel, existingId);
-    if (first === null) continue;
-    const key = AgentKey.generate();
-    const body = JSON.stringify({
-      v: 1,
-      author: key.id,
-      seq: 1,
-      channel: EQUIVOCATIONS_CHANNEL,
-      ts: nowMs,
-      lc: 0,
-      ops: [{ op: "set", key: delta.author, value: proofValue(first, delta) }],
-    });
-    if (utf8ByteLength(body) > DELTA_BODY_BYTES_MAX) continue;
-    const sig = encodeBase64Url(key.sign(signedMessage(utf8Encode(body))));
-    const parsed = parseEnvelope({ body, sig }, nowMs);
-    if (!parsed.ok) continue; // cannot happen for two stored deltas; never store a bad proof
-    const [outcome] = await store.putDeltas([stored(parsed.delta)], "agent");
-    done.add(delta.author);
-    quarantineOf(store).note(delta.author);
-    if (outcome.status === "accepted") proofs.push(parsed.delta);
-  }
-  return proofs;
-}
-
 function rateLimited(id: string, retryAfterMs: number): DeltaResult {
   return {
     id,
@@ -363,12 +336,13 @@ function stored(delta: Delta): StoredDelta {
 }
 
 function resultOf(id: string, outcome: PutOutcome): DeltaResult {
-  if (outcome.status === "seq_conflict") {
+  if (outcome.status === "equivocation") {
     return {
       id,
       status: "rejected",
       reason: "seq_conflict",
-      detail: `this author already signed another delta with this seq: ${outcome.existingId}`,
+      detail: `this author already signed another delta with this seq (${outcome.existingId}); ` +
+        "both are kept as evidence and the author is quarantined in every region",
     };
   }
   return { id, status: outcome.status };

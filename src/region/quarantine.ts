@@ -1,32 +1,42 @@
 /**
- * The authors a region's delta set proves to have equivocated: the keys of the `set` ops of the
- * `_equivocations` channel (every delta stored there passed the proof check at ingest, and the
- * channel admits no `del`, so the set only grows). Kept per store per instance, caught up from
- * the channel's arrivals (one empty page when nothing new arrived): on every view read, and on
- * ingest at most once per `QUARANTINE_REFRESH_MS` of the region clock, so a push costs no extra
- * store round trip. Proofs stored through this instance are noted at once; one stored by another
- * instance of the region is enforced at ingest within that period (views exclude the author's
- * deltas whatever was stored meanwhile).
+ * The authors a region's delta set proves to have equivocated, from two sources that are both
+ * functions of the delta set alone, so equal sets quarantine alike:
+ * - the store's equivocations: every author of whom the region stores two deltas with one
+ *   channel and seq (in any channel, system channels included; the store keeps both as
+ *   evidence), and
+ * - the keys of the `set` ops of the `_equivocations` channel (self-verifying proofs, checked at
+ *   ingest; the channel admits no `del`, so the set only grows).
+ * Kept per store per instance, caught up (one empty page each when nothing new arrived) on every
+ * view read, and on ingest at most once per `QUARANTINE_REFRESH_MS` of the region clock, so a
+ * push costs no extra store round trip. Equivocations found through this instance are noted at
+ * once; one stored by another instance of the region is enforced at ingest within that period
+ * (views exclude the author's deltas whatever was stored meanwhile).
  */
 import { EQUIVOCATIONS_CHANNEL } from "../protocol/equivocation.ts";
 import type { RegionStore } from "../store/region_store.ts";
-import { ChannelFollower } from "./channel_follower.ts";
+import { ChannelFollower, EquivocationFollower } from "./channel_follower.ts";
 
 /** Most ms of the region clock ingest relies on the cached set before reading the store again. */
 export const QUARANTINE_REFRESH_MS = 1_000;
 
 export class Quarantine {
   readonly #authors = new Set<string>();
-  readonly #follower: ChannelFollower;
+  readonly #proofs: ChannelFollower;
+  readonly #pairs: EquivocationFollower;
   #version = 0;
 
   constructor(store: RegionStore) {
     // Every delta stored in `_equivocations` passed the proof check: its set keys are authors.
-    this.#follower = new ChannelFollower(
+    this.#proofs = new ChannelFollower(
       store,
       EQUIVOCATIONS_CHANNEL,
       QUARANTINE_REFRESH_MS,
       (key) => this.note(key),
+    );
+    this.#pairs = new EquivocationFollower(
+      store,
+      QUARANTINE_REFRESH_MS,
+      (e) => this.note(e.author),
     );
   }
 
@@ -48,7 +58,7 @@ export class Quarantine {
    * before.
    */
   async authors(nowMs?: number): Promise<ReadonlySet<string>> {
-    await this.#follower.refresh(nowMs);
+    await Promise.all([this.#proofs.refresh(nowMs), this.#pairs.refresh(nowMs)]);
     return this.#authors;
   }
 }

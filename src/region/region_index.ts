@@ -22,8 +22,6 @@ export { SYNC_FRAME_BYTES_MAX } from "../sync/range_reconcile.ts";
 
 /** Channels whose id tries one instance keeps for channel-scoped sync. */
 export const SYNC_CHANNEL_TRIES_MAX = 64;
-/** Equivocating ids remembered to keep them out of anti-entropy sessions. */
-export const SYNC_CONFLICTS_MAX = 100_000;
 /** Most ids (or 16-byte id prefixes) one `POST /v1/sync/fetch` may ask for. */
 export const SYNC_FETCH_IDS_MAX = 256;
 /** Log entries read per page while catching the index up. */
@@ -60,8 +58,6 @@ export class RegionIndex {
   #cursor = 0;
   #catching: Promise<void> | null = null;
   readonly #channelTries = new Map<string, { trie: IdTrie<string>; cursor: number }>();
-  /** Id prefixes (as sync lists them) of deltas a region refused as equivocations. */
-  readonly #conflicts = new Set<string>();
   /** Set while a reconciliation session runs: the trie must not change under it. */
   #frozen = false;
 
@@ -173,11 +169,10 @@ export class RegionIndex {
           };
         }
         const step = session.receive(answer);
-        // Ids known to be one half of an equivocation never converge (each region keeps its
-        // first): leave them out, or they would fill every session's budget for ever.
-        const open = (id: Uint8Array) => !this.#conflicts.has(conflictKey(id));
-        have.push(...step.have.filter(open).slice(0, SYNC_SESSION_DELTAS_MAX - have.length));
-        need.push(...step.need.filter(open).slice(0, SYNC_SESSION_DELTAS_MAX - need.length));
+        // Nothing is left out on a peer's word: both halves of an equivocation are stored
+        // everywhere, so every id either side holds converges.
+        have.push(...step.have.slice(0, SYNC_SESSION_DELTAS_MAX - have.length));
+        need.push(...step.need.slice(0, SYNC_SESSION_DELTAS_MAX - need.length));
         frame = step.next;
       }
       const pushing = have.map((id) => ({ id, channel: this.#trie.get(id)! }));
@@ -204,15 +199,14 @@ export class RegionIndex {
       });
       if (!response.ok) throw new Error(`sync fetch answered ${response.status}`);
       const { deltas } = await response.json() as { deltas: unknown[] };
-      const { accepted, results } = await ingest(
+      const { accepted, evidence } = await ingest(
         deltas,
         this.#store,
         ctx.verify,
         ctx.now(),
         { origin: "sync", known: (id) => this.has(id), admission: ctx.admission },
       );
-      this.#noteConflicts(results);
-      pulled += accepted.length;
+      pulled += accepted.length + evidence.length;
     }
     return pulled;
   }
@@ -243,29 +237,10 @@ export class RegionIndex {
           },
         );
         if (!answer.ok) throw new Error(`push to ${peer.id} failed: ${answer.error}`);
-        this.#noteConflicts(answer.body.results);
         pushed += batch.length;
       }
     }
     return pushed;
-  }
-
-  /**
-   * Remembers the ids a region refused as `seq_conflict` or `quarantined` (bounded; oldest
-   * forgotten first), so anti-entropy does not offer them again and again.
-   */
-  #noteConflicts(results: readonly DeltaResult[] | undefined): void {
-    for (const r of results ?? []) {
-      if (r.status !== "rejected" || r.id === null) continue;
-      if (r.reason !== "seq_conflict" && r.reason !== "quarantined") continue;
-      const id = decodeBase64Url(r.id);
-      if (id === null || id.length !== 32) continue;
-      this.#conflicts.add(conflictKey(id));
-      for (const oldest of this.#conflicts) {
-        if (this.#conflicts.size <= SYNC_CONFLICTS_MAX) break;
-        this.#conflicts.delete(oldest);
-      }
-    }
   }
 
   /**
@@ -288,9 +263,4 @@ export class RegionIndex {
       if (!page.more) return cached.trie;
     }
   }
-}
-
-/** The key of an id or 16-byte id prefix in the conflict set: its first 16 bytes. */
-function conflictKey(id: Uint8Array): string {
-  return encodeBase64Url(id.subarray(0, 16));
 }

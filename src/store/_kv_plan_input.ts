@@ -4,7 +4,7 @@
  * must check. A warm instance pushing fresh seqs reads nothing at all.
  */
 import { type CachedChannel, KvChannelCache } from "./_kv_channel_cache.ts";
-import { headKey, type PlanInput, slotKey } from "./_put_plan.ts";
+import { headKey, idKey, type PlanInput, slotKey } from "./_put_plan.ts";
 import type { AuthorHead, StoredDelta } from "./region_store.ts";
 
 /** Deno KV's limit of keys per getMany. */
@@ -99,6 +99,17 @@ export class KvPlanReader {
       const id = slotEntries[i].value;
       if (id !== null) slots.set(slotKey(d.channel, d.author, d.seq), id);
     });
+    // A delta whose slot holds another id may be a second half of an equivocation stored before.
+    const rivals = uncertain.filter((d, i) =>
+      slotEntries[i].value !== null &&
+      slotEntries[i].value !== d.id
+    );
+    const rivalEntries = await this.#getMany<number>(
+      rivals.map((d) => this.#key("d", d.channel, d.id)),
+    );
+    const stored = new Set(
+      rivals.flatMap((d, i) => rivalEntries[i].value === null ? [] : [idKey(d.channel, d.id)]),
+    );
     const above = new Set<string>();
     gapped.forEach((d, i) =>
       aboveLists[i].forEach((seq) => above.add(slotKey(d.channel, d.author, seq)))
@@ -113,6 +124,7 @@ export class KvPlanReader {
       heads,
       nextArrival: new Map(channels.map((c) => [c, entries.get(c)!.last + 1])),
       storedAbove: (channel, author, seq) => above.has(slotKey(channel, author, seq)),
+      stored: (channel, id) => stored.has(idKey(channel, id)),
     };
     return { input, entries, log };
   }

@@ -8,6 +8,11 @@ import type { AuthorHead, PutOutcome, StoredDelta } from "./region_store.ts";
 export interface PlanInput {
   /** Id stored at `slotKey(channel, author, seq)`, for every slot the batch touches. */
   readonly slots: ReadonlyMap<string, string>;
+  /**
+   * Whether a delta is stored, by `idKey(channel, id)`: asked only for a delta whose slot holds
+   * another id (it may be a stored second half of an equivocation).
+   */
+  readonly stored: (channel: string, id: string) => boolean;
   /** Current head per `headKey(channel, author)` touched by the batch (absent = none yet). */
   readonly heads: ReadonlyMap<string, AuthorHead>;
   /** Next arrival number per channel touched (last used + 1). */
@@ -28,6 +33,8 @@ export interface PlanInput {
 export interface PlannedWrite {
   readonly delta: StoredDelta;
   readonly arrival: number;
+  /** Set for an equivocation: the delta in the slot, which keeps it. */
+  readonly existingId?: string;
 }
 
 export interface Plan {
@@ -41,13 +48,18 @@ export interface Plan {
 export const slotKey = (channel: string, author: string, seq: number): string =>
   `${channel}\u0000${author}\u0000${seq}`;
 export const headKey = (channel: string, author: string): string => `${channel}\u0000${author}`;
+export const idKey = (channel: string, id: string): string => `${channel}\u0000${id}`;
 
-/** Classifies each delta (accepted / duplicate / seq_conflict) and computes the new heads. */
+/**
+ * Classifies each delta (accepted / duplicate / equivocation) and computes the new heads. An
+ * equivocation is written like an accepted delta but leaves the slot to its first holder.
+ */
 export function planPut(
   deltas: readonly StoredDelta[],
   input: PlanInput,
 ): Plan {
   const slots = new Map(input.slots);
+  const seen = new Set<string>();
   const heads = new Map<string, AuthorHead>();
   const lastArrival = new Map<string, number>();
   const outcomes: PutOutcome[] = [];
@@ -55,24 +67,31 @@ export function planPut(
   for (const delta of deltas) {
     const slot = slotKey(delta.channel, delta.author, delta.seq);
     const existing = slots.get(slot);
-    if (existing !== undefined) {
-      outcomes.push(
-        existing === delta.id
-          ? { status: "duplicate" }
-          : { status: "seq_conflict", existingId: existing },
-      );
+    const id = idKey(delta.channel, delta.id);
+    if (
+      existing === delta.id || seen.has(id) ||
+      (existing !== undefined && input.stored(delta.channel, delta.id))
+    ) {
+      outcomes.push({ status: "duplicate" });
       continue;
     }
-    slots.set(slot, delta.id);
+    seen.add(id);
+    if (existing === undefined) slots.set(slot, delta.id);
     const arrival = (lastArrival.get(delta.channel) ??
       (input.nextArrival.get(delta.channel) ?? 1) - 1) + 1;
     lastArrival.set(delta.channel, arrival);
     const hk = headKey(delta.channel, delta.author);
     const head = heads.get(hk) ?? input.heads.get(hk) ??
       { contiguous: 0, max: 0, count: 0 };
-    heads.set(hk, advance(head, delta, slots, input));
-    outcomes.push({ status: "accepted", arrival });
-    writes.push({ delta, arrival });
+    if (existing === undefined) {
+      heads.set(hk, advance(head, delta, slots, input));
+      outcomes.push({ status: "accepted", arrival });
+      writes.push({ delta, arrival });
+    } else {
+      heads.set(hk, { ...head, count: head.count + 1 });
+      outcomes.push({ status: "equivocation", arrival, existingId: existing });
+      writes.push({ delta, arrival, existingId: existing });
+    }
   }
   return { outcomes, writes, heads, lastArrival };
 }

@@ -6,12 +6,14 @@
  */
 
 /**
- * Classifies and stores one channel's deltas in order, appending each accepted one to the region
- * log. KEYS: records, arrivals, heads, replay guard, log counter, log entries. ARGV: slot key
- * prefix, guard TTL, origin, channel, then id, author, seq, sig, body per delta. Returns
- * "a<arrival>" | "d" | "c<existing id>" per delta, comma-separated. Each delta's checks come
- * before its writes, and nothing after its first write can fail, so no delta is half-written and
- * the log holds exactly the accepted ones. A replayed call (same guard key) writes nothing.
+ * Classifies and stores one channel's deltas in order, appending each stored one to the region
+ * log. KEYS: records, arrivals, heads, replay guard, log counter, log entries, equivocations.
+ * ARGV: slot key prefix, guard TTL, origin, channel, then id, author, seq, sig, body per delta.
+ * Returns "a<arrival>" | "d" | "e<arrival>:<existing id>" per delta, comma-separated. A second
+ * body for a taken seq is stored as well (the slot keeps the first) and recorded in the
+ * equivocations sorted set, scored by its log number. Each delta's checks come before its
+ * writes, and nothing after its first write can fail, so no delta is half-written and the log
+ * holds exactly the stored ones. A replayed call (same guard key) writes nothing.
  */
 export const PUT_SCRIPT = `
 local done = redis.call('GET', KEYS[4])
@@ -19,15 +21,13 @@ if done then return done end
 local out = {}
 local logged = tonumber(redis.call('GET', KEYS[5]) or '0')
 local tag = ARGV[3] .. ' ' .. ARGV[4] .. ' '
-local accepted = 0
+local stored = 0
 for i = 5, #ARGV, 5 do
   local id, author, seq, sig, body = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local slots = ARGV[1] .. author
   local existing = redis.call('HGET', slots, seq)
-  if existing == id then
+  if existing == id or (existing and redis.call('HEXISTS', KEYS[1], id) == 1) then
     out[#out + 1] = 'd'
-  elseif existing then
-    out[#out + 1] = 'c' .. existing
   else
     local n, c, m, k = tonumber(seq), 0, 0, 0
     local head = redis.call('HGET', KEYS[3], author)
@@ -37,23 +37,43 @@ for i = 5, #ARGV, 5 do
     end
     redis.call('HSET', KEYS[1], id, seq .. ' ' .. author .. ' ' .. sig .. ' ' .. body)
     local arrival = redis.call('RPUSH', KEYS[2], id)
-    redis.call('HSET', slots, seq, id)
-    if n > m then m = n end
     k = k + 1
-    while c < m and redis.call('HEXISTS', slots, string.format('%.0f', c + 1)) == 1 do
-      c = c + 1
+    if not existing then
+      redis.call('HSET', slots, seq, id)
+      if n > m then m = n end
+      while c < m and redis.call('HEXISTS', slots, string.format('%.0f', c + 1)) == 1 do
+        c = c + 1
+      end
     end
     redis.call('HSET', KEYS[3], author, string.format('%.0f %.0f %.0f', c, m, k))
     logged = logged + 1
-    accepted = accepted + 1
-    redis.call('HSET', KEYS[6], string.format('%.0f', logged), tag .. id)
-    out[#out + 1] = string.format('a%.0f', arrival)
+    stored = stored + 1
+    local at = string.format('%.0f', logged)
+    redis.call('HSET', KEYS[6], at, tag .. id)
+    if existing then
+      redis.call('ZADD', KEYS[7], at,
+        at .. ' ' .. author .. ' ' .. seq .. ' ' .. id .. ' ' .. existing .. ' ' .. ARGV[4])
+      out[#out + 1] = string.format('e%.0f:', arrival) .. existing
+    else
+      out[#out + 1] = string.format('a%.0f', arrival)
+    end
   end
 end
-if accepted > 0 then redis.call('SET', KEYS[5], string.format('%.0f', logged)) end
+if stored > 0 then redis.call('SET', KEYS[5], string.format('%.0f', logged)) end
 local result = table.concat(out, ',')
 redis.call('SET', KEYS[4], result, 'EX', ARGV[2])
 return result
+`;
+
+/**
+ * Reads a page of equivocations. KEYS: equivocations sorted set. ARGV: after, limit. Returns
+ * {entry, entry, ...} with scores above `after`, in order, at most `limit` + 1 (one more than
+ * asked tells the caller there are more).
+ */
+export const EQUIVOCATIONS_SCRIPT = `
+local after, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. string.format('%.0f', after), '+inf',
+  'LIMIT', 0, limit + 1)
 `;
 
 /**

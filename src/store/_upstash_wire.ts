@@ -6,6 +6,7 @@ import { CHANNEL_PATTERN } from "../protocol/limits.ts";
 import { utf8ByteLength } from "../protocol/utf8.ts";
 import {
   type DeltaOrigin,
+  type Equivocation,
   type Lease,
   type LogEntry,
   type PutOutcome,
@@ -86,7 +87,14 @@ export function parsePutReply(reply: unknown, count: number): PutOutcome[] {
   }
   return tokens.map((token): PutOutcome => {
     if (token === "d") return { status: "duplicate" };
-    if (token.startsWith("c")) return { status: "seq_conflict", existingId: token.slice(1) };
+    const equivocation = /^e(\d+):(.+)$/.exec(token);
+    if (equivocation !== null && Number.isSafeInteger(Number(equivocation[1]))) {
+      return {
+        status: "equivocation",
+        arrival: Number(equivocation[1]),
+        existingId: equivocation[2],
+      };
+    }
     const arrival = Number(token.slice(1));
     if (!token.startsWith("a") || !Number.isSafeInteger(arrival)) {
       throw new StoreUnavailableError(`Upstash answered an unknown outcome: ${token}`);
@@ -134,4 +142,13 @@ export function parseGrant(item: string): TokenGrant {
     retryAfterMs: Number(match[2]),
     remaining: Number(match[3]),
   };
+}
+
+/** Parses an equivocation entry "<n> <author> <seq> <id> <existingId> <channel>". */
+export function parseEquivocation(entry: string): Equivocation {
+  const [n, author, seq, id, existingId, channel] = entry.split(" ");
+  if (channel === undefined || !/^\d+$/.test(n) || !/^\d+$/.test(seq)) {
+    throw new StoreUnavailableError(`Cannot parse a stored equivocation: ${entry.slice(0, 200)}`);
+  }
+  return { n: Number(n), author, channel, seq: Number(seq), id, existingId };
 }

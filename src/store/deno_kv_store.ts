@@ -10,6 +10,8 @@
  *   ["c", channel]               → last arrival number
  *   ["l", n]                     → {channel, id, origin}                (region log entry n)
  *   ["g"]                        → last region-log number n
+ *   ["q", n]                     → {author, channel, seq, id, existingId} (equivocation whose
+ *                                   second half is log entry n; its slot keeps the first half)
  *   ["cur", name]                → n                                    (named cursor)
  *   ["lease", name]              → {holder, epoch, expiresAtMs}
  *   ["rl", bucket]               → {tokens, atMs}                       (token bucket, expiring)
@@ -39,6 +41,8 @@ import {
   type ArrivedDelta,
   type AuthorHead,
   type DeltaOrigin,
+  type Equivocation,
+  type EquivocationPage,
   type Lease,
   type LogEntry,
   type LogPage,
@@ -64,6 +68,8 @@ export { KV_GET_MANY_KEYS_MAX } from "./_kv_plan_input.ts";
 export const KV_GROUP_COMMIT_DELTAS_MAX = 1_000;
 /** A region-log entry as stored under ["l", n]. */
 type StoredLogEntry = Omit<LogEntry, "n">;
+/** An equivocation as stored under ["q", n]. */
+type StoredEquivocation = Omit<Equivocation, "n">;
 
 interface PendingPut {
   readonly deltas: readonly StoredDelta[];
@@ -193,16 +199,20 @@ export class DenoKvStore implements RegionStore {
     op.check({ key: this.#key("g"), versionstamp: read.log.versionstamp });
     // Writes follow the accepted outcomes in input order: this pairs each with its origin.
     const writeOrigins = plan.outcomes.flatMap((o, i) =>
-      o.status === "accepted" ? [origins[i]] : []
+      o.status === "duplicate" ? [] : [origins[i]]
     );
     let n = read.log.last;
-    plan.writes.forEach(({ delta, arrival }, i) => {
+    plan.writes.forEach(({ delta, arrival, existingId }, i) => {
       const { channel, id, author, seq, body, sig } = delta;
       op.set(this.#key("a", channel, arrival), { id, author, seq, body, sig });
       op.set(this.#key("d", channel, id), arrival);
-      op.set(this.#key("s", channel, author, seq), id);
+      if (existingId === undefined) op.set(this.#key("s", channel, author, seq), id);
       const entry: StoredLogEntry = { channel, id, origin: writeOrigins[i] };
       op.set(this.#key("l", ++n), entry);
+      if (existingId !== undefined) {
+        const equivocation: StoredEquivocation = { author, channel, seq, id, existingId };
+        op.set(this.#key("q", n), equivocation);
+      }
     });
     op.set(this.#key("g"), n);
     for (const [channel, last] of plan.lastArrival) op.set(this.#key("c", channel), last);
@@ -276,6 +286,24 @@ export class DenoKvStore implements RegionStore {
         head.contiguous,
       );
       return { ...head, contiguous: head.contiguous + run.length };
+    });
+  }
+
+  async listEquivocations(after: number, limit: number): Promise<EquivocationPage> {
+    assertLogPage(after, limit);
+    const take = Math.min(limit, LOG_PAGE_ENTRIES_MAX);
+    return await this.#guard(async () => {
+      const entries: Equivocation[] = [];
+      const iter = this.#kv.list<StoredEquivocation>({
+        prefix: this.#key("q"),
+        start: this.#key("q", after + 1),
+      }, { limit: take + 1 });
+      for await (const entry of iter) {
+        entries.push({ n: entry.key.at(-1) as number, ...entry.value });
+      }
+      const more = entries.length > take;
+      if (more) entries.pop();
+      return { entries, cursor: entries.at(-1)?.n ?? after, more };
     });
   }
 

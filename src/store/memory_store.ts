@@ -1,6 +1,6 @@
 /** In-memory RegionStore for pure unit tests. Same semantics as the durable stores. */
 import { grantLease, releasedLease } from "./_lease.ts";
-import { planPut, slotKey } from "./_put_plan.ts";
+import { idKey, planPut, slotKey } from "./_put_plan.ts";
 import { assertTokenRequests, type BucketState, bucketTtlMs, drawTokens } from "./_token_bucket.ts";
 import {
   assertCursorAdvance,
@@ -15,6 +15,8 @@ import {
   type ArrivedDelta,
   type AuthorHead,
   type DeltaOrigin,
+  type Equivocation,
+  type EquivocationPage,
   type Lease,
   type LogEntry,
   type LogPage,
@@ -40,6 +42,7 @@ export class MemoryStore implements RegionStore {
   readonly #arrivals = new Map<string, ArrivedDelta[]>();
   /** The region log; entry n is at index n - 1. */
   readonly #log: LogEntry[] = [];
+  readonly #equivocations: Equivocation[] = [];
   readonly #cursors = new Map<string, number>();
   readonly #leases = new Map<string, Lease>();
   /** Claimed nonces with their expiry (insertion order ≈ expiry order). */
@@ -64,27 +67,42 @@ export class MemoryStore implements RegionStore {
         ) => [c, (this.#arrivals.get(c)?.length ?? 0) + 1]),
       ),
       storedAbove: (channel, author, seq) => this.#slots.has(slotKey(channel, author, seq)),
+      stored: (channel, id) => this.#records.has(idKey(channel, id)),
     });
-    for (const { delta, arrival } of plan.writes) {
+    for (const { delta, arrival, existingId } of plan.writes) {
       const arrived = { ...delta, arrival };
-      this.#records.set(`${delta.channel}\u0000${delta.id}`, arrived);
-      this.#slots.set(
-        slotKey(delta.channel, delta.author, delta.seq),
-        delta.id,
-      );
+      this.#records.set(idKey(delta.channel, delta.id), arrived);
+      if (existingId === undefined) {
+        this.#slots.set(slotKey(delta.channel, delta.author, delta.seq), delta.id);
+      }
       let list = this.#arrivals.get(delta.channel);
       if (list === undefined) this.#arrivals.set(delta.channel, list = []);
       list.push(arrived);
-      this.#log.push({ n: this.#log.length + 1, channel: delta.channel, id: delta.id, origin });
+      const n = this.#log.length + 1;
+      this.#log.push({ n, channel: delta.channel, id: delta.id, origin });
+      if (existingId !== undefined) {
+        const { author, channel, seq, id } = delta;
+        this.#equivocations.push({ n, author, channel, seq, id, existingId });
+      }
     }
     for (const [key, head] of plan.heads) this.#heads.set(key, head);
     return plan.outcomes;
   }
 
   // deno-lint-ignore require-await
+  async listEquivocations(after: number, limit: number): Promise<EquivocationPage> {
+    assertLogPage(after, limit);
+    this.#check();
+    const from = this.#equivocations.findIndex((e) => e.n > after);
+    const rest = from < 0 ? [] : this.#equivocations.slice(from);
+    const entries = rest.slice(0, Math.min(limit, LOG_PAGE_ENTRIES_MAX));
+    return { entries, cursor: entries.at(-1)?.n ?? after, more: rest.length > entries.length };
+  }
+
+  // deno-lint-ignore require-await
   async getDelta(channel: string, id: string): Promise<StoredDelta | null> {
     this.#check();
-    const record = this.#records.get(`${channel}\u0000${id}`);
+    const record = this.#records.get(idKey(channel, id));
     return record === undefined ? null : strip(record);
   }
 

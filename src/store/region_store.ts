@@ -26,8 +26,36 @@ export interface ArrivedDelta extends StoredDelta {
 export type PutOutcome =
   | { readonly status: "accepted"; readonly arrival: number }
   | { readonly status: "duplicate" }
-  /** Same author, channel and seq as a stored delta with a different body; the first one stays. */
-  | { readonly status: "seq_conflict"; readonly existingId: string };
+  /**
+   * Same author, channel and seq as a stored delta (`existingId`) with a different body: an
+   * equivocation. The delta is stored all the same, as evidence — record, arrival, region-log
+   * entry and an {@linkcode Equivocation} in one atomic write — so the delta set stays grow-only
+   * and every region that holds both halves quarantines the author alike. The seq slot keeps the
+   * first delta, and the author's `contiguous` and `max` do not move (`count` does).
+   */
+  | { readonly status: "equivocation"; readonly arrival: number; readonly existingId: string };
+
+/**
+ * One equivocation the store holds both halves of: written with the second half, numbered by
+ * that half's region-log entry `n` (so the list is ordered like the log, with gaps).
+ */
+export interface Equivocation {
+  readonly n: number;
+  readonly author: string;
+  readonly channel: string;
+  readonly seq: number;
+  /** The delta stored with this entry. */
+  readonly id: string;
+  /** The delta that held the seq slot already. */
+  readonly existingId: string;
+}
+
+export interface EquivocationPage {
+  readonly entries: readonly Equivocation[];
+  /** `n` of the last entry returned, or `after` when none were. */
+  readonly cursor: number;
+  readonly more: boolean;
+}
 
 /** One author's progress in one channel. */
 export interface AuthorHead {
@@ -139,12 +167,18 @@ export interface RegionStore {
   /**
    * Stores each delta with its author head, seq slot and arrival index entry in one atomic write,
    * and returns one outcome per input, in input order. Idempotent: a delta already stored, or
-   * repeated within `deltas`, is `duplicate`. Deltas must already be verified. When the store
+   * repeated within `deltas`, is `duplicate`; a second body for a taken seq is stored too, as
+   * `equivocation`. Deltas must already be verified. When the store
    * fails, throws {@linkcode StoreUnavailableError}; every delta is then either wholly stored or
    * not at all (a retry reports the stored ones as `duplicate`). Each accepted delta is also
    * appended to the region log with `origin` (default `"agent"`) in the same atomic write.
    */
   putDeltas(deltas: readonly StoredDelta[], origin?: DeltaOrigin): Promise<PutOutcome[]>;
+  /**
+   * Up to `limit` equivocations with `n` greater than `after`, in order: the authors this
+   * region's delta set proves to have signed two deltas with one channel and seq.
+   */
+  listEquivocations(after: number, limit: number): Promise<EquivocationPage>;
   /** The delta with this id in this channel, or null. */
   getDelta(channel: string, id: string): Promise<StoredDelta | null>;
   /** Up to `limit` deltas of `channel` with arrival number greater than `after`, in arrival order. */

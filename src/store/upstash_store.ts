@@ -12,6 +12,8 @@
  * and region-wide keys under the hash tag `{~region}` (`~` never occurs in a channel name):
  *   P{~region}:log:n   string last region-log number n
  *   P{~region}:log     hash   n → "<origin> <channel> <id>"       (region log)
+ *   P{~region}:equivocations  sorted set, score n (the log number of the second half):
+ *                      "<n> <author> <seq> <id> <existing id> <channel>"
  *   P{~region}:cursors hash   name → n                            (named cursors)
  *   P{~region}:leases  hash   name → "<epoch> <expiresAtMs> <holder>"
  *   P{~region}:nonce:<nonce>  string, with an expiry: a claimed region-message nonce
@@ -50,6 +52,7 @@ import {
 } from "./_store_args.ts";
 import {
   CURSOR_SCRIPT,
+  EQUIVOCATIONS_SCRIPT,
   LEASE_SCRIPT,
   LIST_SCRIPT,
   LOG_SCRIPT,
@@ -65,6 +68,7 @@ import {
 import {
   assertStorable,
   type Call,
+  parseEquivocation,
   parseGrant,
   parseLease,
   parseLogEntry,
@@ -77,6 +81,7 @@ import {
   type ArrivedDelta,
   type AuthorHead,
   type DeltaOrigin,
+  type EquivocationPage,
   type Lease,
   type LogPage,
   type PutOutcome,
@@ -239,6 +244,7 @@ export class UpstashStore implements RegionStore {
         `${base}:r:${nonce}:${i}`,
         `${log}:n`,
         log,
+        this.#regionKey("equivocations"),
       ];
       const args = [`${base}:s:`, String(REPLAY_GUARD_TTL_SECONDS), origin, call.channel];
       for (const d of call.deltas) args.push(d.id, d.author, String(d.seq), d.sig, d.body);
@@ -312,6 +318,21 @@ export class UpstashStore implements RegionStore {
     const match = /^(\d+) (\d+) (\d+)$/.exec(String(head));
     if (match === null) throw new Error(`Cannot parse stored head of ${author}: ${String(head)}`);
     return { contiguous: Number(match[1]), max: Number(match[2]), count: Number(match[3]) };
+  }
+
+  async listEquivocations(after: number, limit: number): Promise<EquivocationPage> {
+    assertLogPage(after, limit);
+    const take = Math.min(limit, LOG_PAGE_ENTRIES_MAX);
+    const items = await this.#runScript(
+      "list equivocations",
+      EQUIVOCATIONS_SCRIPT,
+      [this.#regionKey("equivocations")],
+      [String(after), String(take)],
+    ) as unknown[];
+    const entries = items.map((item) => parseEquivocation(String(item)));
+    const more = entries.length > take;
+    if (more) entries.pop();
+    return { entries, cursor: entries.at(-1)?.n ?? after, more };
   }
 
   async listLog(after: number, limit: number): Promise<LogPage> {

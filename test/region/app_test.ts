@@ -72,7 +72,7 @@ Deno.test("POST /v1/deltas is idempotent: a repeat is duplicate and stores nothi
   assert.equal(await (await app.request("/v1/channels/c")).text(), viewBefore);
 });
 
-Deno.test("POST /v1/deltas rejects a second body for one seq as seq_conflict and keeps the first", async () => {
+Deno.test("POST /v1/deltas answers a second body for one seq seq_conflict and keeps both as evidence", async () => {
   const { app } = region();
   const key = AgentKey.generate();
   const first = signBody(
@@ -88,9 +88,9 @@ Deno.test("POST /v1/deltas rejects a second body for one seq as seq_conflict and
   assert.equal(r.status, "rejected");
   assert.equal(r.reason, "seq_conflict");
   assert.match(String(r.detail), new RegExp(idOf(first)));
-  // The first stays stored; the view now excludes the proven equivocator (equivocation_test.ts).
+  // Both stay stored; the view now excludes the proven equivocator (equivocation_test.ts).
   const tail = await (await app.request("/v1/channels/c/deltas")).json();
-  assert.deepEqual(tail.deltas, [first]);
+  assert.deepEqual(tail.deltas, [first, second]);
   const view = await (await app.request("/v1/channels/c")).json();
   assert.equal(view.map.k, undefined);
 });

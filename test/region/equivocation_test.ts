@@ -67,7 +67,7 @@ function sortedProof(x: Envelope, y: Envelope) {
   return proofValue({ ...x, id: idOf(x) }, { ...y, id: idOf(y) });
 }
 
-Deno.test("equivocation: a conflicting second delta is seq_conflict and its proof lands in _equivocations", async () => {
+Deno.test("equivocation: a conflicting second delta is seq_conflict, kept beside the first as evidence, and listed as an equivocation", async () => {
   const { app, store } = region();
   const cheat = AgentKey.generate();
   const [first, second] = conflicting(cheat);
@@ -75,20 +75,23 @@ Deno.test("equivocation: a conflicting second delta is seq_conflict and its proo
   const [r] = await push(app, [second]);
   assert.equal(r.status, "rejected");
   assert.equal(r.reason, "seq_conflict");
-  const proofs = await view(app, EQUIVOCATIONS_CHANNEL);
-  assert.equal(proofs.deltas, 1);
-  assert.deepEqual(proofs.map[cheat.id], sortedProof(first, second));
-  // Anyone can check the stored proof from the two envelopes alone.
-  const shape = checkProofShape(cheat.id, proofs.map[cheat.id]);
+  // Both halves are in the delta set, so every region that holds it ends with both.
+  const stored = (await store.listArrivals("c", 0, 10)).deltas;
+  assert.deepEqual(stored.map((d) => d.id), [idOf(first), idOf(second)]);
+  const { entries } = await store.listEquivocations(0, 10);
+  assert.deepEqual(entries.map((e) => [e.author, e.id, e.existingId]), [
+    [cheat.id, idOf(second), idOf(first)],
+  ]);
+  // The author is quarantined at once; the region publishes no proof of its own: the pair is
+  // the evidence.
+  assert.equal((await push(app, [second]))[0].reason, "quarantined");
+  assert.equal((await store.listArrivals(EQUIVOCATIONS_CHANNEL, 0, 10)).deltas.length, 0);
+  // Anyone can still check the pair as a proof from the two envelopes alone.
+  const shape = checkProofShape(cheat.id, sortedProof(first, second));
   assert.ok(shape.ok);
   for (const s of shape.signatures) {
     assert.ok(await verifyEd25519(s.publicKey, s.signature, s.message));
   }
-  const stored = (await store.listArrivals(EQUIVOCATIONS_CHANNEL, 0, 10)).deltas;
-  assert.equal(stored.length, 1);
-  const parsed = parseEnvelope({ body: stored[0].body, sig: stored[0].sig }, T0_MS);
-  assert.ok(parsed.ok);
-  assert.equal(proofSignatures(parsed.delta).length, 2);
 });
 
 Deno.test("equivocation: the author's next delta is quarantined and views exclude its earlier deltas", async () => {
@@ -128,17 +131,19 @@ Deno.test("equivocation: a region's view equals a fresh region's fold of the sam
   await push(a.app, [first, fine]);
   await view(a.app, "c"); // cache the unfiltered fold first
   await push(a.app, [second]);
-  // b receives the same delta set (the proof and the three stored deltas) in another order.
+  // b receives the same delta set (the three stored deltas, both halves) in another order.
   const b = region();
-  const proofs = (await a.store.listArrivals(EQUIVOCATIONS_CHANNEL, 0, 10)).deltas;
-  await push(b.app, proofs.map(({ body, sig }) => ({ body, sig })));
   const rest = (await a.store.listArrivals("c", 0, 10)).deltas.map(({ body, sig }) => ({
     body,
     sig,
   }));
+  assert.equal(rest.length, 3);
   const results = await push(b.app, rest.reverse());
-  assert.deepEqual(results.map((r) => r.status), ["accepted", "rejected"]);
-  assert.equal(results[1].reason, "quarantined");
+  assert.deepEqual(results.map((r) => r.reason ?? r.status), [
+    "accepted",
+    "accepted",
+    "seq_conflict",
+  ]);
   const text = async (app: App) => await (await app.request("/v1/channels/c")).text();
   assert.equal(await text(a.app), await text(b.app));
 });
@@ -222,35 +227,31 @@ Deno.test("equivocation: only set ops keyed by an author id are allowed in _equi
   assert.equal((await push(app, [first]))[0].reason, "quarantined");
 });
 
-Deno.test("equivocation: a second proof for the same author does not make the region publish again", async () => {
+Deno.test("equivocation: every further body for a taken seq is stored, and the author's later pushes are quarantined", async () => {
   const { app, store } = region();
   const cheat = AgentKey.generate();
   const [first, second] = conflicting(cheat);
   const third = signed(cheat, { ops: [{ op: "set", key: "k", value: "third" }] });
-  // Two conflicts for one author in one push: one proof.
   const results = await push(app, [first, second, third]);
   assert.deepEqual(results.map((r) => r.reason ?? r.status), [
     "accepted",
     "seq_conflict",
     "seq_conflict",
   ]);
-  const count = async () => (await store.listArrivals(EQUIVOCATIONS_CHANNEL, 0, 10)).deltas.length;
-  assert.equal(await count(), 1);
-  // Later conflicting deltas are refused before they can conflict again.
-  assert.equal((await push(app, [third]))[0].reason, "quarantined");
-  assert.equal(await count(), 1);
-  // A proof published elsewhere for an author this region already holds a proof for (another
-  // region detected the same conflict) is stored but does not make this region publish.
+  assert.equal((await store.listArrivals("c", 0, 10)).deltas.length, 3);
+  assert.equal((await store.listEquivocations(0, 10)).entries.length, 2);
+  // The author's further pushes are refused before they reach the store.
+  const fourth = signed(cheat, { ops: [{ op: "set", key: "k", value: "fourth" }] });
+  assert.equal((await push(app, [fourth]))[0].reason, "quarantined");
+  assert.equal((await store.listArrivals("c", 0, 10)).deltas.length, 3);
+  // A proof an agent files for the same author is accepted: proofs are evidence from anyone.
   const [again] = await push(app, [
     proofDelta(AgentKey.generate(), cheat.id, sortedProof(first, third)),
   ]);
   assert.equal(again.status, "accepted");
-  assert.equal(await count(), 2);
-  assert.equal((await push(app, [second]))[0].reason, "quarantined");
-  assert.equal(await count(), 2);
 });
 
-Deno.test("equivocation: the proof replicates through the mesh; every region quarantines and renders the same views", async () => {
+Deno.test("equivocation: both halves replicate through the mesh; every region quarantines and renders the same views", async () => {
   const layout = [
     { id: "eu-1", zone: "eu" },
     { id: "eu-2", zone: "eu" },
@@ -280,19 +281,17 @@ Deno.test("equivocation: the proof replicates through the mesh; every region qua
   await settled(8);
   await mesh.antiEntropy();
   await mesh.antiEntropy();
-  const proofs = await Promise.all(layout.map((r) => mesh.view(r.id, EQUIVOCATIONS_CHANNEL)));
-  assert.equal(new Set(proofs).size, 1, "identical _equivocations views");
-  assert.deepEqual(JSON.parse(proofs[0]).map[cheat.id], sortedProof(first, second));
   for (const r of layout) {
+    const stored = (await mesh.region(r.id).store.listArrivals("room", 0, 10)).deltas;
+    assert.deepEqual(
+      stored.map((d) => d.id).sort(),
+      [idOf(first), idOf(second), idOf(fine)].sort(),
+      `${r.id} holds both halves`,
+    );
     const [next] = await mesh.push(r.id, [
       body(cheat, { seq: 2, ops: [{ op: "set", key: "x", value: 1 }] }),
     ]) as { status: string; reason?: string }[];
     assert.equal(next.reason, "quarantined", r.id);
-    assert.equal(
-      (await mesh.region(r.id).store.listArrivals(EQUIVOCATIONS_CHANNEL, 0, 10)).deltas.length,
-      1,
-      `${r.id} holds exactly one proof`,
-    );
   }
   const views = await Promise.all(layout.map((r) => mesh.view(r.id, "room")));
   assert.equal(new Set(views).size, 1, "byte-identical views");

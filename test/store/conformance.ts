@@ -97,19 +97,65 @@ export function runStoreConformance(
     });
   });
 
-  test("putDeltas() keeps the first of two bodies with one seq and reports seq_conflict", async ({ store }) => {
+  test("putDeltas() stores a second body for a taken seq as an equivocation beside the first", async ({ store }) => {
     const first = storedDelta("c", A, 1, "first");
     const second = storedDelta("c", A, 1, "second");
-    assert.deepEqual(await store.putDeltas([first, second]), [
+    assert.deepEqual(await store.putDeltas([first, second, second]), [
       { status: "accepted", arrival: 1 },
-      { status: "seq_conflict", existingId: first.id },
+      { status: "equivocation", arrival: 2, existingId: first.id },
+      { status: "duplicate" },
     ]);
-    assert.deepEqual(await store.putDeltas([second]), [
-      { status: "seq_conflict", existingId: first.id },
+    assert.deepEqual(await store.putDeltas([second, first]), [
+      { status: "duplicate" },
+      { status: "duplicate" },
     ]);
     assert.deepEqual(await store.getDelta("c", first.id), first);
-    assert.equal(await store.getDelta("c", second.id), null);
-    assert.equal((await store.listArrivals("c", 0, 10)).deltas.length, 1);
+    assert.deepEqual(await store.getDelta("c", second.id), second);
+    assert.deepEqual((await store.listArrivals("c", 0, 10)).deltas.map((d) => d.id), [
+      first.id,
+      second.id,
+    ]);
+    // The slot keeps the first: contiguous and max stay, count counts both bodies.
+    assert.deepEqual(await store.getHead("c", A), { contiguous: 1, max: 1, count: 2 });
+    const log = await store.listLog(0, 10);
+    assert.deepEqual(log.entries.map((e) => e.id), [first.id, second.id]);
+    assert.deepEqual(await store.listEquivocations(0, 10), {
+      entries: [{ n: 2, author: A, channel: "c", seq: 1, id: second.id, existingId: first.id }],
+      cursor: 2,
+      more: false,
+    });
+  });
+
+  test("listEquivocations() pages in log order with stable cursors and counts every extra body", async ({ store }) => {
+    await store.putDeltas([storedDelta("x", B, 1), storedDelta("c", A, 1, "a0")]);
+    const thirds = ["a1", "a2", "a3"].map((salt) => storedDelta("c", A, 1, salt));
+    await store.putDeltas([storedDelta("c", B, 2), thirds[0]]);
+    await store.putDeltas([thirds[1], storedDelta("x", B, 1, "b1"), thirds[2]]);
+    const first = await store.listEquivocations(0, 2);
+    assert.equal(first.entries.length, 2);
+    assert.ok(first.more);
+    const rest = await store.listEquivocations(first.cursor, 10);
+    assert.equal(rest.more, false);
+    const all = [...first.entries, ...rest.entries];
+    // Calls are ordered; channels within one call need not be.
+    assert.deepEqual(all.slice(0, 1).map((e) => e.id), [thirds[0].id]);
+    assert.deepEqual(
+      all.slice(1).map((e) => `${e.channel} ${e.author}`).sort(),
+      [
+        `c ${A}`,
+        `c ${A}`,
+        `x ${B}`,
+      ].sort(),
+    );
+    assert.ok(all.every((e, i) => i === 0 || e.n > all[i - 1].n));
+    const log = await store.listLog(0, 100);
+    for (const e of all) assert.equal(log.entries.find((l) => l.n === e.n)?.id, e.id);
+    assert.deepEqual(await store.listEquivocations(rest.cursor, 10), {
+      entries: [],
+      cursor: rest.cursor,
+      more: false,
+    });
+    assert.deepEqual(await store.getHead("c", A), { contiguous: 1, max: 1, count: 4 });
   });
 
   test("getDelta() returns the exact record and null for unknown ids or channels", async ({ store }) => {
@@ -197,7 +243,7 @@ export function runStoreConformance(
     });
   });
 
-  test("putDeltas() of rival bodies for one seq at once accepts exactly one", async ({ store }) => {
+  test("putDeltas() of rival bodies for one seq at once keeps one slot holder and stores every body", async ({ store }) => {
     const rivals = Array.from(
       { length: 8 },
       (_, i) => storedDelta("c", A, 1, `rival-${i}`),
@@ -208,13 +254,15 @@ export function runStoreConformance(
     const winner = rivals[results.findIndex((r) => r[0].status === "accepted")];
     for (const r of results) {
       if (r[0].status !== "accepted") {
-        assert.deepEqual(r[0], {
-          status: "seq_conflict",
-          existingId: winner.id,
-        });
+        assert.equal(r[0].status, "equivocation");
+        assert.equal((r[0] as { existingId: string }).existingId, winner.id);
       }
     }
-    assert.deepEqual(await store.getDelta("c", winner.id), winner);
+    for (const d of rivals) assert.deepEqual(await store.getDelta("c", d.id), d);
+    const arrivals = (await store.listArrivals("c", 0, 100)).deltas;
+    assert.deepEqual(arrivals.map((d) => d.arrival), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.equal((await store.listEquivocations(0, 100)).entries.length, 7);
+    assert.deepEqual(await store.getHead("c", A), { contiguous: 1, max: 1, count: 8 });
   });
 
   test("putDeltas() from concurrent writers to one channel numbers arrivals without gaps", async ({ store }) => {
@@ -307,20 +355,22 @@ export function runStoreConformance(
     await store.putDeltas([rival, storedDelta("c2", B, 1)], "sync");
     await store.putDeltas([]);
     const log = (await store.listLog(0, 10)).entries;
-    assert.deepEqual(log.map((e) => e.n), [1, 2, 3, 4]);
+    assert.deepEqual(log.map((e) => e.n), [1, 2, 3, 4, 5]);
     // One call may commit channel by channel, so only calls are ordered, not channels in a call.
+    // The rival is an equivocation: stored as evidence, so logged (and relayed) like the rest.
     assert.deepEqual(
-      unordered(log.slice(0, 2)),
+      unordered(log.slice(0, 3)),
       unordered([
         { channel: "c1", id: a1.id, origin: "agent" },
+        { channel: "c1", id: rival.id, origin: "agent" },
         { channel: "c2", id: a2.id, origin: "agent" },
       ]),
     );
-    assert.deepEqual(log.slice(2), [
-      { n: 3, channel: "c1", id: storedDelta("c1", B, 1).id, origin: "zone" },
-      { n: 4, channel: "c2", id: storedDelta("c2", B, 1).id, origin: "sync" },
+    assert.deepEqual(log.slice(3), [
+      { n: 4, channel: "c1", id: storedDelta("c1", B, 1).id, origin: "zone" },
+      { n: 5, channel: "c2", id: storedDelta("c2", B, 1).id, origin: "sync" },
     ]);
-    assert.equal(await store.logHead(), 4);
+    assert.equal(await store.logHead(), 5);
     await assertLogMatchesArrivals(store, ["c1", "c2"]);
   });
 

@@ -427,8 +427,9 @@ upstashTest("UpstashStore keeps seqs near Number.MAX_SAFE_INTEGER exact", async 
   assert.deepEqual(await store.getHead("c", A), { contiguous: 0, max: top, count: 2 });
   assert.deepEqual(await store.getDelta("c", deltas[1].id), deltas[1]);
   assert.deepEqual(await store.putDeltas([storedDelta("c", A, top, "rival")]), [
-    { status: "seq_conflict", existingId: deltas[1].id },
+    { status: "equivocation", arrival: 3, existingId: deltas[1].id },
   ]);
+  assert.deepEqual(await store.getHead("c", A), { contiguous: 0, max: top, count: 3 });
 });
 
 upstashTest("UpstashStore over a default-configured Redis client behaves alike", async (env) => {
@@ -440,14 +441,15 @@ upstashTest("UpstashStore over a default-configured Redis client behaves alike",
   assert.deepEqual(await store.putDeltas([d, d, rival, storedDelta("c", A, 2)]), [
     { status: "accepted", arrival: 1 },
     { status: "duplicate" },
-    { status: "seq_conflict", existingId: d.id },
-    { status: "accepted", arrival: 2 },
+    { status: "equivocation", arrival: 2, existingId: d.id },
+    { status: "accepted", arrival: 3 },
   ]);
   assert.deepEqual(await store.getDelta("c", d.id), d);
-  assert.deepEqual(await store.getHead("c", A), { contiguous: 2, max: 2, count: 2 });
+  assert.deepEqual(await store.getHead("c", A), { contiguous: 2, max: 2, count: 3 });
   const page = await store.listArrivals("c", 0, 10);
   assert.deepEqual(page.deltas.map(({ arrival: _, ...rest }) => rest), [
     d,
+    rival,
     storedDelta("c", A, 2),
   ]);
   await store.ping();
