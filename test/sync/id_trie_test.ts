@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { IdAccumulator } from "../../src/sync/fingerprint.ts";
-import { ID_BYTES, IdTrie, nibblePath } from "../../src/sync/id_trie.ts";
+import { ID_BYTES, IdTrie, nibblePath, TRIE_LEAF_IDS_MAX } from "../../src/sync/id_trie.ts";
 
 const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 
@@ -19,9 +19,8 @@ const idArb = fc.tuple(fc.nat(2), fc.nat(ID_BYTES), fc.uint8Array({ minLength: 3
   });
 
 function model(ids: readonly Uint8Array[]): Uint8Array[] {
-  const seen = new Set<string>();
-  return ids.filter((id) => !seen.has(hex(id)) && !!seen.add(hex(id)))
-    .sort((a, b) => hex(a) < hex(b) ? -1 : 1);
+  const byHex = new Map(ids.map((id) => [hex(id), id]));
+  return [...byHex.keys()].sort().map((key) => byHex.get(key)!);
 }
 
 function startsWith(id: Uint8Array, path: Uint8Array): boolean {
@@ -136,4 +135,64 @@ Deno.test("IdTrie.add() keeps 200,000 ids in ascending order within every bucket
   for (let i = 1; i < listed.length; i++) assert.ok(hex(listed[i - 1]) < hex(listed[i]));
   const sum = Array.from({ length: 16 }, (_, c) => trie.count([c])).reduce((a, b) => a + b);
   assert.equal(sum, 200_000);
+});
+
+/** `n` ids sharing their first two bytes, a third of them their first three, seeded. */
+function groundIds(n: number, seed: number): Uint8Array[] {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) & 255;
+  };
+  return Array.from({ length: n }, (_, i) => {
+    const id = Uint8Array.from({ length: ID_BYTES }, next);
+    id[0] = 0xab;
+    id[1] = 0xcd;
+    if (i % 3 === 0) id[2] = 0x11;
+    return id;
+  });
+}
+
+Deno.test("IdTrie.count(), fingerprint(), ids() and lookup() match a model when leaves split", () => {
+  const ids = groundIds(5_000, 1);
+  const trie = new IdTrie<number>();
+  ids.forEach((id, i) => trie.add(id, i));
+  ids.forEach((id, i) => assert.equal(trie.add(id, -1), false, `re-add ${i}`));
+  assert.equal(trie.size, 5_000);
+  assert.ok(trie.shape().depthMax > 4, "the ground leaf split");
+  const all = model(ids);
+  const allHex = all.map(hex);
+  assert.deepEqual(trie.ids([]).map(hex), allHex);
+  assert.deepEqual(trie.fingerprint([]), accumulatorFingerprint(all));
+  for (const [k, id] of ids.slice(0, 12).entries()) {
+    assert.equal(trie.get(id), k);
+    for (let depth = 3; depth <= 12; depth++) {
+      const path = nibblePath(id, depth);
+      if (k % 2 === 1 && depth > 4) path[depth - 1] ^= 1;
+      const nibbles = [...path].map((n) => n.toString(16)).join("");
+      const inRange = all.filter((_, i) => allHex[i].startsWith(nibbles));
+      assert.equal(trie.count(path), inRange.length, `count at ${depth}`);
+      assert.deepEqual(trie.fingerprint(path), accumulatorFingerprint(inRange));
+      assert.deepEqual(trie.ids(path).map(hex), inRange.map(hex));
+    }
+    const bytes = id.subarray(0, 3);
+    const expected = all.filter((_, i) => allHex[i].startsWith(hex(bytes))).slice(0, 7);
+    assert.deepEqual(trie.lookup(bytes, 7).map((e) => hex(e.id)), expected.map(hex));
+  }
+});
+
+Deno.test("IdTrie.add() keeps every leaf within TRIE_LEAF_IDS_MAX ids however the ids cluster", () => {
+  // What an insert moves and a deep fingerprint sums is one leaf: 20,000 ids ground into one
+  // 2-byte prefix must not pile up in one sorted array (the old layout held all 20,000 there).
+  const trie = new IdTrie<number>();
+  groundIds(20_000, 2).forEach((id, i) => trie.add(id, i));
+  const shape = trie.shape();
+  assert.ok(shape.leafIdsMax <= TRIE_LEAF_IDS_MAX, `${shape.leafIdsMax} ids in one leaf`);
+  assert.ok(shape.depthMax <= 8, `depth ${shape.depthMax}`);
+  const random = new IdTrie<number>();
+  const bytes = crypto.getRandomValues(new Uint8Array(20_000 * ID_BYTES).subarray(0, 65_536));
+  for (let i = 0; i < 2_048; i++) random.add(bytes.subarray(i * 32, i * 32 + 32), i);
+  assert.equal(random.shape().depthMax, 4, "hash ids keep the flat layout");
 });

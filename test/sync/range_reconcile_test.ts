@@ -19,7 +19,12 @@ import {
   SYNC_FRAME_RANGES_MAX,
   SYNC_RANGE_IDS_MAX,
   SYNC_RESPONSE_BYTES_MIN,
+  SYNC_ROUNDS_MAX,
+  SYNC_SESSION_BYTES_MAX,
+  SYNC_SESSION_RANGES_MAX,
+  SyncBudgetError,
   SyncFrameError,
+  type SyncRange,
 } from "../../src/sync/range_reconcile.ts";
 
 const BYTE_HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
@@ -258,7 +263,7 @@ Deno.test("respond() defers what does not fit and the client asks again until do
       const client = trieOf([...both, ...makeIds(10_000 - common, next, "random")]);
       const server = trieOf([...both, ...makeIds(10_000 - common, next, "random")]);
       const options = { idListMax: 4, frameBytesMax: SYNC_RESPONSE_BYTES_MIN };
-      const session = reconcile(client, server, {}, options);
+      const session = reconcile(client, server, { differencesMax: Infinity }, options);
       deferred += session.deferred;
       assert.ok(session.responses.every((size) => size <= options.frameBytesMax));
       const truth = differences(client, server);
@@ -416,4 +421,139 @@ Deno.test("Reconciler.receive() rejects a response answering ranges that were no
   again.start();
   assert.throws(() => again.receive(deferTooMany), (e) => e instanceof SyncFrameError);
   assert.ok(SYNC_FRAME_RANGES_MAX >= 16);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Hostile peers: bounded work
+
+/** Random child fingerprints for `prefix`: a CHILDREN range that never matches anything. */
+const liarChildren = (prefix: readonly number[], next: () => number): SyncRange => ({
+  kind: "children",
+  prefix: Uint8Array.from(prefix),
+  fingerprints: Array.from(
+    { length: 16 },
+    () => Uint8Array.from({ length: 8 }, () => (next() * 256) | 0),
+  ),
+});
+
+/**
+ * The adversary of issue 8 item 3: answers every range asked (every child of a CHILDREN range)
+ * with 16 random child fingerprints, as much as fits in a frame; answers only `answerMax`
+ * request ranges a round (deferring the rest).
+ */
+function liar(next: () => number, answerMax = Infinity) {
+  return (request: Uint8Array): Uint8Array => {
+    const asked = decodeFrame(request).ranges;
+    const out: SyncRange[] = [];
+    let bytes = 8, answered = 0;
+    for (const range of asked) {
+      const paths = range.kind === "children"
+        ? Array.from({ length: 16 }, (_, c) => [...range.prefix, c])
+        : [[...range.prefix]];
+      const answers = paths.filter((p) => p.length < 64).map((p) => liarChildren(p, next));
+      const size = answers.reduce((sum, a) => sum + 4 + ((a.prefix.length + 1) >> 1) + 128, 0);
+      if (answered >= answerMax || bytes + size > SYNC_FRAME_BYTES_MAX) break;
+      if (out.length + answers.length > SYNC_FRAME_RANGES_MAX) break;
+      out.push(...answers);
+      bytes += size;
+      answered++;
+    }
+    return encodeFrame({ deferred: asked.length - answered, ranges: out });
+  };
+}
+
+/** Runs a session against `server` for at most `roundsMax` rounds; what ended it. */
+function hostileSession(
+  client: IdTrie<string>,
+  server: (r: Uint8Array) => Uint8Array,
+  roundsMax: number,
+) {
+  const reconciler = new Reconciler(client);
+  let request: Uint8Array | null = reconciler.start();
+  let peak = 0;
+  try {
+    while (request !== null && reconciler.rounds <= roundsMax) {
+      request = reconciler.receive(server(request)).next;
+      peak = Math.max(peak, reconciler.outstanding);
+    }
+    return { error: null, rounds: reconciler.rounds, peak, bytes: reconciler.bytes };
+  } catch (error) {
+    return { error, rounds: reconciler.rounds, peak, bytes: reconciler.bytes };
+  }
+}
+
+Deno.test("Reconciler abandons a session with a responder that answers every range with 16 random children", () => {
+  const client = trieOf(makeIds(10_000, random(11), "random"));
+  const ended = hostileSession(client, liar(random(12)), 16);
+  assert.ok(
+    ended.error instanceof SyncBudgetError,
+    `ended by ${ended.error} after ${ended.rounds}`,
+  );
+  assert.equal(ended.error.budget, "ranges");
+  assert.ok(ended.rounds <= 6, `${ended.rounds} rounds`);
+  assert.ok(ended.peak <= SYNC_SESSION_RANGES_MAX, `${ended.peak} ranges held`);
+  assert.match(ended.error.message, /abandoned/);
+});
+
+Deno.test("Reconciler ends a session with a responder that answers one range a round within its bounds", () => {
+  // Growing the queue slowly does not get round the bounds: depth first, the session reaches
+  // whole ids (64 nibbles) and its differencesMax, or its bytes, or its rounds.
+  const client = trieOf(makeIds(2_000, random(13), "random"));
+  const ended = hostileSession(client, liar(random(14), 1), 2_048);
+  assert.ok(ended.error === null || ended.error instanceof SyncBudgetError, `${ended.error}`);
+  assert.ok(ended.rounds <= SYNC_ROUNDS_MAX, `${ended.rounds} rounds`);
+  assert.ok(ended.bytes <= SYNC_SESSION_BYTES_MAX + SYNC_FRAME_BYTES_MAX);
+  assert.ok(ended.peak <= SYNC_SESSION_RANGES_MAX);
+});
+
+Deno.test("Reconciler.receive() rejects a response that answers none of the ranges sent", () => {
+  const client = trieOf(makeIds(100, random(15), "random"));
+  const stall = (request: Uint8Array) =>
+    encodeFrame({ deferred: decodeFrame(request).ranges.length, ranges: [] });
+  const ended = hostileSession(client, stall, 1_024);
+  assert.ok(ended.error instanceof SyncFrameError && ended.error.reason === "unexpected");
+  assert.equal(ended.rounds, 1);
+});
+
+Deno.test("Reconciler converges 200k vs 200k ids differing by 10,000 over sessions within the budgets", () => {
+  const next = random(16);
+  const both = makeIds(195_000, next, "random");
+  const client = trieOf([...both, ...makeIds(5_000, next, "random")]);
+  const server = trieOf([...both, ...makeIds(5_000, next, "random")]);
+  let sessions = 0;
+  for (;; sessions++) {
+    const session = reconcile(client, server);
+    if (session.have.length + session.need.length === 0) break;
+    assert.ok(
+      session.rounds < 32 && sessions < 10,
+      `${session.rounds} rounds, ${sessions} sessions`,
+    );
+    // A region moves at most 2,000 deltas each way a session.
+    session.have.slice(0, 2_000).forEach((id) => server.add(id, "ch"));
+    resolveIds(server, session.need.slice(0, 2_000), Infinity).forEach((e) =>
+      client.add(e.id, "ch")
+    );
+  }
+  assert.ok(sessions >= 3, "the difference takes several sessions");
+  assert.deepEqual(client.fingerprint([]), server.fingerprint([]));
+});
+
+Deno.test("respond() refuses a request that repeats or nests ranges", () => {
+  const trie = trieOf(makeIds(1_000, random(17), "random"));
+  const next = random(18);
+  const refuse = (ranges: SyncRange[]) =>
+    assert.throws(
+      () => respond(trie, encodeFrame({ deferred: 0, ranges })),
+      (e) => e instanceof SyncFrameError && /overlaps/.test(e.message),
+    );
+  refuse([liarChildren([1, 2], next), liarChildren([1, 2], next)]);
+  refuse([liarChildren([1], next), liarChildren([3], next), liarChildren([1, 2, 3], next)]);
+  const fp = { kind: "fingerprint" as const, fingerprint: new Uint8Array(8), wide: false };
+  refuse([{ ...fp, prefix: Uint8Array.of(4, 5) }, liarChildren([4, 5], next)]);
+  refuse([{ ...fp, prefix: new Uint8Array(0) }, { ...fp, prefix: Uint8Array.of(9) }]);
+  // Siblings and cousins are fine.
+  respond(
+    trie,
+    encodeFrame({ deferred: 0, ranges: [liarChildren([1], next), liarChildren([2, 1], next)] }),
+  );
 });

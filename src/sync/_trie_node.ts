@@ -1,0 +1,223 @@
+/**
+ * The nodes of `IdTrie` below its accumulated top levels: a node is a sorted leaf of at most
+ * `TRIE_LEAF_IDS_MAX` ids or, once a leaf outgrows that, an inner node with 16 children (one a
+ * nibble) and a running sum and count. So inserting and fingerprinting cost O(depth + leaf)
+ * however the ids cluster: ids ground to share a long prefix only deepen the path.
+ */
+
+/** Bytes in an id. */
+export const ID_BYTES = 32;
+/** Nibbles in an id: the deepest prefix names exactly one id. */
+export const ID_NIBBLES = ID_BYTES * 2;
+/**
+ * Most ids one leaf holds before it splits into 16 by its next nibble. Hash ids put ~15 in each
+ * of the 65,536 top leaves at 1M ids and ~230 at 15M, so honest sets keep the flat layout.
+ */
+export const TRIE_LEAF_IDS_MAX = 256;
+
+const LIMBS = ID_BYTES / 4;
+const LEAF_IDS_INITIAL = 4;
+/** Scratch limbs of the id being added or summed (the trie is single-threaded). */
+const LIMBS_SCRATCH = new Uint32Array(LIMBS);
+
+/** A path of nibbles (each 0..15, high nibble of a byte first), at most `ID_NIBBLES` long. */
+export type NibblePath = ArrayLike<number>;
+
+/** Called on each id in order: the packed id array, the id's offset in it, its payload. */
+export type Visit<T> = (ids: Uint8Array, offset: number, value: T) => void;
+
+/** Ids under one prefix, sorted, packed 32 bytes apiece, with their payloads. */
+export class Leaf<T> {
+  ids = new Uint8Array(LEAF_IDS_INITIAL * ID_BYTES);
+  readonly values: T[] = [];
+  length = 0;
+  /** Sum of the ids, kept below the accumulated levels only (null at the top leaves). */
+  constructor(readonly sum: Uint32Array | null) {}
+
+  /** Index of `id`, or `-(insertion point) - 1` when absent (ids here share bytes 0..1). */
+  search(id: Uint8Array): number {
+    let lo = 0, hi = this.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const c = compareFrom(this.ids, mid * ID_BYTES, id, 2);
+      if (c === 0) return mid;
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return -lo - 1;
+  }
+
+  /** Inserts at `at` (from `search`): O(length ≤ TRIE_LEAF_IDS_MAX + 1) bytes moved. */
+  insert(at: number, id: Uint8Array, value: T): void {
+    if ((this.length + 1) * ID_BYTES > this.ids.length) {
+      const grown = new Uint8Array(this.ids.length * 2);
+      grown.set(this.ids);
+      this.ids = grown;
+    }
+    this.ids.copyWithin((at + 1) * ID_BYTES, at * ID_BYTES, this.length * ID_BYTES);
+    this.ids.set(id, at * ID_BYTES);
+    this.values.splice(at, 0, value);
+    this.length++;
+    if (this.sum !== null) addId(this.sum, id, 0);
+  }
+
+  /** `[lo, hi)`: the indices of the ids matching `prefix` (compared from nibble `from`). */
+  range(prefix: NibblePath, from: number): [number, number] {
+    return [this.#bound(prefix, from, false), this.#bound(prefix, from, true)];
+  }
+
+  /** The sum of the ids at `[lo, hi)`. */
+  sumOf(lo: number, hi: number): Uint32Array {
+    const sum = new Uint32Array(LIMBS);
+    for (let i = lo; i < hi; i++) addId(sum, this.ids, i * ID_BYTES);
+    return sum;
+  }
+
+  #bound(prefix: NibblePath, from: number, upper: boolean): number {
+    let lo = 0, hi = this.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const c = comparePath(this.ids, mid * ID_BYTES, prefix, from);
+      if (c < 0 || (upper && c === 0)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/** A split leaf: 16 children by the nibble at its depth, and the sum and count under it. */
+export class Inner<T> {
+  readonly children: (TrieNode<T> | undefined)[] = new Array(16);
+  readonly sum = new Uint32Array(LIMBS);
+  count = 0;
+}
+
+export type TrieNode<T> = Leaf<T> | Inner<T>;
+
+/** Ids under `node`, which sits at depth `depth` (nibbles). */
+export function nodeCount<T>(node: TrieNode<T>): number {
+  return node instanceof Inner ? node.count : node.length;
+}
+
+/**
+ * Adds `id` (absent, checked by the caller) under `node` at `depth`; returns the node to keep in
+ * its place (a leaf that outgrew `TRIE_LEAF_IDS_MAX` comes back split).
+ */
+export function insertUnder<T>(
+  node: TrieNode<T>,
+  depth: number,
+  id: Uint8Array,
+  value: T,
+): TrieNode<T> {
+  const top = node;
+  let parent: Inner<T> | null = null;
+  for (; node instanceof Inner; depth++) {
+    addId(node.sum, id, 0);
+    node.count++;
+    parent = node;
+    const c = nibbleAt(id, depth);
+    node = node.children[c] ??= new Leaf<T>(new Uint32Array(LIMBS));
+  }
+  node.insert(-node.search(id) - 1, id, value);
+  if (node.length <= TRIE_LEAF_IDS_MAX || depth >= ID_NIBBLES) return top;
+  const split = splitLeaf(node, depth);
+  if (parent === null) return split;
+  parent.children[nibbleAt(id, depth - 1)] = split;
+  return top;
+}
+
+/** A leaf at `depth` as an inner node of leaves, splitting again any child still too large. */
+function splitLeaf<T>(leaf: Leaf<T>, depth: number): Inner<T> {
+  const inner = new Inner<T>();
+  inner.count = leaf.length;
+  inner.sum.set(leaf.sum ?? leaf.sumOf(0, leaf.length));
+  for (let i = 0; i < leaf.length; i++) {
+    const offset = i * ID_BYTES;
+    const c = nibbleAt(leaf.ids.subarray(offset, offset + ID_BYTES), depth);
+    const child = (inner.children[c] ??= new Leaf<T>(new Uint32Array(LIMBS))) as Leaf<T>;
+    child.insert(child.length, leaf.ids.subarray(offset, offset + ID_BYTES), leaf.values[i]);
+  }
+  for (let c = 0; c < 16; c++) {
+    const child = inner.children[c] as Leaf<T> | undefined;
+    if (child !== undefined && child.length > TRIE_LEAF_IDS_MAX && depth + 1 < ID_NIBBLES) {
+      inner.children[c] = splitLeaf(child, depth + 1);
+    }
+  }
+  return inner;
+}
+
+/** The leaf holding `id` under `node`, or undefined. */
+export function leafOf<T>(node: TrieNode<T>, depth: number, id: Uint8Array): Leaf<T> | undefined {
+  let at: TrieNode<T> | undefined = node;
+  for (; at instanceof Inner; depth++) at = at.children[nibbleAt(id, depth)];
+  return at;
+}
+
+/**
+ * Descends from `node` (at `depth`) along `prefix` to the node whose subtree is the prefix's
+ * range, or to the leaf holding it. Returns the node and its depth, or undefined when empty.
+ */
+export function descend<T>(
+  node: TrieNode<T>,
+  depth: number,
+  prefix: NibblePath,
+): { node: TrieNode<T>; depth: number } | undefined {
+  let at: TrieNode<T> | undefined = node;
+  while (at instanceof Inner && depth < prefix.length) at = at.children[prefix[depth++]];
+  return at === undefined ? undefined : { node: at, depth };
+}
+
+/** Calls `fn` on up to `left` ids of `node`'s subtree at `[lo, hi)` of a leaf; returns what's left. */
+export function visitNode<T>(node: TrieNode<T>, left: number, fn: Visit<T>, lo = 0, hi = -1) {
+  if (node instanceof Inner) {
+    for (let c = 0; c < 16 && left > 0; c++) {
+      const child = node.children[c];
+      if (child !== undefined) left = visitNode(child, left, fn);
+    }
+    return left;
+  }
+  const end = hi < 0 ? node.length : hi;
+  for (let i = lo; i < end && left > 0; i++, left--) {
+    fn(node.ids, i * ID_BYTES, node.values[i]);
+  }
+  return left;
+}
+
+/** Nibble `k` of `id`. */
+export function nibbleAt(id: Uint8Array, k: number): number {
+  const byte = id[k >> 1];
+  return (k & 1) === 0 ? byte >> 4 : byte & 15;
+}
+
+/** sums[at..at+8) += the id at bytes[offset..offset+32), mod 2^256. */
+export function addId(sums: Uint32Array, bytes: Uint8Array, offset: number, at = 0): void {
+  const limbs = LIMBS_SCRATCH;
+  for (let k = 0, j = offset; k < LIMBS; k++, j += 4) {
+    limbs[k] = bytes[j] | (bytes[j + 1] << 8) | (bytes[j + 2] << 16) | (bytes[j + 3] << 24);
+  }
+  let carry = 0;
+  for (let k = 0; k < LIMBS; k++) {
+    const s = sums[at + k] + limbs[k] + carry;
+    carry = s > 0xffff_ffff ? 1 : 0;
+    sums[at + k] = carry === 1 ? s - 0x1_0000_0000 : s;
+  }
+}
+
+/** Compares the packed id at `offset` with `id`, bytes `from`..31. */
+function compareFrom(ids: Uint8Array, offset: number, id: Uint8Array, from: number): number {
+  for (let k = from; k < ID_BYTES; k++) {
+    const d = ids[offset + k] - id[k];
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Compares nibbles from..prefix.length of the packed id at `offset` with `prefix`. */
+function comparePath(ids: Uint8Array, offset: number, prefix: NibblePath, from: number): number {
+  for (let k = from; k < prefix.length; k++) {
+    const byte = ids[offset + (k >> 1)];
+    const d = ((k & 1) === 0 ? byte >> 4 : byte & 15) - prefix[k];
+    if (d !== 0) return d;
+  }
+  return 0;
+}
