@@ -7,6 +7,9 @@
  * drops, duplicates and loses the replies of single requests. After the fault phase everything
  * heals, and the mesh must converge within a bound: every region with the same fingerprint and
  * count, and every channel view byte-identical everywhere and holding every accepted delta.
+ * One or two Byzantine agents equivocate throughout — two bodies at one seq pushed to two
+ * regions at once, in ordinary channels and in `_equivocations` — and every region must end with
+ * every delta any region stored, and views that leave those agents out alike.
  *
  * The whole run is a function of the seed (delta ids and signatures aside, which come from fresh
  * keys and change nothing the simulation decides on). Replay a seed with
@@ -16,7 +19,9 @@ import assert from "node:assert/strict";
 import type { Agent } from "../../src/client/agent.ts";
 import type { Envelope } from "../../src/client/mesh_client.ts";
 import type { Op, OpValue } from "../../src/protocol/delta.ts";
+import { EQUIVOCATIONS_CHANNEL } from "../../src/protocol/equivocation.ts";
 import { type Delivery, InProcessMesh } from "../support/in_process_mesh.ts";
+import { SimEquivocators } from "../support/sim_equivocators.ts";
 import { idOf, testAgent } from "../support/signing.ts";
 import { Rng, seedsToRun } from "../support/seeded_rng.ts";
 
@@ -50,6 +55,7 @@ const FINAL_PARTITION_TICKS = 12;
 /** Salts of the seed for the request-fate and back-off jitter streams. */
 const NETWORK_STREAM = 0x5bd1e995;
 const JITTER_STREAM = 0x9e3779b9;
+const BYZANTINE_STREAM = 0x27d4eb2f;
 /** Fault events kept for the failure report. */
 const FAULT_LOG_MAX = 40;
 
@@ -151,7 +157,8 @@ class MeshSimulation {
   readonly mesh: InProcessMesh;
   readonly ids: string[];
   readonly agents: SimAgent[] = [];
-  /** Accepted delta ids per channel. */
+  readonly equivocators: SimEquivocators;
+  /** Accepted delta ids per channel (of honest agents). */
   readonly accepted = new Map<string, Set<string>>(CHANNELS.map((c) => [c, new Set()]));
   /** Directed link → tick its outage ends (exclusive). */
   readonly outages = new Map<string, number>();
@@ -184,6 +191,12 @@ class MeshSimulation {
       random: () => jitter.next(),
     });
     this.ids = this.params.layout.map((r) => r.id);
+    this.equivocators = new SimEquivocators(
+      new Rng(seed ^ BYZANTINE_STREAM),
+      this.mesh,
+      this.ids,
+      CHANNELS,
+    );
     for (let i = 0; i < this.params.agents; i++) {
       this.agents.push({
         agent: testAgent(() => this.mesh.nowMs),
@@ -217,6 +230,7 @@ class MeshSimulation {
       this.injectFaults(i === this.params.faultTicks - FINAL_PARTITION_TICKS);
       this.applyCuts();
       await this.write();
+      await this.equivocators.act();
       await this.step();
       await this.checkPartitionStates();
     }
@@ -430,7 +444,8 @@ class MeshSimulation {
   }
 
   async converged(): Promise<boolean> {
-    const total = [...this.accepted.values()].reduce((n, s) => n + s.size, 0);
+    const total = [...this.accepted.values()].reduce((n, s) => n + s.size, 0) +
+      this.equivocators.total;
     const statuses = await Promise.all(this.ids.map((id) => this.status(id)));
     if (!statuses.every((s) => s.deltas === total)) return false;
     if (new Set(statuses.map((s) => s.fingerprint)).size !== 1) return false;
@@ -439,13 +454,20 @@ class MeshSimulation {
       if (new Set(views).size !== 1) return false;
       if (JSON.parse(views[0]).deltas !== this.accepted.get(channel)!.size) return false;
     }
-    return true;
+    const proofs = await Promise.all(
+      this.ids.map((id) => this.mesh.view(id, EQUIVOCATIONS_CHANNEL)),
+    );
+    return new Set(proofs).size === 1;
   }
 
   /** Once converged: each region's stored ids of each channel are exactly the accepted ones. */
   async assertEveryDeltaEverywhere(): Promise<void> {
     for (const id of this.ids) {
-      for (const channel of CHANNELS) {
+      for (const channel of [...CHANNELS, EQUIVOCATIONS_CHANNEL]) {
+        const expected = new Set([
+          ...this.accepted.get(channel) ?? [],
+          ...this.equivocators.stored.get(channel)!,
+        ]);
         const stored = new Set<string>();
         for (let after = "0", more = true; more;) {
           const page = await (await this.mesh.region(id).app.request(
@@ -457,8 +479,8 @@ class MeshSimulation {
         }
         assert.deepEqual(
           [...stored].sort(),
-          [...this.accepted.get(channel)!].sort(),
-          `seed ${this.seed}: ${id} holds other deltas of ${channel} than were accepted\n` +
+          [...expected].sort(),
+          `seed ${this.seed}: ${id} holds other deltas of ${channel} than were stored\n` +
             `replay: ${replayCommand(this.seed)}`,
         );
       }
@@ -471,7 +493,8 @@ class MeshSimulation {
       `topology: ${
         this.params.layout.map((r) => r.id).join(", ")
       } (majority ${this.mesh.topology.majority})`,
-      `agents ${this.params.agents}, tick ${this.tickNo}, stats ${JSON.stringify(this.stats)}`,
+      `agents ${this.params.agents}, tick ${this.tickNo}, stats ${JSON.stringify(this.stats)}, ` +
+      `equivocators ${JSON.stringify(this.equivocators.stats)}`,
       `accepted: ${CHANNELS.map((c) => `${c}=${this.accepted.get(c)!.size}`).join(" ")}`,
       `partition: ${this.partition === null ? "none" : this.describe(this.partition.groups)}; ` +
       `cut links: [${[...this.mesh.cut].join(" ")}]`,
