@@ -341,8 +341,8 @@ function resultOf(id: string, outcome: PutOutcome): DeltaResult {
       id,
       status: "rejected",
       reason: "seq_conflict",
-      detail: `this author already signed another delta with this seq (${outcome.existingId}); ` +
-        "both are kept as evidence and the author is quarantined in every region",
+      detail: "this author already signed another delta with this seq; both are kept as " +
+        `evidence and the author is quarantined in every region: ${outcome.existingId}`,
     };
   }
   return { id, status: outcome.status };

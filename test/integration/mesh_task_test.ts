@@ -8,7 +8,7 @@ import {
   RESTART_DELAY_MS_MIN,
   restartDelayMs,
 } from "../../scripts/region_supervisor.ts";
-import { freePort, runDeno } from "../support/region_process.ts";
+import { freePortRange, runDeno } from "../support/region_process.ts";
 
 /** How long a mesh (or a restarted region) may take to become healthy on a busy machine. */
 const MESH_START_MS_MAX = 30_000;
@@ -85,7 +85,7 @@ Deno.test("main.ts on a port already in use says so in one line and exits 2", as
 
 Deno.test("deno task mesh on a port already in use says so in one line and exits 2", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mesh-busy-" });
-  const base = freePort();
+  const base = freePortRange(3);
   const listener = Deno.listen({ hostname: "127.0.0.1", port: base + 1 });
   const mesh = startMeshTask({ MESH_DATA: dir, MESH_BASE_PORT: String(base) });
   try {
@@ -105,7 +105,7 @@ Deno.test("deno task mesh on a port already in use says so in one line and exits
 
 Deno.test("deno task mesh reports a region process that exits and restarts it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mesh-watch-" });
-  const base = freePort();
+  const base = freePortRange(3);
   const mesh = startMeshTask({ MESH_DATA: dir, MESH_BASE_PORT: String(base) });
   const eu2 = `http://127.0.0.1:${base + 1}`;
   try {

@@ -193,9 +193,9 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const { freePort } = await import("../support/region_process.ts");
+    const { freePortRange } = await import("../support/region_process.ts");
     const dir = await Deno.makeTempDir({ prefix: "mesh-task-" });
-    const base = freePort();
+    const base = freePortRange(3);
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "scripts/mesh.ts"],
       cwd: new URL("../../", import.meta.url),

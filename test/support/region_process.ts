@@ -21,6 +21,29 @@ export function freePort(): number {
   return port;
 }
 
+/**
+ * The first of `count` consecutive loopback ports free now, for `deno task mesh` (which takes
+ * ports from MESH_BASE_PORT up). Drawn below Linux's ephemeral range (32768 and up), so ports the
+ * kernel hands other tests' connections do not land in it while the mesh starts.
+ */
+export function freePortRange(count: number): number {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    const held: Deno.Listener[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        held.push(Deno.listen({ hostname: "127.0.0.1", port: base + i }));
+      }
+      return base;
+    } catch {
+      continue;
+    } finally {
+      for (const l of held) l.close();
+    }
+  }
+  throw new Error(`Cannot find ${count} consecutive free ports`);
+}
+
 export async function startRegionProcess(env: Record<string, string>): Promise<RegionProcess> {
   const port = Number(env.PORT ?? freePort());
   const child = new Deno.Command(Deno.execPath(), {
