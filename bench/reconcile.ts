@@ -7,9 +7,20 @@
  * Prints one JSON line: per N and server `idListMax`, the rounds, request/response/total frame
  * bytes, the reconcile time, the time to build both tries, and the ratio to a full id-list
  * exchange (32 bytes × N). Targets at 1M: ≤ 5 rounds and ≤ 64 KiB.
+ *
+ * Then 1M vs 1M differing by 10,000 (5,000 a side), as a region runs it: sessions with the
+ * default budgets, each moving at most 2,000 ids each way, until equal; per session the rounds,
+ * bytes and peak outstanding ranges (against `SYNC_SESSION_BYTES_MAX` / `_RANGES_MAX`).
  */
 import { ID_BYTES, IdTrie } from "../src/sync/id_trie.ts";
-import { ID_LIST_MAX, Reconciler, resolveIds, respond } from "../src/sync/range_reconcile.ts";
+import {
+  ID_LIST_MAX,
+  Reconciler,
+  resolveIds,
+  respond,
+  SYNC_SESSION_BYTES_MAX,
+  SYNC_SESSION_RANGES_MAX,
+} from "../src/sync/range_reconcile.ts";
 
 const SIZES = [10_000, 100_000, 1_000_000];
 const DIFFERENCE = 100;
@@ -25,8 +36,11 @@ function randomIds(n: number): Uint8Array {
 }
 
 /** Client and server tries: n − 50 ids in common, 50 more each of their own. */
-function buildPair(n: number): { client: IdTrie<string>; server: IdTrie<string>; ms: number } {
-  const own = DIFFERENCE / 2;
+function buildPair(
+  n: number,
+  difference = DIFFERENCE,
+): { client: IdTrie<string>; server: IdTrie<string>; ms: number } {
+  const own = difference / 2;
   const bytes = randomIds(n + own);
   const started = performance.now();
   const client = new IdTrie<string>(), server = new IdTrie<string>();
@@ -81,4 +95,44 @@ for (const n of SIZES) {
     results.push({ ...run(client, server, idListMax), buildBothTriesMs: Math.round(ms) });
   }
 }
-console.log(JSON.stringify({ bench: "reconcile", difference: DIFFERENCE, results }));
+/** Sessions as a region runs them until the two sets are equal. */
+function sessions(client: IdTrie<string>, server: IdTrie<string>) {
+  const out = [];
+  for (;;) {
+    const reconciler = new Reconciler(client);
+    let request: Uint8Array | null = reconciler.start();
+    let peak = 0;
+    const have: Uint8Array[] = [], need: Uint8Array[] = [];
+    while (request !== null) {
+      const step = reconciler.receive(respond(server, request));
+      peak = Math.max(peak, reconciler.outstanding);
+      for (const id of step.have) have.push(id);
+      for (const id of step.need) need.push(id);
+      request = step.next;
+    }
+    out.push({
+      rounds: reconciler.rounds,
+      bytes: reconciler.bytes,
+      peakRanges: peak,
+      have: have.length,
+      need: need.length,
+    });
+    if (have.length + need.length === 0) return out;
+    have.slice(0, SESSION_DELTAS_MAX).forEach((id) => server.add(id, "bench"));
+    resolveIds(server, need.slice(0, SESSION_DELTAS_MAX), Infinity)
+      .forEach((e) => client.add(e.id, "bench"));
+  }
+}
+
+const SESSION_DELTAS_MAX = 2_000; // src/region/region_index.ts SYNC_SESSION_DELTAS_MAX
+const large = buildPair(1_000_000, 10_000);
+const largeDifference = {
+  ids: 1_000_000,
+  difference: 10_000,
+  budgets: { bytes: SYNC_SESSION_BYTES_MAX, ranges: SYNC_SESSION_RANGES_MAX },
+  sessions: sessions(large.client, large.server),
+  equal: large.client.fingerprint([]).join() === large.server.fingerprint([]).join(),
+};
+console.log(
+  JSON.stringify({ bench: "reconcile", difference: DIFFERENCE, results, largeDifference }),
+);

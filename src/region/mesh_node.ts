@@ -23,6 +23,7 @@ import {
 } from "./region_message.ts";
 import type { RegionIndex } from "./region_index.ts";
 import type { RegionInfo, Topology } from "./topology.ts";
+import type { Attributes } from "@opentelemetry/api";
 import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
 
 /** Default heartbeat period between exchanging regions, in ms. */
@@ -43,6 +44,14 @@ export const EPOCH_FENCE_LEASES = 4;
  * load a backlog never quite empties, and some deltas reach a peer by anti-entropy alone.
  */
 export const ANTI_ENTROPY_DEFER_MS_MAX = 10_000;
+/**
+ * First back-off from anti-entropy with a peer that broke a session bound or the sync protocol,
+ * in ms; it doubles with each further offence, up to SYNC_PENALTY_MS_MAX, and a clean session
+ * resets it. The peer is always tried again afterwards (peers are healed for ever).
+ */
+export const SYNC_PENALTY_MS_MIN = 30_000;
+/** Longest back-off from anti-entropy with a misbehaving peer, in ms. */
+export const SYNC_PENALTY_MS_MAX = 600_000;
 /** Most deltas one peer message may carry: what fan-out and anti-entropy put in one. */
 export const PEER_DELTAS_MAX = FANOUT_BATCH_DELTAS_MAX;
 
@@ -124,6 +133,11 @@ interface PeerState {
   again: boolean;
   /** When anti-entropy last ran with this peer (it defers to fan-out, but not for ever). */
   lastAntiEntropyMs: number;
+  /** Sessions this peer broke a bound in, in a row (sets the back-off), and in all. */
+  syncStrikes: number;
+  syncPenalties: number;
+  /** Anti-entropy skips this peer until then. */
+  syncPenaltyUntilMs: number;
 }
 
 export class MeshNode {
@@ -175,6 +189,9 @@ export class MeshNode {
         draining: false,
         again: false,
         lastAntiEntropyMs: 0,
+        syncStrikes: 0,
+        syncPenalties: 0,
+        syncPenaltyUntilMs: 0,
       });
     }
   }
@@ -302,7 +319,9 @@ export class MeshNode {
   /** Leader only: one reconciliation with the next exchange target, round robin. */
   async antiEntropyTick(): Promise<void> {
     if (!this.lease.isLeader) return;
-    const targets = this.#targets();
+    const now = this.#now();
+    // A peer serving a penalty for a hostile session waits its turn out; the others go on.
+    const targets = this.#targets().filter((t) => this.#peers.get(t.id)!.syncPenaltyUntilMs <= now);
     if (targets.length === 0) return;
     const target = targets[this.#antiEntropyTurn++ % targets.length];
     // Anti-entropy is the safety net: while fan-out still has a backlog for this peer, the two
@@ -310,7 +329,6 @@ export class MeshNode {
     // ANTI_ENTROPY_DEFER_MS_MAX since it last ran with this peer, since some deltas (repaired
     // ones, relays a non-leader skips) reach a peer by anti-entropy alone.
     const peer = this.#peers.get(target.id)!;
-    const now = this.#now();
     if (peer.behind > 0 && now - peer.lastAntiEntropyMs < ANTI_ENTROPY_DEFER_MS_MAX) return;
     peer.lastAntiEntropyMs = now;
     const base = { [names.ATTR_REGION]: this.self.id, [names.ATTR_PEER]: target.id };
@@ -338,9 +356,26 @@ export class MeshNode {
           ...base,
           [names.ATTR_SYNC_DIRECTION]: "push",
         });
+        this.#judgeSession(peer, result.ok, result.penalty, base);
+        if (result.penalty !== undefined) {
+          span.setAttribute(names.ATTR_SYNC_PENALTY, result.penalty);
+        }
         if (!result.ok) throw new Error(`anti-entropy with ${target.id}: ${result.error}`);
       },
     ).catch(() => undefined); // recorded on the span; the next tick tries again
+  }
+
+  /** Backs off from a peer whose session broke a bound (doubling), or forgives a clean one. */
+  #judgeSession(peer: PeerState, ok: boolean, penalty: string | undefined, base: Attributes) {
+    if (penalty === undefined) {
+      if (ok) peer.syncStrikes = 0;
+      return;
+    }
+    peer.syncStrikes++;
+    peer.syncPenalties++;
+    const backoff = SYNC_PENALTY_MS_MIN * 2 ** Math.min(peer.syncStrikes - 1, 10);
+    peer.syncPenaltyUntilMs = this.#now() + Math.min(SYNC_PENALTY_MS_MAX, backoff);
+    this.#telemetry.syncPenalties.add(1, { ...base, [names.ATTR_SYNC_PENALTY]: penalty });
   }
 
   // ---- handlers (any instance) ---------------------------------------------------------------
@@ -455,6 +490,9 @@ export class MeshNode {
               ? summary.logHead - await this.#o.store.getCursor(fanOutCursor(row.id))
               : null,
             fanOutFailures: peer.failures,
+            /** Anti-entropy sessions abandoned for breaking a bound, and the back-off left. */
+            syncPenalties: peer.syncPenalties,
+            syncPenaltyMs: Math.max(0, peer.syncPenaltyUntilMs - now),
             summaryAgeMs: peer.summary === null ? null : now - peer.summary.receivedAtMs,
             epoch: peer.summary?.epoch ?? null,
             fingerprint: peer.summary?.fingerprint ?? null,

@@ -10,7 +10,14 @@ import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 import type { RegionStore, StoredDelta } from "../store/region_store.ts";
 import { IdAccumulator } from "../sync/fingerprint.ts";
 import { IdTrie } from "../sync/id_trie.ts";
-import { Reconciler, resolveIds, respond, SyncFrameError } from "../sync/range_reconcile.ts";
+import {
+  Reconciler,
+  resolveIds,
+  respond,
+  SYNC_FRAME_BYTES_MAX,
+  SyncBudgetError,
+  SyncFrameError,
+} from "../sync/range_reconcile.ts";
 import { ingest, type VerifyFn } from "./ingest.ts";
 import { envelopeBatches } from "./fan_out.ts";
 import type { DeltaResult } from "./ingest.ts";
@@ -22,6 +29,8 @@ export { SYNC_FRAME_BYTES_MAX } from "../sync/range_reconcile.ts";
 
 /** Channels whose id tries one instance keeps for channel-scoped sync. */
 export const SYNC_CHANNEL_TRIES_MAX = 64;
+/** Fewest deltas a channel holds for its trie to be kept (smaller ones are rebuilt per request). */
+export const SYNC_CHANNEL_TRIE_IDS_MIN = 256;
 /** Most ids (or 16-byte id prefixes) one `POST /v1/sync/fetch` may ask for. */
 export const SYNC_FETCH_IDS_MAX = 256;
 /** Log entries read per page while catching the index up. */
@@ -30,6 +39,13 @@ export const INDEX_CATCHUP_PAGE = 1_000;
 export const SYNC_REQUEST_TIMEOUT_MS = 5_000;
 /** Most deltas one anti-entropy session moves each way (the next session continues). */
 export const SYNC_SESSION_DELTAS_MAX = 2_000;
+/**
+ * Most reconciliation rounds of one anti-entropy session. Stopping at 2 × SYNC_SESSION_DELTAS_MAX
+ * differences, honest sessions measured ≤ 12 rounds (1M vs 1M ids differing by 10,000).
+ */
+export const SYNC_SESSION_ROUNDS_MAX = 128;
+/** Longest one anti-entropy session may reconcile, in ms (by the session's clock). */
+export const SYNC_SESSION_MS_MAX = 30_000;
 
 /** What one anti-entropy session did. */
 export interface SessionResult {
@@ -39,6 +55,11 @@ export interface SessionResult {
   readonly pulled: number;
   readonly pushed: number;
   readonly error?: string;
+  /**
+   * Set when the peer broke a bound or the protocol (`ranges`, `bytes`, `rounds`, `time`,
+   * `oversize`, `protocol`): the session was abandoned and the caller should back off from it.
+   */
+  readonly penalty?: string;
 }
 
 export interface SessionContext {
@@ -139,14 +160,32 @@ export class RegionIndex {
     return envelopeBatches(envelopes)[0] ?? [];
   }
 
-  /** One anti-entropy session with `peer`: reconcile, pull what we lack, push what it lacks. */
+  /**
+   * One anti-entropy session with `peer`: reconcile, pull what we lack, push what it lacks.
+   * The session's work is bounded (rounds, outstanding ranges, frame bytes, time: see
+   * `Reconciler` and `SYNC_SESSION_*`); a peer that breaks a bound or the protocol gets a result
+   * with `penalty` set, and the caller backs off from it.
+   */
   async reconcileWith(peer: RegionInfo, ctx: SessionContext): Promise<SessionResult> {
     await this.catchUp();
     this.#frozen = true;
+    const startedMs = ctx.now();
     let rounds = 0, bytes = 0;
     const have: Uint8Array[] = [], need: Uint8Array[] = [];
+    const failed = (error: string, penalty?: string): SessionResult => ({
+      ok: false,
+      rounds,
+      bytes,
+      pulled: 0,
+      pushed: 0,
+      error,
+      penalty,
+    });
     try {
-      const session = new Reconciler(this.#trie);
+      const session = new Reconciler(this.#trie, {
+        roundsMax: SYNC_SESSION_ROUNDS_MAX,
+        differencesMax: 2 * SYNC_SESSION_DELTAS_MAX,
+      });
       let frame: Uint8Array | null = session.start();
       while (frame !== null) {
         const response = await (ctx.fetch ?? fetch)(`${peer.url}/v1/sync`, {
@@ -155,25 +194,23 @@ export class RegionIndex {
           body: frame as Uint8Array<ArrayBuffer>,
           signal: AbortSignal.timeout(SYNC_REQUEST_TIMEOUT_MS),
         });
-        const answer = new Uint8Array(await response.arrayBuffer());
+        const answer = await readFrame(response);
         rounds++;
-        bytes += frame.length + answer.length;
-        if (!response.ok) {
-          return {
-            ok: false,
-            rounds,
-            bytes,
-            pulled: 0,
-            pushed: 0,
-            error: `sync answered ${response.status}`,
-          };
-        }
+        bytes += frame.length + (answer?.length ?? 0);
+        if (!response.ok) return failed(`sync answered ${response.status}`);
+        if (answer === null) return failed("sync answer over the frame limit", "oversize");
         const step = session.receive(answer);
         // Nothing is left out on a peer's word: both halves of an equivocation are stored
         // everywhere, so every id either side holds converges.
         have.push(...step.have.slice(0, SYNC_SESSION_DELTAS_MAX - have.length));
         need.push(...step.need.slice(0, SYNC_SESSION_DELTAS_MAX - need.length));
         frame = step.next;
+        if (frame !== null && ctx.now() - startedMs > SYNC_SESSION_MS_MAX) {
+          return failed(`sync session over ${SYNC_SESSION_MS_MAX} ms: abandoned`, "time");
+        }
+      }
+      if (session.cut === "rounds") {
+        return failed(`sync session over ${SYNC_SESSION_ROUNDS_MAX} rounds: abandoned`, "rounds");
       }
       const pushing = have.map((id) => ({ id, channel: this.#trie.get(id)! }));
       this.#frozen = false;
@@ -181,7 +218,10 @@ export class RegionIndex {
       const pushed = await this.#push(peer, pushing, ctx);
       return { ok: true, rounds, bytes, pulled, pushed };
     } catch (error) {
-      return { ok: false, rounds, bytes, pulled: 0, pushed: 0, error: (error as Error).message };
+      const message = (error as Error).message;
+      if (error instanceof SyncBudgetError) return failed(message, error.budget);
+      if (error instanceof SyncFrameError) return failed(message, "protocol");
+      return failed(message);
     } finally {
       this.#frozen = false;
     }
@@ -246,21 +286,47 @@ export class RegionIndex {
   /**
    * The trie of one channel's deltas, for agents catching up on a channel. Kept per instance
    * (bounded LRU) with the arrival cursor it reflects, so a request reads only what arrived since
-   * the last one instead of the whole channel.
+   * the last one instead of the whole channel. Only channels of at least
+   * `SYNC_CHANNEL_TRIE_IDS_MIN` deltas are kept: a request for an empty or small channel costs one
+   * page read, takes no entry and evicts nothing.
    */
   async #channelTrie(channel: string): Promise<IdTrie<string>> {
-    const cached = this.#channelTries.get(channel) ?? { trie: new IdTrie<string>(), cursor: 0 };
+    const cached = this.#channelTries.get(channel);
+    const entry = cached ?? { trie: new IdTrie<string>(), cursor: 0 };
+    for (;;) {
+      const page = await this.#store.listArrivals(channel, entry.cursor, INDEX_CATCHUP_PAGE);
+      for (const d of page.deltas) entry.trie.add(decodeBase64Url(d.id)!, channel);
+      entry.cursor = Math.max(entry.cursor, page.cursor);
+      if (!page.more) break;
+    }
+    if (cached === undefined && entry.trie.size < SYNC_CHANNEL_TRIE_IDS_MIN) return entry.trie;
     this.#channelTries.delete(channel); // re-insert: Map order is recency order
-    this.#channelTries.set(channel, cached);
+    this.#channelTries.set(channel, entry);
     for (const oldest of this.#channelTries.keys()) {
       if (this.#channelTries.size <= SYNC_CHANNEL_TRIES_MAX) break;
       this.#channelTries.delete(oldest);
     }
-    for (;;) {
-      const page = await this.#store.listArrivals(channel, cached.cursor, INDEX_CATCHUP_PAGE);
-      for (const d of page.deltas) cached.trie.add(decodeBase64Url(d.id)!, channel);
-      cached.cursor = Math.max(cached.cursor, page.cursor);
-      if (!page.more) return cached.trie;
-    }
+    return entry.trie;
   }
+}
+
+/** The body of a sync answer, or null when it is larger than a frame may be (read no further). */
+async function readFrame(response: Response): Promise<Uint8Array | null> {
+  const reader = response.body?.getReader();
+  if (reader === undefined) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    length += value.length;
+    if (length > SYNC_FRAME_BYTES_MAX) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(length);
+  chunks.reduce((at, chunk) => (out.set(chunk, at), at + chunk.length), 0);
+  return out;
 }

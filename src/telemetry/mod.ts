@@ -25,6 +25,7 @@ export interface Telemetry {
   readonly viewReadDuration: Histogram;
   readonly fanOutDeltas: Counter;
   readonly syncDeltas: Counter;
+  readonly syncPenalties: Counter;
   readonly heartbeatRtt: Histogram;
   readonly rateLimitRefusals: Counter;
   /** Runs `work` in a span named `name`; records exceptions and ends the span. */
@@ -54,6 +55,11 @@ export function createTelemetry(): Telemetry {
     syncDeltas: meter.createCounter(names.METRIC_SYNC_DELTAS, {
       description: "Deltas moved by anti-entropy, by direction (pull or push).",
       unit: "{delta}",
+    }),
+    syncPenalties: meter.createCounter(names.METRIC_SYNC_PENALTIES, {
+      description:
+        "Anti-entropy sessions abandoned because the peer broke a bound or the protocol.",
+      unit: "{session}",
     }),
     heartbeatRtt: meter.createHistogram(names.METRIC_HEARTBEAT_RTT, {
       description: "Round-trip time of heartbeats to peer regions that answered.",

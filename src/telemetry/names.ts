@@ -19,6 +19,7 @@ export const METRIC_INGEST_DURATION = "mesh.ingest.duration";
 export const METRIC_VIEW_READ_DURATION = "mesh.view.read.duration";
 export const METRIC_FANOUT_DELTAS = "mesh.fanout.deltas";
 export const METRIC_SYNC_DELTAS = "mesh.antientropy.deltas";
+export const METRIC_SYNC_PENALTIES = "mesh.antientropy.penalties";
 export const METRIC_HEARTBEAT_RTT = "mesh.heartbeat.rtt";
 export const METRIC_RATE_LIMIT_REFUSALS = "mesh.ratelimit.refusals";
 
@@ -43,6 +44,7 @@ export const ATTR_ORIGIN = "mesh.delta.origin";
 export const ATTR_SYNC_DIRECTION = "mesh.sync.direction";
 export const ATTR_SYNC_ROUNDS = "mesh.sync.rounds";
 export const ATTR_SYNC_BYTES = "mesh.sync.bytes";
+export const ATTR_SYNC_PENALTY = "mesh.sync.penalty";
 export const ATTR_FANOUT_SENT = "mesh.fanout.sent";
 export const ATTR_FANOUT_BEHIND = "mesh.fanout.behind";
 export const ATTR_LEADER_EPOCH = "mesh.leader.epoch";
