@@ -2,9 +2,9 @@
  * `deno task start`: one region on the embedded Deno KV store (or Upstash with MESH_STORE=upstash),
  * listening on HOST:PORT (default 127.0.0.1:8000).
  */
-import { regionConfig } from "./src/region/config.ts";
-import { openRegion } from "./src/region/open_region.ts";
-import { TimerScheduler } from "./src/region/scheduler.ts";
+import { regionConfig } from "./src/compose/config.ts";
+import { openRegion } from "./src/compose/open_region.ts";
+import { TimerScheduler } from "./src/mesh/scheduler.ts";
 import { scheduleMeshJobs } from "./workers/mesh_jobs.ts";
 
 let config;

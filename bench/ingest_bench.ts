@@ -5,7 +5,8 @@
 import { ChannelState } from "../src/crdt/channel_state.ts";
 import { verifyEd25519 } from "../src/crypto/mod.ts";
 import { decodeBase64Url } from "../src/protocol/base64url.ts";
-import { parseEnvelope, signedMessage } from "../src/protocol/delta.ts";
+import { signedMessage } from "../src/protocol/delta.ts";
+import { parseEnvelope } from "../src/protocol/envelope.ts";
 import { utf8Encode } from "../src/protocol/utf8.ts";
 import { benchAuthors, signedEnvelopes } from "./_signed_batches.ts";
 

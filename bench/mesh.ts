@@ -12,7 +12,7 @@
  *   deno run -A bench/mesh.ts
  */
 import { Agent } from "../src/client/agent.ts";
-import { AgentKey } from "../src/client/agent_key.ts";
+import { AgentKey } from "../src/crypto/agent_key.ts";
 import type { Envelope } from "../src/client/mesh_client.ts";
 import { MeshClient } from "../src/client/mesh_client.ts";
 import { TestMesh } from "../test/support/mesh_processes.ts";

@@ -21,7 +21,7 @@ import * as sync from "../src/sync/range_reconcile.ts";
 import { decodeFrame, encodeFrame, Reconciler, respond } from "../src/sync/range_reconcile.ts";
 import type { SyncRange } from "../src/sync/range_reconcile.ts";
 import { MemoryStore } from "../src/store/memory_store.ts";
-import { RegionIndex } from "../src/region/region_index.ts";
+import { RegionIndex } from "../src/mesh/region_index.ts";
 import { encodeBase64Url } from "../src/protocol/base64url.ts";
 
 const IDS = 100_000;

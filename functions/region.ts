@@ -4,9 +4,9 @@
  * region runs in a topology, its jobs run on Deno KV queue messages re-seeded by Deno.cron, so
  * they keep running between requests on serverless hosts.
  */
-import { regionConfig } from "../src/region/config.ts";
-import { openRegion } from "../src/region/open_region.ts";
-import { KvQueueScheduler } from "../src/region/scheduler.ts";
+import { regionConfig } from "../src/compose/config.ts";
+import { openRegion } from "../src/compose/open_region.ts";
+import { KvQueueScheduler } from "../src/mesh/scheduler.ts";
 import { scheduleMeshJobs } from "../workers/mesh_jobs.ts";
 
 const region = await openRegion(regionConfig(Deno.env.toObject()));

@@ -7,7 +7,7 @@
  *
  * Env: MESH_DATA (directory), MESH_BASE_PORT (default 8001: regions get 8001, 8002, 8003).
  */
-import { AgentKey } from "../src/client/agent_key.ts";
+import { AgentKey } from "../src/crypto/agent_key.ts";
 import { superviseRegion } from "./region_supervisor.ts";
 
 const LAYOUT = [

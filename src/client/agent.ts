@@ -10,8 +10,8 @@
 import { encodeBase64Url } from "../protocol/base64url.ts";
 import { type DeltaBody, type Op, signedMessage } from "../protocol/delta.ts";
 import { utf8Encode } from "../protocol/utf8.ts";
-import type { DeltaResult } from "../region/ingest.ts";
-import type { AgentKey } from "./agent_key.ts";
+import type { DeltaResult } from "../protocol/result.ts";
+import type { AgentKey } from "../crypto/agent_key.ts";
 import { HybridClock } from "./hybrid_clock.ts";
 import type { Envelope, MeshClient } from "./mesh_client.ts";
 import { MemorySeqLedger, type SeqLedger } from "./seq_ledger.ts";

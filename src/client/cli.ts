@@ -9,9 +9,9 @@
  * Options: --url URL (default $MESH_URL or http://127.0.0.1:8000), --key FILE ($MESH_AGENT_KEY).
  * Exit codes: 0 done, 1 failed (or the delta was rejected), 2 a mistake in the command line.
  */
-import type { DeltaResult } from "../region/ingest.ts";
+import type { DeltaResult } from "../protocol/result.ts";
 import { Agent } from "./agent.ts";
-import { AgentKey } from "./agent_key.ts";
+import { AgentKey } from "../crypto/agent_key.ts";
 import { parseOps, UsageError } from "./_cli_ops.ts";
 import { type Command, COMMANDS, USAGE } from "./_cli_usage.ts";
 import { HybridClock } from "./hybrid_clock.ts";

@@ -4,9 +4,9 @@
  * `MeshHttpError` carrying its problem details; one that cannot be reached is a
  * `MeshUnreachableError` naming the URL tried.
  */
-import type { DeltaResult } from "../region/ingest.ts";
+import type { DeltaResult } from "../protocol/result.ts";
 import { PUSH_BYTES_MAX, PUSH_DELTAS_MAX, TAIL_LIMIT_MAX } from "../protocol/limits.ts";
-import type { AuthorHead } from "../store/region_store.ts";
+import type { AuthorHead } from "../protocol/result.ts";
 import { parseView, type ViewJson } from "./view_json.ts";
 
 export type { ViewJson };

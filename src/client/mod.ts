@@ -1,6 +1,6 @@
 /** The agent client: keys, signed deltas with seq and hybrid clock, and the region HTTP client. */
 export { Agent } from "./agent.ts";
-export { AgentKey } from "./agent_key.ts";
+export { AgentKey } from "../crypto/agent_key.ts";
 export { FileSeqLedger, MemorySeqLedger, type SeqLedger, seqStatePath } from "./seq_ledger.ts";
 export { exactJsonText, parseView } from "./view_json.ts";
 export { type HlcStamp, HybridClock } from "./hybrid_clock.ts";

@@ -6,7 +6,7 @@
 import { decodeBase64Url } from "../protocol/base64url.ts";
 import { canonicalJson, type JsonValue } from "../protocol/canonical_json.ts";
 import type { Delta, OpValue } from "../protocol/delta.ts";
-import { IdAccumulator } from "../sync/fingerprint.ts";
+import { IdAccumulator } from "../protocol/fingerprint.ts";
 import { AuthorHeads } from "./author_heads.ts";
 import { LwwMap } from "./lww_map.ts";
 import { OrSet } from "./or_set.ts";

@@ -7,8 +7,6 @@ import { z } from "zod";
 import { sha256 } from "../crypto/sha256.ts";
 import { decodeBase64Url, encodeBase64Url } from "./base64url.ts";
 import { hasDuplicateKeys } from "./duplicate_keys.ts";
-import { certificateOpsProblem, CERTIFICATES_CHANNEL } from "./certificate.ts";
-import { EQUIVOCATIONS_CHANNEL, proofOpsProblem } from "./equivocation.ts";
 import { utf8ByteLength, utf8Encode } from "./utf8.ts";
 import {
   CHANNEL_PATTERN,
@@ -183,7 +181,7 @@ export function deltaId(bodyBytes: Uint8Array): string {
   return encodeBase64Url(sha256(bodyBytes));
 }
 
-const reject = (
+export const reject = (
   id: string | null,
   reason: RejectReason,
   detail: string,
@@ -195,12 +193,11 @@ const reject = (
 });
 
 /**
- * Runs every check on one received envelope except the signature: shape, encoding, size, JSON,
- * schema, clock skew against `nowMs`, reserved channels, for `_certificates` the shape of every
- * certificate, and for `_equivocations` the shape of every proof (their inner signatures are the
- * caller's too: see `proofSignatures`). Pure; never throws.
+ * The checks of one received envelope that hold in every channel: shape, encoding, size, JSON,
+ * schema and clock skew against `nowMs` — not the signature, and not the rules of system
+ * channels (`parseEnvelope` in `envelope.ts` adds those). Pure; never throws.
  */
-export function parseEnvelope(envelope: unknown, nowMs: number): Parsed {
+export function parseDeltaEnvelope(envelope: unknown, nowMs: number): Parsed {
   if (
     typeof envelope !== "object" || envelope === null || Array.isArray(envelope)
   ) {
@@ -269,19 +266,6 @@ export function parseEnvelope(envelope: unknown, nowMs: number): Parsed {
       id,
       "future_timestamp",
       `ts is more than ${CLOCK_SKEW_FUTURE_MS_MAX} ms ahead of this region's clock`,
-    );
-  }
-  if (fields.channel === EQUIVOCATIONS_CHANNEL) {
-    const problem = proofOpsProblem(fields.ops, ID_PATTERN);
-    if (problem !== null) return reject(id, "bad_proof", problem);
-  } else if (fields.channel === CERTIFICATES_CHANNEL) {
-    const problem = certificateOpsProblem(fields.ops);
-    if (problem !== null) return reject(id, "bad_certificate", problem);
-  } else if (fields.channel.startsWith("_")) {
-    return reject(
-      id,
-      "reserved_channel",
-      "channels starting with _ are reserved for the system",
     );
   }
   return {

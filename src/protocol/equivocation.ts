@@ -4,7 +4,7 @@
  * deltas in the system channel `_equivocations` (docs/protocol.md §18): each op is
  * `set {key: <author>, value: {a: {body, sig}, b: {body, sig}}}` with `a`'s delta id below `b`'s.
  */
-import { type Delta, type Op, parseEnvelope } from "./delta.ts";
+import { type Delta, type Op, parseDeltaEnvelope } from "./delta.ts";
 
 /** The system channel that holds equivocation proofs. */
 export const EQUIVOCATIONS_CHANNEL = "_equivocations";
@@ -49,8 +49,8 @@ export function checkProofShape(author: string, value: unknown): ProofShape {
   if (Object.keys(extra).length > 0 || a === undefined || b === undefined) {
     return bad("a proof must be exactly {a, b}");
   }
-  const pa = parseEnvelope(a, Infinity);
-  const pb = parseEnvelope(b, Infinity);
+  const pa = parseDeltaEnvelope(a, Infinity);
+  const pb = parseDeltaEnvelope(b, Infinity);
   if (!pa.ok) return bad(`proof half a: ${pa.reason}: ${pa.detail}`);
   if (!pb.ok) return bad(`proof half b: ${pb.reason}: ${pb.detail}`);
   const da = pa.delta;

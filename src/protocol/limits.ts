@@ -61,3 +61,6 @@ if (TAIL_LIMIT_DEFAULT > TAIL_LIMIT_MAX) {
 if (CHANNEL_PATTERN.source.indexOf(`{1,${CHANNEL_CHARS_MAX}}`) < 0) {
   throw new Error("CHANNEL_PATTERN must bound names by CHANNEL_CHARS_MAX");
 }
+
+/** A region id: lowercase letters, digits and `-`, 1 to 32 characters, not starting with `-`. */
+export const REGION_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;

@@ -15,7 +15,7 @@ import { FilteredChannelState } from "../crdt/filtered_channel_state.ts";
 import type { Delta } from "../protocol/delta.ts";
 import { EQUIVOCATIONS_CHANNEL } from "../protocol/equivocation.ts";
 import type { RegionStore, StoredDelta } from "../store/region_store.ts";
-import { quarantineOf } from "./quarantine.ts";
+import { quarantineOf } from "../guard/quarantine.ts";
 
 /** Channels kept folded in memory per instance. */
 export const VIEW_CACHE_CHANNELS_MAX = 256;

@@ -4,38 +4,18 @@
  * adds the signature check (async), admission and the store.
  */
 import { decodeBase64Url } from "../protocol/base64url.ts";
-import {
-  type Delta,
-  ID_PATTERN,
-  parseEnvelope,
-  type RejectReason,
-  signedMessage,
-} from "../protocol/delta.ts";
+import { type Delta, ID_PATTERN, type RejectReason, signedMessage } from "../protocol/delta.ts";
+import { parseEnvelope } from "../protocol/envelope.ts";
 import { CERTIFICATES_CHANNEL, certificatesIn } from "../protocol/certificate.ts";
 import { EQUIVOCATIONS_CHANNEL, proofSignatures } from "../protocol/equivocation.ts";
 import { utf8Encode } from "../protocol/utf8.ts";
 import type { DeltaOrigin, PutOutcome, RegionStore, StoredDelta } from "../store/region_store.ts";
-import { type AdmissionPolicy, certificateAdmits, ruleFor } from "./admission.ts";
-import { certificatesOf, operatorSigned } from "./certificates.ts";
-import { quarantineOf } from "./quarantine.ts";
-import { retryAfterSeconds } from "./rate_limiter.ts";
-
-/** Verifies an ed25519 signature; never throws for bad input. */
-export type VerifyFn = (
-  publicKey: Uint8Array,
-  signature: Uint8Array,
-  message: Uint8Array,
-) => Promise<boolean>;
-
-/** The answer for one delta of a push, as it goes on the wire. */
-export type DeltaResult =
-  | { readonly id: string; readonly status: "accepted" | "duplicate" }
-  | {
-    readonly id: string | null;
-    readonly status: "rejected";
-    readonly reason: RejectReason;
-    readonly detail: string;
-  };
+import { type AdmissionPolicy, certificateAdmits, ruleFor } from "../guard/admission.ts";
+import { certificatesOf, operatorSigned } from "../guard/certificates.ts";
+import { quarantineOf } from "../guard/quarantine.ts";
+import type { DeltaResult, VerifyFn } from "../protocol/result.ts";
+import { retryAfterSeconds } from "../guard/rate_limiter.ts";
+export type { DeltaResult, VerifyFn };
 
 export interface IngestOutcome {
   readonly results: DeltaResult[];
@@ -103,101 +83,9 @@ export async function ingest(
   nowMs: number,
   options: IngestOptions = {},
 ): Promise<IngestOutcome> {
-  const { origin = "agent", known, admit, release, attributeInvalid = false, admission } = options;
-  const parsed = envelopes.map((e) => parseEnvelope(e, nowMs));
-  // A body this region already stores is a duplicate whatever its signature says: the stored
-  // one was verified. Skipping verification matters when peers relay what we already have.
-  const held = parsed.map((p) => p.ok && known !== undefined && known(p.delta.id));
-  // An agent proven to equivocate may push nothing more but proofs. What peers relay is stored
-  // whoever signed it: a peer may have stored it before it knew, and sets must end equal.
-  const quarantine = quarantineOf(store);
-  const quarantined = origin === "agent" ? await quarantine.authors(nowMs) : new Set<string>();
-  const refused = parsed.map((p, i) =>
-    p.ok && !held[i] && p.delta.channel !== EQUIVOCATIONS_CHANNEL &&
-    quarantined.has(p.delta.author)
-  );
-  const claims = parsed.map((p, i) =>
-    attributeInvalid && !p.ok && p.reason === "bad_schema" ? claimedSigner(envelopes[i]) : null
-  );
-  const verified = await Promise.all(parsed.map((p, i) => {
-    if (p.ok) return held[i] || refused[i] ? false : verifyDelta(p, verify, admission);
-    const claim = claims[i];
-    return claim === null ? false : verify(claim.publicKey, claim.signature, claim.message);
-  }));
-  const signers = parsed.map((p, i) => {
-    if (p.ok) return held[i] || verified[i] === true ? p.delta.author : null;
-    return verified[i] === true ? claims[i]!.author : null;
-  });
-  const results: (DeltaResult | undefined)[] = parsed.map((p, i) => {
-    if (held[i]) return { id: (p as { delta: Delta }).delta.id, status: "duplicate" };
-    if (!p.ok) {
-      return {
-        id: p.id,
-        status: "rejected",
-        reason: p.reason,
-        detail: p.detail,
-      };
-    }
-    if (refused[i]) {
-      return {
-        id: p.delta.id,
-        status: "rejected",
-        reason: "quarantined",
-        detail: `${EQUIVOCATIONS_CHANNEL} holds a proof that this author equivocated`,
-      };
-    }
-    if (verified[i] === "bad_proof") {
-      return {
-        id: p.delta.id,
-        status: "rejected",
-        reason: "bad_proof",
-        detail: "a signature inside an equivocation proof does not verify",
-      };
-    }
-    if (verified[i] === "bad_certificate") {
-      return {
-        id: p.delta.id,
-        status: "rejected",
-        reason: "bad_certificate",
-        detail: "a certificate is not signed by an operator of this mesh's admission file",
-      };
-    }
-    if (!verified[i]) {
-      return {
-        id: p.delta.id,
-        status: "rejected",
-        reason: "bad_signature",
-        detail: "signature does not verify for this author and body",
-      };
-    }
-    return undefined;
-  });
-  let candidates = parsed.flatMap((p, i) => p.ok && results[i] === undefined ? [i] : []);
-  if (admission !== undefined && candidates.length > 0) {
-    const deltas = candidates.map((i) => (parsed[i] as { delta: Delta }).delta);
-    const admitted = await judge(deltas, admission, store, verify, nowMs);
-    candidates = candidates.filter((i, k) => {
-      if (admitted[k]) return true;
-      results[i] = {
-        id: deltas[k].id,
-        status: "rejected",
-        reason: "not_admitted",
-        detail: `the admission policy of channel ${deltas[k].channel} does not admit this author`,
-      };
-      return false;
-    });
-  }
-  if (admit !== undefined && candidates.length > 0) {
-    const admissions = await admit(candidates.map((i) => (parsed[i] as { delta: Delta }).delta));
-    candidates = candidates.filter((i, k) => {
-      if (admissions[k].allowed) return true;
-      results[i] = rateLimited(
-        (parsed[i] as { delta: Delta }).delta.id,
-        admissions[k].retryAfterMs,
-      );
-      return false;
-    });
-  }
+  const { origin = "agent", admit, release, admission } = options;
+  const { parsed, results, signers } = await check(envelopes, store, verify, nowMs, options);
+  const candidates = await admitted(parsed, results, store, verify, nowMs, options);
   const toStore = candidates.map((i) => (parsed[i] as { delta: Delta }).delta);
   const outcomes = toStore.length > 0 ? await store.putDeltas(toStore.map(stored), origin) : [];
   const accepted: Delta[] = [];
@@ -216,6 +104,130 @@ export async function ingest(
   for (const delta of evidence) quarantineOf(store).note(delta.author);
   noteStored([...accepted, ...evidence], store, verify, admission);
   return { results: results as DeltaResult[], accepted, signers, evidence };
+}
+
+type ParsedEnvelope = ReturnType<typeof parseEnvelope>;
+type Verdict = boolean | "bad_proof" | "bad_certificate";
+
+/**
+ * Parses and verifies every envelope: the results of those refused so far (`undefined` where a
+ * delta may still be stored) and who signed each.
+ */
+async function check(
+  envelopes: readonly unknown[],
+  store: RegionStore,
+  verify: VerifyFn,
+  nowMs: number,
+  options: IngestOptions,
+) {
+  const { origin = "agent", known, attributeInvalid = false, admission } = options;
+  const parsed = envelopes.map((e) => parseEnvelope(e, nowMs));
+  // A body this region already stores is a duplicate whatever its signature says: the stored
+  // one was verified. Skipping verification matters when peers relay what we already have.
+  const held = parsed.map((p) => p.ok && known !== undefined && known(p.delta.id));
+  const refused = await quarantined(parsed, held, store, nowMs, origin);
+  const claims = parsed.map((p, i) =>
+    attributeInvalid && !p.ok && p.reason === "bad_schema" ? claimedSigner(envelopes[i]) : null
+  );
+  const verified: Verdict[] = await Promise.all(parsed.map((p, i) => {
+    if (p.ok) return held[i] || refused[i] !== null ? false : verifyDelta(p, verify, admission);
+    const claim = claims[i];
+    return claim === null ? false : verify(claim.publicKey, claim.signature, claim.message);
+  }));
+  const signers = parsed.map((p, i) => {
+    if (p.ok) return held[i] || verified[i] === true ? p.delta.author : null;
+    return verified[i] === true ? claims[i]!.author : null;
+  });
+  const results = parsed.map((p, i) => firstResult(p, held[i], refused[i], verified[i]));
+  return { parsed, results, signers };
+}
+
+/**
+ * Per envelope, null, or what an agent's push of a quarantined author gets: `quarantined`, or
+ * `duplicate` when the region already holds that very delta (a retry). An agent proven to
+ * equivocate may push nothing more but proofs. What peers relay is stored whoever signed it: a
+ * peer may have stored it before it knew, and sets must end equal.
+ */
+async function quarantined(
+  parsed: readonly ParsedEnvelope[],
+  held: readonly boolean[],
+  store: RegionStore,
+  nowMs: number,
+  origin: DeltaOrigin,
+): Promise<("quarantined" | "duplicate" | null)[]> {
+  if (origin !== "agent") return parsed.map(() => null);
+  const authors = await quarantineOf(store).authors(nowMs);
+  return await Promise.all(parsed.map(async (p, i) => {
+    if (!p.ok || held[i] || p.delta.channel === EQUIVOCATIONS_CHANNEL) return null;
+    if (!authors.has(p.delta.author)) return null;
+    return await store.getDelta(p.delta.channel, p.delta.id) === null ? "quarantined" : "duplicate";
+  }));
+}
+
+/** The result of one envelope after the checks, or undefined while it may still be stored. */
+function firstResult(
+  p: ParsedEnvelope,
+  held: boolean,
+  refused: "quarantined" | "duplicate" | null,
+  verified: Verdict,
+): DeltaResult | undefined {
+  if (!p.ok) return { id: p.id, status: "rejected", reason: p.reason, detail: p.detail };
+  const id = p.delta.id;
+  if (held || refused === "duplicate") return { id, status: "duplicate" };
+  if (refused === "quarantined") {
+    return rejected(id, "quarantined", "this region holds proof that this author equivocated");
+  }
+  if (verified === "bad_proof") {
+    return rejected(id, "bad_proof", "a signature inside an equivocation proof does not verify");
+  }
+  if (verified === "bad_certificate") {
+    const detail = "a certificate is not signed by an operator of this mesh's admission file";
+    return rejected(id, "bad_certificate", detail);
+  }
+  if (!verified) {
+    return rejected(id, "bad_signature", "signature does not verify for this author and body");
+  }
+  return undefined;
+}
+
+function rejected(id: string, reason: RejectReason, detail: string): DeltaResult {
+  return { id, status: "rejected", reason, detail };
+}
+
+/**
+ * The indices of the verified deltas the admission policy and the rate limits let in; the
+ * results of the others are filled in (`not_admitted`, `rate_limited`).
+ */
+async function admitted(
+  parsed: readonly ParsedEnvelope[],
+  results: (DeltaResult | undefined)[],
+  store: RegionStore,
+  verify: VerifyFn,
+  nowMs: number,
+  { admission, admit }: IngestOptions,
+): Promise<number[]> {
+  let candidates = parsed.flatMap((p, i) => p.ok && results[i] === undefined ? [i] : []);
+  const deltaAt = (i: number) => (parsed[i] as { delta: Delta }).delta;
+  if (admission !== undefined && candidates.length > 0) {
+    const verdicts = await judge(candidates.map(deltaAt), admission, store, verify, nowMs);
+    candidates = candidates.filter((i, k) => {
+      if (verdicts[k]) return true;
+      const detail = `the admission policy of channel ${
+        deltaAt(i).channel
+      } does not admit this author`;
+      results[i] = rejected(deltaAt(i).id, "not_admitted", detail);
+      return false;
+    });
+  }
+  if (admit !== undefined && candidates.length > 0) {
+    const admissions = await admit(candidates.map(deltaAt));
+    candidates = candidates.filter((i, k) => {
+      if (admissions[k].allowed) return true;
+      results[i] = rateLimited(deltaAt(i).id, admissions[k].retryAfterMs);
+      return false;
+    });
+  }
+  return candidates;
 }
 
 /**

@@ -3,6 +3,9 @@
  * contract and one conformance suite (`test/store/conformance.ts`): Deno KV (the embedded
  * default), Upstash Redis (shared by many edge instances) and an in-memory one for unit tests.
  */
+import type { AuthorHead } from "../protocol/result.ts";
+
+export type { AuthorHead };
 
 /** A verified delta as the store keeps it: the signed envelope plus the fields it is indexed by. */
 export interface StoredDelta {
@@ -55,16 +58,6 @@ export interface EquivocationPage {
   /** `n` of the last entry returned, or `after` when none were. */
   readonly cursor: number;
   readonly more: boolean;
-}
-
-/** One author's progress in one channel. */
-export interface AuthorHead {
-  /** Highest seq such that 1..contiguous are all stored (0 when seq 1 is missing). */
-  readonly contiguous: number;
-  /** Highest seq stored. */
-  readonly max: number;
-  /** How many of this author's deltas are stored in the channel. */
-  readonly count: number;
 }
 
 /** A page of a channel's deltas in arrival order. */

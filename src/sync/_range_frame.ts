@@ -27,7 +27,7 @@
  * - A request carries kinds 0–2, a response kinds 2–3. Limits: `SYNC_FRAME_BYTES_MAX` bytes,
  *   `SYNC_FRAME_RANGES_MAX` ranges, `SYNC_RANGE_IDS_MAX` ids a range.
  */
-import { IdAccumulator } from "./fingerprint.ts";
+import { IdAccumulator } from "../protocol/fingerprint.ts";
 import { ID_BYTES, ID_NIBBLES, type IdTrie, nibblePath } from "./id_trie.ts";
 
 /** The frame version this module reads and writes (the first byte of every frame). */

@@ -3,7 +3,7 @@
  * `Reconciler` owns one session with one server. Private to `src/sync/`; import it from
  * `range_reconcile.ts`.
  */
-import { IdAccumulator } from "./fingerprint.ts";
+import { IdAccumulator } from "../protocol/fingerprint.ts";
 import { ID_BYTES, ID_NIBBLES, type IdTrie } from "./id_trie.ts";
 import {
   childPath,

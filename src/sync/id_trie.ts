@@ -17,7 +17,7 @@
  * that path by a level for every 16× more ground ids (measured in bench/sync_dos.ts).
  */
 import { sha256 } from "../crypto/sha256.ts";
-import { encodeVarint, FINGERPRINT_BYTES } from "./fingerprint.ts";
+import { encodeVarint, FINGERPRINT_BYTES } from "../protocol/fingerprint.ts";
 import {
   addId,
   descend,

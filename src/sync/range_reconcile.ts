@@ -63,7 +63,7 @@ import {
   wireFingerprint,
 } from "./_range_frame.ts";
 import { SYNC_WHOLE_RANGE_IDS_MAX } from "./_reconciler.ts";
-import { FINGERPRINT_BYTES } from "./fingerprint.ts";
+import { FINGERPRINT_BYTES } from "../protocol/fingerprint.ts";
 
 export {
   decodeFrame,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Agent } from "../../src/client/agent.ts";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import { HybridClock } from "../../src/client/hybrid_clock.ts";
 import { FileSeqLedger, type SeqLedger } from "../../src/client/seq_ledger.ts";
 

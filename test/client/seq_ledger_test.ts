@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import { FileSeqLedger, seqStatePath } from "../../src/client/seq_ledger.ts";
 
 async function withKeyFile(fn: (path: string, key: AgentKey) => Promise<void>): Promise<void> {

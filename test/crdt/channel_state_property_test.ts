@@ -8,7 +8,7 @@ import { ChannelState } from "../../src/crdt/channel_state.ts";
 import { decodeBase64Url } from "../../src/protocol/base64url.ts";
 import { canonicalJson, type JsonValue } from "../../src/protocol/canonical_json.ts";
 import type { OpValue } from "../../src/protocol/delta.ts";
-import { IdAccumulator } from "../../src/sync/fingerprint.ts";
+import { IdAccumulator } from "../../src/protocol/fingerprint.ts";
 import {
   authorId,
   fakeId,

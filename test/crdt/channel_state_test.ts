@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ChannelState } from "../../src/crdt/channel_state.ts";
-import { IdAccumulator } from "../../src/sync/fingerprint.ts";
+import { IdAccumulator } from "../../src/protocol/fingerprint.ts";
 import { decodeBase64Url, encodeBase64Url } from "../../src/protocol/base64url.ts";
 import type { OpValue } from "../../src/protocol/delta.ts";
 import {

@@ -1,7 +1,7 @@
 /** The agent CLI as a new user runs it: real `deno` processes against a real region process. */
 import assert from "node:assert/strict";
 import { Agent } from "../../src/client/agent.ts";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import { MeshClient } from "../../src/client/mesh_client.ts";
 import { verifyEd25519 } from "../../src/crypto/mod.ts";
 import { decodeBase64Url } from "../../src/protocol/base64url.ts";

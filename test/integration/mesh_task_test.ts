@@ -1,7 +1,7 @@
 /** `deno task start` and `deno task mesh` as real processes: busy ports, and regions that die. */
 import assert from "node:assert/strict";
 import { Agent } from "../../src/client/agent.ts";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import { MeshClient } from "../../src/client/mesh_client.ts";
 import {
   RESTART_DELAY_MS_MAX,

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Agent } from "../../src/client/agent.ts";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import { MeshClient } from "../../src/client/mesh_client.ts";
-import { PeerClient } from "../../src/region/peer_client.ts";
+import { PeerClient } from "../../src/mesh/peer_client.ts";
 import { TestMesh } from "../support/mesh_processes.ts";
 
 const THREE = [
@@ -259,9 +259,9 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const { SIGNATURE_HEADER, signRegionMessage } = await import(
-      "../../src/region/region_message.ts"
+      "../../src/mesh/region_message.ts"
     );
-    const { parseEnvelope } = await import("../../src/protocol/delta.ts");
+    const { parseEnvelope } = await import("../../src/protocol/envelope.ts");
     const { verifyEd25519 } = await import("../../src/crypto/mod.ts");
     const { bodyOf, signBody } = await import("../support/signing.ts");
     const mesh = await TestMesh.start({ regions: THREE });

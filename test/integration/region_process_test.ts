@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Agent } from "../../src/client/agent.ts";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import { MeshClient } from "../../src/client/mesh_client.ts";
 import { redisAvailable } from "../support/redis_server.ts";
 import { runDeno, startRegionProcess } from "../support/region_process.ts";

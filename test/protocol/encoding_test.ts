@@ -4,7 +4,7 @@ import { decodeBase64Url, encodeBase64Url } from "../../src/protocol/base64url.t
 import { canonicalJson } from "../../src/protocol/canonical_json.ts";
 import { hasDuplicateKeys } from "../../src/protocol/duplicate_keys.ts";
 import { utf8ByteLength, utf8Encode } from "../../src/protocol/utf8.ts";
-import { IdAccumulator } from "../../src/sync/fingerprint.ts";
+import { IdAccumulator } from "../../src/protocol/fingerprint.ts";
 
 Deno.test("encodeBase64Url() and decodeBase64Url() round-trip and match the platform's base64", () => {
   fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {

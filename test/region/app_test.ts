@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import type { Envelope } from "../../src/client/mesh_client.ts";
 import {
   CLOCK_SKEW_FUTURE_MS_MAX,

@@ -1,6 +1,6 @@
 /** The author endpoint after gaps filled in one push (issue 16), on every store. */
 import assert from "node:assert/strict";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import { createRegionApp } from "../../src/region/app.ts";
 import { DenoKvStore } from "../../src/store/deno_kv_store.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";

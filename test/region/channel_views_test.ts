@@ -3,7 +3,7 @@
  * the cache holds only what a view renders, and the view equals a fold from scratch.
  */
 import assert from "node:assert/strict";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import type { Envelope } from "../../src/client/mesh_client.ts";
 import { createRegionApp } from "../../src/region/app.ts";
 import { ChannelViews } from "../../src/region/channel_views.ts";

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import type { Envelope } from "../../src/client/mesh_client.ts";
 import { verifyEd25519 } from "../../src/crypto/mod.ts";
-import { parseEnvelope } from "../../src/protocol/delta.ts";
 import {
   checkProofShape,
   EQUIVOCATIONS_CHANNEL,
-  proofSignatures,
   proofValue,
 } from "../../src/protocol/equivocation.ts";
 import { createRegionApp } from "../../src/region/app.ts";
@@ -82,9 +80,11 @@ Deno.test("equivocation: a conflicting second delta is seq_conflict, kept beside
   assert.deepEqual(entries.map((e) => [e.author, e.id, e.existingId]), [
     [cheat.id, idOf(second), idOf(first)],
   ]);
-  // The author is quarantined at once; the region publishes no proof of its own: the pair is
-  // the evidence.
-  assert.equal((await push(app, [second]))[0].reason, "quarantined");
+  // A retry of what is stored is a duplicate, even from a quarantined author; anything new of
+  // it is refused. The region publishes no proof of its own: the pair is the evidence.
+  assert.equal((await push(app, [second]))[0].status, "duplicate");
+  const third = signed(cheat, { seq: 2, ops: [{ op: "set", key: "k", value: "third" }] });
+  assert.equal((await push(app, [third]))[0].reason, "quarantined");
   assert.equal((await store.listArrivals(EQUIVOCATIONS_CHANNEL, 0, 10)).deltas.length, 0);
   // Anyone can still check the pair as a proof from the two envelopes alone.
   const shape = checkProofShape(cheat.id, sortedProof(first, second));

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { SIGNATURE_HEADER } from "../../src/region/region_message.ts";
+import { SIGNATURE_HEADER } from "../../src/mesh/region_message.ts";
 import { InProcessMesh } from "../support/in_process_mesh.ts";
 import { testAgent } from "../support/signing.ts";
 

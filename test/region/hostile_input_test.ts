@@ -4,7 +4,7 @@
  * 500 or store anything.
  */
 import assert from "node:assert/strict";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import { decodeBase64Url, encodeBase64Url } from "../../src/protocol/base64url.ts";
 import { createRegionApp } from "../../src/region/app.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";

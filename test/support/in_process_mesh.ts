@@ -4,13 +4,13 @@
  * clock is the test's; jobs run only when the test calls the ticks.
  */
 import type { Hono } from "hono";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import { verifyEd25519 } from "../../src/crypto/mod.ts";
-import type { AdmissionPolicy } from "../../src/region/admission.ts";
-import { createRegionApp } from "../../src/region/app.ts";
-import { MeshNode } from "../../src/region/mesh_node.ts";
-import { RegionIndex } from "../../src/region/region_index.ts";
-import { Topology } from "../../src/region/topology.ts";
+import type { AdmissionPolicy } from "../../src/guard/admission.ts";
+import { meshRegionApp } from "../../src/compose/mesh_region_app.ts";
+import { MeshNode } from "../../src/mesh/mesh_node.ts";
+import { RegionIndex } from "../../src/mesh/region_index.ts";
+import { Topology } from "../../src/mesh/topology.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import { T0_MS } from "./signing.ts";
 
@@ -96,7 +96,7 @@ export class InProcessMesh {
       leaseTtlMs: 3_000,
       admission: this.#admission,
     });
-    const app = createRegionApp({
+    const app = meshRegionApp({
       region: id,
       store,
       now: () => this.nowMs,

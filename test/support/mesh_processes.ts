@@ -4,7 +4,7 @@
  * chaos proxy (each region gets a topology file whose peer URLs are its outgoing link proxies), so
  * a test can delay, drop, duplicate, reorder or cut exactly the links it wants.
  */
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import { ChaosProxy, type ChaosSettings, startChaosProxy } from "./chaos_proxy.ts";
 import { freePort, type RegionProcess, startRegionProcess } from "./region_process.ts";
 

@@ -1,6 +1,6 @@
 /** Test helpers that sign real deltas with real keys, including deliberately wrong ones. */
 import { Agent } from "../../src/client/agent.ts";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import { HybridClock } from "../../src/client/hybrid_clock.ts";
 import type { Envelope } from "../../src/client/mesh_client.ts";
 import { encodeBase64Url } from "../../src/protocol/base64url.ts";

@@ -5,7 +5,7 @@
  * the ids any region stored, so the simulation can require every region to end with all of them.
  */
 import assert from "node:assert/strict";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import type { Envelope } from "../../src/client/mesh_client.ts";
 import { EQUIVOCATIONS_CHANNEL, proofValue } from "../../src/protocol/equivocation.ts";
 import type { InProcessMesh } from "./in_process_mesh.ts";

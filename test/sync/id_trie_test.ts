@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { IdAccumulator } from "../../src/sync/fingerprint.ts";
+import { IdAccumulator } from "../../src/protocol/fingerprint.ts";
 import { ID_BYTES, IdTrie, nibblePath, TRIE_LEAF_IDS_MAX } from "../../src/sync/id_trie.ts";
 
 const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");

@@ -1,0 +1,94 @@
+/**
+ * A region's configuration, read from the environment and validated in one place. Errors name
+ * the variable: `Cannot start region as MESH_REGION is invalid: ...`.
+ */
+import { z } from "zod";
+import { REGION_ID_PATTERN } from "../protocol/limits.ts";
+import {
+  ADDRESS_PUSH_BURST,
+  ADDRESS_PUSH_RATE_PER_S,
+  AUTHOR_DELTA_BURST,
+  AUTHOR_DELTA_RATE_PER_S,
+} from "../guard/rate_limiter.ts";
+
+/** Largest rate or burst the environment may set (beyond it, set no limit you can reach). */
+const RATE_LIMIT_MAX = 1e9;
+const rate = (fallback: number) =>
+  z.coerce.number().positive().max(RATE_LIMIT_MAX).default(fallback);
+const burst = (fallback: number) => z.coerce.number().min(1).max(RATE_LIMIT_MAX).default(fallback);
+
+const configSchema = z.strictObject({
+  /** Region id, reported by /v1/health. Default `local`. */
+  MESH_REGION: z.string().regex(
+    REGION_ID_PATTERN,
+    "must be lowercase letters, digits and -, 1-32 chars",
+  )
+    .default("local"),
+  /** Interface to listen on. Default 127.0.0.1 (loopback only). */
+  HOST: z.string().min(1).default("127.0.0.1"),
+  /** TCP port; 0 picks a free one. Default 8000. */
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8000),
+  /** Directory of the embedded store's files. Default `./data`. */
+  MESH_DATA: z.string().min(1).default("./data"),
+  /** Which regional store: `denokv` (embedded, default) or `upstash`. */
+  MESH_STORE: z.enum(["denokv", "upstash"]).default("denokv"),
+  /** Path of the topology JSON file; unset runs a standalone region (no peers). */
+  MESH_TOPOLOGY: z.string().min(1).optional(),
+  /** Path of the mesh's admission JSON file (§19); unset leaves every channel open. */
+  MESH_ADMISSION: z.string().min(1).optional(),
+  /** This region's ed25519 secret seed (base64url); else `<MESH_DATA>/<region>.key.json`. */
+  MESH_REGION_KEY: z.string().min(1).optional(),
+  /** Heartbeat period between exchanging regions, in ms. Default 250. */
+  MESH_HEARTBEAT_MS: z.coerce.number().int().min(50).max(60_000).default(250),
+  /** Leader lease length, in ms. Default 3000. */
+  MESH_LEASE_TTL_MS: z.coerce.number().int().min(1_000).max(600_000).default(3_000),
+  /** Pause between anti-entropy rounds, in ms. Default 2000. */
+  MESH_ANTI_ENTROPY_MS: z.coerce.number().int().min(100).max(3_600_000).default(2_000),
+  /** Push requests per second one client address may sustain. Default 1000. */
+  MESH_ADDRESS_PUSH_RATE_PER_S: rate(ADDRESS_PUSH_RATE_PER_S),
+  /** Push requests one client address may send at once. Default 2000. */
+  MESH_ADDRESS_PUSH_BURST: burst(ADDRESS_PUSH_BURST),
+  /** Deltas per second one author key may sustain. Default 500. */
+  MESH_AUTHOR_DELTA_RATE_PER_S: rate(AUTHOR_DELTA_RATE_PER_S),
+  /** Deltas one author key may push at once. Default 5000. */
+  MESH_AUTHOR_DELTA_BURST: burst(AUTHOR_DELTA_BURST),
+  /** `true`: charge pushes to the first X-Forwarded-For entry (behind a proxy that sets it). */
+  MESH_TRUST_PROXY: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+  /** Set by Deno Deploy; when present the platform's Deno KV is used instead of MESH_DATA. */
+  DENO_DEPLOYMENT_ID: z.string().optional(),
+  UPSTASH_REDIS_REST_URL: z.url().optional(),
+  UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
+});
+
+export type RegionConfig = z.infer<typeof configSchema>;
+
+const KEYS = Object.keys(configSchema.shape) as (keyof RegionConfig)[];
+
+/** Picks the mesh's variables out of `env` and validates them. Throws with the variable's name. */
+export function regionConfig(
+  env: Record<string, string | undefined>,
+): RegionConfig {
+  const picked = Object.fromEntries(
+    KEYS.filter((k) => env[k] !== undefined && env[k] !== "").map((
+      k,
+    ) => [k, env[k]]),
+  );
+  const parsed = configSchema.safeParse(picked);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new TypeError(
+      `Cannot start region as ${issue.path.join(".")} is invalid: ${issue.message}`,
+    );
+  }
+  const config = parsed.data;
+  if (
+    config.MESH_STORE === "upstash" &&
+    (config.UPSTASH_REDIS_REST_URL === undefined ||
+      config.UPSTASH_REDIS_REST_TOKEN === undefined)
+  ) {
+    throw new TypeError(
+      "Cannot start region as MESH_STORE is upstash but UPSTASH_REDIS_REST_URL or UPSTASH_REDIS_REST_TOKEN is not set",
+    );
+  }
+  return config;
+}

@@ -1,0 +1,133 @@
+/** Wires a region from its configuration: opens the store, the mesh when a topology is given, and
+ * the app. The Deno shell around the pure core. */
+import type { Hono } from "hono";
+import { verifyEd25519 } from "../crypto/mod.ts";
+import { DenoKvStore } from "../store/deno_kv_store.ts";
+import type { RegionStore } from "../store/region_store.ts";
+import { type AdmissionPolicy, parseAdmission } from "../guard/admission.ts";
+import { meshRegionApp } from "./mesh_region_app.ts";
+import type { RegionConfig } from "./config.ts";
+import { MeshNode } from "../mesh/mesh_node.ts";
+import { RegionIndex } from "../mesh/region_index.ts";
+import { loadRegionKey } from "../mesh/region_key.ts";
+import { Topology } from "../mesh/topology.ts";
+
+export interface OpenRegion {
+  readonly app: Hono;
+  readonly store: RegionStore;
+  /** Present when the region runs in a topology. */
+  readonly mesh: MeshNode | null;
+  close(): Promise<void>;
+}
+
+/** Opens the configured store (creating MESH_DATA for Deno KV), the mesh and the region's app. */
+export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
+  const admission = await loadAdmission(config);
+  const mesh = config.MESH_TOPOLOGY === undefined ? null : await loadMesh(config);
+  const store = await openStore(config);
+  try {
+    const index = new RegionIndex(store);
+    const node = mesh === null ? null : new MeshNode({
+      ...mesh,
+      store,
+      index,
+      verify: verifyEd25519,
+      instance: `${config.MESH_REGION}-${crypto.randomUUID().slice(0, 8)}`,
+      heartbeatMs: config.MESH_HEARTBEAT_MS,
+      leaseTtlMs: config.MESH_LEASE_TTL_MS,
+      antiEntropyMs: config.MESH_ANTI_ENTROPY_MS,
+      admission,
+    });
+    const app = meshRegionApp({
+      region: config.MESH_REGION,
+      store,
+      mesh: node === null ? undefined : { node, index },
+      rateLimits: {
+        addressPushRatePerS: config.MESH_ADDRESS_PUSH_RATE_PER_S,
+        addressPushBurst: config.MESH_ADDRESS_PUSH_BURST,
+        authorDeltaRatePerS: config.MESH_AUTHOR_DELTA_RATE_PER_S,
+        authorDeltaBurst: config.MESH_AUTHOR_DELTA_BURST,
+      },
+      trustProxy: config.MESH_TRUST_PROXY,
+      admission,
+    });
+    return {
+      app,
+      store,
+      mesh: node,
+      async close() {
+        await node?.lease.release();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+/** Reads and parses the admission file, when one is configured. Throws naming what is wrong. */
+async function loadAdmission(config: RegionConfig): Promise<AdmissionPolicy | undefined> {
+  const path = config.MESH_ADMISSION;
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new TypeError(
+      `Cannot start region as MESH_ADMISSION ${path} cannot be read: ${(error as Error).message}`,
+    );
+  }
+  return parseAdmission(text, path);
+}
+
+/** Reads the topology and this region's key; they must agree. Throws naming what is wrong. */
+async function loadMesh(config: RegionConfig) {
+  const path = config.MESH_TOPOLOGY!;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new TypeError(
+      `Cannot start region as MESH_TOPOLOGY ${path} cannot be read: ${(error as Error).message}`,
+    );
+  }
+  const topology = Topology.parse(text, `topology ${path}`);
+  const self = topology.region(config.MESH_REGION);
+  if (self === undefined) {
+    throw new TypeError(
+      `Cannot start region as MESH_REGION "${config.MESH_REGION}" is not in topology ${path}`,
+    );
+  }
+  const { key, source, created } = await loadRegionKey(
+    config.MESH_REGION,
+    config.MESH_DATA,
+    config.MESH_REGION_KEY,
+  );
+  if (key.id !== self.publicKey) {
+    throw new TypeError(
+      `Cannot start region as its key (${source}${
+        created ? ", just created" : ""
+      }) has public key ${key.id}, ` +
+        `but topology ${path} lists ${self.publicKey} for region "${self.id}"`,
+    );
+  }
+  return { self, topology, key };
+}
+
+async function openStore(config: RegionConfig): Promise<RegionStore> {
+  if (config.MESH_STORE === "upstash") {
+    const { UpstashStore } = await import("../store/upstash_store.ts");
+    return new UpstashStore({
+      url: config.UPSTASH_REDIS_REST_URL!,
+      token: config.UPSTASH_REDIS_REST_TOKEN!,
+      prefix: `mesh:${config.MESH_REGION}:`,
+    });
+  }
+  if (config.DENO_DEPLOYMENT_ID !== undefined) {
+    // On Deno Deploy the platform's KV (FoundationDB) is the database; it takes no path.
+    return new DenoKvStore(await Deno.openKv(), { prefix: ["mesh", config.MESH_REGION] });
+  }
+  await Deno.mkdir(config.MESH_DATA, { recursive: true });
+  return await DenoKvStore.open(`${config.MESH_DATA}/${config.MESH_REGION}.kv`);
+}

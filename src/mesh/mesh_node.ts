@@ -1,0 +1,429 @@
+/**
+ * One instance's part in the mesh: leader lease, heartbeats and partition detection, eager
+ * fan-out and anti-entropy — each a short job run on a scheduler tick, and only by the region's
+ * leader — and its status. The signed region-to-region endpoints, which any instance serves, are
+ * the `PeerInbox` it holds.
+ */
+import type { AdmissionPolicy } from "../guard/admission.ts";
+import type { AgentKey } from "../crypto/agent_key.ts";
+import type { DeltaOrigin, RegionStore } from "../store/region_store.ts";
+import { drainTo, envelopeBatches, fanOutCursor } from "./fan_out.ts";
+import type { VerifyFn } from "../protocol/result.ts";
+import { LeaderLease } from "./leader_lease.ts";
+import { newPeerState, type PeerState } from "./_peer_state.ts";
+import { exchangeTargets, partitionView, zoneLeaders } from "./partition.ts";
+import { PeerClient } from "./peer_client.ts";
+import {
+  EPOCH_FENCE_LEASES,
+  heartbeatSchema,
+  PEER_DELTAS_MAX,
+  PeerInbox,
+  RegionMessageRefused,
+  type SignedAnswer,
+  type Summary,
+} from "./peer_inbox.ts";
+import type { RegionIndex } from "./region_index.ts";
+import type { RegionInfo, Topology } from "./topology.ts";
+import type { Attributes } from "@opentelemetry/api";
+import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
+
+/** Default heartbeat period between exchanging regions, in ms. */
+export const HEARTBEAT_MS_DEFAULT = 250;
+/** Default pause between anti-entropy rounds with one peer, in ms. */
+export const ANTI_ENTROPY_MS_DEFAULT = 2_000;
+/** Default fan-out drain period, in ms (a push also triggers a drain at once). */
+export const FANOUT_MS_DEFAULT = 50;
+/** Longest back-off between fan-out attempts to a failing peer, in ms. */
+export const FANOUT_BACKOFF_MS_MAX = 2_000;
+/**
+ * Longest anti-entropy may wait for a peer while fan-out has a backlog for it, in ms. Under steady
+ * load a backlog never quite empties, and some deltas reach a peer by anti-entropy alone.
+ */
+export const ANTI_ENTROPY_DEFER_MS_MAX = 10_000;
+/**
+ * First back-off from anti-entropy with a peer that broke a session bound or the sync protocol,
+ * in ms; it doubles with each further offence, up to SYNC_PENALTY_MS_MAX, and a clean session
+ * resets it. The peer is always tried again afterwards (peers are healed for ever).
+ */
+export const SYNC_PENALTY_MS_MIN = 30_000;
+/** Longest back-off from anti-entropy with a misbehaving peer, in ms. */
+export const SYNC_PENALTY_MS_MAX = 600_000;
+
+export interface MeshNodeOptions {
+  readonly self: RegionInfo;
+  readonly topology: Topology;
+  readonly key: AgentKey;
+  readonly store: RegionStore;
+  readonly index: RegionIndex;
+  readonly verify: VerifyFn;
+  /** This instance's id (lease holder), unique per process. */
+  readonly instance: string;
+  readonly now?: () => number;
+  readonly fetch?: typeof fetch;
+  readonly heartbeatMs?: number;
+  readonly leaseTtlMs?: number;
+  readonly antiEntropyMs?: number;
+  readonly telemetry?: Telemetry;
+  /** Randomness for back-off jitter (tests and simulations pass a seeded one). */
+  readonly random?: () => number;
+  /** Real-time limit of one request to a peer, in ms. Default PEER_REQUEST_TIMEOUT_MS. */
+  readonly peerTimeoutMs?: number;
+  /** The mesh's admission policy, applied to relayed and repaired deltas. Default: all open. */
+  readonly admission?: AdmissionPolicy;
+}
+
+/** What a region tells its peers about itself in every heartbeat (and its reply). */
+export { EPOCH_FENCE_LEASES, PEER_DELTAS_MAX, RegionMessageRefused };
+export type { SignedAnswer, Summary };
+
+export class MeshNode {
+  readonly self: RegionInfo;
+  readonly topology: Topology;
+  readonly lease: LeaderLease;
+  readonly heartbeatMs: number;
+  readonly antiEntropyMs: number;
+  readonly #o: MeshNodeOptions;
+  readonly #now: () => number;
+  readonly #peers = new Map<string, PeerState>();
+  readonly #client: PeerClient;
+  readonly #telemetry: Telemetry;
+  /** The signed region-to-region endpoints this instance serves. */
+  readonly inbox: PeerInbox;
+  #antiEntropyTurn = 0;
+  #kicked = false;
+
+  constructor(options: MeshNodeOptions) {
+    this.#o = options;
+    this.self = options.self;
+    this.topology = options.topology;
+    this.#now = options.now ?? Date.now;
+    this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS_DEFAULT;
+    this.antiEntropyMs = options.antiEntropyMs ?? ANTI_ENTROPY_MS_DEFAULT;
+    this.#telemetry = options.telemetry ?? createTelemetry();
+    this.lease = new LeaderLease(options.store, options.instance, {
+      ttlMs: options.leaseTtlMs,
+      now: this.#now,
+    });
+    this.#client = new PeerClient({
+      self: this.self.id,
+      key: options.key,
+      now: this.#now,
+      fetch: options.fetch,
+      timeoutMs: options.peerTimeoutMs,
+      verify: options.verify,
+    });
+    this.inbox = new PeerInbox({
+      ...options,
+      now: this.#now,
+      telemetry: this.#telemetry,
+      leaseTtlMs: this.lease.ttlMs,
+      summary: () => this.summary(),
+      noteSummary: (from, summary) => {
+        this.#peers.get(from)!.summary = { ...summary, receivedAtMs: this.#now() };
+      },
+    });
+    for (const region of this.topology.regions) {
+      if (region.id === this.self.id) continue;
+      this.#peers.set(region.id, newPeerState(this.heartbeatMs));
+    }
+  }
+
+  // ---- jobs (run on scheduler ticks) ----------------------------------------------------------
+
+  /** Takes or renews the leader lease. */
+  async leaseTick(): Promise<void> {
+    await this.lease.tick();
+  }
+
+  /** Leader only: heartbeat every exchange target; replies feed the failure detectors. */
+  async heartbeatTick(): Promise<void> {
+    if (!this.lease.isLeader) return;
+    const attrs = {
+      [names.ATTR_REGION]: this.self.id,
+      [names.ATTR_LEADER_EPOCH]: this.lease.epoch,
+    };
+    await this.#telemetry.inSpan(names.SPAN_HEARTBEAT, attrs, async (span) => {
+      const summary = await this.summary();
+      const answered = await Promise.all(this.#targets().map((t) => this.#heartbeat(t, summary)));
+      span.setAttributes({
+        [names.ATTR_PEERS_ANSWERED]: answered.filter(Boolean).length,
+        [names.ATTR_PARTITION]: summary.partition,
+      });
+    });
+  }
+
+  async #heartbeat(target: RegionInfo, summary: Summary): Promise<boolean> {
+    // The client checks the answer is signed by `target` and bound to this heartbeat.
+    const answer = await this.#client.send(
+      target,
+      "/v1/peer/heartbeat",
+      "heartbeat",
+      this.lease.epoch,
+      { summary },
+      heartbeatSchema,
+    );
+    if (!answer.ok || answer.body.summary.region !== target.id) return false;
+    const peer = this.#peers.get(target.id)!;
+    peer.detector.heartbeat(this.#now());
+    // The link works again (e.g. a partition healed): retry fan-out now, not after the back-off.
+    if (peer.failures > 0) peer.nextFanOutMs = 0;
+    peer.summary = { ...answer.body.summary, receivedAtMs: this.#now() };
+    this.#telemetry.heartbeatRtt.record(answer.rttMs / 1000, {
+      [names.ATTR_REGION]: this.self.id,
+      [names.ATTR_PEER]: target.id,
+    });
+    return true;
+  }
+
+  /**
+   * Asks for a fan-out now instead of at the next tick (called after deltas were accepted), so
+   * a delta crosses each hop without waiting for the drain period. Coalesced; leader only.
+   */
+  kick(): void {
+    if (this.#kicked || !this.lease.isLeader) return;
+    this.#kicked = true;
+    setTimeout(() => {
+      this.#kicked = false;
+      this.fanOutTick().catch(() => undefined); // the periodic tick retries
+    }, 0);
+  }
+
+  /** Leader only: drains the region log to every exchange target that is behind and due. */
+  async fanOutTick(): Promise<void> {
+    if (!this.lease.isLeader) return;
+    const head = await this.#o.store.logHead();
+    // One partition view for the whole tick: who leads and who is a target must agree, or a
+    // target could be drained as if we did not lead and its entries skipped.
+    const view = this.#partition();
+    const leadsZone = this.#leadsZone(view);
+    const now = this.#now();
+    await Promise.all(
+      this.#targets(view).map(async (target) => {
+        const peer = this.#peers.get(target.id)!;
+        if (peer.draining) {
+          peer.again = true;
+          return;
+        }
+        if (now < peer.nextFanOutMs || peer.acked >= head) return;
+        peer.draining = true;
+        const attrs = {
+          [names.ATTR_REGION]: this.self.id,
+          [names.ATTR_PEER]: target.id,
+          [names.ATTR_LEADER_EPOCH]: this.lease.epoch,
+        };
+        await this.#telemetry.inSpan(names.SPAN_FANOUT, attrs, async (span) => {
+          const result = await drainTo(
+            this.#o.store,
+            this.self,
+            target,
+            leadsZone,
+            (t, origin, deltas) => this.#sendDeltas(t, origin, deltas),
+          );
+          span.setAttributes({
+            [names.ATTR_FANOUT_SENT]: result.sent,
+            [names.ATTR_FANOUT_BEHIND]: result.behind,
+          });
+          this.#telemetry.fanOutDeltas.add(result.sent, {
+            [names.ATTR_REGION]: this.self.id,
+            [names.ATTR_PEER]: target.id,
+          });
+          peer.behind = result.behind;
+          peer.acked = result.ok ? result.cursor : -1;
+          if (result.ok) {
+            peer.failures = 0;
+            peer.nextFanOutMs = 0;
+          } else {
+            peer.failures++;
+            const backoff = Math.min(FANOUT_BACKOFF_MS_MAX, 25 * 2 ** Math.min(peer.failures, 10));
+            peer.nextFanOutMs = now + backoff * (0.5 + (this.#o.random ?? Math.random)() / 2);
+          }
+        }).finally(() => {
+          peer.draining = false;
+          if (peer.again) {
+            peer.again = false;
+            this.kick();
+          }
+        });
+      }),
+    );
+  }
+
+  /** Leader only: one reconciliation with the next exchange target, round robin. */
+  async antiEntropyTick(): Promise<void> {
+    if (!this.lease.isLeader) return;
+    const now = this.#now();
+    // A peer serving a penalty for a hostile session waits its turn out; the others go on.
+    const targets = this.#targets().filter((t) => this.#peers.get(t.id)!.syncPenaltyUntilMs <= now);
+    if (targets.length === 0) return;
+    const target = targets[this.#antiEntropyTurn++ % targets.length];
+    // Anti-entropy is the safety net: while fan-out still has a backlog for this peer, the two
+    // would move (and verify) the same deltas twice, so it waits — but at most
+    // ANTI_ENTROPY_DEFER_MS_MAX since it last ran with this peer, since some deltas (repaired
+    // ones, relays a non-leader skips) reach a peer by anti-entropy alone.
+    const peer = this.#peers.get(target.id)!;
+    if (peer.behind > 0 && now - peer.lastAntiEntropyMs < ANTI_ENTROPY_DEFER_MS_MAX) return;
+    peer.lastAntiEntropyMs = now;
+    const base = { [names.ATTR_REGION]: this.self.id, [names.ATTR_PEER]: target.id };
+    await this.#telemetry.inSpan(
+      names.SPAN_ANTI_ENTROPY,
+      { ...base, [names.ATTR_LEADER_EPOCH]: this.lease.epoch },
+      async (span) => {
+        const result = await this.#o.index.reconcileWith(target, {
+          client: this.#client,
+          epoch: this.lease.epoch,
+          verify: this.#o.verify,
+          now: this.#now,
+          fetch: this.#o.fetch,
+          admission: this.#o.admission,
+        });
+        span.setAttributes({
+          [names.ATTR_SYNC_ROUNDS]: result.rounds,
+          [names.ATTR_SYNC_BYTES]: result.bytes,
+        });
+        this.#telemetry.syncDeltas.add(result.pulled, {
+          ...base,
+          [names.ATTR_SYNC_DIRECTION]: "pull",
+        });
+        this.#telemetry.syncDeltas.add(result.pushed, {
+          ...base,
+          [names.ATTR_SYNC_DIRECTION]: "push",
+        });
+        this.#judgeSession(peer, result.ok, result.penalty, base);
+        if (result.penalty !== undefined) {
+          span.setAttribute(names.ATTR_SYNC_PENALTY, result.penalty);
+        }
+        if (!result.ok) throw new Error(`anti-entropy with ${target.id}: ${result.error}`);
+      },
+    ).catch(() => undefined); // recorded on the span; the next tick tries again
+  }
+
+  /** Backs off from a peer whose session broke a bound (doubling), or forgives a clean one. */
+  #judgeSession(peer: PeerState, ok: boolean, penalty: string | undefined, base: Attributes) {
+    if (penalty === undefined) {
+      if (ok) peer.syncStrikes = 0;
+      return;
+    }
+    peer.syncStrikes++;
+    peer.syncPenalties++;
+    const backoff = SYNC_PENALTY_MS_MIN * 2 ** Math.min(peer.syncStrikes - 1, 10);
+    peer.syncPenaltyUntilMs = this.#now() + Math.min(SYNC_PENALTY_MS_MAX, backoff);
+    this.#telemetry.syncPenalties.add(1, { ...base, [names.ATTR_SYNC_PENALTY]: penalty });
+  }
+
+  /** `POST /v1/peer/deltas` (see `PeerInbox.onPeerDeltas`). */
+  onPeerDeltas(body: string, signature: string | null): Promise<SignedAnswer> {
+    return this.inbox.onPeerDeltas(body, signature);
+  }
+
+  /** `POST /v1/peer/heartbeat` (see `PeerInbox.onHeartbeat`). */
+  onHeartbeat(body: string, signature: string | null): Promise<SignedAnswer> {
+    return this.inbox.onHeartbeat(body, signature);
+  }
+
+  /** This region's summary as of now. */
+  async summary(): Promise<Summary> {
+    await this.#o.index.catchUp();
+    const view = this.#partition();
+    return {
+      region: this.self.id,
+      epoch: this.lease.epoch,
+      logHead: this.#o.index.logCursor,
+      deltas: this.#o.index.size,
+      fingerprint: this.#o.index.fingerprint(),
+      reachable: [...view.reachable].sort(),
+      partition: view.state,
+    };
+  }
+
+  /** `GET /v1/status`. */
+  async status() {
+    const summary = await this.summary();
+    const lease = this.lease.lease ?? await this.#o.store.getLease("leader");
+    const view = this.#partition();
+    const now = this.#now();
+    const targets = new Set(this.#targets().map((t) => t.id));
+    return {
+      region: this.self.id,
+      zone: this.self.zone,
+      instance: this.lease.holder,
+      leader: lease === null ? null : { ...lease, self: this.lease.isLeader },
+      partition: view.state,
+      reachable: summary.reachable,
+      fingerprint: summary.fingerprint,
+      deltas: summary.deltas,
+      logHead: summary.logHead,
+      peers: await Promise.all(
+        view.rows.filter((r) => r.id !== this.self.id).map(async (row) => {
+          const peer = this.#peers.get(row.id)!;
+          const target = targets.has(row.id);
+          return {
+            ...row,
+            lastSeenAgoMs: row.lastSeenMs === null ? null : now - row.lastSeenMs,
+            /** Whether this region exchanges with it directly (heartbeats, fan-out, sync). */
+            target,
+            outboxDepth: target
+              ? summary.logHead - await this.#o.store.getCursor(fanOutCursor(row.id))
+              : null,
+            fanOutFailures: peer.failures,
+            /** Anti-entropy sessions abandoned for breaking a bound, and the back-off left. */
+            syncPenalties: peer.syncPenalties,
+            syncPenaltyMs: Math.max(0, peer.syncPenaltyUntilMs - now),
+            summaryAgeMs: peer.summary === null ? null : now - peer.summary.receivedAtMs,
+            epoch: peer.summary?.epoch ?? null,
+            fingerprint: peer.summary?.fingerprint ?? null,
+            deltas: peer.summary?.deltas ?? null,
+          };
+        }),
+      ),
+    };
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  #partition() {
+    const now = this.#now();
+    const direct = new Map(
+      [...this.#peers].map((
+        [id, p],
+      ) => [id, { phi: p.detector.phi(now), lastSeenMs: p.detector.lastSeenMs }]),
+    );
+    const summaries = new Map(
+      [...this.#peers].filter(([, p]) => p.summary !== null).map(([id, p]) => [id, {
+        receivedAtMs: p.summary!.receivedAtMs,
+        epoch: p.summary!.epoch,
+        reachable: p.summary!.reachable,
+      }]),
+    );
+    return partitionView(this.topology, this.self.id, now, direct, summaries);
+  }
+
+  #leadsZone(view = this.#partition()): boolean {
+    return zoneLeaders(this.topology, view.reachable).get(this.self.zone) ===
+      this.self.id;
+  }
+
+  #targets(view = this.#partition()): RegionInfo[] {
+    return exchangeTargets(this.topology, this.self.id, view.reachable, view.direct);
+  }
+
+  async #sendDeltas(
+    target: RegionInfo,
+    origin: DeltaOrigin,
+    deltas: { body: string; sig: string }[],
+  ) {
+    for (const batch of envelopeBatches(deltas)) {
+      const answer = await this.#client.send(
+        target,
+        "/v1/peer/deltas",
+        "deltas",
+        this.lease.epoch,
+        {
+          origin,
+          deltas: batch,
+        },
+      );
+      if (!answer.ok) return false;
+    }
+    return true;
+  }
+}

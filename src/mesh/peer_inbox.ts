@@ -1,0 +1,217 @@
+/**
+ * The signed region-to-region endpoints, which any instance of a region serves: relayed deltas
+ * (re-verified and stored like any push) and heartbeats. Every request is a checked region
+ * message (signature, recipient, clock, nonce claimed in the store, epoch fencing) and every
+ * answer is signed and bound to the request it answers.
+ */
+import { z } from "zod";
+import type { AgentKey } from "../crypto/agent_key.ts";
+import type { AdmissionPolicy } from "../guard/admission.ts";
+import type { VerifyFn } from "../protocol/result.ts";
+import { ingest } from "../region/ingest.ts";
+import type { DeltaOrigin, RegionStore } from "../store/region_store.ts";
+import { names, type Telemetry } from "../telemetry/mod.ts";
+import { FANOUT_BATCH_DELTAS_MAX } from "./fan_out.ts";
+import {
+  answerHead,
+  checkRegionMessage,
+  type MessageHead,
+  type MessageRejection,
+  ReplayGuard,
+  signRegionAnswer,
+} from "./region_message.ts";
+import type { RegionIndex } from "./region_index.ts";
+import type { RegionInfo, Topology } from "./topology.ts";
+
+/**
+ * Lease periods a higher epoch must stay silent before a lower one of the same region is admitted
+ * again (its store was reset). Regions of a mesh are expected to use the same lease length.
+ */
+export const EPOCH_FENCE_LEASES = 4;
+/** Most deltas one `/v1/peer/deltas` message may carry. */
+export const PEER_DELTAS_MAX = FANOUT_BATCH_DELTAS_MAX;
+
+/** A region's summary, as heartbeats carry it. */
+export interface Summary {
+  readonly region: string;
+  readonly epoch: number;
+  readonly logHead: number;
+  readonly deltas: number;
+  readonly fingerprint: string;
+  /** Regions this region currently reaches (itself included). */
+  readonly reachable: string[];
+  readonly partition: "majority" | "minority";
+}
+
+export const summarySchema = z.strictObject({
+  region: z.string().max(32),
+  epoch: z.number().int().min(0),
+  logHead: z.number().int().min(0),
+  deltas: z.number().int().min(0),
+  fingerprint: z.string().max(64),
+  reachable: z.array(z.string().max(32)).max(256),
+  partition: z.enum(["majority", "minority"]),
+});
+
+export const heartbeatSchema = z.object({ summary: summarySchema });
+const peerDeltasSchema = z.object({
+  origin: z.enum(["zone", "remote", "relay", "sync"]),
+  deltas: z.array(z.unknown()).max(PEER_DELTAS_MAX),
+});
+
+/** An answer to a region message: the body text and its `mesh-signature` header value. */
+export interface SignedAnswer {
+  readonly body: string;
+  readonly signature: string;
+}
+
+/** A refused region message, for the HTTP layer (403 for identity, 409 for fencing, 400 else). */
+export class RegionMessageRefused extends Error {
+  constructor(readonly reason: MessageRejection, detail: string) {
+    super(detail);
+    this.name = "RegionMessageRefused";
+  }
+}
+
+export interface PeerInboxDeps {
+  readonly self: RegionInfo;
+  readonly topology: Topology;
+  readonly key: AgentKey;
+  readonly store: RegionStore;
+  readonly index: RegionIndex;
+  readonly verify: VerifyFn;
+  readonly admission?: AdmissionPolicy;
+  readonly now: () => number;
+  readonly telemetry: Telemetry;
+  /** This region's lease length, in ms (epoch fencing counts in lease periods). */
+  readonly leaseTtlMs: number;
+  /** This region's summary as of now (the answer to a heartbeat). */
+  summary(): Promise<Summary>;
+  /** Records the summary a peer's heartbeat carried. */
+  noteSummary(from: string, summary: Summary): void;
+}
+
+export class PeerInbox {
+  readonly #d: PeerInboxDeps;
+  readonly #replay = new ReplayGuard();
+  /** Per sender: the epoch this instance fences with, and when it was last heard. */
+  readonly #fences = new Map<string, { epoch: number; heardAtMs: number; stored: number }>();
+
+  constructor(deps: PeerInboxDeps) {
+    this.#d = deps;
+  }
+
+  /**
+   * `POST /v1/peer/deltas`: deltas relayed by another region, re-verified and stored; answered
+   * with a signed answer (see SignedAnswer) carrying one result per delta, in order.
+   */
+  onPeerDeltas(body: string, signature: string | null): Promise<SignedAnswer> {
+    return this.#d.telemetry.inSpan(
+      names.SPAN_PEER_DELTAS,
+      { [names.ATTR_REGION]: this.#d.self.id },
+      async (span) => {
+        const message = await this.#accept(body, signature, "deltas", peerDeltasSchema);
+        const sender = this.#d.topology.region(message.from)!;
+        span.setAttributes({ [names.ATTR_PEER]: sender.id, [names.ATTR_ORIGIN]: message.origin });
+        const sameZone = sender.zone === this.#d.self.zone;
+        const allowed: DeltaOrigin[] = sameZone ? ["zone", "relay", "sync"] : ["remote", "sync"];
+        if (!allowed.includes(message.origin)) {
+          throw new RegionMessageRefused(
+            "bad_message",
+            `origin "${message.origin}" is not allowed from region "${sender.id}"`,
+          );
+        }
+        await this.#d.index.catchUp();
+        const outcome = await ingest(
+          message.deltas,
+          this.#d.store,
+          this.#d.verify,
+          this.#d.now(),
+          {
+            origin: message.origin,
+            known: (id) => this.#d.index.has(id),
+            admission: this.#d.admission,
+          },
+        );
+        span.setAttributes({
+          [names.ATTR_PUSH_DELTAS]: message.deltas.length,
+          [names.ATTR_PUSH_ACCEPTED]: outcome.accepted.length,
+        });
+        return this.#answer(message, body, { results: outcome.results });
+      },
+    );
+  }
+
+  /** `POST /v1/peer/heartbeat`: a peer leader's heartbeat; answered with our own summary. */
+  async onHeartbeat(body: string, signature: string | null): Promise<SignedAnswer> {
+    const message = await this.#accept(body, signature, "heartbeat", heartbeatSchema);
+    this.#d.noteSummary(message.from, message.summary);
+    // Detectors count only answers to our own heartbeats: one stream at the heartbeat period.
+    return this.#answer(message, body, { summary: await this.#d.summary() });
+  }
+
+  /**
+   * The signed answer to an accepted `request` (body text `requestBody` as received): from this
+   * region to the sender, bound to the request's nonce and body bytes. Any instance may sign it.
+   */
+  #answer(
+    request: MessageHead,
+    requestBody: string,
+    fields: Record<string, unknown>,
+  ): SignedAnswer {
+    return signRegionAnswer((b) => this.#d.key.sign(b), {
+      ...answerHead(request, requestBody),
+      ...fields,
+    });
+  }
+
+  #verifyContext<T>(kind: string, schema: z.ZodType<T>) {
+    return {
+      kind,
+      topology: this.#d.topology,
+      self: this.#d.self.id,
+      nowMs: this.#d.now(),
+      replay: this.#replay,
+      schema,
+      verify: this.#d.verify,
+      admitEpoch: (region: string, epoch: number) => this.#admitEpoch(region, epoch),
+      claimNonce: (key: string, ttlMs: number) =>
+        this.#d.store.claimNonce(key, ttlMs, this.#d.now()),
+    };
+  }
+
+  /** Checks a region message (its epoch included, see #admitEpoch). */
+  async #accept<T>(body: string, signature: string | null, kind: string, schema: z.ZodType<T>) {
+    const checked = await checkRegionMessage(body, signature, this.#verifyContext(kind, schema));
+    if (!checked.ok) throw new RegionMessageRefused(checked.reason, checked.detail);
+    return checked.message;
+  }
+
+  /**
+   * Epoch fencing. A message whose epoch is below the highest seen from its region comes from
+   * a deposed leader — while that higher epoch is alive. Leaders stop acting when their lease
+   * expires, so once the higher epoch has not been heard for EPOCH_FENCE_LEASES lease periods,
+   * a lower epoch can only mean the region's store was reset (epochs restart at 1): it is
+   * admitted, or the region would be fenced off for ever. The highest epoch is kept in the
+   * store (written only when it rises: a durable write per message would cost a disk sync).
+   */
+  async #admitEpoch(region: string, epoch: number): Promise<boolean> {
+    const now = this.#d.now();
+    const stored = await this.#d.store.getCursor(`epoch:${region}`);
+    let fence = this.#fences.get(region);
+    // Another instance saw a higher epoch since we last looked: fence from it, heard now.
+    if (fence === undefined || stored > fence.stored) {
+      fence = { epoch: Math.max(stored, fence?.epoch ?? 0), heardAtMs: now, stored };
+    }
+    if (epoch >= fence.epoch) {
+      if (epoch > stored) await this.#d.store.advanceCursor(`epoch:${region}`, epoch);
+      this.#fences.set(region, { epoch, heardAtMs: now, stored: Math.max(stored, epoch) });
+      return true;
+    }
+    this.#fences.set(region, fence);
+    if (now - fence.heardAtMs < EPOCH_FENCE_LEASES * this.#d.leaseTtlMs) return false;
+    // A new lineage of leases (the region's store was reset): fence from its epoch from now on.
+    this.#fences.set(region, { epoch, heardAtMs: now, stored });
+    return true;
+  }
+}

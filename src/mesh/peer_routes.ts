@@ -1,0 +1,101 @@
+/**
+ * The mesh's HTTP surface, mounted on the region app when the region runs in a topology:
+ * signed region-to-region endpoints (answered with signed answers; refusals are unsigned
+ * problem+json) and range-based reconciliation (also open to agents catching up after moving
+ * region). The status report is the region's route, fed by `MeshNode.status()`.
+ */
+import { type Context, Hono } from "hono";
+import { CHANNEL_PATTERN } from "../protocol/limits.ts";
+import { type MeshNode, RegionMessageRefused, type SignedAnswer } from "./mesh_node.ts";
+import { allowOnly } from "../region/app.ts";
+import { Problem } from "../region/problem.ts";
+import { REGION_MESSAGE_BYTES_MAX, SIGNATURE_HEADER } from "./region_message.ts";
+import { readBodyBytes, readJsonBody, readTextBody, requireJson } from "../region/read_body.ts";
+import type { RegionIndex } from "./region_index.ts";
+import { SYNC_FETCH_IDS_MAX, SYNC_FRAME_BYTES_MAX } from "./region_index.ts";
+
+const REFUSAL_STATUS = {
+  bad_message: "invalid-request",
+  stale_clock: "stale-message",
+  replayed: "stale-message",
+  stale_epoch: "stale-message",
+  unknown_sender: "region-refused",
+  bad_signature: "region-refused",
+  wrong_recipient: "region-refused",
+} as const;
+
+function refused(error: unknown): never {
+  if (error instanceof RegionMessageRefused) {
+    throw new Problem(REFUSAL_STATUS[error.reason], `${error.reason}: ${error.message}`);
+  }
+  throw error;
+}
+
+/** A 200 carrying a signed answer, its signature in the same header as a request's. */
+function answered(c: Context, answer: SignedAnswer): Response {
+  return c.body(answer.body, 200, {
+    "content-type": "application/json",
+    [SIGNATURE_HEADER]: answer.signature,
+  });
+}
+
+/** The mesh's routes, with the method each takes (any other method answers 405). */
+const MESH_ROUTES: [string, string][] = [
+  ["/v1/peer/deltas", "POST"],
+  ["/v1/peer/heartbeat", "POST"],
+  ["/v1/sync", "POST"],
+  ["/v1/sync/fetch", "POST"],
+];
+
+/** The mesh's routes as a Hono app, for the composition root to mount on the region's. */
+export function meshRoutes(mesh: MeshNode, index: RegionIndex): Hono {
+  const app = new Hono();
+  app.post("/v1/peer/deltas", async (c) => {
+    requireJson(c.req.raw);
+    const body = await readTextBody(c.req.raw, REGION_MESSAGE_BYTES_MAX);
+    const signature = c.req.header(SIGNATURE_HEADER) ?? null;
+    return answered(c, await mesh.onPeerDeltas(body, signature).catch(refused));
+  });
+
+  app.post("/v1/peer/heartbeat", async (c) => {
+    requireJson(c.req.raw);
+    const body = await readTextBody(c.req.raw, REGION_MESSAGE_BYTES_MAX);
+    const signature = c.req.header(SIGNATURE_HEADER) ?? null;
+    return answered(c, await mesh.onHeartbeat(body, signature).catch(refused));
+  });
+
+  app.post("/v1/sync", async (c) => {
+    const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+    if (type !== "application/octet-stream") {
+      throw new Problem("unsupported-media-type", "Content-Type must be application/octet-stream");
+    }
+    const channel = c.req.query("channel");
+    if (channel !== undefined && !CHANNEL_PATTERN.test(channel)) {
+      throw new Problem("invalid-request", "channel must match [A-Za-z0-9._:-]{1,64}");
+    }
+    const frame = await readBodyBytes(c.req.raw, SYNC_FRAME_BYTES_MAX);
+    const answer = await index.respond(frame, channel);
+    return c.body(answer as Uint8Array<ArrayBuffer>, 200, {
+      "content-type": "application/octet-stream",
+    });
+  });
+
+  app.post("/v1/sync/fetch", async (c) => {
+    requireJson(c.req.raw);
+    const body = await readJsonBody(c.req.raw, SYNC_FRAME_BYTES_MAX);
+    const ids = (body as { ids?: unknown })?.ids;
+    if (
+      !Array.isArray(ids) || ids.length > SYNC_FETCH_IDS_MAX ||
+      !ids.every((i) => typeof i === "string")
+    ) {
+      throw new Problem(
+        "invalid-request",
+        `Body must be {"ids": [...]} with at most ${SYNC_FETCH_IDS_MAX} strings`,
+      );
+    }
+    return c.json({ deltas: await index.fetch(ids as string[]) });
+  });
+
+  for (const [path, allow] of MESH_ROUTES) allowOnly(app, path, allow);
+  return app;
+}

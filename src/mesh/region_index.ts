@@ -1,0 +1,332 @@
+/**
+ * The region's delta ids as a reconciliation index: an IdTrie (id → channel) per instance,
+ * caught up from the region log like views are from arrivals. It answers `POST /v1/sync`
+ * (region-wide, or one channel's set for an agent catching up), resolves `POST /v1/sync/fetch`,
+ * and drives this region's side of anti-entropy with a peer: reconcile ids, pull what we lack
+ * (re-verified, stored with origin `sync`), push what the peer lacks.
+ */
+import type { AdmissionPolicy } from "../guard/admission.ts";
+import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
+import type { RegionStore, StoredDelta } from "../store/region_store.ts";
+import { IdAccumulator } from "../protocol/fingerprint.ts";
+import { IdTrie } from "../sync/id_trie.ts";
+import {
+  Reconciler,
+  resolveIds,
+  respond,
+  SYNC_FRAME_BYTES_MAX,
+  SyncBudgetError,
+  SyncFrameError,
+} from "../sync/range_reconcile.ts";
+import { ingest, type VerifyFn } from "../region/ingest.ts";
+import { envelopeBatches } from "./fan_out.ts";
+import type { DeltaResult } from "../protocol/result.ts";
+import type { PeerClient } from "./peer_client.ts";
+import { Problem } from "../region/problem.ts";
+import type { RegionInfo } from "./topology.ts";
+
+export { SYNC_FRAME_BYTES_MAX } from "../sync/range_reconcile.ts";
+
+/** Channels whose id tries one instance keeps for channel-scoped sync. */
+export const SYNC_CHANNEL_TRIES_MAX = 64;
+/** Fewest deltas a channel holds for its trie to be kept (smaller ones are rebuilt per request). */
+export const SYNC_CHANNEL_TRIE_IDS_MIN = 256;
+/** Most ids (or 16-byte id prefixes) one `POST /v1/sync/fetch` may ask for. */
+export const SYNC_FETCH_IDS_MAX = 256;
+/** Log entries read per page while catching the index up. */
+export const INDEX_CATCHUP_PAGE = 1_000;
+/** Longest wait for one reconciliation round trip, in ms. */
+export const SYNC_REQUEST_TIMEOUT_MS = 5_000;
+/** Most deltas one anti-entropy session moves each way (the next session continues). */
+export const SYNC_SESSION_DELTAS_MAX = 2_000;
+/**
+ * Most reconciliation rounds of one anti-entropy session. Stopping at 2 × SYNC_SESSION_DELTAS_MAX
+ * differences, honest sessions measured ≤ 12 rounds (1M vs 1M ids differing by 10,000).
+ */
+export const SYNC_SESSION_ROUNDS_MAX = 128;
+/** Longest one anti-entropy session may reconcile, in ms (by the session's clock). */
+export const SYNC_SESSION_MS_MAX = 30_000;
+
+/** What one anti-entropy session did. */
+export interface SessionResult {
+  readonly ok: boolean;
+  readonly rounds: number;
+  readonly bytes: number;
+  readonly pulled: number;
+  readonly pushed: number;
+  readonly error?: string;
+  /**
+   * Set when the peer broke a bound or the protocol (`ranges`, `bytes`, `rounds`, `time`,
+   * `oversize`, `protocol`): the session was abandoned and the caller should back off from it.
+   */
+  readonly penalty?: string;
+}
+
+export interface SessionContext {
+  readonly client: PeerClient;
+  readonly epoch: number;
+  readonly verify: VerifyFn;
+  readonly now: () => number;
+  readonly fetch?: typeof fetch;
+  /** The mesh's admission policy, applied to repaired deltas. Default: all open. */
+  readonly admission?: AdmissionPolicy;
+}
+
+export class RegionIndex {
+  readonly #store: RegionStore;
+  readonly #trie = new IdTrie<string>();
+  readonly #ids = new IdAccumulator();
+  #cursor = 0;
+  #catching: Promise<void> | null = null;
+  readonly #channelTries = new Map<string, { trie: IdTrie<string>; cursor: number }>();
+  /** Set while a reconciliation session runs: the trie must not change under it. */
+  #frozen = false;
+
+  constructor(store: RegionStore) {
+    this.#store = store;
+  }
+
+  /** Log position the index reflects. */
+  get logCursor(): number {
+    return this.#cursor;
+  }
+
+  get size(): number {
+    return this.#trie.size;
+  }
+
+  /** True when the index holds this id (it may lag the store, never lead it). */
+  has(id: string): boolean {
+    const bytes = decodeBase64Url(id);
+    return bytes !== null && bytes.length === 32 && this.#trie.has(bytes);
+  }
+
+  /** Fingerprint of the region's whole delta set (as of `logCursor`). */
+  fingerprint(): string {
+    return this.#ids.fingerprint();
+  }
+
+  /** Folds in what the log gained since the last call (skipped while a session runs). */
+  catchUp(): Promise<void> {
+    if (this.#frozen) return Promise.resolve();
+    this.#catching ??= this.#readLog().finally(() => this.#catching = null);
+    return this.#catching;
+  }
+
+  async #readLog(): Promise<void> {
+    for (;;) {
+      const page = await this.#store.listLog(this.#cursor, INDEX_CATCHUP_PAGE);
+      for (const entry of page.entries) {
+        const id = decodeBase64Url(entry.id)!;
+        if (this.#trie.add(id, entry.channel)) this.#ids.add(id);
+      }
+      this.#cursor = page.cursor;
+      if (!page.more) return;
+    }
+  }
+
+  /** Answers one reconciliation frame, region-wide or for one channel's deltas. */
+  async respond(frame: Uint8Array, channel?: string): Promise<Uint8Array> {
+    const trie = channel === undefined
+      ? (await this.catchUp(), this.#trie)
+      : await this.#channelTrie(channel);
+    try {
+      return respond(trie, frame);
+    } catch (error) {
+      if (error instanceof SyncFrameError) {
+        throw new Problem("invalid-request", `sync frame: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+
+  /** The envelopes of the given ids or 16-byte id prefixes (base64url), at most SYNC_FETCH_IDS_MAX. */
+  async fetch(ids: readonly string[]): Promise<{ body: string; sig: string }[]> {
+    const bytes = ids.map((text) => {
+      const b = decodeBase64Url(text);
+      if (b === null || (b.length !== 16 && b.length !== 32)) {
+        throw new Problem("invalid-request", "ids must be 16- or 32-byte base64url strings");
+      }
+      return b;
+    });
+    await this.catchUp();
+    const entries = resolveIds(this.#trie, bytes, SYNC_FETCH_IDS_MAX);
+    const records = await Promise.all(
+      entries.map((e) => this.#store.getDelta(e.value, encodeBase64Url(e.id))),
+    );
+    const envelopes = records.filter((r): r is StoredDelta => r !== null)
+      .map(({ body, sig }) => ({ body, sig }));
+    // One answer stays within one message's worth of bytes; the rest comes next session.
+    return envelopeBatches(envelopes)[0] ?? [];
+  }
+
+  /**
+   * One anti-entropy session with `peer`: reconcile, pull what we lack, push what it lacks.
+   * The session's work is bounded (rounds, outstanding ranges, frame bytes, time: see
+   * `Reconciler` and `SYNC_SESSION_*`); a peer that breaks a bound or the protocol gets a result
+   * with `penalty` set, and the caller backs off from it.
+   */
+  async reconcileWith(peer: RegionInfo, ctx: SessionContext): Promise<SessionResult> {
+    await this.catchUp();
+    this.#frozen = true;
+    const startedMs = ctx.now();
+    let rounds = 0, bytes = 0;
+    const have: Uint8Array[] = [], need: Uint8Array[] = [];
+    const failed = (error: string, penalty?: string): SessionResult => ({
+      ok: false,
+      rounds,
+      bytes,
+      pulled: 0,
+      pushed: 0,
+      error,
+      penalty,
+    });
+    try {
+      const session = new Reconciler(this.#trie, {
+        roundsMax: SYNC_SESSION_ROUNDS_MAX,
+        differencesMax: 2 * SYNC_SESSION_DELTAS_MAX,
+      });
+      let frame: Uint8Array | null = session.start();
+      while (frame !== null) {
+        const response = await (ctx.fetch ?? fetch)(`${peer.url}/v1/sync`, {
+          method: "POST",
+          headers: { "content-type": "application/octet-stream" },
+          body: frame as Uint8Array<ArrayBuffer>,
+          signal: AbortSignal.timeout(SYNC_REQUEST_TIMEOUT_MS),
+        });
+        const answer = await readFrame(response);
+        rounds++;
+        bytes += frame.length + (answer?.length ?? 0);
+        if (!response.ok) return failed(`sync answered ${response.status}`);
+        if (answer === null) return failed("sync answer over the frame limit", "oversize");
+        const step = session.receive(answer);
+        // Nothing is left out on a peer's word: both halves of an equivocation are stored
+        // everywhere, so every id either side holds converges.
+        have.push(...step.have.slice(0, SYNC_SESSION_DELTAS_MAX - have.length));
+        need.push(...step.need.slice(0, SYNC_SESSION_DELTAS_MAX - need.length));
+        frame = step.next;
+        if (frame !== null && ctx.now() - startedMs > SYNC_SESSION_MS_MAX) {
+          return failed(`sync session over ${SYNC_SESSION_MS_MAX} ms: abandoned`, "time");
+        }
+      }
+      if (session.cut === "rounds") {
+        return failed(`sync session over ${SYNC_SESSION_ROUNDS_MAX} rounds: abandoned`, "rounds");
+      }
+      const pushing = have.map((id) => ({ id, channel: this.#trie.get(id)! }));
+      this.#frozen = false;
+      const pulled = await this.#pull(peer, need, ctx);
+      const pushed = await this.#push(peer, pushing, ctx);
+      return { ok: true, rounds, bytes, pulled, pushed };
+    } catch (error) {
+      const message = (error as Error).message;
+      if (error instanceof SyncBudgetError) return failed(message, error.budget);
+      if (error instanceof SyncFrameError) return failed(message, "protocol");
+      return failed(message);
+    } finally {
+      this.#frozen = false;
+    }
+  }
+
+  async #pull(peer: RegionInfo, need: Uint8Array[], ctx: SessionContext): Promise<number> {
+    let pulled = 0;
+    for (let i = 0; i < need.length; i += SYNC_FETCH_IDS_MAX) {
+      const ids = need.slice(i, i + SYNC_FETCH_IDS_MAX).map(encodeBase64Url);
+      const response = await (ctx.fetch ?? fetch)(`${peer.url}/v1/sync/fetch`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ids }),
+        signal: AbortSignal.timeout(SYNC_REQUEST_TIMEOUT_MS),
+      });
+      if (!response.ok) throw new Error(`sync fetch answered ${response.status}`);
+      const { deltas } = await response.json() as { deltas: unknown[] };
+      const { accepted, evidence } = await ingest(
+        deltas,
+        this.#store,
+        ctx.verify,
+        ctx.now(),
+        { origin: "sync", known: (id) => this.has(id), admission: ctx.admission },
+      );
+      pulled += accepted.length + evidence.length;
+    }
+    return pulled;
+  }
+
+  async #push(
+    peer: RegionInfo,
+    have: { id: Uint8Array; channel: string }[],
+    ctx: SessionContext,
+  ): Promise<number> {
+    let pushed = 0;
+    for (let i = 0; i < have.length; i += SYNC_FETCH_IDS_MAX) {
+      const records = await Promise.all(
+        have.slice(i, i + SYNC_FETCH_IDS_MAX).map((h) =>
+          this.#store.getDelta(h.channel, encodeBase64Url(h.id))
+        ),
+      );
+      const deltas = records.filter((r): r is StoredDelta => r !== null)
+        .map(({ body, sig }) => ({ body, sig }));
+      for (const batch of envelopeBatches(deltas)) {
+        const answer = await ctx.client.send<{ results: DeltaResult[] }>(
+          peer,
+          "/v1/peer/deltas",
+          "deltas",
+          ctx.epoch,
+          {
+            origin: "sync",
+            deltas: batch,
+          },
+        );
+        if (!answer.ok) throw new Error(`push to ${peer.id} failed: ${answer.error}`);
+        pushed += batch.length;
+      }
+    }
+    return pushed;
+  }
+
+  /**
+   * The trie of one channel's deltas, for agents catching up on a channel. Kept per instance
+   * (bounded LRU) with the arrival cursor it reflects, so a request reads only what arrived since
+   * the last one instead of the whole channel. Only channels of at least
+   * `SYNC_CHANNEL_TRIE_IDS_MIN` deltas are kept: a request for an empty or small channel costs one
+   * page read, takes no entry and evicts nothing.
+   */
+  async #channelTrie(channel: string): Promise<IdTrie<string>> {
+    const cached = this.#channelTries.get(channel);
+    const entry = cached ?? { trie: new IdTrie<string>(), cursor: 0 };
+    for (;;) {
+      const page = await this.#store.listArrivals(channel, entry.cursor, INDEX_CATCHUP_PAGE);
+      for (const d of page.deltas) entry.trie.add(decodeBase64Url(d.id)!, channel);
+      entry.cursor = Math.max(entry.cursor, page.cursor);
+      if (!page.more) break;
+    }
+    if (cached === undefined && entry.trie.size < SYNC_CHANNEL_TRIE_IDS_MIN) return entry.trie;
+    this.#channelTries.delete(channel); // re-insert: Map order is recency order
+    this.#channelTries.set(channel, entry);
+    for (const oldest of this.#channelTries.keys()) {
+      if (this.#channelTries.size <= SYNC_CHANNEL_TRIES_MAX) break;
+      this.#channelTries.delete(oldest);
+    }
+    return entry.trie;
+  }
+}
+
+/** The body of a sync answer, or null when it is larger than a frame may be (read no further). */
+async function readFrame(response: Response): Promise<Uint8Array | null> {
+  const reader = response.body?.getReader();
+  if (reader === undefined) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    length += value.length;
+    if (length > SYNC_FRAME_BYTES_MAX) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(length);
+  chunks.reduce((at, chunk) => (out.set(chunk, at), at + chunk.length), 0);
+  return out;
+}

@@ -1,0 +1,24 @@
+/** What the region's route groups share, built once by `createRegionApp` from its options. */
+import type { Context } from "hono";
+import type { AdmissionPolicy } from "../guard/admission.ts";
+import type { RateLimiter } from "../guard/rate_limiter.ts";
+import type { VerifyFn } from "../protocol/result.ts";
+import type { RegionStore } from "../store/region_store.ts";
+import type { Telemetry } from "../telemetry/mod.ts";
+import type { ChannelViews } from "./channel_views.ts";
+
+export interface RegionDeps {
+  readonly region: string;
+  readonly store: RegionStore;
+  readonly verify: VerifyFn;
+  readonly now: () => number;
+  readonly telemetry: Telemetry;
+  readonly views: ChannelViews;
+  readonly limiter: RateLimiter;
+  readonly clientAddress: (c: Context) => string;
+  readonly admission: AdmissionPolicy | undefined;
+  /** Called after a push stored something (the mesh wakes its fan-out). */
+  readonly onStored: () => void;
+  /** Attributes every span and metric of the region carries. */
+  readonly base: Record<string, string>;
+}

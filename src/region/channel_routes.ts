@@ -1,0 +1,114 @@
+/**
+ * Reading a channel: its view (`GET /v1/channels/{c}`), its signed deltas in arrival order
+ * (`…/deltas`), and one author's head in it (`…/authors/{a}`). docs/protocol.md §12.2–12.4.
+ */
+import { Hono } from "hono";
+import { ID_PATTERN } from "../protocol/delta.ts";
+import {
+  CHANNEL_PATTERN,
+  CHANNEL_RULE,
+  TAIL_LIMIT_DEFAULT,
+  TAIL_LIMIT_MAX,
+} from "../protocol/limits.ts";
+import { names } from "../telemetry/mod.ts";
+import type { RegionDeps } from "./_deps.ts";
+import { Problem } from "./problem.ts";
+
+export function channelRoutes(deps: RegionDeps): Hono {
+  const { telemetry, base, views, store } = deps;
+  const app = new Hono();
+  app.get("/v1/channels/:channel", (c) => {
+    const channel = channelParam(c.req.param("channel"));
+    return telemetry.inSpan(
+      names.SPAN_VIEW_READ,
+      { ...base, [names.ATTR_CHANNEL]: channel },
+      async (span) => {
+        const started = performance.now();
+        const { state, caughtUp } = await views.read(channel);
+        const text = state.viewText();
+        telemetry.viewReadDuration.record(
+          (performance.now() - started) / 1000,
+          base,
+        );
+        span.setAttributes({
+          [names.ATTR_VIEW_DELTAS]: state.size,
+          [names.ATTR_VIEW_CATCHUP]: caughtUp,
+        });
+        return c.body(text, 200, { "content-type": "application/json" });
+      },
+    );
+  });
+
+  app.get("/v1/channels/:channel/deltas", (c) => {
+    const channel = channelParam(c.req.param("channel"));
+    const after = integerQuery(
+      c.req.query("after"),
+      "after",
+      0,
+      Number.MAX_SAFE_INTEGER,
+      0,
+    );
+    const limit = integerQuery(
+      c.req.query("limit"),
+      "limit",
+      1,
+      TAIL_LIMIT_MAX,
+      TAIL_LIMIT_DEFAULT,
+    );
+    return telemetry.inSpan(
+      names.SPAN_TAIL_READ,
+      { ...base, [names.ATTR_CHANNEL]: channel },
+      async () => {
+        const page = await store.listArrivals(channel, after, limit);
+        return c.json({
+          deltas: page.deltas.map(({ body, sig }) => ({ body, sig })),
+          cursor: String(page.cursor),
+          more: page.more,
+        });
+      },
+    );
+  });
+
+  app.get("/v1/channels/:channel/authors/:author", async (c) => {
+    const channel = channelParam(c.req.param("channel"));
+    const author = c.req.param("author");
+    if (!ID_PATTERN.test(author)) {
+      throw new Problem(
+        "invalid-request",
+        "author must be a 43-character base64url public key",
+      );
+    }
+    const head = await store.getHead(channel, author) ??
+      { contiguous: 0, max: 0, count: 0 };
+    return c.json({ channel, author, ...head });
+  });
+  return app;
+}
+
+function channelParam(channel: string): string {
+  if (!CHANNEL_PATTERN.test(channel)) {
+    throw new Problem(
+      "invalid-request",
+      `Channel name must match ${CHANNEL_RULE}: ${JSON.stringify(channel)}`,
+    );
+  }
+  return channel;
+}
+
+function integerQuery(
+  raw: string | undefined,
+  name: string,
+  min: number,
+  max: number,
+  fallback: number,
+): number {
+  if (raw === undefined) return fallback;
+  const value = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : NaN;
+  if (!(value >= min && value <= max)) {
+    throw new Problem(
+      "invalid-request",
+      `Query parameter ${name} must be an integer in ${min}..${max}`,
+    );
+  }
+  return value;
+}

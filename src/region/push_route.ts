@@ -1,0 +1,132 @@
+/**
+ * `POST /v1/deltas`: charge the client address, read the push, run the ingest pipeline with the
+ * author budgets, answer one result per delta in input order (docs/protocol.md §12.1).
+ */
+import { Hono } from "hono";
+import { type Charge, retryAfterSeconds } from "../guard/rate_limiter.ts";
+import { PUSH_BYTES_MAX, PUSH_DELTAS_MAX } from "../protocol/limits.ts";
+import type { DeltaResult } from "../protocol/result.ts";
+import { names, type Telemetry } from "../telemetry/mod.ts";
+import type { RegionDeps } from "./_deps.ts";
+import { ingest } from "./ingest.ts";
+import { Problem } from "./problem.ts";
+import { readJsonBody, requireJson } from "./read_body.ts";
+
+export function pushRoute(deps: RegionDeps): Hono {
+  const { telemetry, limiter, base, now } = deps;
+  return new Hono().post(
+    "/v1/deltas",
+    (c) =>
+      telemetry.inSpan(names.SPAN_PUSH, base, async (span) => {
+        const address = deps.clientAddress(c);
+        const charge = await limiter.chargePush(address, now());
+        if (!charge.allowed) {
+          refused(telemetry, base, "address", charge);
+          span.setAttribute(names.ATTR_RATE_LIMIT_SCOPE, "address");
+          const seconds = retryAfterSeconds(charge.retryAfterMs);
+          throw new Problem(
+            "rate-limited",
+            `This client address is over its push rate limit; retry after ${seconds} s`,
+            { "retry-after": String(seconds) },
+          );
+        }
+        requireJson(c.req.raw);
+        const envelopes = pushedEnvelopes(await readJsonBody(c.req.raw, PUSH_BYTES_MAX));
+        const started = performance.now();
+        const nowMs = now();
+        const { results, signers } = await ingestPush(deps, envelopes, nowMs);
+        limiter.observe(address, results, signers, nowMs);
+        telemetry.ingestDuration.record((performance.now() - started) / 1000, base);
+        const counts = countOutcomes(results, telemetry, base);
+        span.setAttributes({
+          [names.ATTR_PUSH_DELTAS]: results.length,
+          [names.ATTR_PUSH_ACCEPTED]: counts.accepted,
+          [names.ATTR_PUSH_DUPLICATE]: counts.duplicate,
+          [names.ATTR_PUSH_REJECTED]: counts.rejected,
+          [names.ATTR_PUSH_RATE_LIMITED]: results.filter((r) =>
+            r.status === "rejected" && r.reason === "rate_limited"
+          ).length,
+        });
+        return c.json({ results });
+      }),
+  );
+}
+
+/** Ingests an agent's push under the author budgets; tells the mesh when something was stored. */
+async function ingestPush(deps: RegionDeps, envelopes: unknown[], nowMs: number) {
+  const { limiter, telemetry, base } = deps;
+  const outcome = await ingest(envelopes, deps.store, deps.verify, nowMs, {
+    attributeInvalid: true,
+    admission: deps.admission,
+    admit: async (deltas) => {
+      const charges = await limiter.chargeDeltas(deltas.map((d) => d.author), nowMs);
+      for (const ch of charges) if (!ch.allowed) refused(telemetry, base, "author", ch);
+      return charges;
+    },
+    release: (deltas) => limiter.refundDeltas(deltas.map((d) => d.author), nowMs),
+  });
+  if (outcome.accepted.length > 0 || outcome.evidence.length > 0) deps.onStored();
+  return outcome;
+}
+
+/** Counts one refusal by the `scope` bucket. */
+function refused(
+  telemetry: Telemetry,
+  base: Record<string, string>,
+  scope: "address" | "author",
+  charge: Charge,
+): void {
+  telemetry.rateLimitRefusals.add(1, {
+    ...base,
+    [names.ATTR_RATE_LIMIT_SCOPE]: scope,
+    [names.ATTR_RATE_LIMIT_THROTTLED]: charge.throttled,
+  });
+}
+
+/** The `deltas` array of a push body `{"deltas": [...]}`, checked for shape and count. */
+function pushedEnvelopes(body: unknown): unknown[] {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new Problem(
+      "invalid-request",
+      'Push body must be an object {"deltas": [...]}',
+    );
+  }
+  const { deltas, ...extra } = body as Record<string, unknown>;
+  const unknownFields = Object.keys(extra);
+  if (unknownFields.length > 0) {
+    throw new Problem(
+      "invalid-request",
+      `Unknown field in push body: ${JSON.stringify(unknownFields[0])}`,
+    );
+  }
+  if (!Array.isArray(deltas)) {
+    throw new Problem(
+      "invalid-request",
+      'Push body must have "deltas": an array of envelopes',
+    );
+  }
+  if (deltas.length > PUSH_DELTAS_MAX) {
+    throw new Problem(
+      "payload-too-large",
+      `A push may carry at most ${PUSH_DELTAS_MAX} deltas, got ${deltas.length}`,
+    );
+  }
+  return deltas;
+}
+
+function countOutcomes(
+  results: readonly DeltaResult[],
+  telemetry: Telemetry,
+  base: Record<string, string>,
+): Record<DeltaResult["status"], number> {
+  const counts = { accepted: 0, duplicate: 0, rejected: 0 };
+  for (const r of results) {
+    counts[r.status]++;
+    telemetry.deltasIngested.add(1, {
+      ...base,
+      [names.ATTR_OUTCOME]: r.status,
+      ...(r.status === "rejected" ? { [names.ATTR_REASON]: r.reason } : {}),
+    });
+  }
+  return counts;
+}
