@@ -79,6 +79,8 @@ export class RegionIndex {
   #cursor = 0;
   #catching: Promise<void> | null = null;
   readonly #channelTries = new Map<string, { trie: IdTrie<string>; cursor: number }>();
+  /** Sessions started; each begins its walk one top range further on. */
+  #sessions = 0;
   /** Set while a reconciliation session runs: the trie must not change under it. */
   #frozen = false;
 
@@ -185,6 +187,7 @@ export class RegionIndex {
       const session = new Reconciler(this.#trie, {
         roundsMax: SYNC_SESSION_ROUNDS_MAX,
         differencesMax: 2 * SYNC_SESSION_DELTAS_MAX,
+        startAt: this.#sessions++,
       });
       let frame: Uint8Array | null = session.start();
       while (frame !== null) {

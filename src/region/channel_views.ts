@@ -85,8 +85,10 @@ export class ChannelViews {
       cached.cursor = page.cursor;
       if (!page.more) break;
     }
-    // The quarantine may have grown while the pages were read (a proof stored by this instance).
-    if (this.#quarantineGrew(channel, cached)) {
+    // The quarantine may have grown while the pages were read, by an equivocation another
+    // instance stored: one whose second half is among the deltas just read is in the store's
+    // list by now (written in the same atomic write), so read the quarantine again.
+    if (caughtUp > 0 || this.#quarantineGrew(channel, cached)) {
       refolded += await this.#excludeQuarantined(channel, cached);
     }
     this.#remember(channel, cached);

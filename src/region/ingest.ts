@@ -54,8 +54,8 @@ export interface IngestOptions {
    */
   readonly admit?: (deltas: readonly Delta[]) => Promise<readonly Admission[]>;
   /**
-   * Called with the admitted deltas the store reported `duplicate`, so that what they drew can be
-   * given back. Must not throw: the deltas are stored by then.
+   * Called with the deltas `admit` let through that the admission policy then refused, or the
+   * store reported `duplicate`, so that what they drew can be given back. Must not throw.
    */
   readonly release?: (deltas: readonly Delta[]) => Promise<void>;
   /**
@@ -195,8 +195,11 @@ function rejected(id: string, reason: RejectReason, detail: string): DeltaResult
 }
 
 /**
- * The indices of the verified deltas the admission policy and the rate limits let in; the
- * results of the others are filled in (`not_admitted`, `rate_limited`).
+ * The indices of the verified deltas the rate limits and the admission policy let in; the
+ * results of the others are filled in (`rate_limited`, `not_admitted`). Rate limits come first:
+ * a certificate in the batch admits the deltas beside it only if it is stored itself, or one
+ * region would admit on a certificate no region holds (issue 8 review). What a delta the policy
+ * then refuses drew from the budgets is given back.
  */
 async function admitted(
   parsed: readonly ParsedEnvelope[],
@@ -204,21 +207,10 @@ async function admitted(
   store: RegionStore,
   verify: VerifyFn,
   nowMs: number,
-  { admission, admit }: IngestOptions,
+  { admission, admit, release }: IngestOptions,
 ): Promise<number[]> {
   let candidates = parsed.flatMap((p, i) => p.ok && results[i] === undefined ? [i] : []);
   const deltaAt = (i: number) => (parsed[i] as { delta: Delta }).delta;
-  if (admission !== undefined && candidates.length > 0) {
-    const verdicts = await judge(candidates.map(deltaAt), admission, store, verify, nowMs);
-    candidates = candidates.filter((i, k) => {
-      if (verdicts[k]) return true;
-      const detail = `the admission policy of channel ${
-        deltaAt(i).channel
-      } does not admit this author`;
-      results[i] = rejected(deltaAt(i).id, "not_admitted", detail);
-      return false;
-    });
-  }
   if (admit !== undefined && candidates.length > 0) {
     const admissions = await admit(candidates.map(deltaAt));
     candidates = candidates.filter((i, k) => {
@@ -227,7 +219,19 @@ async function admitted(
       return false;
     });
   }
-  return candidates;
+  if (admission === undefined || candidates.length === 0) return candidates;
+  const verdicts = await judge(candidates.map(deltaAt), admission, store, verify, nowMs);
+  const refused = candidates.filter((_, k) => !verdicts[k]);
+  for (const i of refused) {
+    const detail = `the admission policy of channel ${
+      deltaAt(i).channel
+    } does not admit this author`;
+    results[i] = rejected(deltaAt(i).id, "not_admitted", detail);
+  }
+  if (admit !== undefined && release !== undefined && refused.length > 0) {
+    await release(refused.map(deltaAt));
+  }
+  return candidates.filter((_, k) => verdicts[k]);
 }
 
 /**

@@ -83,12 +83,12 @@ export function planPut(
     const hk = headKey(delta.channel, delta.author);
     const head = heads.get(hk) ?? input.heads.get(hk) ??
       { contiguous: 0, max: 0, count: 0 };
+    // An equivocation leaves max alone (its seq is taken) but may still repair a short head.
+    heads.set(hk, advance(head, delta, slots, input));
     if (existing === undefined) {
-      heads.set(hk, advance(head, delta, slots, input));
       outcomes.push({ status: "accepted", arrival });
       writes.push({ delta, arrival });
     } else {
-      heads.set(hk, { ...head, count: head.count + 1 });
       outcomes.push({ status: "equivocation", arrival, existingId: existing });
       writes.push({ delta, arrival, existingId: existing });
     }

@@ -41,9 +41,9 @@ for i = 5, #ARGV, 5 do
     if not existing then
       redis.call('HSET', slots, seq, id)
       if n > m then m = n end
-      while c < m and redis.call('HEXISTS', slots, string.format('%.0f', c + 1)) == 1 do
-        c = c + 1
-      end
+    end
+    while c < m and redis.call('HEXISTS', slots, string.format('%.0f', c + 1)) == 1 do
+      c = c + 1
     end
     redis.call('HSET', KEYS[3], author, string.format('%.0f %.0f %.0f', c, m, k))
     logged = logged + 1
@@ -63,6 +63,26 @@ if stored > 0 then redis.call('SET', KEYS[5], string.format('%.0f', logged)) end
 local result = table.concat(out, ',')
 redis.call('SET', KEYS[4], result, 'EX', ARGV[2])
 return result
+`;
+
+/**
+ * Reads an author's head, carrying `contiguous` over the stored seqs right above it and storing
+ * the repaired head (one an older version left short, issue 16). KEYS: heads, the author's slots.
+ * ARGV: author. Returns "<contiguous> <max> <count>" or false.
+ */
+export const HEAD_SCRIPT = `
+local head = redis.call('HGET', KEYS[1], ARGV[1])
+if not head then return false end
+local hc, hm, hk = string.match(head, '^(%d+) (%d+) (%d+)$')
+local c, m = tonumber(hc), tonumber(hm)
+local was = c
+while c < m and redis.call('HEXISTS', KEYS[2], string.format('%.0f', c + 1)) == 1 do
+  c = c + 1
+end
+if c == was then return head end
+local repaired = string.format('%.0f ', c) .. hm .. ' ' .. hk
+redis.call('HSET', KEYS[1], ARGV[1], repaired)
+return repaired
 `;
 
 /**

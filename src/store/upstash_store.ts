@@ -64,6 +64,7 @@ import {
 import {
   CURSOR_SCRIPT,
   EQUIVOCATIONS_SCRIPT,
+  HEAD_SCRIPT,
   LEASE_SCRIPT,
   LIST_SCRIPT,
   LOG_SCRIPT,
@@ -247,11 +248,13 @@ export class UpstashStore implements RegionStore {
     return { deltas, cursor, more: total > cursor };
   }
 
+  /** The author's head, repaired and stored again when an older version left it short. */
   async getHead(channel: string, author: string): Promise<AuthorHead | null> {
-    const head = await this.#guard(
-      "read a head",
-      () => this.#redis.hget(`${this.#channelKey(channel)}:h`, author),
-    );
+    const base = this.#channelKey(channel);
+    const head = await this.#runScript("read a head", HEAD_SCRIPT, [
+      `${base}:h`,
+      `${base}:s:${author}`,
+    ], [author]);
     if (head === null || head === undefined) return null;
     const match = /^(\d+) (\d+) (\d+)$/.exec(String(head));
     if (match === null) throw new Error(`Cannot parse stored head of ${author}: ${String(head)}`);

@@ -77,6 +77,12 @@ export interface ReconcilerOptions {
   readonly rangesMax?: number;
   /** Frame bytes (both ways) beyond which `receive` throws `SyncBudgetError`. Default `SYNC_SESSION_BYTES_MAX`. */
   readonly bytesMax?: number;
+  /**
+   * Which of the first request's top ranges the depth-first walk begins at (taken modulo their
+   * number). Default 0. Sessions that rotate it keep a run of differences the peer never takes
+   * (it refuses them for good) from hiding, session after session, the differences after it.
+   */
+  readonly startAt?: number;
 }
 
 /** What one response taught the client, and what to send next. */
@@ -139,6 +145,7 @@ export class Reconciler<T> {
   readonly #trie: IdTrie<T>;
   readonly #frameBytesMax: number;
   readonly #startNibbles: number;
+  readonly #startAt: number;
   readonly #roundsMax: number;
   readonly #differencesMax: number;
   readonly #rangesMax: number;
@@ -157,6 +164,7 @@ export class Reconciler<T> {
     this.#trie = trie;
     this.#frameBytesMax = options.frameBytesMax ?? SYNC_FRAME_BYTES_MAX;
     this.#startNibbles = options.startNibbles ?? SYNC_START_NIBBLES;
+    this.#startAt = Number.isFinite(options.startAt) ? options.startAt! : 0;
     this.#roundsMax = options.roundsMax ?? SYNC_ROUNDS_MAX;
     this.#differencesMax = options.differencesMax ?? SYNC_SESSION_DIFFERENCES_MAX;
     this.#rangesMax = options.rangesMax ?? SYNC_SESSION_RANGES_MAX;
@@ -215,7 +223,9 @@ export class Reconciler<T> {
       this.#queue.push({ prefix: new Uint8Array(0), ask: "fingerprint" });
     } else {
       const parents = 16 ** (this.#startNibbles - 1);
-      for (let p = 0; p < parents; p++) {
+      const first = Math.abs(Math.trunc(this.#startAt)) % parents;
+      for (let q = 0; q < parents; q++) {
+        const p = (first + q) % parents;
         const path = new Uint8Array(this.#startNibbles - 1);
         for (let i = path.length - 1, v = p; i >= 0; i--, v >>= 4) path[i] = v & 15;
         this.#queue.push({ prefix: path, ask: "children" });

@@ -8,15 +8,15 @@
  * the delta again in every session.
  */
 import assert from "node:assert/strict";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import type { Envelope } from "../../src/client/mesh_client.ts";
 import { encodeBase64Url } from "../../src/protocol/base64url.ts";
 import { certificateMessage, CERTIFICATES_CHANNEL } from "../../src/protocol/certificate.ts";
 import { PUSH_DELTAS_MAX } from "../../src/protocol/limits.ts";
 import { verifyEd25519 } from "../../src/crypto/mod.ts";
-import { parseAdmission } from "../../src/region/admission.ts";
+import { parseAdmission } from "../../src/guard/admission.ts";
 import { ingest } from "../../src/region/ingest.ts";
-import { AUTHOR_DELTA_BURST } from "../../src/region/rate_limiter.ts";
+import { AUTHOR_DELTA_BURST } from "../../src/guard/rate_limiter.ts";
 import { InProcessMesh } from "../support/in_process_mesh.ts";
 import { bodyOf, idOf, signBody } from "../support/signing.ts";
 
@@ -44,10 +44,9 @@ async function storedIds(mesh: InProcessMesh, region: string, channel: string) {
 Deno.test({
   name:
     "review: a certificate carried in a push whose carrier is rate limited must not admit a gated delta that other regions then refuse for ever",
-  // DEFECT (admission split): ingest's judge() counts certificates of every verified delta of the
+  // Was a defect (admission split): ingest's judge() counts certificates of every verified delta of the
   // batch before admit() (rate limits) drops some of them; the gated delta is stored without its
-  // certificate and the other regions refuse it `not_admitted` for good. Fails today.
-  ignore: true,
+  // certificate and the other regions refuse it `not_admitted` for good. Fixed; this guards it.
   async fn() {
     const operator = AgentKey.generate();
     const admission = parseAdmission(
@@ -123,11 +122,10 @@ Deno.test({
 Deno.test({
   name:
     "review: deltas other regions refuse for ever must not starve anti-entropy of honest deltas",
-  // DEFECT (consequence of the admission split, now that 854b5cc filters nothing out of
+  // Was a defect (consequence of the admission split, now that 854b5cc filters nothing out of
   // sessions): thousands of gated deltas admitted only in eu-1 are offered again in every
   // session, fill SYNC_SESSION_DELTAS_MAX, and honest deltas whose ids sort after them are never
-  // repaired. Fails today.
-  ignore: true,
+  // repaired. Fixed; this guards it.
   async fn() {
     const operator = AgentKey.generate();
     const admission = parseAdmission(

@@ -45,10 +45,9 @@ Deno.test("review: Deno KV repairs a head the old code left short, on read", asy
 Deno.test({
   name:
     "review: Upstash repairs a head the old code left short, on read or on the author's next write",
-  // DEFECT (issue 16 on Upstash): UpstashStore.getHead returns the stored head unchecked, and
+  // Was a defect (issue 16 on Upstash): UpstashStore.getHead returns the stored head unchecked, and
   // PUT_SCRIPT runs the head loop only for a delta that takes its slot, not for the second half
-  // of an equivocation. Fails today.
-  ignore: true,
+  // of an equivocation. Fixed; this guards it.
   async fn() {
     if (!redisAvailable) return;
     const env = await startUpstashEnv();

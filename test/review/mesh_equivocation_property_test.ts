@@ -8,12 +8,12 @@
  * push from every key to every region, which must get the same answer everywhere).
  */
 import assert from "node:assert/strict";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import type { Envelope } from "../../src/client/mesh_client.ts";
 import { encodeBase64Url } from "../../src/protocol/base64url.ts";
 import { certificateMessage, CERTIFICATES_CHANNEL } from "../../src/protocol/certificate.ts";
 import { EQUIVOCATIONS_CHANNEL, proofValue } from "../../src/protocol/equivocation.ts";
-import { parseAdmission } from "../../src/region/admission.ts";
+import { parseAdmission } from "../../src/guard/admission.ts";
 import { type Delivery, InProcessMesh } from "../support/in_process_mesh.ts";
 import { Rng } from "../support/seeded_rng.ts";
 import { bodyOf, idOf, signBody } from "../support/signing.ts";

@@ -9,7 +9,7 @@
  * (the quarantine and view caches are per store object, as they are per instance).
  */
 import assert from "node:assert/strict";
-import { AgentKey } from "../../src/client/agent_key.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 import type { Envelope } from "../../src/client/mesh_client.ts";
 import { verifyEd25519 } from "../../src/crypto/mod.ts";
 import { ChannelViews } from "../../src/region/channel_views.ts";
@@ -42,10 +42,9 @@ function instance(
 Deno.test({
   name:
     "review: a view read never renders both halves of an equivocation stored by another instance during the read",
-  // DEFECT (view/quarantine race): ChannelViews.#catchUp refreshes the quarantine before reading
+  // Was a defect (view/quarantine race): ChannelViews.#catchUp refreshes the quarantine before reading
   // the arrivals and only checks the local version afterwards, so an equivocation stored by
-  // another instance between the two shows the equivocator's deltas. Fails today.
-  ignore: true,
+  // another instance between the two shows the equivocator's deltas. Fixed; this guards it.
   async fn() {
     const backing = new MemoryStore();
     let armed: (() => Promise<void>) | null = null;

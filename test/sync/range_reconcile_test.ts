@@ -557,3 +557,25 @@ Deno.test("respond() refuses a request that repeats or nests ranges", () => {
     encodeFrame({ deferred: 0, ranges: [liarChildren([1], next), liarChildren([2, 1], next)] }),
   );
 });
+
+Deno.test("Reconciler with a rotating startAt finds a difference that a run of differences cut short before it", () => {
+  // The client holds 64 ids the server lacks under prefix 0x0…, and one more under 0xf….
+  const blocking = Array.from({ length: 64 }, (_, i) => {
+    const id = new Uint8Array(ID_BYTES).fill(i + 1);
+    id[0] = 0x01;
+    return id;
+  });
+  const late = new Uint8Array(ID_BYTES).fill(0xee);
+  const shared = makeIds(4_000, random(7), "random");
+  const client = trieOf([...shared, ...blocking, late]);
+  const server = trieOf(shared);
+  const found = (startAt: number) =>
+    reconcile(client, server, { differencesMax: 16, frameBytesMax: 256, startAt }).have.some((id) =>
+      hex(id) === hex(late)
+    );
+  assert.equal(found(0), false, "from the first range the run fills the session");
+  assert.ok(
+    Array.from({ length: 16 }, (_, s) => s).some(found),
+    "some rotation reaches the late difference",
+  );
+});
