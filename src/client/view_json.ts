@@ -4,18 +4,10 @@
  * (18014398509481981 reads as 18014398509481980). `parseView` reads them from the source text as
  * `bigint`; every other number (map values, heads, gaps, deltas) stays an ordinary number.
  */
+import type { ChannelView } from "../crdt/channel_state.ts";
 
-/** A channel view as the region renders it (§9.5), counters exact. */
-export interface ViewJson {
-  readonly channel: string;
-  readonly map: Record<string, unknown>;
-  readonly sets: Record<string, string[]>;
-  readonly counters: Record<string, bigint>;
-  readonly heads: Record<string, number>;
-  readonly gaps: Record<string, [number, number][]>;
-  readonly fingerprint: string;
-  readonly deltas: number;
-}
+/** A channel view as the region renders it (§9.5), counters exact; map values as JSON gives them. */
+export type ViewJson = Omit<ChannelView, "map"> & { readonly map: Record<string, unknown> };
 
 /** `JSON.parse` with ES2025 source text access (V8 ≥ 11.4: Deno, Node ≥ 21, Chrome ≥ 114). */
 type ParseWithSource = (
