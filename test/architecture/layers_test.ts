@@ -68,6 +68,19 @@ Deno.test("src/ folders import only the folders below them", async () => {
   assert.deepEqual(wrong, []);
 });
 
+Deno.test("src/ files starting with _ are imported only from their own folder", async () => {
+  const wrong: string[] = [];
+  for (const file of await sources()) {
+    for (const target of file.imports) {
+      const name = target.split("/").at(-1)!;
+      if (name.startsWith("_") && folderOf(target) !== folderOf(file.path)) {
+        wrong.push(`src/${file.path} → src/${target}`);
+      }
+    }
+  }
+  assert.deepEqual(wrong, []);
+});
+
 Deno.test("src/ has no import cycle among its files", async () => {
   const graph = new Map((await sources()).map((f) => [f.path, f.imports]));
   const state = new Map<string, "open" | "done">();
