@@ -8,13 +8,26 @@
  * time per channel, so any number of concurrent calls get distinct seqs in stamp order.
  */
 import { encodeBase64Url } from "../protocol/base64url.ts";
-import { type DeltaBody, type Op, signedMessage } from "../protocol/delta.ts";
+import { type DeltaBody, type Op, type RejectReason, signedMessage } from "../protocol/delta.ts";
+import { parseEnvelope } from "../protocol/envelope.ts";
+import { HLC_COUNTER_MAX, INTEGER_MAX } from "../protocol/limits.ts";
 import { utf8Encode } from "../protocol/utf8.ts";
 import type { DeltaResult } from "../protocol/result.ts";
 import type { AgentKey } from "../crypto/agent_key.ts";
 import { HybridClock } from "./hybrid_clock.ts";
 import type { Envelope, MeshClient } from "./mesh_client.ts";
 import { MemorySeqLedger, type SeqLedger } from "./seq_ledger.ts";
+
+/**
+ * A delta every region would refuse whatever its seq (bad ops, a bad channel name, too large):
+ * thrown before a seq is claimed, so a mistake never leaves a gap in the author's seqs.
+ */
+export class InvalidDeltaError extends Error {
+  constructor(readonly reason: RejectReason, readonly detail: string) {
+    super(`Every region would refuse this delta (${reason}): ${detail}`);
+    this.name = "InvalidDeltaError";
+  }
+}
 
 export class Agent {
   readonly key: AgentKey;
@@ -54,11 +67,17 @@ export class Agent {
     if (!(this.ledger instanceof MemorySeqLedger)) {
       throw new TypeError("Agent.sign() cannot claim a seq durably: use Agent.signNext()");
     }
+    this.check(channel, ops);
     return this.#signAt(channel, this.ledger.claimSync(channel, this.#floor(channel)), ops);
   }
 
   /** Claims the next seq of `channel` from the ledger, then signs the delta carrying `ops`. */
   signNext(channel: string, ops: readonly Op[]): Promise<Envelope> {
+    try {
+      this.check(channel, ops);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const previous = this.#claims.get(channel) ?? Promise.resolve();
     const signed = previous.then(async () => {
       const seq = await this.ledger.claim(channel, this.#floor(channel));
@@ -76,6 +95,20 @@ export class Agent {
   async push(client: MeshClient, channel: string, ops: readonly Op[]): Promise<DeltaResult> {
     const [result] = await client.push([await this.signNext(channel, ops)]);
     return result;
+  }
+
+  /**
+   * Throws `InvalidDeltaError` when every region would refuse a delta of `ops` in `channel`
+   * whatever its seq and clock: the checks of `parseEnvelope` (signature aside) on the body with
+   * the longest seq and stamp, so one that passes fits at any.
+   */
+  check(channel: string, ops: readonly Op[]): void {
+    const [seq, ts, lc] = [INTEGER_MAX, INTEGER_MAX, HLC_COUNTER_MAX]; // the longest digits
+    const body = { v: 1, author: this.key.id, seq, channel, ts, lc, ops: [...ops] };
+    const parsed = parseEnvelope({ body: JSON.stringify(body), sig: "A".repeat(86) }, Infinity);
+    if (!parsed.ok && parsed.reason !== "bad_signature") {
+      throw new InvalidDeltaError(parsed.reason, parsed.detail);
+    }
   }
 
   #floor(channel: string): number {

@@ -10,7 +10,7 @@
  * Exit codes: 0 done, 1 failed (or the delta was rejected), 2 a mistake in the command line.
  */
 import type { DeltaResult } from "../protocol/result.ts";
-import { Agent } from "./agent.ts";
+import { Agent, InvalidDeltaError } from "./agent.ts";
 import { AgentKey } from "../crypto/agent_key.ts";
 import { parseOps, UsageError } from "./_cli_ops.ts";
 import { type Command, COMMANDS, USAGE } from "./_cli_usage.ts";
@@ -18,6 +18,7 @@ import { HybridClock } from "./hybrid_clock.ts";
 import { type Envelope, MeshClient, MeshHttpError, MeshUnreachableError } from "./mesh_client.ts";
 import { FileSeqLedger, seqStatePath } from "./seq_ledger.ts";
 import { exactJsonText } from "./view_json.ts";
+import { CHANNEL_PATTERN } from "../protocol/limits.ts";
 
 /** Pause between polls of `tail --follow`, in milliseconds. */
 export const TAIL_FOLLOW_POLL_MS = 1_000;
@@ -53,6 +54,12 @@ function parseFlags(args: string[], env: Record<string, string | undefined>): Fl
     else if (arg === "--help" || arg === "-h") flags.help = true;
     else if (arg.startsWith("--")) throw new UsageError(`unknown option ${arg}`);
     else flags.rest.push(arg);
+  }
+  if (!/^https?:\/\/[^/\s]+/.test(flags.url)) {
+    throw new UsageError(
+      `${JSON.stringify(flags.url)} is not a region URL: give --url (or MESH_URL) as ` +
+        "http://HOST:PORT, e.g. http://127.0.0.1:8000",
+    );
   }
   return flags;
 }
@@ -109,6 +116,12 @@ async function keygen(flags: Flags): Promise<number> {
   try {
     await key.save(flags.key);
   } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new CliError(
+        `Cannot create a key at ${flags.key} as its folder does not exist: create the folder ` +
+          "first or pass --key with a path in an existing folder.",
+      );
+    }
     if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
     throw new CliError(
       `Cannot create a key at ${flags.key} as that file already exists. ` +
@@ -139,13 +152,27 @@ async function loadKey(path: string, doing: string): Promise<AgentKey> {
   }
 }
 
+/** The channel word of a command, checked here so a bad name is a usage error, not a 400. */
+function channelArg(flags: Flags, command: Command): string {
+  const [channel] = flags.rest;
+  if (channel === undefined) throw new UsageError(`${command} needs a channel`);
+  if (!CHANNEL_PATTERN.test(channel)) {
+    throw new UsageError(
+      `${JSON.stringify(channel)} is not a channel name: use letters, digits and . _ : - ` +
+        "(1 to 64 characters, not . or ..), e.g. demo or team.notes",
+    );
+  }
+  return channel;
+}
+
 async function push(flags: Flags): Promise<number> {
-  const [channel, ...words] = flags.rest;
-  if (channel === undefined) throw new UsageError("push needs a channel");
+  const channel = channelArg(flags, "push");
+  const words = flags.rest.slice(1);
   const key = await loadKey(flags.key, "push");
   const client = new MeshClient(flags.url);
   const ops = await parseOps(words, channel, client);
   const agent = new Agent(key, new HybridClock(), new FileSeqLedger(flags.key, key.id));
+  agent.check(channel, ops); // a mistake costs no seq: nothing is claimed or sent
   // Never below what the region holds: a key whose state file is missing (a new machine, a
   // deleted file) continues after the region's highest seq of this key.
   await agent.resumeFrom(client, channel);
@@ -186,15 +213,13 @@ function rejection(result: DeltaResult & { status: "rejected" }): string {
 }
 
 async function get(flags: Flags): Promise<number> {
-  const [channel] = flags.rest;
-  if (channel === undefined) throw new UsageError("get needs a channel");
+  const channel = channelArg(flags, "get");
   console.log(exactJsonText(await new MeshClient(flags.url).view(channel), 2));
   return 0;
 }
 
 async function tail(flags: Flags): Promise<number> {
-  const [channel] = flags.rest;
-  if (channel === undefined) throw new UsageError("tail needs a channel");
+  const channel = channelArg(flags, "tail");
   const client = new MeshClient(flags.url);
   let cursor = flags.after;
   let reported: string | undefined;
@@ -215,7 +240,12 @@ async function tail(flags: Flags): Promise<number> {
 /** One sentence (with a hint) on stderr for any failure; the exit code. */
 function report(error: unknown, command: Command | undefined): number {
   if (error instanceof UsageError) {
-    console.error(`error: ${error.message}\n\n${USAGE[command ?? "cli"]}`);
+    const help = command === undefined ? "--help" : `${command} --help`;
+    console.error(`error: ${error.message}\nRun \`deno task agent ${help}\` for usage.`);
+    return 2;
+  }
+  if (error instanceof InvalidDeltaError) {
+    console.error(`error: ${error.message}. Nothing was sent and no seq was used.`);
     return 2;
   }
   if (error instanceof MeshUnreachableError) {

@@ -11,12 +11,15 @@ import { MeshNode } from "../mesh/mesh_node.ts";
 import { RegionIndex } from "../mesh/region_index.ts";
 import { loadRegionKey } from "../mesh/region_key.ts";
 import { Topology } from "../mesh/topology.ts";
+import { Registry } from "../registry/registry.ts";
 
 export interface OpenRegion {
   readonly app: Hono;
   readonly store: RegionStore;
   /** Present when the region runs in a topology. */
   readonly mesh: MeshNode | null;
+  /** The agent registry (/v1/agents); its job is `registry.tick()`. */
+  readonly registry: Registry;
   close(): Promise<void>;
 }
 
@@ -27,6 +30,11 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
   const store = await openStore(config);
   try {
     const index = new RegionIndex(store);
+    const registry = new Registry({
+      region: config.MESH_REGION,
+      store,
+      staleMs: config.MESH_AGENT_STALE_MS,
+    });
     const node = mesh === null ? null : new MeshNode({
       ...mesh,
       store,
@@ -37,11 +45,13 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       leaseTtlMs: config.MESH_LEASE_TTL_MS,
       antiEntropyMs: config.MESH_ANTI_ENTROPY_MS,
       admission,
+      onStored: (deltas, source) => registry.onStored(deltas, source),
     });
     const app = meshRegionApp({
       region: config.MESH_REGION,
       store,
       mesh: node === null ? undefined : { node, index },
+      registry,
       rateLimits: {
         addressPushRatePerS: config.MESH_ADDRESS_PUSH_RATE_PER_S,
         addressPushBurst: config.MESH_ADDRESS_PUSH_BURST,
@@ -55,6 +65,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       app,
       store,
       mesh: node,
+      registry,
       async close() {
         await node?.lease.release();
         await store.close();
@@ -105,11 +116,17 @@ async function loadMesh(config: RegionConfig) {
     config.MESH_REGION_KEY,
   );
   if (key.id !== self.publicKey) {
+    // A key made just now for a region that has one elsewhere is of no use: do not leave it.
+    if (created) await Deno.remove(source).catch(() => {});
     throw new TypeError(
       `Cannot start region as its key (${source}${
         created ? ", just created" : ""
       }) has public key ${key.id}, ` +
-        `but topology ${path} lists ${self.publicKey} for region "${self.id}"`,
+        `but topology ${path} lists ${self.publicKey} for region "${self.id}"` +
+        (created
+          ? `: set MESH_DATA to the folder holding ${config.MESH_REGION}.key.json ` +
+            "(for `deno task mesh`: ./data/mesh) or MESH_REGION_KEY to its secret"
+          : ""),
     );
   }
   return { self, topology, key };

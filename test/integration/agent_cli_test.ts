@@ -180,8 +180,20 @@ Deno.test("agent CLI errors are one sentence with a hint, never a raw OS error",
     assert.match(down.stderr, new RegExp(`^Cannot reach the region at ${url}: .*--url / MESH_URL`));
     const usage = await cli("push");
     assert.equal(usage.code, 2);
-    assert.match(usage.stderr, /^error: push needs a channel\n\nUsage: deno task agent push/);
-    for (const run of [noKey, again, down, usage]) {
+    assert.equal(
+      usage.stderr,
+      "error: push needs a channel\nRun `deno task agent push --help` for usage.\n",
+    );
+    const badName = await cli("get", "Demo Channel!");
+    assert.equal(badName.code, 2);
+    assert.match(badName.stderr, /^error: "Demo Channel!" is not a channel name: use letters/);
+    const badUrl = await cli("get", "demo", "--url", "notaurl");
+    assert.equal(badUrl.code, 2);
+    assert.match(badUrl.stderr, /^error: "notaurl" is not a region URL/);
+    const noFolder = await cli("keygen", "--key", `${dir}/missing/x.key.json`);
+    assert.equal(noFolder.code, 1);
+    assert.match(noFolder.stderr, /as its folder does not exist/);
+    for (const run of [noKey, again, down, usage, badName, badUrl, noFolder]) {
       assert.doesNotMatch(run.stderr, /os error|\n\s+at /, run.stderr);
     }
   } finally {
@@ -194,5 +206,25 @@ Deno.test("the repository ignores the agent key, its seq state and data/", async
   const lines = new Set(text.split("\n").map((line) => line.trim()));
   for (const pattern of ["agent.key.json", "agent.key.seq.json", "data/", "*.tmp"]) {
     assert.ok(lines.has(pattern), `.gitignore lacks ${pattern}`);
+  }
+});
+
+Deno.test("agent CLI push: a delta every region would refuse is not sent and costs no seq", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mesh-agent-invalid-" });
+  const region = await startRegionProcess({ MESH_DATA: `${dir}/data` });
+  try {
+    const env = { MESH_AGENT_KEY: `${dir}/agent.key.json`, MESH_URL: region.url };
+    const cli = (...args: string[]) => runDeno("src/client/cli.ts", args, env);
+    assert.equal((await cli("keygen")).code, 0);
+    const bad = await cli("push", "demo", "set", "", "1");
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /would refuse this delta \(bad_schema\).*no seq was used/);
+    assert.equal((await cli("push", "demo", "set", "a", "1")).code, 0);
+    const view = JSON.parse((await cli("get", "demo")).stdout);
+    assert.deepEqual(view.gaps, {}, "no gap left by the refused delta");
+    assert.deepEqual(Object.values(view.heads), [1]);
+  } finally {
+    await region.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });

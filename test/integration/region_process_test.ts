@@ -182,7 +182,12 @@ Deno.test("main.ts refuses a bad topology or a key that does not match it, namin
     assert.match(notListed.stderr, /MESH_REGION "us-1" is not in topology/);
     const wrongKey = await run({ MESH_TOPOLOGY: `${dir}/good.json` }); // creates a fresh key file
     assert.equal(wrongKey.code, 2);
-    assert.match(wrongKey.stderr, /has public key .* but topology .* lists/);
+    assert.match(wrongKey.stderr, /has public key .* but topology .* lists .*: set MESH_DATA/);
+    assert.equal(
+      await Deno.stat(`${dir}/data/eu-1.key.json`).then(() => true, () => false),
+      false,
+      "the key made for nothing is removed",
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
