@@ -10,6 +10,11 @@ import { type StoredDelta, StoreUnavailableError } from "./region_store.ts";
 export const KV_ATOMIC_MUTATIONS_MAX = 1_000;
 export const KV_ATOMIC_CHECKS_MAX = 100;
 export const KV_ATOMIC_BYTES_MAX = 819_200;
+/** Of which keys (of checks and mutations together), in bytes. */
+export const KV_ATOMIC_KEY_BYTES_MAX = 81_920;
+/** Deno KV's limits on one key and one value, serialized, in bytes. */
+export const KV_KEY_BYTES_MAX = 2_048;
+export const KV_VALUE_BYTES_MAX = 65_536;
 /** Our budget per atomic write, below KV_ATOMIC_BYTES_MAX to leave room for keys and heads. */
 export const KV_CHUNK_BYTES_MAX = 600_000;
 /** Commit attempts of one write under write contention before answering 503. */

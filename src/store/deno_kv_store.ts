@@ -15,6 +15,7 @@
  *   ["cur", name]                → n                                    (named cursor)
  *   ["lease", name]              → {holder, epoch, expiresAtMs}
  *   ["rl", bucket]               → {tokens, atMs}                       (token bucket, expiring)
+ *   ["x", ...key]                → value                                (store index, _kv_index.ts)
  * Every write in a channel bumps its counter, and each commit checks the versionstamps of the
  * counters it bumps: so any concurrent write to the same channel (its slots, heads or arrivals)
  * fails the commit, which is retried on fresh reads. No arrival number is skipped or reused.
@@ -23,6 +24,7 @@
  * channels from different instances now serialise on that one key.
  */
 import { backOff, chunkForAtomic, commitOrContend, compareAndSet } from "./_kv_atomic.ts";
+import { KvIndex } from "./_kv_index.ts";
 import { type KvPlanRead, KvPlanReader, storedRunAbove } from "./_kv_plan_input.ts";
 import { KvTokenBuckets } from "./_kv_token_buckets.ts";
 import { grantLease, releasedLease } from "./_lease.ts";
@@ -38,11 +40,14 @@ import {
 } from "./_store_args.ts";
 import {
   type ArrivalPage,
-  type ArrivedDelta,
   type AuthorHead,
   type DeltaOrigin,
   type Equivocation,
   type EquivocationPage,
+  type IndexKey,
+  type IndexListOptions,
+  type IndexPage,
+  type IndexWrite,
   type Lease,
   type LogEntry,
   type LogPage,
@@ -66,6 +71,8 @@ export { KV_GET_MANY_KEYS_MAX } from "./_kv_plan_input.ts";
 
 /** Most deltas one group commit gathers from queued writers (bounds the wait of each). */
 export const KV_GROUP_COMMIT_DELTAS_MAX = 1_000;
+/** A delta as stored under ["a", channel, arrival]. */
+type StoredRecord = Omit<StoredDelta, "channel">;
 /** A region-log entry as stored under ["l", n]. */
 type StoredLogEntry = Omit<LogEntry, "n">;
 /** An equivocation as stored under ["q", n]. */
@@ -100,6 +107,7 @@ export class DenoKvStore implements RegionStore {
   readonly #reader: KvPlanReader;
   /** Token buckets: their own queue and commits, apart from the delta path and its caches. */
   readonly #buckets: KvTokenBuckets;
+  readonly #index: KvIndex;
   #draining = false;
 
   constructor(kv: Deno.Kv, options: DenoKvStoreOptions = {}) {
@@ -108,6 +116,7 @@ export class DenoKvStore implements RegionStore {
     this.#ownsKv = options.ownsKv ?? true;
     this.#reader = new KvPlanReader(kv, (...parts) => this.#key(...parts));
     this.#buckets = new KvTokenBuckets(kv, (bucket) => this.#key("rl", bucket));
+    this.#index = new KvIndex(kv, this.#key("x"), (work) => this.#guard(work));
   }
 
   /** Opens a store at `path` (a file, or `:memory:`). */
@@ -238,34 +247,16 @@ export class DenoKvStore implements RegionStore {
     return this.#guard(async () => {
       const arrival = await this.#kv.get<number>(this.#key("d", channel, id));
       if (arrival.value === null) return null;
-      const record = await this.#kv.get<Omit<StoredDelta, "channel">>(
-        this.#key("a", channel, arrival.value),
-      );
+      const record = await this.#kv.get<StoredRecord>(this.#key("a", channel, arrival.value));
       return record.value === null ? null : { channel, ...record.value };
     });
   }
 
-  listArrivals(
-    channel: string,
-    after: number,
-    limit: number,
-  ): Promise<ArrivalPage> {
+  listArrivals(channel: string, after: number, limit: number): Promise<ArrivalPage> {
     return this.#guard(async () => {
-      const deltas: ArrivedDelta[] = [];
-      const iter = this.#kv.list<Omit<StoredDelta, "channel">>({
-        prefix: this.#key("a", channel),
-        start: this.#key("a", channel, after + 1),
-      }, { limit: limit + 1 });
-      for await (const entry of iter) {
-        deltas.push({
-          channel,
-          ...entry.value,
-          arrival: entry.key.at(-1) as number,
-        });
-      }
-      const more = deltas.length > limit;
-      if (more) deltas.pop();
-      return { deltas, cursor: deltas.at(-1)?.arrival ?? after, more };
+      const page = await this.#listAfter<StoredRecord>(["a", channel], after, limit);
+      const deltas = page.items.map(({ n, value }) => ({ channel, ...value, arrival: n }));
+      return { deltas, cursor: deltas.at(-1)?.arrival ?? after, more: page.more };
     });
   }
 
@@ -293,17 +284,9 @@ export class DenoKvStore implements RegionStore {
     assertLogPage(after, limit);
     const take = Math.min(limit, LOG_PAGE_ENTRIES_MAX);
     return await this.#guard(async () => {
-      const entries: Equivocation[] = [];
-      const iter = this.#kv.list<StoredEquivocation>({
-        prefix: this.#key("q"),
-        start: this.#key("q", after + 1),
-      }, { limit: take + 1 });
-      for await (const entry of iter) {
-        entries.push({ n: entry.key.at(-1) as number, ...entry.value });
-      }
-      const more = entries.length > take;
-      if (more) entries.pop();
-      return { entries, cursor: entries.at(-1)?.n ?? after, more };
+      const page = await this.#listAfter<StoredEquivocation>(["q"], after, take);
+      const entries = page.items.map(({ n, value }) => ({ n, ...value }));
+      return { entries, cursor: entries.at(-1)?.n ?? after, more: page.more };
     });
   }
 
@@ -311,18 +294,25 @@ export class DenoKvStore implements RegionStore {
     assertLogPage(after, limit);
     const take = Math.min(limit, LOG_PAGE_ENTRIES_MAX);
     return await this.#guard(async () => {
-      const entries: LogEntry[] = [];
-      const iter = this.#kv.list<StoredLogEntry>({
-        prefix: this.#key("l"),
-        start: this.#key("l", after + 1),
-      }, { limit: take + 1 });
-      for await (const entry of iter) {
-        entries.push({ n: entry.key.at(-1) as number, ...entry.value });
-      }
-      const more = entries.length > take;
-      if (more) entries.pop();
-      return { entries, cursor: entries.at(-1)?.n ?? after, more };
+      const page = await this.#listAfter<StoredLogEntry>(["l"], after, take);
+      const entries = page.items.map(({ n, value }) => ({ n, ...value }));
+      return { entries, cursor: entries.at(-1)?.n ?? after, more: page.more };
     });
+  }
+
+  /** The entries under `[...parts, n]` for n > `after` in order: `take` of them, and if more. */
+  async #listAfter<T>(parts: Deno.KvKeyPart[], after: number, take: number) {
+    const items: { n: number; value: T }[] = [];
+    const iter = this.#kv.list<T>({
+      prefix: this.#key(...parts),
+      start: this.#key(...parts, after + 1),
+    }, { limit: take + 1 });
+    for await (const entry of iter) {
+      items.push({ n: entry.key.at(-1) as number, value: entry.value });
+    }
+    const more = items.length > take;
+    if (more) items.pop();
+    return { items, more };
   }
 
   logHead(): Promise<number> {
@@ -411,6 +401,18 @@ export class DenoKvStore implements RegionStore {
     return await this.#guard(() => this.#buckets.take(requests, nowMs));
   }
 
+  writeIndex(write: IndexWrite): Promise<boolean> {
+    return this.#index.write(write);
+  }
+
+  readIndex(keys: readonly IndexKey[]): Promise<(string | null)[]> {
+    return this.#index.read(keys);
+  }
+
+  listIndex(prefix: IndexKey, options: IndexListOptions): Promise<IndexPage> {
+    return this.#index.list(prefix, options);
+  }
+
   ping(): Promise<void> {
     return this.#guard(async () => {
       await this.#kv.get(this.#key("c", ""));
@@ -437,12 +439,9 @@ export class DenoKvStore implements RegionStore {
       return await work();
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
-      throw new StoreUnavailableError(
-        `Deno KV failed: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
+      throw new StoreUnavailableError(`Deno KV failed: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 }

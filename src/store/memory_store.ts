@@ -1,4 +1,13 @@
 /** In-memory RegionStore for pure unit tests. Same semantics as the durable stores. */
+import {
+  assertIndexList,
+  assertIndexRead,
+  assertIndexWrite,
+  compareIndexKeys,
+  hasIndexPrefix,
+  INDEX_PAGE_ENTRIES_MAX,
+  joinIndexKey,
+} from "./_index_args.ts";
 import { grantLease, releasedLease } from "./_lease.ts";
 import { idKey, planPut, slotKey } from "./_put_plan.ts";
 import { assertTokenRequests, type BucketState, bucketTtlMs, drawTokens } from "./_token_bucket.ts";
@@ -17,6 +26,11 @@ import {
   type DeltaOrigin,
   type Equivocation,
   type EquivocationPage,
+  type IndexEntry,
+  type IndexKey,
+  type IndexListOptions,
+  type IndexPage,
+  type IndexWrite,
   type Lease,
   type LogEntry,
   type LogPage,
@@ -43,6 +57,9 @@ export class MemoryStore implements RegionStore {
   /** The region log; entry n is at index n - 1. */
   readonly #log: LogEntry[] = [];
   readonly #equivocations: Equivocation[] = [];
+  readonly #index = new Map<string, IndexEntry>();
+  /** The index entries in key order, rebuilt on the first list after a write. */
+  #sorted: IndexEntry[] | null = null;
   readonly #cursors = new Map<string, number>();
   readonly #leases = new Map<string, Lease>();
   /** Claimed nonces with their expiry (insertion order ≈ expiry order). */
@@ -216,6 +233,43 @@ export class MemoryStore implements RegionStore {
       }
       return grant;
     });
+  }
+
+  // deno-lint-ignore require-await
+  async writeIndex(write: IndexWrite): Promise<boolean> {
+    assertIndexWrite(write);
+    this.#check();
+    for (const e of write.expect ?? []) {
+      if ((this.#index.get(joinIndexKey(e.key))?.value ?? null) !== e.value) return false;
+    }
+    for (const key of write.delete ?? []) this.#index.delete(joinIndexKey(key));
+    for (const { key, value } of write.set ?? []) {
+      this.#index.set(joinIndexKey(key), { key: [...key], value });
+    }
+    this.#sorted = null;
+    return true;
+  }
+
+  // deno-lint-ignore require-await
+  async readIndex(keys: readonly IndexKey[]): Promise<(string | null)[]> {
+    assertIndexRead(keys);
+    this.#check();
+    return keys.map((k) => this.#index.get(joinIndexKey(k))?.value ?? null);
+  }
+
+  // deno-lint-ignore require-await
+  async listIndex(prefix: IndexKey, options: IndexListOptions): Promise<IndexPage> {
+    const { after, limit, reverse = false } = options;
+    assertIndexList(prefix, limit, after);
+    this.#check();
+    this.#sorted ??= [...this.#index.values()].sort((a, b) => compareIndexKeys(a.key, b.key));
+    const all = this.#sorted.filter((e) => hasIndexPrefix(e.key, prefix));
+    if (reverse) all.reverse();
+    const beyond = (e: IndexEntry) =>
+      after === undefined || (reverse ? 1 : -1) * compareIndexKeys(after, e.key) > 0;
+    const rest = all.filter(beyond);
+    const take = Math.min(limit, INDEX_PAGE_ENTRIES_MAX);
+    return { entries: rest.slice(0, take), more: rest.length > take };
   }
 
   // deno-lint-ignore require-await

@@ -151,6 +151,44 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/**
+ * A key of the store index: a tuple of strings (no NUL), ordered element by element by UTF-8
+ * bytes, a key before every longer key it is a prefix of. Features keep what they derive from
+ * the delta set there (e.g. the registry's discovery index); it is never replicated.
+ */
+export type IndexKey = readonly string[];
+
+export interface IndexEntry {
+  readonly key: IndexKey;
+  readonly value: string;
+}
+
+/** One atomic change of the store index. */
+export interface IndexWrite {
+  /** The write applies only if each of these keys holds exactly `value` (null: absent). */
+  readonly expect?: readonly { readonly key: IndexKey; readonly value: string | null }[];
+  readonly set?: readonly IndexEntry[];
+  readonly delete?: readonly IndexKey[];
+}
+
+export interface IndexPage {
+  readonly entries: readonly IndexEntry[];
+  /** True when more entries under the prefix follow the last one returned. */
+  readonly more: boolean;
+}
+
+export interface IndexListOptions {
+  /** Entries strictly after this key (before it, with `reverse`): the last key of a page. */
+  readonly after?: IndexKey;
+  /**
+   * At most this many entries (capped by `INDEX_PAGE_ENTRIES_MAX`); a store may return fewer,
+   * with `more`, to bound a page's bytes.
+   */
+  readonly limit: number;
+  /** Descending key order. Default false. */
+  readonly reverse?: boolean;
+}
+
 /** Most requests one `takeTokensMany` call may carry (a push charges one per delta). */
 export const TOKEN_REQUESTS_MAX = 1_024;
 
@@ -219,6 +257,15 @@ export interface RegionStore {
    * does not refuse the others. At most {@linkcode TOKEN_REQUESTS_MAX} requests.
    */
   takeTokensMany(requests: readonly TokenRequest[], nowMs: number): Promise<TokenGrant[]>;
+  /**
+   * Applies `write` atomically, for every instance sharing the store: true when applied; false,
+   * writing nothing, when an `expect` did not hold. Limits in `_index_args.ts`.
+   */
+  writeIndex(write: IndexWrite): Promise<boolean>;
+  /** The values at `keys`, in order, null where absent. */
+  readIndex(keys: readonly IndexKey[]): Promise<(string | null)[]>;
+  /** The entries whose key starts with `prefix` (all, for `[]`), in key order, paged. */
+  listIndex(prefix: IndexKey, options: IndexListOptions): Promise<IndexPage>;
   /** Checks that the store answers; throws {@linkcode StoreUnavailableError} when it does not. */
   ping(): Promise<void>;
   /** Releases connections and handles. */

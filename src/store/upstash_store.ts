@@ -17,7 +17,8 @@
  *   P{~region}:cursors hash   name → n                            (named cursors)
  *   P{~region}:leases  hash   name → "<epoch> <expiresAtMs> <holder>"
  *   P{~region}:nonce:<nonce>  string, with an expiry: a claimed region-message nonce
- * and token buckets under their own hash tag, so one script call may touch many of them:
+ * the store index under the hash tag `{~index}` (layout in `_upstash_index.ts`), and token
+ * buckets under their own hash tag, so one script call may touch many of them:
  *   P{~rate}:<bucket>  string "<tokens> <atMs>", expiring          (token bucket)
  *
  * `putDeltas` sends one Lua script call per channel, all calls of a request in one `/pipeline`
@@ -43,7 +44,6 @@
 import { Redis } from "@upstash/redis";
 import {
   connectionSchema,
-  ERROR_MESSAGE_CHARS_MAX,
   LIST_PAGE_BYTES_DEFAULT,
   PUT_REQUEST_BYTES_DEFAULT,
   REPLAY_GUARD_TTL_SECONDS,
@@ -61,6 +61,8 @@ import {
   assertOrigin,
   LOG_PAGE_ENTRIES_MAX,
 } from "./_store_args.ts";
+import { UpstashIndex } from "./_upstash_index.ts";
+import { isNoScript, UpstashRunner } from "./_upstash_runner.ts";
 import {
   CURSOR_SCRIPT,
   EQUIVOCATIONS_SCRIPT,
@@ -94,6 +96,10 @@ import {
   type AuthorHead,
   type DeltaOrigin,
   type EquivocationPage,
+  type IndexKey,
+  type IndexListOptions,
+  type IndexPage,
+  type IndexWrite,
   type Lease,
   type LogPage,
   type PutOutcome,
@@ -114,8 +120,8 @@ export class UpstashStore implements RegionStore {
   readonly #prefix: string;
   readonly #putBytesMax: number;
   readonly #pageBytesMax: number;
-  /** SHA-1 of each script, by script text. */
-  readonly #shas = new Map<string, Promise<string>>();
+  readonly #run: UpstashRunner;
+  readonly #index: UpstashIndex;
 
   /**
    * Builds its own client from `{url, token}` (no auto-pipelining or deserialization, a
@@ -129,10 +135,12 @@ export class UpstashStore implements RegionStore {
       tuning = { ...options, ...tuning };
       this.#redis = upstashClient(options);
     }
+    this.#run = new UpstashRunner(this.#redis);
     const checked = validate(tuningSchema, tuning);
     this.#prefix = checked.prefix ?? "mesh:";
     this.#putBytesMax = checked.putRequestBytesMax ?? PUT_REQUEST_BYTES_DEFAULT;
     this.#pageBytesMax = checked.listPageBytesMax ?? LIST_PAGE_BYTES_DEFAULT;
+    this.#index = new UpstashIndex(this.#run, this.#prefix, this.#pageBytesMax);
   }
 
   /** A store on `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN` as read by `env`. */
@@ -158,9 +166,12 @@ export class UpstashStore implements RegionStore {
     deltas.forEach(assertStorable);
     const outcomes: PutOutcome[] = new Array(deltas.length);
     if (deltas.length === 0) return outcomes;
-    const sha = await this.#sha(PUT_SCRIPT);
+    const sha = await this.#run.sha(PUT_SCRIPT);
     for (const request of planRequests(deltas, this.#putBytesMax)) {
-      const replies = await this.#guard("store deltas", () => this.#runPut(request, origin, sha));
+      const replies = await this.#run.guard(
+        "store deltas",
+        () => this.#runPut(request, origin, sha),
+      );
       request.forEach((call, i) => {
         parsePutReply(replies[i], call.deltas.length).forEach((outcome, k) => {
           outcomes[call.indices[k]] = outcome;
@@ -189,13 +200,13 @@ export class UpstashStore implements RegionStore {
       for (const d of call.deltas) args.push(d.id, d.author, String(d.seq), d.sig, d.body);
       return { keys, args };
     });
-    const replies = await this.#exec(
+    const replies = await this.#run.exec(
       invocations,
       (p, { keys, args }) => p.evalsha(sha, keys, args),
     );
     const missing = replies.flatMap((r, i) => isNoScript(r.error) ? [i] : []);
     if (missing.length > 0) {
-      const again = await this.#exec(
+      const again = await this.#run.exec(
         missing.map((i) => invocations[i]),
         (p, { keys, args }) => p.eval(PUT_SCRIPT, keys, args),
       );
@@ -207,17 +218,8 @@ export class UpstashStore implements RegionStore {
     });
   }
 
-  async #exec<T>(
-    items: readonly T[],
-    add: (pipeline: ReturnType<Redis["pipeline"]>, item: T) => void,
-  ): Promise<{ error?: string; result?: unknown }[]> {
-    const pipeline = this.#redis.pipeline();
-    for (const item of items) add(pipeline, item);
-    return await pipeline.exec({ keepErrors: true });
-  }
-
   async getDelta(channel: string, id: string): Promise<StoredDelta | null> {
-    const record = await this.#guard(
+    const record = await this.#run.guard(
       "read a delta",
       () => this.#redis.hget(`${this.#channelKey(channel)}:d`, id),
     );
@@ -233,7 +235,7 @@ export class UpstashStore implements RegionStore {
       );
     }
     const base = this.#channelKey(channel);
-    const items = await this.#runScript("list arrivals", LIST_SCRIPT, [`${base}:d`, `${base}:a`], [
+    const items = await this.#run.script("list arrivals", LIST_SCRIPT, [`${base}:d`, `${base}:a`], [
       String(after),
       String(limit),
       String(this.#pageBytesMax),
@@ -251,7 +253,7 @@ export class UpstashStore implements RegionStore {
   /** The author's head, repaired and stored again when an older version left it short. */
   async getHead(channel: string, author: string): Promise<AuthorHead | null> {
     const base = this.#channelKey(channel);
-    const head = await this.#runScript("read a head", HEAD_SCRIPT, [
+    const head = await this.#run.script("read a head", HEAD_SCRIPT, [
       `${base}:h`,
       `${base}:s:${author}`,
     ], [author]);
@@ -264,7 +266,7 @@ export class UpstashStore implements RegionStore {
   async listEquivocations(after: number, limit: number): Promise<EquivocationPage> {
     assertLogPage(after, limit);
     const take = Math.min(limit, LOG_PAGE_ENTRIES_MAX);
-    const items = await this.#runScript(
+    const items = await this.#run.script(
       "list equivocations",
       EQUIVOCATIONS_SCRIPT,
       [this.#regionKey("equivocations")],
@@ -280,7 +282,7 @@ export class UpstashStore implements RegionStore {
     assertLogPage(after, limit);
     const log = this.#regionKey("log");
     const take = Math.min(limit, LOG_PAGE_ENTRIES_MAX);
-    const items = await this.#runScript("list the region log", LOG_SCRIPT, [`${log}:n`, log], [
+    const items = await this.#run.script("list the region log", LOG_SCRIPT, [`${log}:n`, log], [
       String(after),
       String(take),
     ]) as unknown[];
@@ -291,7 +293,7 @@ export class UpstashStore implements RegionStore {
   }
 
   async logHead(): Promise<number> {
-    const last = await this.#guard(
+    const last = await this.#run.guard(
       "read the region log head",
       () => this.#redis.get(`${this.#regionKey("log")}:n`),
     );
@@ -300,7 +302,7 @@ export class UpstashStore implements RegionStore {
 
   async getCursor(name: string): Promise<number> {
     assertName("cursor name", name);
-    const at = await this.#guard(
+    const at = await this.#run.guard(
       "read a cursor",
       () => this.#redis.hget(this.#regionKey("cursors"), name),
     );
@@ -311,7 +313,7 @@ export class UpstashStore implements RegionStore {
     assertCursorAdvance(name, n);
     const keys = [this.#regionKey("cursors")];
     return Number(
-      await this.#runScript("advance a cursor", CURSOR_SCRIPT, keys, [name, String(n)]),
+      await this.#run.script("advance a cursor", CURSOR_SCRIPT, keys, [name, String(n)]),
     );
   }
 
@@ -319,12 +321,12 @@ export class UpstashStore implements RegionStore {
     assertLeaseRequest(name, holder, ttlMs, nowMs);
     const keys = [this.#regionKey("leases")];
     const args = [name, holder, String(ttlMs), String(nowMs)];
-    return parseLease(String(await this.#runScript("acquire a lease", LEASE_SCRIPT, keys, args)));
+    return parseLease(String(await this.#run.script("acquire a lease", LEASE_SCRIPT, keys, args)));
   }
 
   async releaseLease(name: string, holder: string): Promise<void> {
     assertName("lease name", name);
-    await this.#runScript("release a lease", RELEASE_SCRIPT, [this.#regionKey("leases")], [
+    await this.#run.script("release a lease", RELEASE_SCRIPT, [this.#regionKey("leases")], [
       name,
       holder,
     ]);
@@ -333,7 +335,7 @@ export class UpstashStore implements RegionStore {
   async claimNonce(nonce: string, ttlMs: number, nowMs: number): Promise<boolean> {
     assertName("nonce", nonce);
     void nowMs; // Redis expires the key itself
-    const claimed = await this.#guard(
+    const claimed = await this.#run.guard(
       "claim a nonce",
       () =>
         this.#redis.set(this.#regionKey(`nonce:${nonce}`), "1", {
@@ -346,7 +348,7 @@ export class UpstashStore implements RegionStore {
 
   async getLease(name: string): Promise<Lease | null> {
     assertName("lease name", name);
-    const lease = await this.#guard(
+    const lease = await this.#run.guard(
       "read a lease",
       () => this.#redis.hget(this.#regionKey("leases"), name),
     );
@@ -366,15 +368,27 @@ export class UpstashStore implements RegionStore {
       }
       args.push(String(k), String(nowMs), String(cost), String(ratePerSecond), String(burst));
     }
-    const reply = await this.#runScript("take tokens", TOKEN_SCRIPT, keys, args);
+    const reply = await this.#run.script("take tokens", TOKEN_SCRIPT, keys, args);
     if (!Array.isArray(reply) || reply.length !== requests.length) {
       throw new StoreUnavailableError(`Upstash answered a token draw with ${String(reply)}`);
     }
     return reply.map((item) => parseGrant(String(item)));
   }
 
+  writeIndex(write: IndexWrite): Promise<boolean> {
+    return this.#index.write(write);
+  }
+
+  readIndex(keys: readonly IndexKey[]): Promise<(string | null)[]> {
+    return this.#index.read(keys);
+  }
+
+  listIndex(prefix: IndexKey, options: IndexListOptions): Promise<IndexPage> {
+    return this.#index.list(prefix, options);
+  }
+
   async ping(): Promise<void> {
-    const pong = await this.#guard("ping", () => this.#redis.ping());
+    const pong = await this.#run.guard("ping", () => this.#redis.ping());
     if (pong !== "PONG") throw new StoreUnavailableError(`Upstash answered PING with ${pong}`);
   }
 
@@ -391,55 +405,4 @@ export class UpstashStore implements RegionStore {
   #regionKey(name: string): string {
     return `${this.#prefix}{~region}:${name}`;
   }
-
-  #sha(script: string): Promise<string> {
-    let sha = this.#shas.get(script);
-    if (sha === undefined) this.#shas.set(script, sha = sha1Hex(script));
-    return sha;
-  }
-
-  /** Runs one script call in one request (by SHA; resent with EVAL when redis lost it). */
-  async #runScript(
-    what: string,
-    script: string,
-    keys: string[],
-    args: string[],
-  ): Promise<unknown> {
-    const sha = await this.#sha(script);
-    const reply = await this.#guard(what, async () => {
-      const [first] = await this.#exec([0], (p) => p.evalsha(sha, keys, args));
-      if (!isNoScript(first.error)) return first;
-      const [second] = await this.#exec([0], (p) => p.eval(script, keys, args));
-      return second;
-    });
-    if (reply.error) {
-      throw new StoreUnavailableError(`Cannot ${what} as Upstash rejected it: ${reply.error}`);
-    }
-    return reply.result;
-  }
-
-  async #guard<T>(what: string, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      if (error instanceof StoreUnavailableError) throw error;
-      // The client appends the whole command (every delta body) to its HTTP error messages.
-      const message = String((error as Error)?.message ?? error);
-      const short = message.length > ERROR_MESSAGE_CHARS_MAX
-        ? `${message.slice(0, ERROR_MESSAGE_CHARS_MAX)}…`
-        : message;
-      throw new StoreUnavailableError(`Cannot ${what} as Upstash failed: ${short}`, {
-        cause: error,
-      });
-    }
-  }
-}
-
-function isNoScript(error: string | undefined): boolean {
-  return error !== undefined && error.includes("NOSCRIPT");
-}
-
-async function sha1Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -17,6 +17,7 @@ import {
 } from "../../src/store/region_store.ts";
 import { fakeAuthor, storedDelta } from "../support/deltas.ts";
 import { headCases } from "./_head_cases.ts";
+import { indexCases } from "./_index_cases.ts";
 
 /** A fresh store and, when the implementation can simulate outages, a switch for them. */
 export interface StoreFixture {
@@ -65,6 +66,7 @@ export function runStoreConformance(
 
   const A = fakeAuthor(1), B = fakeAuthor(2);
   headCases(test);
+  indexCases(test);
 
   test("putDeltas() accepts new deltas and numbers arrivals per channel from 1", async ({ store }) => {
     const out = await store.putDeltas([
