@@ -23,10 +23,13 @@ import {
   assertIndexRead,
   assertIndexWrite,
   cursorPlace,
+  INDEX_KEY_BYTES_MAX,
+  INDEX_KEY_PARTS_MAX,
   INDEX_PAGE_ENTRIES_MAX,
   INDEX_VALUE_CHARS_MAX,
   INDEX_WRITE_EXPECT_MAX,
   INDEX_WRITE_KEYS_MAX,
+  INDEX_WRITE_VALUE_CHARS_MAX,
   joinIndexKey,
 } from "./_index_args.ts";
 import { utf8ByteLength } from "../protocol/utf8.ts";
@@ -49,6 +52,24 @@ if (INDEX_WRITE_KEYS_MAX > KV_ATOMIC_MUTATIONS_MAX) {
 }
 if (kvStringBytes(INDEX_VALUE_CHARS_MAX) > KV_VALUE_BYTES_MAX) {
   throw new Error("INDEX_VALUE_CHARS_MAX must fit a Deno KV value");
+}
+/**
+ * Store-prefix bytes any allowed index write leaves room for; under a longer prefix a write may
+ * not fit, and `assertFits` refuses it.
+ */
+const KV_PREFIX_ROOM_BYTES = 64;
+/** Bytes of the largest index key with that prefix: ["x", ...key], a tag and an end a part. */
+const KV_INDEX_KEY_BYTES_MAX = KV_PREFIX_ROOM_BYTES + 3 + INDEX_KEY_BYTES_MAX +
+  2 * INDEX_KEY_PARTS_MAX;
+if (INDEX_WRITE_KEYS_MAX * KV_INDEX_KEY_BYTES_MAX > KV_ATOMIC_KEY_BYTES_MAX) {
+  throw new Error("INDEX_WRITE_KEYS_MAX keys must fit Deno KV's key bytes per atomic operation");
+}
+// Keys count once as keys and once more with the value they set.
+if (
+  2 * INDEX_WRITE_KEYS_MAX * KV_INDEX_KEY_BYTES_MAX + kvStringBytes(INDEX_WRITE_VALUE_CHARS_MAX) +
+      INDEX_WRITE_KEYS_MAX * KV_STRING_OVERHEAD_BYTES > KV_ATOMIC_BYTES_MAX
+) {
+  throw new Error("the largest index write must fit Deno KV's bytes per atomic operation");
 }
 
 /** Runs store work, turning its failures into StoreUnavailableError. */
