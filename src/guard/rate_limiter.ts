@@ -98,6 +98,7 @@ const MALFORMED = new Set([
   "bad_schema",
   "bad_proof",
   "bad_certificate",
+  "bad_card",
 ]);
 
 export class RateLimiter {

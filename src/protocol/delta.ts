@@ -147,7 +147,9 @@ export type RejectReason =
   /** A `_certificates` delta that is not made only of operator-signed certificates. */
   | "bad_certificate"
   /** The channel's admission policy does not admit this author (at this delta's `ts`). */
-  | "not_admitted";
+  | "not_admitted"
+  /** A `_registry` delta that is not one announce or withdraw of its author's own card. */
+  | "bad_card";
 
 /** The result of the synchronous checks on one envelope. */
 export type Parsed =
