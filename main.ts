@@ -6,6 +6,7 @@ import { regionConfig } from "./src/compose/config.ts";
 import { openRegion } from "./src/compose/open_region.ts";
 import { TimerScheduler } from "./src/mesh/scheduler.ts";
 import { scheduleMeshJobs } from "./workers/mesh_jobs.ts";
+import { scheduleRegistryJobs } from "./workers/registry_jobs.ts";
 
 let config;
 try {
@@ -52,6 +53,7 @@ try {
 // A long-lived process runs the mesh's jobs on timers (Deno Deploy uses KvQueueScheduler).
 const scheduler = new TimerScheduler();
 if (region.mesh !== null) scheduleMeshJobs(scheduler, region.mesh);
+scheduleRegistryJobs(scheduler, region.registry);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {

@@ -8,8 +8,14 @@ import { regionConfig } from "../src/compose/config.ts";
 import { openRegion } from "../src/compose/open_region.ts";
 import { KvQueueScheduler } from "../src/mesh/scheduler.ts";
 import { scheduleMeshJobs } from "../workers/mesh_jobs.ts";
+import { scheduleRegistryJobs } from "../workers/registry_jobs.ts";
 
 const region = await openRegion(regionConfig(Deno.env.toObject()));
-if (region.mesh !== null) scheduleMeshJobs(new KvQueueScheduler(await Deno.openKv()), region.mesh);
+if (region.mesh !== null) {
+  const scheduler = new KvQueueScheduler(await Deno.openKv());
+  scheduleMeshJobs(scheduler, region.mesh);
+  // A standalone region has no queue chain: pushes and requests index the registry themselves.
+  scheduleRegistryJobs(scheduler, region.registry);
+}
 
 export default region.app;

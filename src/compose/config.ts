@@ -52,6 +52,8 @@ const configSchema = z.strictObject({
   MESH_AUTHOR_DELTA_RATE_PER_S: rate(AUTHOR_DELTA_RATE_PER_S),
   /** Deltas one author key may push at once. Default 5000. */
   MESH_AUTHOR_DELTA_BURST: burst(AUTHOR_DELTA_BURST),
+  /** Age of an agent's last-seen delta past which discovery reports it stale, in ms. 10 min. */
+  MESH_AGENT_STALE_MS: z.coerce.number().int().min(1_000).max(2_592_000_000).default(600_000),
   /** `true`: charge pushes to the first X-Forwarded-For entry (behind a proxy that sets it). */
   MESH_TRUST_PROXY: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
   /** Set by Deno Deploy; when present the platform's Deno KV is used instead of MESH_DATA. */

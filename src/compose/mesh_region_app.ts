@@ -1,27 +1,45 @@
 /**
- * The region's Hono app with the mesh mounted when the region runs in a topology: the region's
- * routes learn of the mesh only through two functions passed in (wake the fan-out after a push,
- * report the status), and the mesh's routes are a Hono app of their own.
+ * The region's Hono app with the features mounted: the registry's routes always, and the mesh's
+ * when the region runs in a topology. The region's routes learn of them only through two
+ * functions passed in (what a push stored: wake the fan-out, note liveness and index cards;
+ * report the status), and each feature's routes are a Hono app of their own.
  */
 import type { Hono } from "hono";
 import type { MeshNode } from "../mesh/mesh_node.ts";
 import { meshRoutes } from "../mesh/peer_routes.ts";
 import type { RegionIndex } from "../mesh/region_index.ts";
 import { createRegionApp, type RegionOptions } from "../region/app.ts";
+import { Registry } from "../registry/registry.ts";
+import { registryRoutes } from "../registry/routes.ts";
 
 export interface MeshRegionOptions extends RegionOptions {
   /** The mesh, when the region runs in a topology: /v1/peer/*, /v1/sync, and its status. */
   readonly mesh?: { readonly node: MeshNode; readonly index: RegionIndex };
+  /**
+   * The registry (/v1/agents); give the one the mesh node's `onStored` feeds. Default: one over
+   * the region's store and clock.
+   */
+  readonly registry?: Registry;
 }
 
 export function meshRegionApp(options: MeshRegionOptions): Hono {
-  const { mesh, ...region } = options;
-  if (mesh === undefined) return createRegionApp(region);
+  const { mesh, registry: given, ...region } = options;
+  const registry = given ?? new Registry({
+    region: region.region,
+    store: region.store,
+    now: region.now,
+    telemetry: region.telemetry,
+  });
   const app = createRegionApp({
     ...region,
-    onStored: () => mesh.node.kick(),
-    status: () => mesh.node.status(),
+    onStored: async (stored) => {
+      mesh?.node.kick();
+      await region.onStored?.(stored);
+      await registry.onStored(stored, null);
+    },
+    status: mesh === undefined ? region.status : () => mesh.node.status(),
   });
-  app.route("/", meshRoutes(mesh.node, mesh.index));
+  app.route("/", registryRoutes(registry));
+  if (mesh !== undefined) app.route("/", meshRoutes(mesh.node, mesh.index));
   return app;
 }

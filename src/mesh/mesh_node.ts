@@ -22,7 +22,7 @@ import {
   type SignedAnswer,
   type Summary,
 } from "./peer_inbox.ts";
-import type { RegionIndex } from "./region_index.ts";
+import type { RegionIndex, StoredHook } from "./region_index.ts";
 import type { RegionInfo, Topology } from "./topology.ts";
 import type { Attributes } from "@opentelemetry/api";
 import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
@@ -70,6 +70,8 @@ export interface MeshNodeOptions {
   readonly peerTimeoutMs?: number;
   /** The mesh's admission policy, applied to relayed and repaired deltas. Default: all open. */
   readonly admission?: AdmissionPolicy;
+  /** Told of the deltas a peer relayed or anti-entropy repaired here, and of that peer's id. */
+  readonly onStored?: StoredHook;
 }
 
 /** What a region tells its peers about itself in every heartbeat (and its reply). */
@@ -275,6 +277,7 @@ export class MeshNode {
           now: this.#now,
           fetch: this.#o.fetch,
           admission: this.#o.admission,
+          onStored: this.#o.onStored,
         });
         span.setAttributes({
           [names.ATTR_SYNC_ROUNDS]: result.rounds,

@@ -20,7 +20,7 @@ import {
   ReplayGuard,
   signRegionAnswer,
 } from "./region_message.ts";
-import type { RegionIndex } from "./region_index.ts";
+import type { RegionIndex, StoredHook } from "./region_index.ts";
 import type { RegionInfo, Topology } from "./topology.ts";
 
 /**
@@ -89,6 +89,8 @@ export interface PeerInboxDeps {
   summary(): Promise<Summary>;
   /** Records the summary a peer's heartbeat carried. */
   noteSummary(from: string, summary: Summary): void;
+  /** Told of the deltas a peer relayed here and stored, with the peer's id. */
+  readonly onStored?: StoredHook;
 }
 
 export class PeerInbox {
@@ -133,6 +135,7 @@ export class PeerInbox {
             admission: this.#d.admission,
           },
         );
+        await this.#d.onStored?.([...outcome.accepted, ...outcome.evidence], sender.id);
         span.setAttributes({
           [names.ATTR_PUSH_DELTAS]: message.deltas.length,
           [names.ATTR_PUSH_ACCEPTED]: outcome.accepted.length,

@@ -7,6 +7,7 @@
  */
 import type { AdmissionPolicy } from "../guard/admission.ts";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
+import type { Delta } from "../protocol/delta.ts";
 import type { RegionStore, StoredDelta } from "../store/region_store.ts";
 import { IdAccumulator } from "../protocol/fingerprint.ts";
 import { IdTrie } from "../sync/id_trie.ts";
@@ -70,7 +71,11 @@ export interface SessionContext {
   readonly fetch?: typeof fetch;
   /** The mesh's admission policy, applied to repaired deltas. Default: all open. */
   readonly admission?: AdmissionPolicy;
+  readonly onStored?: StoredHook;
 }
+
+/** Told of deltas a peer region (`source`) relayed or repaired and this region stored. */
+export type StoredHook = (deltas: readonly Delta[], source: string) => void | Promise<void>;
 
 export class RegionIndex {
   readonly #store: RegionStore;
@@ -250,6 +255,7 @@ export class RegionIndex {
         { origin: "sync", known: (id) => this.has(id), admission: ctx.admission },
       );
       pulled += accepted.length + evidence.length;
+      await ctx.onStored?.([...accepted, ...evidence], peer.id);
     }
     return pulled;
   }

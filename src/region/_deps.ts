@@ -2,6 +2,7 @@
 import type { Context } from "hono";
 import type { AdmissionPolicy } from "../guard/admission.ts";
 import type { RateLimiter } from "../guard/rate_limiter.ts";
+import type { Delta } from "../protocol/delta.ts";
 import type { VerifyFn } from "../protocol/result.ts";
 import type { RegionStore } from "../store/region_store.ts";
 import type { Telemetry } from "../telemetry/mod.ts";
@@ -17,8 +18,8 @@ export interface RegionDeps {
   readonly limiter: RateLimiter;
   readonly clientAddress: (c: Context) => string;
   readonly admission: AdmissionPolicy | undefined;
-  /** Called after a push stored something (the mesh wakes its fan-out). */
-  readonly onStored: () => void;
+  /** Called with what a push stored, before it is answered (see `RegionOptions.onStored`). */
+  readonly onStored: (stored: readonly Delta[]) => void | Promise<void>;
   /** Attributes every span and metric of the region carries. */
   readonly base: Record<string, string>;
 }

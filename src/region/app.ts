@@ -8,6 +8,7 @@ import { defaultClientAddress } from "../guard/client_address.ts";
 import { RateLimiter, type RateLimits } from "../guard/rate_limiter.ts";
 import type { ReputationPolicy } from "../guard/reputation.ts";
 import { verifyEd25519 } from "../crypto/mod.ts";
+import type { Delta } from "../protocol/delta.ts";
 import type { VerifyFn } from "../protocol/result.ts";
 import { type RegionStore, StoreUnavailableError } from "../store/region_store.ts";
 import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
@@ -55,8 +56,11 @@ export interface RegionOptions {
   readonly now?: () => number;
   /** Instruments; default created from the global OpenTelemetry providers. */
   readonly telemetry?: Telemetry;
-  /** Called after a push stored something (the mesh wakes its fan-out). Default: nothing. */
-  readonly onStored?: () => void;
+  /**
+   * Called with what a push stored, before it is answered (the mesh wakes its fan-out, the
+   * registry notes liveness and indexes cards). Must not throw. Default: nothing.
+   */
+  readonly onStored?: (stored: readonly Delta[]) => void | Promise<void>;
   /**
    * The document `GET /v1/status` answers (the mesh's, in a topology). Default: the region, its
    * store kind and `mesh: null`.

@@ -65,7 +65,8 @@ async function ingestPush(deps: RegionDeps, envelopes: unknown[], nowMs: number)
     },
     release: (deltas) => limiter.refundDeltas(deltas.map((d) => d.author), nowMs),
   });
-  if (outcome.accepted.length > 0 || outcome.evidence.length > 0) deps.onStored();
+  const stored = [...outcome.accepted, ...outcome.evidence];
+  if (stored.length > 0) await deps.onStored(stored);
   return outcome;
 }
 

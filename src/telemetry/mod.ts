@@ -28,6 +28,8 @@ export interface Telemetry {
   readonly syncPenalties: Counter;
   readonly heartbeatRtt: Histogram;
   readonly rateLimitRefusals: Counter;
+  readonly registryIndexed: Counter;
+  readonly registryDiscoverDuration: Histogram;
   /** Runs `work` in a span named `name`; records exceptions and ends the span. */
   inSpan<T>(name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T>;
 }
@@ -69,6 +71,14 @@ export function createTelemetry(): Telemetry {
       description:
         "Push requests (scope address) and deltas (scope author) refused by a rate limit.",
       unit: "{refusal}",
+    }),
+    registryIndexed: meter.createCounter(names.METRIC_REGISTRY_INDEXED, {
+      description: "_registry deltas the discovery index examined, by outcome.",
+      unit: "{delta}",
+    }),
+    registryDiscoverDuration: meter.createHistogram(names.METRIC_REGISTRY_DISCOVER_DURATION, {
+      description: "Time to answer one GET /v1/agents, including catching the index up.",
+      unit: "s",
     }),
     inSpan(name, attributes, work) {
       return tracer.startActiveSpan(name, { attributes }, async (span) => {

@@ -12,6 +12,9 @@ export const SPAN_PEER_DELTAS = "mesh.peer.deltas";
 export const SPAN_FANOUT = "mesh.fanout.drain";
 export const SPAN_HEARTBEAT = "mesh.heartbeat.round";
 export const SPAN_ANTI_ENTROPY = "mesh.antientropy.session";
+export const SPAN_REGISTRY_INDEX = "mesh.registry.index";
+export const SPAN_REGISTRY_DISCOVER = "mesh.registry.discover";
+export const SPAN_REGISTRY_CARD = "mesh.registry.card.read";
 
 // Metrics
 export const METRIC_DELTAS_INGESTED = "mesh.deltas.ingested";
@@ -22,6 +25,8 @@ export const METRIC_SYNC_DELTAS = "mesh.antientropy.deltas";
 export const METRIC_SYNC_PENALTIES = "mesh.antientropy.penalties";
 export const METRIC_HEARTBEAT_RTT = "mesh.heartbeat.rtt";
 export const METRIC_RATE_LIMIT_REFUSALS = "mesh.ratelimit.refusals";
+export const METRIC_REGISTRY_INDEXED = "mesh.registry.indexed";
+export const METRIC_REGISTRY_DISCOVER_DURATION = "mesh.registry.discover.duration";
 
 // Attributes
 export const ATTR_REGION = "mesh.region";
@@ -50,3 +55,10 @@ export const ATTR_FANOUT_BEHIND = "mesh.fanout.behind";
 export const ATTR_LEADER_EPOCH = "mesh.leader.epoch";
 export const ATTR_PARTITION = "mesh.partition.state";
 export const ATTR_PEERS_ANSWERED = "mesh.heartbeat.answered";
+export const ATTR_REGISTRY_TRIGGER = "mesh.registry.trigger";
+export const ATTR_REGISTRY_OUTCOME = "mesh.registry.index.outcome";
+export const ATTR_REGISTRY_DELTAS = "mesh.registry.index.deltas";
+export const ATTR_REGISTRY_DONE = "mesh.registry.index.done";
+export const ATTR_REGISTRY_LISTING = "mesh.registry.listing";
+export const ATTR_REGISTRY_SCANNED = "mesh.registry.scanned";
+export const ATTR_REGISTRY_RESULTS = "mesh.registry.results";

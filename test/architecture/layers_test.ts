@@ -25,7 +25,19 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   guard: ["protocol", "crypto", "crdt", "store", "telemetry"],
   region: ["protocol", "crypto", "crdt", "store", "guard", "telemetry"],
   mesh: ["protocol", "crypto", "crdt", "sync", "store", "guard", "region", "telemetry"],
-  compose: ["protocol", "crypto", "crdt", "sync", "store", "guard", "region", "mesh", "telemetry"],
+  registry: ["protocol", "crypto", "crdt", "store", "guard", "region", "telemetry"],
+  compose: [
+    "protocol",
+    "crypto",
+    "crdt",
+    "sync",
+    "store",
+    "guard",
+    "region",
+    "mesh",
+    "registry",
+    "telemetry",
+  ],
   client: ["protocol", "crypto", "crdt"],
 };
 

@@ -10,6 +10,7 @@ import type { AdmissionPolicy } from "../../src/guard/admission.ts";
 import { meshRegionApp } from "../../src/compose/mesh_region_app.ts";
 import { MeshNode } from "../../src/mesh/mesh_node.ts";
 import { RegionIndex } from "../../src/mesh/region_index.ts";
+import { Registry } from "../../src/registry/registry.ts";
 import { Topology } from "../../src/mesh/topology.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import { T0_MS } from "./signing.ts";
@@ -20,6 +21,7 @@ export interface InProcessRegion {
   readonly node: MeshNode;
   readonly store: MemoryStore;
   readonly key: AgentKey;
+  readonly registry: Registry;
 }
 
 /**
@@ -78,6 +80,7 @@ export class InProcessMesh {
   /** Adds an instance of region `id` (a second instance shares the store of the first). */
   add(id: string, key: AgentKey, store: MemoryStore, instance: string): InProcessRegion {
     const index = new RegionIndex(store);
+    const registry = new Registry({ region: id, store, now: () => this.nowMs });
     const node = new MeshNode({
       self: this.topology.region(id)!,
       topology: this.topology,
@@ -95,15 +98,17 @@ export class InProcessMesh {
       peerTimeoutMs: 60_000,
       leaseTtlMs: 3_000,
       admission: this.#admission,
+      onStored: (deltas, source) => registry.onStored(deltas, source),
     });
     const app = meshRegionApp({
       region: id,
       store,
       now: () => this.nowMs,
       mesh: { node, index },
+      registry,
       admission: this.#admission,
     });
-    const region = { id, app, node, store, key };
+    const region = { id, app, node, store, key, registry };
     this.regions.set(id, region);
     return region;
   }

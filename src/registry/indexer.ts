@@ -1,0 +1,123 @@
+/**
+ * Keeps the discovery index equal to the fold of `_registry`: follows the channel's arrivals
+ * from a durable cursor that every instance of the region shares, and for each delta replaces
+ * its author's record and listing entries when the delta's stamp beats the record's — in one
+ * conditional `writeIndex` that expects the record it read (another instance that got there
+ * first makes it re-read and decide again). Idempotent and crash-safe: the cursor moves only
+ * after the page's writes, so a crash re-indexes a page, which changes nothing.
+ */
+import { parseAgentCard, REGISTRY_CHANNEL } from "../protocol/agent_card.ts";
+import type { DeltaBody } from "../protocol/delta.ts";
+import { compareStamps } from "../crdt/stamp.ts";
+import type { IndexKey, RegionStore, StoredDelta } from "../store/region_store.ts";
+import { cardKey, type CardRecord, cardTerms, entryKeys, parseCardRecord } from "./index_layout.ts";
+
+/** The store cursor naming the last `_registry` arrival indexed. */
+export const REGISTRY_CURSOR = "registry:indexed";
+/** Arrivals read per page while indexing. */
+export const INDEX_PAGE_DELTAS = 200;
+/** Times one delta's conditional write is retried after another writer moved the record. */
+export const INDEX_WRITE_TRIES_MAX = 16;
+
+/** What indexing one delta did. */
+export type IndexOutcome = "applied" | "superseded";
+
+export interface CatchUp {
+  /** Deltas read from the arrivals. */
+  readonly deltas: number;
+  readonly applied: number;
+  /** The index is caught up with every arrival stored before the call. */
+  readonly done: boolean;
+}
+
+export class RegistryIndexer {
+  readonly #store: RegionStore;
+  #inflight: Promise<CatchUp> | null = null;
+
+  constructor(store: RegionStore) {
+    this.#store = store;
+  }
+
+  /**
+   * Indexes `_registry` arrivals after the shared cursor, at most `pagesMax` pages (unbounded
+   * when omitted). Concurrent calls in one instance share a run.
+   */
+  catchUp(pagesMax = Infinity): Promise<CatchUp> {
+    this.#inflight ??= this.#run(pagesMax).finally(() => this.#inflight = null);
+    return this.#inflight;
+  }
+
+  async #run(pagesMax: number): Promise<CatchUp> {
+    let deltas = 0, applied = 0;
+    for (let pages = 0; pages < pagesMax; pages++) {
+      const cursor = await this.#store.getCursor(REGISTRY_CURSOR);
+      const page = await this.#store.listArrivals(REGISTRY_CHANNEL, cursor, INDEX_PAGE_DELTAS);
+      const outcomes = await Promise.all(page.deltas.map((d) => this.indexDelta(d)));
+      deltas += page.deltas.length;
+      applied += outcomes.filter((o) => o === "applied").length;
+      if (page.deltas.length > 0) await this.#store.advanceCursor(REGISTRY_CURSOR, page.cursor);
+      if (!page.more) return { deltas, applied, done: true };
+    }
+    return { deltas, applied, done: false };
+  }
+
+  /**
+   * Makes the index reflect one stored `_registry` delta: `applied` when it became its author's
+   * card (or withdrawal), `superseded` when the index holds a later one. Idempotent.
+   */
+  async indexDelta(delta: StoredDelta): Promise<IndexOutcome> {
+    const body = JSON.parse(delta.body) as DeltaBody;
+    const next = recordOf(delta.id, body);
+    const key = cardKey(body.author);
+    for (let attempt = 0; attempt < INDEX_WRITE_TRIES_MAX; attempt++) {
+      const [text] = await this.#store.readIndex([key]);
+      const current = parseCardRecord(text);
+      if (current !== null && !beats(next, current, body.author)) return "superseded";
+      const written = await this.#store.writeIndex(replacement(body.author, text, current, next));
+      if (written) return "applied";
+    }
+    throw new Error(
+      `Cannot index ${REGISTRY_CHANNEL} delta ${delta.id}: its record kept changing`,
+    );
+  }
+}
+
+/** The record a `_registry` delta makes (its shape was checked at ingest). */
+function recordOf(id: string, body: DeltaBody): CardRecord {
+  const op = body.ops[0];
+  const base = { id, ts: body.ts, lc: body.lc, seq: body.seq };
+  const parsed = op.op === "set" ? parseAgentCard(op.value) : null;
+  if (parsed === null || !parsed.ok) {
+    return { ...base, deleted: true, skills: [], tags: [], words: [] };
+  }
+  return { ...base, deleted: false, ...cardTerms(parsed.card) };
+}
+
+/** Whether `a` wins over `b` in the LWW order of one author's key (op index is always 0). */
+function beats(a: CardRecord, b: CardRecord, author: string): boolean {
+  const stamp = (r: CardRecord) => ({ ts: r.ts, lc: r.lc, author, seq: r.seq, op: 0, id: r.id });
+  return compareStamps(stamp(a), stamp(b)) > 0;
+}
+
+/** The write that replaces `current` (held as `text`) with `next`, expecting `text`. */
+function replacement(
+  author: string,
+  text: string | null,
+  current: CardRecord | null,
+  next: CardRecord,
+) {
+  const join = (k: IndexKey) => k.join("\u0000");
+  const added = entryKeys(author, next);
+  const keep = new Set(added.map(join));
+  const removed = current === null
+    ? []
+    : entryKeys(author, current).filter((k) => !keep.has(join(k)));
+  return {
+    expect: [{ key: cardKey(author), value: text }],
+    delete: removed,
+    set: [
+      { key: cardKey(author), value: JSON.stringify(next) },
+      ...added.map((key) => ({ key, value: "" })),
+    ],
+  };
+}

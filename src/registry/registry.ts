@@ -1,0 +1,124 @@
+/**
+ * One instance's registry: the discovery index kept in the store (`RegistryIndexer`), liveness
+ * (`Liveness`), and what triggers them — deltas stored by a push or relayed by a peer
+ * (`onStored`), a request (`catchUpForRequest`) and the periodic job (`tick`). Everything durable
+ * is in the store, so any number of instances share one index.
+ */
+import { REGISTRY_CHANNEL } from "../protocol/agent_card.ts";
+import type { RegionStore } from "../store/region_store.ts";
+import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
+import { type CatchUp, RegistryIndexer } from "./indexer.ts";
+import { Liveness } from "./liveness.ts";
+
+/** Default age of `lastSeen` after which an agent is reported stale, in ms (10 minutes). */
+export const AGENT_STALE_MS_DEFAULT = 600_000;
+/** Pages of arrivals a push or a request indexes before it goes on (the job does the rest). */
+export const INDEX_PAGES_PER_TRIGGER = 3;
+/** Pages of arrivals one tick of the periodic job indexes. */
+export const INDEX_PAGES_PER_TICK = 50;
+/** Default period of the registry's job, in ms. */
+export const REGISTRY_JOB_MS_DEFAULT = 1_000;
+
+export interface RegistryOptions {
+  /** This region's id: the `region` of an agent's own pushes. */
+  readonly region: string;
+  readonly store: RegionStore;
+  /** Wall clock in ms since the epoch. Default `Date.now`. */
+  readonly now?: () => number;
+  /** Age of `lastSeen` past which an agent is `stale`, in ms. Default 10 minutes. */
+  readonly staleMs?: number;
+  readonly telemetry?: Telemetry;
+}
+
+/** A delta as the registry needs it: where it was stored, by whom, and its signed time. */
+export interface NotedDelta {
+  readonly channel: string;
+  readonly author: string;
+  readonly ts: number;
+}
+
+type Trigger = "push" | "relay" | "request" | "job";
+
+export class Registry {
+  readonly region: string;
+  readonly store: RegionStore;
+  readonly now: () => number;
+  readonly staleMs: number;
+  readonly telemetry: Telemetry;
+  readonly indexer: RegistryIndexer;
+  readonly liveness: Liveness;
+  readonly #base: Record<string, string>;
+
+  constructor(options: RegistryOptions) {
+    this.region = options.region;
+    this.store = options.store;
+    this.now = options.now ?? Date.now;
+    this.staleMs = options.staleMs ?? AGENT_STALE_MS_DEFAULT;
+    this.telemetry = options.telemetry ?? createTelemetry();
+    this.indexer = new RegistryIndexer(options.store);
+    this.liveness = new Liveness(options.store);
+    this.#base = { [names.ATTR_REGION]: this.region, [names.ATTR_STORE_KIND]: this.store.kind };
+  }
+
+  /** Attributes of every span and metric of the registry. */
+  get base(): Record<string, string> {
+    return this.#base;
+  }
+
+  /**
+   * Notes deltas just stored: pushed by an agent here (`source` null) or relayed by region
+   * `source`. Updates liveness and, when `_registry` deltas are among them, indexes them (so an
+   * agent that announced finds its card at once). Never throws: what fails is left to the job.
+   */
+  async onStored(deltas: readonly NotedDelta[], source: string | null): Promise<void> {
+    if (deltas.length === 0) return;
+    try {
+      await this.liveness.note(deltas, source ?? this.region, this.now());
+    } catch (error) {
+      console.error("Registry could not record liveness (the job retries):", error);
+    }
+    if (!deltas.some((d) => d.channel === REGISTRY_CHANNEL)) return;
+    try {
+      await this.catchUp(source === null ? "push" : "relay", INDEX_PAGES_PER_TRIGGER);
+    } catch (error) {
+      console.error("Registry could not index _registry (the job retries):", error);
+    }
+  }
+
+  /** Catches the index up a few pages before a request is answered; throws when the store does. */
+  catchUpForRequest(): Promise<CatchUp> {
+    return this.catchUp("request", INDEX_PAGES_PER_TRIGGER);
+  }
+
+  /** The periodic job: writes waiting liveness and indexes what arrived. */
+  async tick(): Promise<void> {
+    await this.liveness.flush(this.now());
+    await this.catchUp("job", INDEX_PAGES_PER_TICK);
+  }
+
+  /** Indexes at most `pagesMax` pages of arrivals, in a span. */
+  catchUp(trigger: Trigger, pagesMax = Infinity): Promise<CatchUp> {
+    return this.telemetry.inSpan(
+      names.SPAN_REGISTRY_INDEX,
+      { ...this.#base, [names.ATTR_REGISTRY_TRIGGER]: trigger },
+      async (span) => {
+        const result = await this.indexer.catchUp(pagesMax);
+        span.setAttributes({
+          [names.ATTR_REGISTRY_DELTAS]: result.deltas,
+          [names.ATTR_REGISTRY_DONE]: result.done,
+        });
+        const count = (outcome: string, n: number) => {
+          if (n > 0) {
+            this.telemetry.registryIndexed.add(n, {
+              ...this.#base,
+              [names.ATTR_REGISTRY_OUTCOME]: outcome,
+            });
+          }
+        };
+        count("applied", result.applied);
+        count("superseded", result.deltas - result.applied);
+        return result;
+      },
+    );
+  }
+}
