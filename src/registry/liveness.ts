@@ -1,12 +1,13 @@
 /**
  * Liveness: per agent, the largest signed `ts` among its deltas this region stores, in any
- * channel, and the region that stored that delta. Noted at ingest in bounded per-instance memory
- * and written to the store at most once per `SEEN_WRITE_INTERVAL_MS` per author per instance (a
- * push does not cost a store write each time); what waits is written by the next note after the
- * interval or by `flush()` (the registry's periodic job). The store record only ever rises, by a
+ * channel, and the region that stored that delta. Noted at ingest in bounded per-instance memory,
+ * never with a store write in the push path: what is due (`SEEN_WRITE_INTERVAL_MS` after an
+ * author's last write by this instance) is written in the background, many authors per store
+ * write, and the rest by `flush()` (the registry's periodic job). Answers of this instance merge
+ * what it noted and has not written yet (`noted`). The store record only ever rises, by a
  * conditional write, so many instances agree.
  */
-import type { RegionStore } from "../store/region_store.ts";
+import type { IndexKey, RegionStore } from "../store/region_store.ts";
 import { parseSeenRecord, seenKey, type SeenRecord } from "./index_layout.ts";
 
 /** Least ms of the region clock between two writes of one author's record by one instance. */
@@ -15,6 +16,8 @@ export const SEEN_WRITE_INTERVAL_MS = 10_000;
 export const SEEN_CACHE_AUTHORS_MAX = 10_000;
 /** Authors one flush writes at most (the rest wait for the next). */
 export const SEEN_FLUSH_AUTHORS_MAX = 1_000;
+/** Authors' records raised by one store write (each is an expectation of the write). */
+export const SEEN_WRITE_BATCH_AUTHORS = 32;
 /** Times one record's conditional write is retried after another instance moved it. */
 const SEEN_WRITE_TRIES_MAX = 8;
 
@@ -22,7 +25,7 @@ interface Entry {
   /** Largest ts written to the store by this instance (or found there). */
   written: number;
   writtenAtMs: number;
-  /** Larger ts noted since, waiting for the interval: with the region that stored it. */
+  /** Larger ts noted since, waiting to be written: with the region that stored it. */
   pending: SeenRecord | null;
 }
 
@@ -30,6 +33,8 @@ export class Liveness {
   readonly #store: RegionStore;
   /** Insertion order = least recently noted first. */
   readonly #cache = new Map<string, Entry>();
+  /** The background write of what is due; one at a time. */
+  #writing: Promise<void> | null = null;
 
   constructor(store: RegionStore) {
     this.#store = store;
@@ -42,36 +47,56 @@ export class Liveness {
     return n;
   }
 
+  /** What this instance noted of `author` and has not written yet, or null. */
+  noted(author: string): SeenRecord | null {
+    return this.#cache.get(author)?.pending ?? null;
+  }
+
   /**
-   * Notes stored deltas (`author`, signed `ts`) that `region` stored; writes the authors whose
-   * interval has passed. Throws `StoreUnavailableError` when a write fails (what it noted stays).
+   * Notes stored deltas (`author`, signed `ts`) that `region` stored. Never waits on the store:
+   * authors whose interval has passed are written in the background (failures are logged and
+   * left for the job).
    */
-  async note(
+  note(
     deltas: readonly { readonly author: string; readonly ts: number }[],
     region: string,
     nowMs: number,
-  ): Promise<void> {
+  ): void {
     const newest = new Map<string, number>();
     for (const d of deltas) newest.set(d.author, Math.max(newest.get(d.author) ?? -1, d.ts));
-    const due: string[] = [];
+    let due = false;
     for (const [author, ts] of newest) {
       const entry = this.#touch(author);
       if (ts <= entry.written || ts <= (entry.pending?.ts ?? -1)) continue;
       entry.pending = { ts, region };
-      if (nowMs - entry.writtenAtMs >= SEEN_WRITE_INTERVAL_MS || nowMs < entry.writtenAtMs) {
-        due.push(author);
-      }
+      due ||= nowMs - entry.writtenAtMs >= SEEN_WRITE_INTERVAL_MS || nowMs < entry.writtenAtMs;
     }
-    await this.#evict(nowMs);
-    await Promise.all(due.map((a) => this.#write(a, nowMs)));
+    if (due || this.#cache.size > SEEN_CACHE_AUTHORS_MAX) this.#writeSoon(nowMs);
   }
 
   /** Writes every waiting record (up to `SEEN_FLUSH_AUTHORS_MAX`); the count written. */
   async flush(nowMs: number): Promise<number> {
+    while (this.#writing !== null) await this.#writing;
     const due = [...this.#cache].filter(([, e]) => e.pending !== null).map(([a]) => a)
       .slice(0, SEEN_FLUSH_AUTHORS_MAX);
-    await Promise.all(due.map((a) => this.#write(a, nowMs)));
+    await this.#writeAll(due, nowMs);
+    await this.#evict(nowMs);
     return due.length;
+  }
+
+  /** Starts a background write of the due authors, unless one runs. */
+  #writeSoon(nowMs: number): void {
+    if (this.#writing !== null) return;
+    const due = [...this.#cache].filter(([, e]) =>
+      e.pending !== null &&
+      (nowMs - e.writtenAtMs >= SEEN_WRITE_INTERVAL_MS || nowMs < e.writtenAtMs)
+    ).map(([a]) => a).slice(0, SEEN_FLUSH_AUTHORS_MAX);
+    this.#writing = this.#writeAll(due, nowMs)
+      .then(() => this.#evict(nowMs))
+      .catch((error) =>
+        console.error("Registry could not record liveness (the job retries):", error)
+      )
+      .finally(() => this.#writing = null);
   }
 
   /** The entry of `author`, moved to the most recent end (created empty). */
@@ -88,30 +113,50 @@ export class Liveness {
     const over = this.#cache.size - SEEN_CACHE_AUTHORS_MAX;
     if (over <= 0) return;
     const oldest = [...this.#cache.keys()].slice(0, over);
-    await Promise.all(
-      oldest.filter((a) => this.#cache.get(a)!.pending !== null).map((a) => this.#write(a, nowMs)),
-    );
-    for (const a of oldest) this.#cache.delete(a);
+    await this.#writeAll(oldest.filter((a) => this.#cache.get(a)!.pending !== null), nowMs);
+    for (const a of oldest) if (this.#cache.get(a)?.pending === null) this.#cache.delete(a);
   }
 
-  /** Raises the store record of `author` to its pending ts, if it is higher. */
-  async #write(author: string, nowMs: number): Promise<void> {
-    const entry = this.#cache.get(author);
-    const pending = entry?.pending;
-    if (entry === undefined || pending === null || pending === undefined) return;
-    const key = seenKey(author);
-    for (let attempt = 0; attempt < SEEN_WRITE_TRIES_MAX; attempt++) {
-      const [text] = await this.#store.readIndex([key]);
-      const stored = parseSeenRecord(text);
+  /** Raises the records of `authors` to their pending ts, `SEEN_WRITE_BATCH_AUTHORS` a write. */
+  async #writeAll(authors: readonly string[], nowMs: number): Promise<void> {
+    for (let i = 0; i < authors.length; i += SEEN_WRITE_BATCH_AUTHORS) {
+      const batch = authors.slice(i, i + SEEN_WRITE_BATCH_AUTHORS);
+      if (!await this.#writeBatch(batch, nowMs)) {
+        for (const author of batch) await this.#write(author, nowMs);
+      }
+    }
+  }
+
+  /** One conditional write raising every record of `authors` that needs it; false on a race. */
+  async #writeBatch(authors: readonly string[], nowMs: number): Promise<boolean> {
+    const keys: IndexKey[] = authors.map(seenKey);
+    const texts = await this.#store.readIndex(keys);
+    const expect: { key: IndexKey; value: string | null }[] = [];
+    const set: { key: IndexKey; value: string }[] = [];
+    const wrote: [Entry, SeenRecord][] = [];
+    authors.forEach((author, i) => {
+      const entry = this.#cache.get(author);
+      const pending = entry?.pending;
+      if (entry === undefined || pending === null || pending === undefined) return;
+      const stored = parseSeenRecord(texts[i]);
       if (stored !== null && stored.ts >= pending.ts) {
         this.#settle(entry, stored.ts, pending, nowMs);
         return;
       }
-      const value = JSON.stringify(pending);
-      if (await this.#store.writeIndex({ expect: [{ key, value: text }], set: [{ key, value }] })) {
-        this.#settle(entry, pending.ts, pending, nowMs);
-        return;
-      }
+      expect.push({ key: keys[i], value: texts[i] });
+      set.push({ key: keys[i], value: JSON.stringify(pending) });
+      wrote.push([entry, pending]);
+    });
+    if (set.length === 0) return true;
+    if (!await this.#store.writeIndex({ expect, set })) return false;
+    for (const [entry, pending] of wrote) this.#settle(entry, pending.ts, pending, nowMs);
+    return true;
+  }
+
+  /** Raises the store record of `author` to its pending ts, if it is higher. */
+  async #write(author: string, nowMs: number): Promise<void> {
+    for (let attempt = 0; attempt < SEEN_WRITE_TRIES_MAX; attempt++) {
+      if (await this.#writeBatch([author], nowMs)) return;
     }
   }
 

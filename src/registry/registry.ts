@@ -72,11 +72,7 @@ export class Registry {
    */
   async onStored(deltas: readonly NotedDelta[], source: string | null): Promise<void> {
     if (deltas.length === 0) return;
-    try {
-      await this.liveness.note(deltas, source ?? this.region, this.now());
-    } catch (error) {
-      console.error("Registry could not record liveness (the job retries):", error);
-    }
+    this.liveness.note(deltas, source ?? this.region, this.now());
     if (!deltas.some((d) => d.channel === REGISTRY_CHANNEL)) return;
     try {
       await this.catchUp(source === null ? "push" : "relay", INDEX_PAGES_PER_TRIGGER);

@@ -112,7 +112,9 @@ async function entries(
     if (delta === null) return [];
     const op = (JSON.parse(delta.body) as DeltaBody).ops[0];
     if (op.op !== "set") return [];
-    const noted = parseSeenRecord(seen[i]);
+    const stored = parseSeenRecord(seen[i]);
+    const waiting = registry.liveness.noted(author);
+    const noted = waiting !== null && waiting.ts > (stored?.ts ?? -1) ? waiting : stored;
     const lastSeen = Math.max(noted?.ts ?? 0, record.ts);
     const region = noted !== null && noted.ts >= record.ts ? noted.region : null;
     const entry: AgentEntry = {

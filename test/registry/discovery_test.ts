@@ -6,6 +6,7 @@ import { verifyEd25519 } from "../../src/crypto/mod.ts";
 import { REGISTRY_CHANNEL } from "../../src/protocol/agent_card.ts";
 import { parseEnvelope } from "../../src/protocol/envelope.ts";
 import { DISCOVER_SCAN_ENTRIES_MAX } from "../../src/registry/discovery.ts";
+import { seenKey } from "../../src/registry/index_layout.ts";
 import { SEEN_WRITE_INTERVAL_MS } from "../../src/registry/liveness.ts";
 import { Registry } from "../../src/registry/registry.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
@@ -153,16 +154,21 @@ Deno.test("lastSeen follows the agent's newest delta in any channel, throttled p
   await push(app, [announce(a, card("Lively"))]);
   clock.now += 1_000;
   await push(app, [a.sign("room", [{ op: "inc", counter: "n", by: 1 }])]);
-  // Within the write interval the newer ts waits in memory; the job writes it.
+  // Within the write interval the newer ts waits in memory (this instance answers with it);
+  // the job writes it to the store, where other instances read it.
+  const stored = async () =>
+    JSON.parse((await registry.store.readIndex([seenKey(a.key.id)]))[0] ?? "null")?.ts;
   let [seen] = (await discover(app)).agents;
-  assert.equal(seen.lastSeen, T0_MS);
-  await registry.tick();
-  [seen] = (await discover(app)).agents;
   assert.equal(seen.lastSeen, T0_MS + 1_000);
+  assert.equal(await stored(), T0_MS);
+  await registry.tick();
+  assert.equal(await stored(), T0_MS + 1_000);
   clock.now += SEEN_WRITE_INTERVAL_MS;
   await push(app, [a.sign("room", [{ op: "inc", counter: "n", by: 1 }])]);
   [seen] = (await discover(app)).agents;
-  assert.equal(seen.lastSeen, clock.now, "after the interval a push writes at once");
+  assert.equal(seen.lastSeen, clock.now, "after the interval a push is written in the background");
+  await registry.liveness.flush(clock.now);
+  assert.equal(await stored(), clock.now);
   clock.now += 60_001;
   [seen] = (await discover(app)).agents;
   assert.equal(seen.stale, true);
