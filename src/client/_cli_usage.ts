@@ -5,7 +5,16 @@ const OPTIONS = `Options:
   --key FILE    the agent key file (default: $MESH_AGENT_KEY, else ./agent.key.json)
   -h, --help    print this help`;
 
-export const COMMANDS = ["keygen", "push", "get", "tail"] as const;
+export const COMMANDS = [
+  "keygen",
+  "push",
+  "get",
+  "tail",
+  "announce",
+  "withdraw",
+  "discover",
+  "card",
+] as const;
 export type Command = typeof COMMANDS[number];
 
 export const USAGE: Record<Command | "cli", string> = {
@@ -16,6 +25,11 @@ Commands:
   push <channel> <op> <args>...   sign one delta carrying the ops and push it
   get <channel>                   print the channel's view
   tail <channel>                  print the channel's signed deltas, one JSON line each
+  announce <card.json>            publish this agent's card (an A2A agent card) to the registry
+  withdraw                        withdraw this agent's card
+  discover [--skill S] [--tag T]... [--q TEXT]
+                                  find agents by skill, tags and words, newest card first
+  card <agent-id>                 print an agent's card after verifying its signature
   help [command]                  print help for a command
 
 ${OPTIONS}
@@ -64,6 +78,63 @@ writes the cursor to stderr: pass it as --after to resume after the last delta p
 
   --after CURSOR   start after this cursor (default 0: from the first delta)
   --follow         keep polling for new deltas until interrupted
+
+${OPTIONS}`,
+
+  announce: `Usage: deno task agent announce <card.json> [options]
+
+Signs this agent's card (set {key: <agent id>, value: <card>} in the system channel _registry)
+and pushes it; a later announce replaces it everywhere. The card is checked first: a card every
+region would refuse is not sent and costs no seq. A minimal card:
+
+  {
+    "name": "Translator",
+    "description": "Translates text between English and French",
+    "version": "1.0.0",
+    "supportedInterfaces": [{ "url": "https://translator.example/a2a", "protocolBinding": "JSONRPC" }],
+    "defaultInputModes": ["text/plain"],
+    "defaultOutputModes": ["text/plain"],
+    "skills": [{ "id": "translate", "name": "Translate", "description": "en <-> fr",
+                 "tags": ["language", "french"] }]
+  }
+
+Optional: provider, capabilities, documentationUrl, iconUrl, skills[].examples, inputModes,
+outputModes, and mesh: {resources: {cpu, memoryMb, gpu, specialisation}, homeRegions}.
+Every rule and limit: docs/protocol.md §20.2.
+
+${OPTIONS}`,
+
+  withdraw: `Usage: deno task agent withdraw [options]
+
+Withdraws this agent's card (del {key: <agent id>} in _registry): discovery stops listing it and
+GET /v1/agents/<id> answers 404 in every region. Announce again to come back.
+
+${OPTIONS}`,
+
+  discover: `Usage: deno task agent discover [--skill S] [--tag T]... [--q TEXT] [--limit N]
+                                [--cursor C] [--url URL]
+
+Finds agents whose card matches every criterion given, newest card first, and prints one line
+per agent: id, name and version, skill ids, liveness (stale, last seen, in which region). The
+line on stderr gives the cursor for the next page. The cards listed are the region's word: use
+\`card <agent-id>\` to verify one.
+
+  --skill S     a skill id, exact
+  --tag T       a tag (any case); repeat for more, all must match (at most 8)
+  --q TEXT      words that must all be in the card's name or description
+  --limit N     agents per page, 1 to 100 (default 20)
+  --cursor C    continue a previous query (give the same criteria)
+
+Example: deno task agent discover --skill translate --tag french
+
+${OPTIONS}`,
+
+  card: `Usage: deno task agent card <agent-id> [--url URL]
+
+Prints the agent's current card as JSON (an A2A agent card) after verifying, offline, that the
+region's answer is the card the agent signed: the envelope is a _registry delta of this id, its
+ed25519 signature verifies, and the card equals the signed value. A card that does not verify
+is not printed (exit 1).
 
 ${OPTIONS}`,
 };

@@ -7,8 +7,15 @@
  * claims each seq from a `SeqLedger` (durable with `FileSeqLedger`) before signing, one claim at a
  * time per channel, so any number of concurrent calls get distinct seqs in stamp order.
  */
+import { type AgentCard, REGISTRY_CHANNEL } from "../protocol/agent_card.ts";
 import { encodeBase64Url } from "../protocol/base64url.ts";
-import { type DeltaBody, type Op, type RejectReason, signedMessage } from "../protocol/delta.ts";
+import {
+  type DeltaBody,
+  type Op,
+  type OpValue,
+  type RejectReason,
+  signedMessage,
+} from "../protocol/delta.ts";
 import { parseEnvelope } from "../protocol/envelope.ts";
 import { HLC_COUNTER_MAX, INTEGER_MAX } from "../protocol/limits.ts";
 import { utf8Encode } from "../protocol/utf8.ts";
@@ -95,6 +102,26 @@ export class Agent {
   async push(client: MeshClient, channel: string, ops: readonly Op[]): Promise<DeltaResult> {
     const [result] = await client.push([await this.signNext(channel, ops)]);
     return result;
+  }
+
+  /**
+   * Announces this agent with `card` (or replaces its card): signs `set {key: own id, value:
+   * card}` in `_registry` and pushes it. A card the schema refuses throws `InvalidDeltaError`
+   * (`bad_card`) before a seq is claimed. Seqs come from the ledger like any push: after a
+   * restart without a durable ledger, `resumeFrom(client, "_registry")` first.
+   */
+  announce(client: MeshClient, card: AgentCard): Promise<DeltaResult> {
+    return this.push(client, REGISTRY_CHANNEL, [this.announceOp(card)]);
+  }
+
+  /** Withdraws this agent's card: signs `del {key: own id}` in `_registry` and pushes it. */
+  withdraw(client: MeshClient): Promise<DeltaResult> {
+    return this.push(client, REGISTRY_CHANNEL, [{ op: "del", key: this.key.id }]);
+  }
+
+  /** The op that announces `card` for this agent (to sign it with `signNext` yourself). */
+  announceOp(card: AgentCard): Op {
+    return { op: "set", key: this.key.id, value: card as OpValue };
   }
 
   /**

@@ -5,64 +5,26 @@
  *   push <channel> <op> <args...> [...]        sign and push one delta
  *   get <channel>                              print the channel's view
  *   tail <channel> [--after CURSOR] [--follow] print signed envelopes as JSON lines
+ *   announce <card.json> | withdraw            publish or withdraw this agent's card
+ *   discover [--skill S] [--tag T]... [--q X]  find agents (one line each, cursor on stderr)
+ *   card <agent-id>                            print an agent's card, verified offline
  *
  * Options: --url URL (default $MESH_URL or http://127.0.0.1:8000), --key FILE ($MESH_AGENT_KEY).
  * Exit codes: 0 done, 1 failed (or the delta was rejected), 2 a mistake in the command line.
  */
-import type { DeltaResult } from "../protocol/result.ts";
-import { Agent, InvalidDeltaError } from "./agent.ts";
+import { InvalidDeltaError } from "./agent.ts";
 import { AgentKey } from "../crypto/agent_key.ts";
 import { parseOps, UsageError } from "./_cli_ops.ts";
+import { CliError, type Flags, parseFlags, signAndPush } from "./_cli_common.ts";
+import { announce, card, discover, withdraw } from "./_cli_registry.ts";
 import { type Command, COMMANDS, USAGE } from "./_cli_usage.ts";
-import { HybridClock } from "./hybrid_clock.ts";
-import { type Envelope, MeshClient, MeshHttpError, MeshUnreachableError } from "./mesh_client.ts";
-import { FileSeqLedger, seqStatePath } from "./seq_ledger.ts";
+import { MeshClient, MeshHttpError, MeshUnreachableError } from "./mesh_client.ts";
+import { seqStatePath } from "./seq_ledger.ts";
 import { exactJsonText } from "./view_json.ts";
 import { CHANNEL_PATTERN } from "../protocol/limits.ts";
 
 /** Pause between polls of `tail --follow`, in milliseconds. */
 export const TAIL_FOLLOW_POLL_MS = 1_000;
-
-/** A failure worth one sentence and a hint, not a stack trace. */
-class CliError extends Error {}
-
-interface Flags {
-  url: string;
-  key: string;
-  after: string;
-  follow: boolean;
-  help: boolean;
-  rest: string[];
-}
-
-function parseFlags(args: string[], env: Record<string, string | undefined>): Flags {
-  const flags: Flags = {
-    url: env.MESH_URL ?? "http://127.0.0.1:8000",
-    key: env.MESH_AGENT_KEY ?? "./agent.key.json",
-    after: "0",
-    follow: false,
-    help: false,
-    rest: [],
-  };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "--url" || arg === "--key" || arg === "--after") {
-      const value = args[++i];
-      if (value === undefined) throw new UsageError(`${arg} needs a value`);
-      flags[arg.slice(2) as "url" | "key" | "after"] = value;
-    } else if (arg === "--follow") flags.follow = true;
-    else if (arg === "--help" || arg === "-h") flags.help = true;
-    else if (arg.startsWith("--")) throw new UsageError(`unknown option ${arg}`);
-    else flags.rest.push(arg);
-  }
-  if (!/^https?:\/\/[^/\s]+/.test(flags.url)) {
-    throw new UsageError(
-      `${JSON.stringify(flags.url)} is not a region URL: give --url (or MESH_URL) as ` +
-        "http://HOST:PORT, e.g. http://127.0.0.1:8000",
-    );
-  }
-  return flags;
-}
 
 function isCommand(word: string | undefined): word is Command {
   return (COMMANDS as readonly string[]).includes(word ?? "");
@@ -107,6 +69,14 @@ function run(command: Command, flags: Flags): Promise<number> {
       return get(flags);
     case "tail":
       return tail(flags);
+    case "announce":
+      return announce(flags);
+    case "withdraw":
+      return withdraw(flags);
+    case "discover":
+      return discover(flags);
+    case "card":
+      return card(flags);
   }
 }
 
@@ -135,23 +105,6 @@ async function keygen(flags: Flags): Promise<number> {
   return 0;
 }
 
-async function loadKey(path: string, doing: string): Promise<AgentKey> {
-  try {
-    return await AgentKey.load(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new CliError(
-        `Cannot ${doing} as there is no agent key at ${path}: run \`deno task agent keygen\` ` +
-          `to create one, or point --key / MESH_AGENT_KEY at yours.`,
-      );
-    }
-    if (error instanceof SyntaxError) {
-      throw new CliError(`Cannot ${doing} as ${path} is not JSON: it is not an agent key file.`);
-    }
-    throw error;
-  }
-}
-
 /** The channel word of a command, checked here so a bad name is a usage error, not a 400. */
 function channelArg(flags: Flags, command: Command): string {
   const [channel] = flags.rest;
@@ -165,51 +118,14 @@ function channelArg(flags: Flags, command: Command): string {
   return channel;
 }
 
-async function push(flags: Flags): Promise<number> {
+function push(flags: Flags): Promise<number> {
   const channel = channelArg(flags, "push");
-  const words = flags.rest.slice(1);
-  const key = await loadKey(flags.key, "push");
-  const client = new MeshClient(flags.url);
-  const ops = await parseOps(words, channel, client);
-  const agent = new Agent(key, new HybridClock(), new FileSeqLedger(flags.key, key.id));
-  agent.check(channel, ops); // a mistake costs no seq: nothing is claimed or sent
-  // Never below what the region holds: a key whose state file is missing (a new machine, a
-  // deleted file) continues after the region's highest seq of this key.
-  await agent.resumeFrom(client, channel);
-  const envelope = await agent.signNext(channel, ops);
-  let result: DeltaResult;
-  try {
-    [result] = await client.push([envelope]);
-  } catch (error) {
-    console.error(unsent(envelope));
-    throw error;
-  }
-  console.log(JSON.stringify(result));
-  if (result.status !== "rejected") return 0;
-  console.error(rejection(result));
-  return 1;
-}
-
-function unsent(envelope: Envelope): string {
-  const seq = JSON.parse(envelope.body).seq;
-  return `The delta was signed with seq ${seq} but the region may not have stored it. Resend ` +
-    `exactly this push body to POST /v1/deltas (never sign another body with seq ${seq}):\n` +
-    JSON.stringify({ deltas: [envelope] });
-}
-
-function rejection(result: DeltaResult & { status: "rejected" }): string {
-  switch (result.reason) {
-    case "seq_conflict":
-      return "The region holds another delta of this key with the same seq: this key equivocated. " +
-        "Every region quarantines it for good and views leave out all its deltas. Create a new " +
-        "key with `deno task agent keygen --key NEW_FILE`; never use one key on two machines.";
-    case "quarantined":
-      return "This key is quarantined in every region (it once signed two deltas with one seq): " +
-        "views leave out all its deltas, for good. Create a new key with " +
-        "`deno task agent keygen --key NEW_FILE`.";
-    default:
-      return `The region rejected the delta (${result.reason}): ${result.detail}`;
-  }
+  return signAndPush(
+    flags,
+    channel,
+    "push",
+    (client) => parseOps(flags.rest.slice(1), channel, client),
+  );
 }
 
 async function get(flags: Flags): Promise<number> {

@@ -1,13 +1,16 @@
 /**
  * HTTP client of one region: push envelopes in bounded batches, read views (counters exact, as
- * `bigint`), tail channels, read author heads. A region that answers with an error is a
+ * `bigint`), tail channels, read author heads, discover agents and read their cards (verified
+ * offline against the signed delta, so the region need not be trusted). A region that answers with an error is a
  * `MeshHttpError` carrying its problem details; one that cannot be reached is a
  * `MeshUnreachableError` naming the URL tried.
  */
 import type { DeltaResult } from "../protocol/result.ts";
 import { PUSH_BYTES_MAX, PUSH_DELTAS_MAX, TAIL_LIMIT_MAX } from "../protocol/limits.ts";
 import type { AuthorHead } from "../protocol/result.ts";
+import type { AgentCard } from "../protocol/agent_card.ts";
 import { parseView, type ViewJson } from "./view_json.ts";
+import { type VerifiedAgentCard, verifyCardAnswer } from "./agent_card_answer.ts";
 
 export type { ViewJson };
 
@@ -21,6 +24,37 @@ export interface TailPage {
   readonly deltas: Envelope[];
   readonly cursor: string;
   readonly more: boolean;
+}
+
+/** A discovery query (docs/protocol.md §20.4): every criterion given must match. */
+export interface DiscoverQuery {
+  /** A skill id, exact. */
+  readonly skill?: string;
+  /** Tags, any case; the card must carry all of them (at most 8). */
+  readonly tags?: readonly string[];
+  /** Text: each of its words must be a word of the card's name or description. */
+  readonly q?: string;
+  /** Agents per page, 1 … 100 (region default 20). */
+  readonly limit?: number;
+  /** The `cursor` of the previous page of the same query. */
+  readonly cursor?: string;
+}
+
+/** An agent as discovery lists it. The card is the region's word: `card(id)` verifies it. */
+export interface DiscoveredAgent {
+  readonly id: string;
+  readonly card: AgentCard;
+  /** Largest signed `ts` of the agent's deltas the region stores, ms since the epoch. */
+  readonly lastSeen: number;
+  readonly stale: boolean;
+  /** The region that stored the delta `lastSeen` comes from; null when unknown. */
+  readonly region: string | null;
+}
+
+export interface DiscoverPage {
+  readonly agents: DiscoveredAgent[];
+  /** Pass as `cursor` for the next page; null when there is none. */
+  readonly cursor: string | null;
 }
 
 /** An HTTP answer other than 2xx; `problem` holds the RFC 9457 body when there was one. */
@@ -117,6 +151,49 @@ export class MeshClient {
       "head",
       `/v1/channels/${encodeURIComponent(channel)}/authors/${author}`,
     );
+  }
+
+  /** One page of agents matching `query`, newest card first. */
+  discover(query: DiscoverQuery = {}): Promise<DiscoverPage> {
+    const params = new URLSearchParams();
+    if (query.skill !== undefined) params.set("skill", query.skill);
+    for (const tag of query.tags ?? []) params.append("tag", tag);
+    if (query.q !== undefined) params.set("q", query.q);
+    if (query.limit !== undefined) params.set("limit", String(query.limit));
+    if (query.cursor !== undefined) params.set("cursor", query.cursor);
+    return this.#request("discover", `/v1/agents?${params}`);
+  }
+
+  /** Every agent matching `query`, following cursors page by page (each agent once). */
+  async *discoverAll(query: Omit<DiscoverQuery, "cursor"> = {}): AsyncGenerator<DiscoveredAgent> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.discover({ ...query, cursor });
+      yield* page.agents;
+      cursor = page.cursor ?? undefined;
+    } while (cursor !== undefined);
+  }
+
+  /**
+   * The agent's current card, verified: its envelope is a `_registry` delta signed by `id` and
+   * the card shown is the card signed (else `CardVerificationError`). Null when the region holds
+   * no card for `id` (never announced, withdrawn, or quarantined).
+   */
+  async card(id: string): Promise<VerifiedAgentCard | null> {
+    let text: string;
+    try {
+      text = await this.#text("card", `/v1/agents/${encodeURIComponent(id)}`);
+    } catch (error) {
+      if (error instanceof MeshHttpError && error.status === 404) return null;
+      throw error;
+    }
+    let answer: unknown;
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      answer = null; // malformed: verifyCardAnswer says so
+    }
+    return await verifyCardAnswer(id, answer);
   }
 
   health(): Promise<{ status: string; region: string; store: string }> {
