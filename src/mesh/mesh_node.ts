@@ -414,19 +414,24 @@ export class MeshNode {
     origin: DeltaOrigin,
     deltas: { body: string; sig: string }[],
   ) {
-    for (const batch of envelopeBatches(deltas)) {
-      const answer = await this.#client.send(
-        target,
-        "/v1/peer/deltas",
-        "deltas",
-        this.lease.epoch,
-        {
-          origin,
-          deltas: batch,
-        },
-      );
-      if (!answer.ok) return false;
-    }
-    return true;
+    const attrs = {
+      [names.ATTR_REGION]: this.self.id,
+      [names.ATTR_PEER]: target.id,
+      [names.ATTR_ORIGIN]: origin,
+      [names.ATTR_FANOUT_SENT]: deltas.length,
+    };
+    return await this.#telemetry.inSpan(names.SPAN_FANOUT_SEND, attrs, async () => {
+      for (const batch of envelopeBatches(deltas)) {
+        const answer = await this.#client.send(
+          target,
+          "/v1/peer/deltas",
+          "deltas",
+          this.lease.epoch,
+          { origin, deltas: batch },
+        );
+        if (!answer.ok) return false;
+      }
+      return true;
+    });
   }
 }

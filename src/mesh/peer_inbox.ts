@@ -133,6 +133,7 @@ export class PeerInbox {
             origin: message.origin,
             known: (id) => this.#d.index.has(id),
             admission: this.#d.admission,
+            telemetry: this.#d.telemetry,
           },
         );
         await this.#d.onStored?.([...outcome.accepted, ...outcome.evidence], sender.id);

@@ -15,6 +15,7 @@ import { certificatesOf, operatorSigned } from "../guard/certificates.ts";
 import { quarantineOf } from "../guard/quarantine.ts";
 import type { DeltaResult, VerifyFn } from "../protocol/result.ts";
 import { retryAfterSeconds } from "../guard/rate_limiter.ts";
+import { names, type Telemetry } from "../telemetry/mod.ts";
 export type { DeltaResult, VerifyFn };
 
 export interface IngestOutcome {
@@ -68,6 +69,11 @@ export interface IngestOptions {
    * `not_admitted`. Default: every channel open, and no certificate is valid (no operators).
    */
   readonly admission?: AdmissionPolicy;
+  /**
+   * Spans for the checks (`mesh.ingest.verify`) and the store write (`mesh.ingest.commit`), as
+   * children of the caller's span. Default: none.
+   */
+  readonly telemetry?: Telemetry;
 }
 
 /**
@@ -83,11 +89,19 @@ export async function ingest(
   nowMs: number,
   options: IngestOptions = {},
 ): Promise<IngestOutcome> {
-  const { origin = "agent", admit, release, admission } = options;
-  const { parsed, results, signers } = await check(envelopes, store, verify, nowMs, options);
+  const { origin = "agent", admit, release, admission, telemetry } = options;
+  const attrs = { [names.ATTR_PUSH_DELTAS]: envelopes.length };
+  const stage = <T>(name: string, work: () => Promise<T>) =>
+    telemetry === undefined ? work() : telemetry.inSpan(name, attrs, work);
+  const { parsed, results, signers } = await stage(
+    names.SPAN_INGEST_VERIFY,
+    () => check(envelopes, store, verify, nowMs, options),
+  );
   const candidates = await admitted(parsed, results, store, verify, nowMs, options);
   const toStore = candidates.map((i) => (parsed[i] as { delta: Delta }).delta);
-  const outcomes = toStore.length > 0 ? await store.putDeltas(toStore.map(stored), origin) : [];
+  const outcomes = toStore.length > 0
+    ? await stage(names.SPAN_INGEST_COMMIT, () => store.putDeltas(toStore.map(stored), origin))
+    : [];
   const accepted: Delta[] = [];
   const duplicates: Delta[] = [];
   const evidence: Delta[] = [];

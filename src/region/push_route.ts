@@ -58,6 +58,7 @@ async function ingestPush(deps: RegionDeps, envelopes: unknown[], nowMs: number)
   const outcome = await ingest(envelopes, deps.store, deps.verify, nowMs, {
     attributeInvalid: true,
     admission: deps.admission,
+    telemetry,
     admit: async (deltas) => {
       const charges = await limiter.chargeDeltas(deltas.map((d) => d.author), nowMs);
       for (const ch of charges) if (!ch.allowed) refused(telemetry, base, "author", ch);

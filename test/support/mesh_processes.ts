@@ -20,6 +20,13 @@ export interface MeshOptions {
   readonly antiEntropyMs?: number;
   /** Seed of the link proxies' randomness (printed by tests so a run can be replayed). */
   readonly seed?: number;
+  /**
+   * Peers reach each other directly instead of through the link proxies (which stay unused):
+   * for benchmarks that measure the mesh without the proxies' own hop. Default false.
+   */
+  readonly directLinks?: boolean;
+  /** More environment for every region's process (e.g. a store, OpenTelemetry export). */
+  readonly env?: (region: string) => Record<string, string>;
 }
 
 export interface MeshRegion {
@@ -76,7 +83,9 @@ export class TestMesh {
         id: zone,
         regions: options.regions.filter((r) => r.zone === zone).map((r) => ({
           id: r.id,
-          url: r.id === region.id ? direct(r.id) : links.get(`${region.id}>${r.id}`)!.url,
+          url: r.id === region.id || options.directLinks
+            ? direct(r.id)
+            : links.get(`${region.id}>${r.id}`)!.url,
           publicKey: keys.get(r.id)!.id,
         })),
       }));
@@ -92,6 +101,7 @@ export class TestMesh {
         MESH_HEARTBEAT_MS: String(options.heartbeatMs ?? 250),
         MESH_LEASE_TTL_MS: String(options.leaseTtlMs ?? 3_000),
         MESH_ANTI_ENTROPY_MS: String(options.antiEntropyMs ?? 1_000),
+        ...options.env?.(region.id),
       };
       regions.set(region.id, { ...region, url: direct(region.id), secret, process: null, env });
     }

@@ -63,7 +63,13 @@ Deno.test("every span, metric and attribute a standalone region emits is declare
   assert.deepEqual(emitted.undeclared, []);
   assert.deepEqual(
     [...emitted.spans].sort(),
-    [names.SPAN_PUSH, names.SPAN_TAIL_READ, names.SPAN_VIEW_READ].sort(),
+    [
+      names.SPAN_PUSH,
+      names.SPAN_INGEST_VERIFY,
+      names.SPAN_INGEST_COMMIT,
+      names.SPAN_TAIL_READ,
+      names.SPAN_VIEW_READ,
+    ].sort(),
   );
   assert.ok(
     emitted.spanRecords.some((s) =>
