@@ -67,6 +67,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       mesh: node,
       registry,
       async close() {
+        await registry.liveness.flush(Date.now()).catch(() => 0); // what waits, if it can
         await node?.lease.release();
         await store.close();
       },

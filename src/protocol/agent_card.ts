@@ -143,9 +143,25 @@ export const agentCardSchema = z.strictObject({
 
 export type AgentCard = z.infer<typeof agentCardSchema>;
 
-/** A tag as discovery compares it: lowercased (`Translation` and `translation` are one tag). */
+/**
+ * A tag as discovery compares it: in Unicode NFC (a tag typed decomposed, as some keyboards and
+ * macOS file names give it, is the same tag), lowercased (`Translation` and `translation` are one
+ * tag), and cut to `CARD_TAG_CHARS_MAX` UTF-16 code units without splitting a character (so a
+ * term is never longer than a raw tag may be, however normalisation and case change it).
+ */
 export function tagTerm(tag: string): string {
-  return tag.toLowerCase();
+  return cutUtf16(tag.normalize("NFC").toLowerCase(), CARD_TAG_CHARS_MAX);
+}
+
+/** `text` cut to at most `max` UTF-16 code units, never inside a surrogate pair. */
+export function cutUtf16(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let out = "";
+  for (const ch of text) {
+    if (out.length + ch.length > max) break;
+    out += ch;
+  }
+  return out;
 }
 
 /** The card a value is, or why not (`<path>: <message>` of the first problem). */

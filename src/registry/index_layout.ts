@@ -104,12 +104,14 @@ export function cardTerms(card: AgentCard): Pick<CardRecord, "skills" | "tags" |
 
 /**
  * The distinct words of `text` in order of first appearance: maximal runs of Unicode letters,
- * marks and digits, lowercased, cut to `WORD_CODE_POINTS_MAX` code points.
+ * marks and digits, in Unicode NFC, lowercased, cut to `WORD_CODE_POINTS_MAX` code points.
  */
 export function textWords(text: string): string[] {
   const words = new Set<string>();
   for (const [run] of text.matchAll(/[\p{L}\p{M}\p{N}]+/gu)) {
-    words.add(Array.from(run.toLowerCase()).slice(0, WORD_CODE_POINTS_MAX).join(""));
+    words.add(
+      Array.from(run.normalize("NFC").toLowerCase()).slice(0, WORD_CODE_POINTS_MAX).join(""),
+    );
   }
   return [...words];
 }

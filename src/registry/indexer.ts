@@ -32,7 +32,9 @@ export interface CatchUp {
 
 export class RegistryIndexer {
   readonly #store: RegionStore;
-  #inflight: Promise<CatchUp> | null = null;
+  /** The run under way in this instance, and the one queued behind it. */
+  #running: Promise<CatchUp> | null = null;
+  #queued: { pagesMax: number; run: Promise<CatchUp> } | null = null;
 
   constructor(store: RegionStore) {
     this.#store = store;
@@ -40,11 +42,32 @@ export class RegistryIndexer {
 
   /**
    * Indexes `_registry` arrivals after the shared cursor, at most `pagesMax` pages (unbounded
-   * when omitted). Concurrent calls in one instance share a run.
+   * when omitted): everything stored before the call, when it reports `done`. A call that finds
+   * a run under way does not take its result (that run may have listed the arrivals before this
+   * caller's delta was stored): it waits for one run queued behind it, shared by every caller
+   * that queues meanwhile, with the largest `pagesMax` they asked for.
    */
   catchUp(pagesMax = Infinity): Promise<CatchUp> {
-    this.#inflight ??= this.#run(pagesMax).finally(() => this.#inflight = null);
-    return this.#inflight;
+    if (this.#running === null) return this.#start(pagesMax);
+    if (this.#queued !== null) {
+      this.#queued.pagesMax = Math.max(this.#queued.pagesMax, pagesMax);
+      return this.#queued.run;
+    }
+    const queued = { pagesMax, run: null as unknown as Promise<CatchUp> };
+    queued.run = this.#running.catch(() => undefined).then(() => {
+      this.#queued = null;
+      return this.#start(queued.pagesMax);
+    });
+    this.#queued = queued;
+    return queued.run;
+  }
+
+  #start(pagesMax: number): Promise<CatchUp> {
+    const run = this.#run(pagesMax).finally(() => {
+      if (this.#running === run) this.#running = null;
+    });
+    this.#running = run;
+    return run;
   }
 
   async #run(pagesMax: number): Promise<CatchUp> {
@@ -52,7 +75,11 @@ export class RegistryIndexer {
     for (let pages = 0; pages < pagesMax; pages++) {
       const cursor = await this.#store.getCursor(REGISTRY_CURSOR);
       const page = await this.#store.listArrivals(REGISTRY_CHANNEL, cursor, INDEX_PAGE_DELTAS);
-      const outcomes = await Promise.all(page.deltas.map((d) => this.indexDelta(d)));
+      // Only each author's latest delta of the page can change the index: one write per author,
+      // however many times it re-announced (writes for one author would only race each other).
+      const outcomes = await Promise.all(
+        latestPerAuthor(page.deltas).map((d) => this.indexDelta(d)),
+      );
       deltas += page.deltas.length;
       applied += outcomes.filter((o) => o === "applied").length;
       if (page.deltas.length > 0) await this.#store.advanceCursor(REGISTRY_CURSOR, page.cursor);
@@ -80,6 +107,20 @@ export class RegistryIndexer {
       `Cannot index ${REGISTRY_CHANNEL} delta ${delta.id}: its record kept changing`,
     );
   }
+}
+
+/** Of each author's deltas, the one that wins the LWW order of its key. */
+function latestPerAuthor(deltas: readonly StoredDelta[]): StoredDelta[] {
+  const best = new Map<string, { delta: StoredDelta; record: CardRecord }>();
+  for (const delta of deltas) {
+    const body = JSON.parse(delta.body) as DeltaBody;
+    const record = recordOf(delta.id, body);
+    const held = best.get(body.author);
+    if (held === undefined || beats(record, held.record, body.author)) {
+      best.set(body.author, { delta, record });
+    }
+  }
+  return [...best.values()].map((b) => b.delta);
 }
 
 /** The record a `_registry` delta makes (its shape was checked at ingest). */

@@ -1,9 +1,11 @@
 /**
  * Liveness: per agent, the largest signed `ts` among its deltas this region stores, in any
  * channel, and the region that stored that delta. Noted at ingest in bounded per-instance memory,
- * never with a store write in the push path: what is due (`SEEN_WRITE_INTERVAL_MS` after an
- * author's last write by this instance) is written in the background, many authors per store
- * write, and the rest by `flush()` (the registry's periodic job). Answers of this instance merge
+ * never with a store write in the push path: what is due (see `isDue`: the store record would
+ * lag by `SEEN_WRITE_INTERVAL_MS`, or this instance last wrote it that long ago) is written in
+ * the background, many authors per store write, and the rest by `flush()` (the registry's
+ * periodic job, and `close()`). An instance that ends abruptly loses less than
+ * `SEEN_WRITE_INTERVAL_MS` of any agent's liveness. Answers of this instance merge
  * what it noted and has not written yet (`noted`). The store record only ever rises, by a
  * conditional write, so many instances agree.
  */
@@ -69,7 +71,7 @@ export class Liveness {
       const entry = this.#touch(author);
       if (ts <= entry.written || ts <= (entry.pending?.ts ?? -1)) continue;
       entry.pending = { ts, region };
-      due ||= nowMs - entry.writtenAtMs >= SEEN_WRITE_INTERVAL_MS || nowMs < entry.writtenAtMs;
+      due ||= isDue(entry, nowMs);
     }
     if (due || this.#cache.size > SEEN_CACHE_AUTHORS_MAX) this.#writeSoon(nowMs);
   }
@@ -87,10 +89,8 @@ export class Liveness {
   /** Starts a background write of the due authors, unless one runs. */
   #writeSoon(nowMs: number): void {
     if (this.#writing !== null) return;
-    const due = [...this.#cache].filter(([, e]) =>
-      e.pending !== null &&
-      (nowMs - e.writtenAtMs >= SEEN_WRITE_INTERVAL_MS || nowMs < e.writtenAtMs)
-    ).map(([a]) => a).slice(0, SEEN_FLUSH_AUTHORS_MAX);
+    const due = [...this.#cache].filter(([, e]) => isDue(e, nowMs)).map(([a]) => a)
+      .slice(0, SEEN_FLUSH_AUTHORS_MAX);
     this.#writing = this.#writeAll(due, nowMs)
       .then(() => this.#evict(nowMs))
       .catch((error) =>
@@ -168,4 +168,15 @@ export class Liveness {
       entry.pending = null;
     }
   }
+}
+
+/**
+ * Whether an author's waiting ts should be written now: the store record would otherwise lag it
+ * by `SEEN_WRITE_INTERVAL_MS` or more (so an instance that ends loses at most that much of an
+ * agent's liveness), or this instance has not written it for that long.
+ */
+function isDue(entry: Entry, nowMs: number): boolean {
+  if (entry.pending === null) return false;
+  return entry.pending.ts - entry.written >= SEEN_WRITE_INTERVAL_MS ||
+    nowMs - entry.writtenAtMs >= SEEN_WRITE_INTERVAL_MS || nowMs < entry.writtenAtMs;
 }

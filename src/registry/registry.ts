@@ -5,7 +5,7 @@
  * is in the store, so any number of instances share one index.
  */
 import { REGISTRY_CHANNEL } from "../protocol/agent_card.ts";
-import type { RegionStore } from "../store/region_store.ts";
+import { type RegionStore, StoreUnavailableError } from "../store/region_store.ts";
 import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
 import { type CatchUp, RegistryIndexer } from "./indexer.ts";
 import { Liveness } from "./liveness.ts";
@@ -82,8 +82,19 @@ export class Registry {
   }
 
   /** Catches the index up a few pages before a request is answered; throws when the store does. */
-  catchUpForRequest(): Promise<CatchUp> {
-    return this.catchUp("request", INDEX_PAGES_PER_TRIGGER);
+  async catchUpForRequest(): Promise<CatchUp> {
+    try {
+      return await this.catchUp("request", INDEX_PAGES_PER_TRIGGER);
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) throw error;
+      // Anything else is the indexer's trouble, not the request's: answer from the index as it
+      // stands (the job retries).
+      console.error(
+        "Registry could not index _registry before a request (the job retries):",
+        error,
+      );
+      return { deltas: 0, applied: 0, done: false };
+    }
   }
 
   /** The periodic job: writes waiting liveness and indexes what arrived. */

@@ -25,10 +25,9 @@ class SlowListingStore extends MemoryStore {
 
 Deno.test({
   name: "registry review: an agent that was just answered 'accepted' finds its own card",
-  // DEFECT (shared in-flight run): the push's catch-up and the lookup join the job's run, which
+  // Was a defect (shared in-flight run): the push's catch-up and the lookup join the job's run, which
   // listed the arrivals before the card was stored; the push is answered with the card not
   // indexed, and GET /v1/agents/{id} answers 404 for it.
-  ignore: true,
   fn: async () => {
     const store = new SlowListingStore();
     const registry = new Registry({ region: "eu-1", store, now: () => T0_MS });

@@ -23,10 +23,11 @@ import { announce, discover, push } from "../registry/_cards.ts";
 /** A card at the index limits; `v` (0 or 1) makes every term differ from the other variant. */
 function widest(v: number): AgentCard {
   const cjk = (i: number) => String.fromCodePoint(0x4e00 + v * 500 + i);
-  // 24 distinct tags, 64 UTF-16 units each; lowercased they are 128 units, 192 UTF-8 bytes.
+  // 24 distinct tags, 64 UTF-16 units each; lowercased they grow to 126 units, which the tag
+  // term cuts back to 64 (tagTerm): the distinct character comes first so they stay distinct.
   const tags = Array.from(
     { length: CARD_TAGS_MAX },
-    (_, i) => "\u0130".repeat(62) + "Q" + cjk(i),
+    (_, i) => cjk(i) + "Q" + "\u0130".repeat(62),
   );
   // 22 words of 32 astral letters (𝐀… are letters and lowercase to themselves).
   const word = (i: number) => {

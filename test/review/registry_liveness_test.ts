@@ -43,13 +43,12 @@ function deltaAt(key: AgentKey, channel: string, seq: number, ts: number) {
 
 Deno.test({
   name: "registry review: two regions with equal delta sets report equal lastSeen after their jobs",
-  // DEFECT (liveness is not durable): region B's instance ends after storing the agent's latest
+  // Was a defect (liveness is not durable): region B's instance ends after storing the agent's latest
   // delta but before the throttled liveness write; its successor's job has nothing to write, so
   // B reports lastSeen a day old and stale: true for ever while A, with the same deltas, reports
   // the agent fresh. Suggested fix: derive liveness from the store (the seen record written
   // in the same atomic put, or a job that follows all arrivals from a durable cursor as the
   // indexer does), not from instance memory.
-  ignore: true,
   fn: async () => {
     const clock = { now: T0_MS };
     const storeA = new MemoryStore(), storeB = new MemoryStore();
