@@ -1,6 +1,6 @@
 /** An agent's ed25519 identity: generate, save to and load from a key file. */
 import { z } from "zod";
-import { generateKeyPair, publicKeyFromSecret, signEd25519 } from "./mod.ts";
+import { generateKeyPair, publicKeyFromSecret, signEd25519 } from "./ed25519.ts";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 
 const keyFileSchema = z.strictObject({

@@ -12,3 +12,5 @@ export {
   verifyEd25519,
 } from "./ed25519.ts";
 export type { Verifier, VerifierBackend, VerifierOptions } from "./ed25519.ts";
+export { sha256 } from "./sha256.ts";
+export { AgentKey } from "./agent_key.ts";

@@ -1,0 +1,8 @@
+/** The public face of src/region/: what other folders may use. Files starting with _ stay private. */
+export * from "./app.ts";
+export * from "./channel_routes.ts";
+export * from "./channel_views.ts";
+export * from "./ingest.ts";
+export * from "./problem.ts";
+export * from "./push_route.ts";
+export * from "./read_body.ts";
