@@ -66,14 +66,18 @@ export function spansOf(body: OtlpTraces): SpanRecord[] {
   });
 }
 
-/** The stage boundaries, in order; each stage is the time from the previous mark to its own. */
+/**
+ * The stage boundaries of the hop, in order; each stage is the time from the previous mark to its
+ * own. The message leaves eu-1 either by eager forwarding (sent from the push's ingest, between
+ * its checks and its commit) or by a drain of the log (after the commit, a wake-up and a log
+ * read); `drained` below splits the second kind further.
+ */
 const STAGES = [
-  "push_accepted", // eu-1: the push's store commit ended
-  "fanout_woken", // eu-1: the drain to us-1 that sent it started
-  "log_read", // eu-1: its message was in hand (log and records read)
-  "request_sent", // eu-1: fetch called (Deno's client span), else = log_read
+  "origin_verified", // eu-1: the push's checks (parse, quarantine, signature) ended
+  "message_ready", // eu-1: the message to us-1 was in hand (mesh.fanout.send started)
+  "request_sent", // eu-1: fetch called (Deno's client span), else = message_ready
   "peer_received", // us-1: the /v1/peer/deltas handler started
-  "peer_verified", // us-1: the ingest's checks ended
+  "peer_verified", // us-1: the ingest's checks ended (region message checked, signature verified)
   "peer_committed", // us-1: the ingest's store commit ended
   "readable", // us-1: the first view read that folded it in ended
   "seen", // this poller had the answer
@@ -92,18 +96,23 @@ export function breakdown(spans: readonly SpanRecord[], windows: readonly Window
   const childOf = (parent: SpanRecord | undefined, name: string) =>
     parent === undefined ? undefined : byParent.get(parent.spanId)?.find((s) => s.name === name);
   const inWindow = (w: Window, s: SpanRecord) => s.startMs >= w.started - 1 && s.startMs <= w.seen;
+  const drained: number[][] = []; // [commit end, drain start, send start] of drained samples
+  let eager = 0;
   const marks = windows.map((w) => {
     const at = (service: string, name: string, ok: (s: SpanRecord) => boolean = () => true) =>
       spans.find((s) => s.service === service && s.name === name && inWindow(w, s) && ok(s));
     const push = at("eu-1", names.SPAN_PUSH);
-    const drain = at(
+    const send = at(
       "eu-1",
-      names.SPAN_FANOUT,
-      (s) =>
-        s.attributes[names.ATTR_PEER] === "us-1" &&
-        Number(s.attributes[names.ATTR_FANOUT_SENT]) > 0,
+      names.SPAN_FANOUT_SEND,
+      (s) => s.attributes[names.ATTR_PEER] === "us-1",
     );
-    const send = childOf(drain, names.SPAN_FANOUT_SEND);
+    const drain = spans.find((s) =>
+      s.spanId === send?.parentSpanId && s.name === names.SPAN_FANOUT
+    );
+    const committed = childOf(push, names.SPAN_INGEST_COMMIT)?.endMs;
+    if (drain === undefined) eager++;
+    else if (committed !== undefined) drained.push([committed, drain.startMs, send!.startMs]);
     const fetchSpan = byParent.get(send?.spanId ?? "")?.[0];
     const inbox = at(
       "us-1",
@@ -118,8 +127,7 @@ export function breakdown(spans: readonly SpanRecord[], windows: readonly Window
         Number(s.attributes[names.ATTR_VIEW_CATCHUP]) > 0,
     );
     const found = [
-      childOf(push, names.SPAN_INGEST_COMMIT)?.endMs,
-      drain?.startMs,
+      childOf(push, names.SPAN_INGEST_VERIFY)?.endMs,
       send?.startMs,
       fetchSpan?.startMs ?? send?.startMs,
       inbox?.startMs,
@@ -140,5 +148,11 @@ export function breakdown(spans: readonly SpanRecord[], windows: readonly Window
     complete: marks.length,
     ...Object.fromEntries(STAGES.map((stage, k) => [stage, q(marks.map((m) => m[k + 1] - m[k]))])),
     total: q(marks.map((m) => m.at(-1)! - m[0])),
+    sent_eagerly: eager,
+    drained: drained.length === 0 ? null : {
+      samples: drained.length,
+      commit_end_to_drain_start: q(drained.map((d) => d[1] - d[0])),
+      drain_start_to_message_ready: q(drained.map((d) => d[2] - d[1])),
+    },
   };
 }

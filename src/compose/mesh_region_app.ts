@@ -37,6 +37,10 @@ export function meshRegionApp(options: MeshRegionOptions): Hono {
       await region.onStored?.(stored);
       await registry.onStored(stored, null);
     },
+    onAdmitted: mesh === undefined ? region.onAdmitted : (deltas) => {
+      mesh.node.forward(deltas, "agent");
+      region.onAdmitted?.(deltas);
+    },
     status: mesh === undefined ? region.status : () => mesh.node.status(),
   });
   app.route("/", registryRoutes(registry));

@@ -2,6 +2,15 @@
 import type { Summary } from "./peer_inbox.ts";
 import { PhiAccrualDetector } from "./phi_accrual.ts";
 
+/**
+ * First back-off from anti-entropy with a peer that broke a session bound or the sync protocol,
+ * in ms; it doubles with each further offence, up to SYNC_PENALTY_MS_MAX, and a clean session
+ * resets it. The peer is always tried again afterwards (peers are healed for ever).
+ */
+export const SYNC_PENALTY_MS_MIN = 30_000;
+/** Longest back-off from anti-entropy with a misbehaving peer, in ms. */
+export const SYNC_PENALTY_MS_MAX = 600_000;
+
 export interface PeerState {
   readonly detector: PhiAccrualDetector;
   summary: (Summary & { receivedAtMs: number }) | null;
@@ -14,6 +23,12 @@ export interface PeerState {
   draining: boolean;
   /** New entries arrived while draining: drain again right after. */
   again: boolean;
+  /** An eager forward to this target is in flight (eager_forward.ts). */
+  forwarding: boolean;
+  /** A delta skipped eager forwarding to this target: forward no more until a drain caught up. */
+  unsent: boolean;
+  /** Ids this target acknowledged by eager forwarding, for its drain to skip (bounded). */
+  readonly forwarded: Set<string>;
   /** When anti-entropy last ran with this peer (it defers to fan-out, but not for ever). */
   lastAntiEntropyMs: number;
   /** Sessions this peer broke a bound in, in a row (sets the back-off), and in all. */
@@ -34,9 +49,33 @@ export function newPeerState(heartbeatMs: number): PeerState {
     acked: -1,
     draining: false,
     again: false,
+    forwarding: false,
+    unsent: false,
+    forwarded: new Set(),
     lastAntiEntropyMs: 0,
     syncStrikes: 0,
     syncPenalties: 0,
     syncPenaltyUntilMs: 0,
   };
+}
+
+/**
+ * Backs off from a peer whose anti-entropy session broke a bound (doubling), or forgives a clean
+ * one; true when `penalty` was given (the caller counts it).
+ */
+export function judgeSession(
+  peer: PeerState,
+  ok: boolean,
+  penalty: string | undefined,
+  nowMs: number,
+): boolean {
+  if (penalty === undefined) {
+    if (ok) peer.syncStrikes = 0;
+    return false;
+  }
+  peer.syncStrikes++;
+  peer.syncPenalties++;
+  const backoff = SYNC_PENALTY_MS_MIN * 2 ** Math.min(peer.syncStrikes - 1, 10);
+  peer.syncPenaltyUntilMs = nowMs + Math.min(SYNC_PENALTY_MS_MAX, backoff);
+  return true;
 }

@@ -109,6 +109,8 @@ export function envelopeBatches<T extends { body: string; sig: string }>(
  * FANOUT_MESSAGES_IN_FLIGHT messages' worth of log and sends its messages at once (a set has no
  * order to keep); the cursor moves past the step only when every message was acknowledged, so a
  * failure resends the whole step later (the receiver answers `duplicate` for what it has).
+ * Entries whose ids are in `forwarded` (the target acknowledged them by eager forwarding) are
+ * skipped and taken out of it.
  */
 export async function drainTo(
   store: RegionStore,
@@ -116,6 +118,7 @@ export async function drainTo(
   target: RegionInfo,
   leadsZone: boolean,
   send: SendDeltas,
+  forwarded: Set<string> = new Set(),
 ): Promise<DrainResult> {
   const name = fanOutCursor(target.id);
   let cursor = await store.getCursor(name);
@@ -127,7 +130,7 @@ export async function drainTo(
     const byLabel = new Map<DeltaOrigin, LogEntry[]>();
     for (const entry of page.entries) {
       const label = fanOutLabel(entry.origin, self, target, leadsZone);
-      if (label === null) skipped++;
+      if (label === null || forwarded.delete(entry.id)) skipped++;
       else byLabel.set(label, [...(byLabel.get(label) ?? []), entry]);
     }
     const messages: { label: DeltaOrigin; deltas: { body: string; sig: string }[] }[] = [];

@@ -7,10 +7,18 @@
 import type { AdmissionPolicy } from "../guard/admission.ts";
 import type { AgentKey } from "../crypto/agent_key.ts";
 import type { DeltaOrigin, RegionStore } from "../store/region_store.ts";
-import { drainTo, envelopeBatches, fanOutCursor } from "./fan_out.ts";
+import { drainTo, envelopeBatches, fanOutCursor, fanOutLabel } from "./fan_out.ts";
+import { forwardEach } from "./eager_forward.ts";
+import type { Delta } from "../protocol/delta.ts";
 import type { VerifyFn } from "../protocol/result.ts";
 import { LeaderLease } from "./leader_lease.ts";
-import { newPeerState, type PeerState } from "./_peer_state.ts";
+import {
+  judgeSession,
+  newPeerState,
+  type PeerState,
+  SYNC_PENALTY_MS_MAX,
+  SYNC_PENALTY_MS_MIN,
+} from "./_peer_state.ts";
 import { exchangeTargets, partitionView, zoneLeaders } from "./partition.ts";
 import { PeerClient } from "./peer_client.ts";
 import {
@@ -24,7 +32,6 @@ import {
 } from "./peer_inbox.ts";
 import type { RegionIndex, StoredHook } from "./region_index.ts";
 import type { RegionInfo, Topology } from "./topology.ts";
-import type { Attributes } from "@opentelemetry/api";
 import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
 
 /** Default heartbeat period between exchanging regions, in ms. */
@@ -40,14 +47,6 @@ export const FANOUT_BACKOFF_MS_MAX = 2_000;
  * load a backlog never quite empties, and some deltas reach a peer by anti-entropy alone.
  */
 export const ANTI_ENTROPY_DEFER_MS_MAX = 10_000;
-/**
- * First back-off from anti-entropy with a peer that broke a session bound or the sync protocol,
- * in ms; it doubles with each further offence, up to SYNC_PENALTY_MS_MAX, and a clean session
- * resets it. The peer is always tried again afterwards (peers are healed for ever).
- */
-export const SYNC_PENALTY_MS_MIN = 30_000;
-/** Longest back-off from anti-entropy with a misbehaving peer, in ms. */
-export const SYNC_PENALTY_MS_MAX = 600_000;
 
 export interface MeshNodeOptions {
   readonly self: RegionInfo;
@@ -72,10 +71,13 @@ export interface MeshNodeOptions {
   readonly admission?: AdmissionPolicy;
   /** Told of the deltas a peer relayed or anti-entropy repaired here, and of that peer's id. */
   readonly onStored?: StoredHook;
+  /** Send deltas to peers while they commit here (`forward`); else from the log only. Default true. */
+  readonly forwardEagerly?: boolean;
 }
 
 /** What a region tells its peers about itself in every heartbeat (and its reply). */
 export { EPOCH_FENCE_LEASES, PEER_DELTAS_MAX, RegionMessageRefused };
+export { SYNC_PENALTY_MS_MAX, SYNC_PENALTY_MS_MIN };
 export type { SignedAnswer, Summary };
 
 export class MeshNode {
@@ -120,6 +122,7 @@ export class MeshNode {
       telemetry: this.#telemetry,
       leaseTtlMs: this.lease.ttlMs,
       summary: () => this.summary(),
+      onAdmitted: (deltas, origin) => this.forward(deltas, origin),
       noteSummary: (from, summary) => {
         this.#peers.get(from)!.summary = { ...summary, receivedAtMs: this.#now() };
       },
@@ -190,6 +193,23 @@ export class MeshNode {
     }, 0);
   }
 
+  /**
+   * Leader only: sends deltas an ingest here is about to store (from an agent, or relayed with
+   * `origin`) to the targets fan-out sends them to, now, while they commit (eager_forward.ts).
+   * A target it cannot take them now gets them from the log. Never throws.
+   */
+  forward(deltas: readonly Delta[], origin: DeltaOrigin): void {
+    if (!this.lease.isLeader || deltas.length === 0 || this.#o.forwardEagerly === false) return;
+    const view = this.#partition();
+    const leadsZone = this.#leadsZone(view);
+    forwardEach(deltas, this.#targets(view), this.#now(), {
+      peer: (target) => this.#peers.get(target.id)!,
+      label: (target) => fanOutLabel(origin, this.self, target, leadsZone),
+      send: (target, label, envelopes) => this.#sendDeltas(target, label, envelopes),
+      kick: () => this.kick(),
+    });
+  }
+
   /** Leader only: drains the region log to every exchange target that is behind and due. */
   async fanOutTick(): Promise<void> {
     if (!this.lease.isLeader) return;
@@ -202,7 +222,7 @@ export class MeshNode {
     await Promise.all(
       this.#targets(view).map(async (target) => {
         const peer = this.#peers.get(target.id)!;
-        if (peer.draining) {
+        if (peer.draining || peer.forwarding) {
           peer.again = true;
           return;
         }
@@ -220,6 +240,7 @@ export class MeshNode {
             target,
             leadsZone,
             (t, origin, deltas) => this.#sendDeltas(t, origin, deltas),
+            peer.forwarded,
           );
           span.setAttributes({
             [names.ATTR_FANOUT_SENT]: result.sent,
@@ -234,6 +255,7 @@ export class MeshNode {
           if (result.ok) {
             peer.failures = 0;
             peer.nextFanOutMs = 0;
+            if (result.behind === 0) peer.unsent = false;
           } else {
             peer.failures++;
             const backoff = Math.min(FANOUT_BACKOFF_MS_MAX, 25 * 2 ** Math.min(peer.failures, 10));
@@ -291,26 +313,16 @@ export class MeshNode {
           ...base,
           [names.ATTR_SYNC_DIRECTION]: "push",
         });
-        this.#judgeSession(peer, result.ok, result.penalty, base);
-        if (result.penalty !== undefined) {
-          span.setAttribute(names.ATTR_SYNC_PENALTY, result.penalty);
+        if (judgeSession(peer, result.ok, result.penalty, this.#now())) {
+          span.setAttribute(names.ATTR_SYNC_PENALTY, result.penalty!);
+          this.#telemetry.syncPenalties.add(1, {
+            ...base,
+            [names.ATTR_SYNC_PENALTY]: result.penalty!,
+          });
         }
         if (!result.ok) throw new Error(`anti-entropy with ${target.id}: ${result.error}`);
       },
     ).catch(() => undefined); // recorded on the span; the next tick tries again
-  }
-
-  /** Backs off from a peer whose session broke a bound (doubling), or forgives a clean one. */
-  #judgeSession(peer: PeerState, ok: boolean, penalty: string | undefined, base: Attributes) {
-    if (penalty === undefined) {
-      if (ok) peer.syncStrikes = 0;
-      return;
-    }
-    peer.syncStrikes++;
-    peer.syncPenalties++;
-    const backoff = SYNC_PENALTY_MS_MIN * 2 ** Math.min(peer.syncStrikes - 1, 10);
-    peer.syncPenaltyUntilMs = this.#now() + Math.min(SYNC_PENALTY_MS_MAX, backoff);
-    this.#telemetry.syncPenalties.add(1, { ...base, [names.ATTR_SYNC_PENALTY]: penalty });
   }
 
   /** `POST /v1/peer/deltas` (see `PeerInbox.onPeerDeltas`). */

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import type { AgentKey } from "../crypto/agent_key.ts";
 import type { AdmissionPolicy } from "../guard/admission.ts";
+import type { Delta } from "../protocol/delta.ts";
 import type { VerifyFn } from "../protocol/result.ts";
 import { ingest } from "../region/ingest.ts";
 import type { DeltaOrigin, RegionStore } from "../store/region_store.ts";
@@ -91,6 +92,8 @@ export interface PeerInboxDeps {
   noteSummary(from: string, summary: Summary): void;
   /** Told of the deltas a peer relayed here and stored, with the peer's id. */
   readonly onStored?: StoredHook;
+  /** Told of relayed deltas as their store write starts, with their origin (eager forwarding). */
+  readonly onAdmitted?: (deltas: readonly Delta[], origin: DeltaOrigin) => void;
 }
 
 export class PeerInbox {
@@ -112,7 +115,11 @@ export class PeerInbox {
       names.SPAN_PEER_DELTAS,
       { [names.ATTR_REGION]: this.#d.self.id },
       async (span) => {
-        const message = await this.#accept(body, signature, "deltas", peerDeltasSchema);
+        // Relayed deltas are signed by their authors and a replay of stored ones is a duplicate,
+        // so the nonce is claimed in the store while they are checked and written, not before:
+        // its commit is off the hop's path. A replay is still refused, after the fact.
+        const claims: Promise<boolean>[] = [];
+        const message = await this.#accept(body, signature, "deltas", peerDeltasSchema, claims);
         const sender = this.#d.topology.region(message.from)!;
         span.setAttributes({ [names.ATTR_PEER]: sender.id, [names.ATTR_ORIGIN]: message.origin });
         const sameZone = sender.zone === this.#d.self.zone;
@@ -134,9 +141,16 @@ export class PeerInbox {
             known: (id) => this.#d.index.has(id),
             admission: this.#d.admission,
             telemetry: this.#d.telemetry,
+            onAdmitted: (deltas) => this.#d.onAdmitted?.(deltas, message.origin),
           },
         );
         await this.#d.onStored?.([...outcome.accepted, ...outcome.evidence], sender.id);
+        if (!(await Promise.all(claims)).every(Boolean)) {
+          throw new RegionMessageRefused(
+            "replayed",
+            "this message was already received by this region",
+          );
+        }
         span.setAttributes({
           [names.ATTR_PUSH_DELTAS]: message.deltas.length,
           [names.ATTR_PUSH_ACCEPTED]: outcome.accepted.length,
@@ -184,9 +198,29 @@ export class PeerInbox {
     };
   }
 
-  /** Checks a region message (its epoch included, see #admitEpoch). */
-  async #accept<T>(body: string, signature: string | null, kind: string, schema: z.ZodType<T>) {
-    const checked = await checkRegionMessage(body, signature, this.#verifyContext(kind, schema));
+  /**
+   * Checks a region message (its epoch included, see #admitEpoch). With `claims`, the store's
+   * nonce claim is started and left in it instead of awaited: the caller must await it.
+   */
+  async #accept<T>(
+    body: string,
+    signature: string | null,
+    kind: string,
+    schema: z.ZodType<T>,
+    claims?: Promise<boolean>[],
+  ) {
+    const context = this.#verifyContext(kind, schema);
+    const claimNonce = (key: string, ttlMs: number) => {
+      const claim = context.claimNonce(key, ttlMs);
+      claim.catch(() => {}); // awaited by the caller; handled here if it never gets there
+      claims!.push(claim);
+      return Promise.resolve(true);
+    };
+    const checked = await checkRegionMessage(
+      body,
+      signature,
+      claims === undefined ? context : { ...context, claimNonce },
+    );
     if (!checked.ok) throw new RegionMessageRefused(checked.reason, checked.detail);
     return checked.message;
   }

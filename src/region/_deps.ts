@@ -20,6 +20,8 @@ export interface RegionDeps {
   readonly admission: AdmissionPolicy | undefined;
   /** Called with what a push stored, before it is answered (see `RegionOptions.onStored`). */
   readonly onStored: (stored: readonly Delta[]) => void | Promise<void>;
+  /** Told of a push's admitted deltas as their store write starts (see `RegionOptions`). */
+  readonly onAdmitted?: (deltas: readonly Delta[]) => void;
   /** Attributes every span and metric of the region carries. */
   readonly base: Record<string, string>;
 }

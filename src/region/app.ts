@@ -62,6 +62,11 @@ export interface RegionOptions {
    */
   readonly onStored?: (stored: readonly Delta[]) => void | Promise<void>;
   /**
+   * Called with a push's verified and admitted deltas just before they are written (the mesh
+   * forwards them to peers while they commit). Must not throw. Default: nothing.
+   */
+  readonly onAdmitted?: (deltas: readonly Delta[]) => void;
+  /**
    * The document `GET /v1/status` answers (the mesh's, in a topology). Default: the region, its
    * store kind and `mesh: null`.
    */
@@ -143,6 +148,7 @@ function regionDeps(options: RegionOptions): RegionDeps {
     clientAddress: options.clientAddress ?? defaultClientAddress(options.trustProxy ?? false),
     admission: options.admission,
     onStored: options.onStored ?? (() => {}),
+    onAdmitted: options.onAdmitted,
     base: { [names.ATTR_REGION]: region, [names.ATTR_STORE_KIND]: store.kind },
   };
 }

@@ -74,6 +74,11 @@ export interface IngestOptions {
    * children of the caller's span. Default: none.
    */
   readonly telemetry?: Telemetry;
+  /**
+   * Told of the verified, admitted deltas just before the store write starts (the mesh forwards
+   * them to peers while they commit here); some may turn out to be duplicates. Must not throw.
+   */
+  readonly onAdmitted?: (deltas: readonly Delta[]) => void;
 }
 
 /**
@@ -99,6 +104,7 @@ export async function ingest(
   );
   const candidates = await admitted(parsed, results, store, verify, nowMs, options);
   const toStore = candidates.map((i) => (parsed[i] as { delta: Delta }).delta);
+  if (toStore.length > 0) options.onAdmitted?.(toStore);
   const outcomes = toStore.length > 0
     ? await stage(names.SPAN_INGEST_COMMIT, () => store.putDeltas(toStore.map(stored), origin))
     : [];

@@ -59,6 +59,7 @@ async function ingestPush(deps: RegionDeps, envelopes: unknown[], nowMs: number)
     attributeInvalid: true,
     admission: deps.admission,
     telemetry,
+    onAdmitted: deps.onAdmitted,
     admit: async (deltas) => {
       const charges = await limiter.chargeDeltas(deltas.map((d) => d.author), nowMs);
       for (const ch of charges) if (!ch.allowed) refused(telemetry, base, "author", ch);

@@ -189,6 +189,11 @@ class MeshSimulation {
     this.mesh = new InProcessMesh(this.params.layout, {
       delivery: () => this.delivery(),
       random: () => jitter.next(),
+      // Each request draws its fate from one seeded stream, in the order requests are made. An
+      // eager forward starts when an ingest's signature checks end (WebCrypto, off the main
+      // thread), so its draws would interleave with others' by thread timing and a seed could
+      // not be replayed: here deltas travel by the log drain and anti-entropy only.
+      forwardEagerly: false,
     });
     this.ids = this.params.layout.map((r) => r.id);
     this.equivocators = new SimEquivocators(

@@ -43,6 +43,8 @@ export interface InProcessMeshOptions {
   readonly intercept?: (from: string, to: string, path: string, init: RequestInit) => RequestInit;
   /** The mesh's admission policy, given to every region's app and node; default: all open. */
   readonly admission?: AdmissionPolicy;
+  /** The nodes' `forwardEagerly` (MeshNodeOptions); default true. */
+  readonly forwardEagerly?: boolean;
 }
 
 export class InProcessMesh {
@@ -55,6 +57,7 @@ export class InProcessMesh {
   readonly #random: () => number;
   readonly #intercept: NonNullable<InProcessMeshOptions["intercept"]>;
   readonly #admission: AdmissionPolicy | undefined;
+  readonly #forwardEagerly: boolean;
 
   constructor(
     layout: readonly { id: string; zone: string }[],
@@ -64,6 +67,7 @@ export class InProcessMesh {
     this.#random = options.random ?? Math.random;
     this.#intercept = options.intercept ?? ((_from, _to, _path, init) => init);
     this.#admission = options.admission;
+    this.#forwardEagerly = options.forwardEagerly ?? true;
     const keys = new Map(layout.map((r) => [r.id, AgentKey.generate()]));
     const zones = [...new Set(layout.map((r) => r.zone))].map((zone) => ({
       id: zone,
@@ -98,6 +102,7 @@ export class InProcessMesh {
       peerTimeoutMs: 60_000,
       leaseTtlMs: 3_000,
       admission: this.#admission,
+      forwardEagerly: this.#forwardEagerly,
       onStored: (deltas, source) => registry.onStored(deltas, source),
     });
     const app = meshRegionApp({

@@ -1,0 +1,100 @@
+/**
+ * Eager forwarding: the deltas an ingest is about to store are sent to the peers their origin
+ * sends them to at once, from memory, while they commit here — the peer verifies and stores on
+ * its own, so a hop costs one commit (the peer's) instead of a commit here, a wake-up, a log read
+ * and then the peer's commit.
+ *
+ * The region log stays the record of what each peer must get: the drain (fan_out.ts) skips the
+ * ids a peer acknowledged this way and sends everything else as before. A peer is forwarded to
+ * only while its fan-out is idle and caught up, one message at a time, so it still receives in
+ * log order; any other time (a drain running, a backlog, a failure, an unknown cursor) the delta
+ * waits for the drain. A local commit that fails after the peer stored the delta leaves the peer
+ * ahead, which anti-entropy repairs (we pull it back); a delta that turns out to be a duplicate
+ * here costs the peer one `duplicate` answer.
+ */
+import type { PeerState } from "./_peer_state.ts";
+import type { SendDeltas } from "./fan_out.ts";
+import { FANOUT_BATCH_DELTAS_MAX } from "./fan_out.ts";
+import type { DeltaOrigin } from "../store/region_store.ts";
+import type { RegionInfo } from "./topology.ts";
+
+/** Ids a peer acknowledged by eager forwarding that its drain has not reached yet, per peer. */
+export const FORWARDED_IDS_MAX = 4_096;
+/** Most deltas forwarded eagerly at once; a larger ingest goes by the log alone. */
+export const FORWARD_DELTAS_MAX = FANOUT_BATCH_DELTAS_MAX;
+
+if (FORWARD_DELTAS_MAX > FORWARDED_IDS_MAX) {
+  throw new Error("FORWARDED_IDS_MAX must hold at least one forwarded message's ids");
+}
+
+/** What forwardEach needs of the mesh node. */
+export interface ForwardDeps {
+  peer(target: RegionInfo): PeerState;
+  /** The label to send with to `target`, or null when the deltas do not go there. */
+  label(target: RegionInfo): DeltaOrigin | null;
+  readonly send: SendDeltas;
+  /** Asks for a drain (one waited for a forward to end). */
+  kick(): void;
+}
+
+/**
+ * Forwards `deltas` to each of `targets` they go to and that may take them now; marks the others
+ * `unsent` (their drain sends them). Returns at once; the sends run on.
+ */
+export function forwardEach(
+  deltas: readonly { id: string; body: string; sig: string }[],
+  targets: readonly RegionInfo[],
+  nowMs: number,
+  deps: ForwardDeps,
+): void {
+  for (const target of targets) {
+    const label = deps.label(target);
+    if (label === null) continue;
+    const peer = deps.peer(target);
+    if (deltas.length > FORWARD_DELTAS_MAX || !mayForward(peer, nowMs)) {
+      peer.unsent = true;
+      continue;
+    }
+    void forwardTo(peer, target, label, deltas, deps.send).finally(() => {
+      if (!peer.again) return;
+      peer.again = false;
+      deps.kick();
+    });
+  }
+}
+
+/** Whether `peer` may be forwarded to now: nothing in flight, nothing behind, no back-off. */
+export function mayForward(peer: PeerState, nowMs: number): boolean {
+  return !peer.draining && !peer.forwarding && !peer.unsent && peer.acked >= 0 &&
+    peer.behind === 0 && peer.failures === 0 && nowMs >= peer.nextFanOutMs;
+}
+
+/**
+ * Sends `deltas` to `target` as `label` and, once acknowledged, notes their ids so the drain
+ * skips them. On failure the peer is marked `unsent`: nothing more is forwarded to it until a
+ * drain has caught it up. Never throws.
+ */
+export async function forwardTo(
+  peer: PeerState,
+  target: RegionInfo,
+  label: DeltaOrigin,
+  deltas: readonly { id: string; body: string; sig: string }[],
+  send: SendDeltas,
+): Promise<void> {
+  peer.forwarding = true;
+  try {
+    const ok = await send(target, label, deltas.map(({ body, sig }) => ({ body, sig })))
+      .catch(() => false);
+    if (!ok) {
+      peer.unsent = true;
+      return;
+    }
+    for (const { id } of deltas) peer.forwarded.add(id);
+    for (const id of peer.forwarded) { // oldest first; an evicted id is only sent again
+      if (peer.forwarded.size <= FORWARDED_IDS_MAX) break;
+      peer.forwarded.delete(id);
+    }
+  } finally {
+    peer.forwarding = false;
+  }
+}
