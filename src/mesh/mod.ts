@@ -1,4 +1,5 @@
 /** The public face of src/mesh/: what other folders may use. Files starting with _ stay private. */
+export * from "./eager_forward.ts";
 export * from "./fan_out.ts";
 export * from "./leader_lease.ts";
 export * from "./mesh_node.ts";

@@ -8,6 +8,8 @@ const SRC = new URL("../../src/", import.meta.url);
 
 /** Most lines one file in `src/` may have. */
 const FILE_LINES_MAX = 450;
+/** Files run as programs, not used as modules: no mod.ts need re-export them. */
+const ENTRY_POINTS = ["client/cli.ts"];
 /** Most lines `src/region/` may hold in all. */
 const REGION_LINES_MAX = 2_000;
 
@@ -91,6 +93,25 @@ Deno.test("src/ files starting with _ are imported only from their own folder", 
     }
   }
   assert.deepEqual(wrong, []);
+});
+
+Deno.test("each folder of src/ has a mod.ts that re-exports every public file of the folder", async () => {
+  const missing: string[] = [];
+  const files = await sources();
+  for (const folder of new Set(files.map((f) => folderOf(f.path)))) {
+    const mod = files.find((f) => f.path === `${folder}/mod.ts`);
+    if (mod === undefined) {
+      missing.push(`src/${folder}/mod.ts`);
+      continue;
+    }
+    for (const file of files) {
+      const name = file.path.split("/")[1];
+      if (folderOf(file.path) !== folder || name === "mod.ts" || name.startsWith("_")) continue;
+      if (ENTRY_POINTS.includes(file.path)) continue;
+      if (!mod.imports.includes(file.path)) missing.push(`src/${folder}/mod.ts → ${name}`);
+    }
+  }
+  assert.deepEqual(missing, []);
 });
 
 Deno.test("src/ has no import cycle among its files", async () => {
