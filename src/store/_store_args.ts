@@ -2,12 +2,24 @@
  * Argument checks shared by every RegionStore for the region log, named cursors and leases. A
  * bad argument is a programmer bug, so these throw (RangeError or TypeError) instead of answering.
  */
-import type { DeltaOrigin } from "./region_store.ts";
+import { ARRIVAL_COUNTS_CHANNELS_MAX, type DeltaOrigin } from "./region_store.ts";
 
 /** Most region-log entries one `listLog` page returns, whatever `limit` asks for. */
 export const LOG_PAGE_ENTRIES_MAX = 1_000;
 /** Longest cursor name, lease name or lease holder, in characters. */
 export const STORE_NAME_CHARS_MAX = 256;
+
+/** Checks the argument of `arrivalCounts`: an array of at most ARRIVAL_COUNTS_CHANNELS_MAX strings. */
+export function assertArrivalCounts(channels: readonly string[]): void {
+  if (!Array.isArray(channels) || !channels.every((c) => typeof c === "string")) {
+    throw new TypeError("Cannot count arrivals as 'channels' must be an array of strings");
+  }
+  if (channels.length > ARRIVAL_COUNTS_CHANNELS_MAX) {
+    throw new RangeError(
+      `Cannot count arrivals of ${channels.length} channels in one call: at most ${ARRIVAL_COUNTS_CHANNELS_MAX}`,
+    );
+  }
+}
 
 export function assertLogPage(after: number, limit: number): void {
   if (!Number.isSafeInteger(after) || after < 0 || !Number.isSafeInteger(limit) || limit < 0) {

@@ -12,6 +12,7 @@ import { grantLease, releasedLease } from "./_lease.ts";
 import { idKey, planPut, slotKey } from "./_put_plan.ts";
 import { assertTokenRequests, type BucketState, bucketTtlMs, drawTokens } from "./_token_bucket.ts";
 import {
+  assertArrivalCounts,
   assertCursorAdvance,
   assertLeaseRequest,
   assertLogPage,
@@ -137,6 +138,13 @@ export class MemoryStore implements RegionStore {
       cursor: deltas.at(-1)?.arrival ?? after,
       more: after + deltas.length < list.length,
     };
+  }
+
+  // deno-lint-ignore require-await
+  async arrivalCounts(channels: readonly string[]): Promise<number[]> {
+    assertArrivalCounts(channels);
+    this.#check();
+    return channels.map((c) => this.#arrivals.get(c)?.length ?? 0);
   }
 
   // deno-lint-ignore require-await

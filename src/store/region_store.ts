@@ -191,6 +191,8 @@ export interface IndexListOptions {
 
 /** Most requests one `takeTokensMany` call may carry (a push charges one per delta). */
 export const TOKEN_REQUESTS_MAX = 1_024;
+/** Most channels one `arrivalCounts` call may ask about (a page of `GET /v1/channels`). */
+export const ARRIVAL_COUNTS_CHANNELS_MAX = 1_000;
 
 export interface RegionStore {
   /** Short name for logs and telemetry, e.g. `"denokv"`. */
@@ -218,6 +220,12 @@ export interface RegionStore {
     after: number,
     limit: number,
   ): Promise<ArrivalPage>;
+  /**
+   * Per channel, in order, its last arrival number: the number of deltas stored in it (arrival
+   * numbers have no gaps), 0 when none. One round trip per call where the store allows; at most
+   * {@linkcode ARRIVAL_COUNTS_CHANNELS_MAX} channels.
+   */
+  arrivalCounts(channels: readonly string[]): Promise<number[]>;
   /** The author's head in the channel, or null when nothing of theirs is stored there. */
   getHead(channel: string, author: string): Promise<AuthorHead | null>;
   /** Up to `limit` region-log entries with `n` greater than `after`, in order. */

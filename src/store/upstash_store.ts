@@ -54,6 +54,7 @@ import {
   validate,
 } from "./_upstash_options.ts";
 import {
+  assertArrivalCounts,
   assertCursorAdvance,
   assertLeaseRequest,
   assertLogPage,
@@ -248,6 +249,20 @@ export class UpstashStore implements RegionStore {
     }
     const cursor = after + deltas.length;
     return { deltas, cursor, more: total > cursor };
+  }
+
+  /** Each channel's arrival list length (`LLEN`), all in one pipeline request. */
+  async arrivalCounts(channels: readonly string[]): Promise<number[]> {
+    assertArrivalCounts(channels);
+    if (channels.length === 0) return [];
+    const replies = await this.#run.guard(
+      "count arrivals",
+      () => this.#run.exec(channels, (p, channel) => p.llen(`${this.#channelKey(channel)}:a`)),
+    );
+    return replies.map((r) => {
+      if (r.error) throw new StoreUnavailableError(`Upstash rejected LLEN: ${r.error}`);
+      return Number(r.result);
+    });
   }
 
   /** The author's head, repaired and stored again when an older version left it short. */

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { DELTA_BODY_BYTES_MAX } from "../../src/protocol/limits.ts";
 import {
+  ARRIVAL_COUNTS_CHANNELS_MAX,
   type DeltaOrigin,
   type Lease,
   type LogEntry,
@@ -81,6 +82,28 @@ export function runStoreConformance(
     ]);
     const more = await store.putDeltas([storedDelta("c1", B, 1)]);
     assert.deepEqual(more, [{ status: "accepted", arrival: 3 }]);
+  });
+
+  test("arrivalCounts() counts each channel's stored deltas, evidence included, 0 when none", async ({ store }) => {
+    assert.deepEqual(await store.arrivalCounts([]), []);
+    await store.putDeltas([
+      storedDelta("c1", A, 1),
+      storedDelta("c2", A, 1),
+      storedDelta("c1", A, 2),
+      storedDelta("c1", A, 2, "second body"),
+    ]);
+    const many = Array.from({ length: 25 }, (_, i) => `none-${i}`);
+    assert.deepEqual(await store.arrivalCounts(["c1", "nothing", "c2", "c1", ...many]), [
+      3,
+      0,
+      1,
+      3,
+      ...many.map(() => 0),
+    ]);
+    await assert.rejects(
+      () => store.arrivalCounts(Array.from({ length: ARRIVAL_COUNTS_CHANNELS_MAX + 1 }, () => "c")),
+      RangeError,
+    );
   });
 
   test("putDeltas() reports repeats as duplicate, within a batch and across batches", async ({ store }) => {
