@@ -10,6 +10,7 @@ import {
   AUTHOR_DELTA_BURST,
   AUTHOR_DELTA_RATE_PER_S,
 } from "../guard/rate_limiter.ts";
+import { parseCorsOrigins } from "../region/cors.ts";
 
 /** Largest rate or burst the environment may set (beyond it, set no limit you can reach). */
 const RATE_LIMIT_MAX = 1e9;
@@ -56,6 +57,18 @@ const configSchema = z.strictObject({
   MESH_AGENT_STALE_MS: z.coerce.number().int().min(1_000).max(2_592_000_000).default(600_000),
   /** `true`: charge pushes to the first X-Forwarded-For entry (behind a proxy that sets it). */
   MESH_TRUST_PROXY: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+  /**
+   * Origins whose pages may call the region from a browser (CORS, docs/protocol.md §12.10):
+   * comma-separated exact origins (`https://app.example`), or `*` for any. Default none.
+   */
+  MESH_CORS_ORIGINS: z.string().default("").transform((text, ctx) => {
+    try {
+      return parseCorsOrigins(text);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+      return z.NEVER;
+    }
+  }),
   /** Set by Deno Deploy; when present the platform's Deno KV is used instead of MESH_DATA. */
   DENO_DEPLOYMENT_ID: z.string().optional(),
   UPSTASH_REDIS_REST_URL: z.url().optional(),

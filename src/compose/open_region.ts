@@ -60,6 +60,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       },
       trustProxy: config.MESH_TRUST_PROXY,
       admission,
+      corsOrigins: config.MESH_CORS_ORIGINS,
     });
     return {
       app,

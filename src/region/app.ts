@@ -13,14 +13,17 @@ import type { VerifyFn } from "../protocol/result.ts";
 import { type RegionStore, StoreUnavailableError } from "../store/region_store.ts";
 import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
 import type { RegionDeps } from "./_deps.ts";
+import { channelListRoute } from "./channel_list_route.ts";
 import { channelRoutes } from "./channel_routes.ts";
 import { ChannelViews } from "./channel_views.ts";
+import { corsMiddleware } from "./cors.ts";
 import { Problem } from "./problem.ts";
 import { pushRoute } from "./push_route.ts";
 
 /** The routes of the region itself, with the method each takes. */
 const REGION_ROUTES: [string, string][] = [
   ["/v1/deltas", "POST"],
+  ["/v1/channels", "GET"],
   ["/v1/channels/:channel", "GET"],
   ["/v1/channels/:channel/deltas", "GET"],
   ["/v1/channels/:channel/authors/:author", "GET"],
@@ -90,12 +93,19 @@ export interface RegionOptions {
    * node must be given the same one. Default: every channel open.
    */
   readonly admission?: AdmissionPolicy;
+  /**
+   * Origins whose pages may call the region from a browser (`MESH_CORS_ORIGINS`, `cors.ts`):
+   * exact origins, or `["*"]` for any. Default none: no CORS headers, preflights answer 405.
+   */
+  readonly corsOrigins?: readonly string[];
 }
 
 export function createRegionApp(options: RegionOptions): Hono {
   const deps = regionDeps(options);
   const { region, store } = deps;
   const app = new Hono();
+  // First, so that its headers reach every answer, the header check's problem+json included.
+  if ((options.corsOrigins ?? []).length > 0) app.use(corsMiddleware(options.corsOrigins!));
   app.use(async (c, next) => {
     const bytes = headerBytes(c.req.raw.headers);
     if (bytes > REQUEST_HEADER_BYTES_MAX) {
@@ -107,6 +117,7 @@ export function createRegionApp(options: RegionOptions): Hono {
     await next();
   });
   app.route("/", pushRoute(deps));
+  app.route("/", channelListRoute(deps));
   app.route("/", channelRoutes(deps));
   const status = options.status ?? (async () => {
     await store.ping();

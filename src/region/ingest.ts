@@ -16,6 +16,7 @@ import { quarantineOf } from "../guard/quarantine.ts";
 import type { DeltaResult, VerifyFn } from "../protocol/result.ts";
 import { retryAfterSeconds } from "../guard/rate_limiter.ts";
 import { names, type Telemetry } from "../telemetry/mod.ts";
+import { channelDirectoryOf } from "./channel_directory.ts";
 export type { DeltaResult, VerifyFn };
 
 export interface IngestOutcome {
@@ -105,9 +106,12 @@ export async function ingest(
   const candidates = await admitted(parsed, results, store, verify, nowMs, options);
   const toStore = candidates.map((i) => (parsed[i] as { delta: Delta }).delta);
   if (toStore.length > 0) options.onAdmitted?.(toStore);
-  const outcomes = toStore.length > 0
-    ? await stage(names.SPAN_INGEST_COMMIT, () => store.putDeltas(toStore.map(stored), origin))
-    : [];
+  // The channels go into the directory first, so no stored delta's channel is ever unlisted.
+  const commit = async () => {
+    await channelDirectoryOf(store).record(toStore.map((d) => d.channel));
+    return await store.putDeltas(toStore.map(stored), origin);
+  };
+  const outcomes = toStore.length > 0 ? await stage(names.SPAN_INGEST_COMMIT, commit) : [];
   const accepted: Delta[] = [];
   const duplicates: Delta[] = [];
   const evidence: Delta[] = [];

@@ -5,6 +5,7 @@
  */
 import { type CachedChannel, KvChannelCache } from "./_kv_channel_cache.ts";
 import { headKey, idKey, type PlanInput, slotKey } from "./_put_plan.ts";
+import { assertArrivalCounts } from "./_store_args.ts";
 import type { AuthorHead, StoredDelta } from "./region_store.ts";
 
 /** Deno KV's limit of keys per getMany. */
@@ -40,6 +41,19 @@ export class KvPlanReader {
   constructor(kv: Deno.Kv, key: (...parts: Deno.KvKeyPart[]) => Deno.KvKey) {
     this.#kv = kv;
     this.#key = key;
+  }
+
+  /**
+   * `RegionStore.arrivalCounts`: each channel's counter `["c", channel]` (its last arrival), read
+   * by `guard` in `getMany` calls of at most `KV_GET_MANY_KEYS_MAX` keys.
+   */
+  async arrivalCounts(
+    channels: readonly string[],
+    guard: <T>(work: () => Promise<T>) => Promise<T>,
+  ): Promise<number[]> {
+    assertArrivalCounts(channels);
+    const read = await guard(() => this.#getMany<number>(channels.map((c) => this.#key("c", c))));
+    return read.map((entry) => Number(entry.value ?? 0));
   }
 
   /** After a failed commit or a store error: what this instance knew may be stale. */

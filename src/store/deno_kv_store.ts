@@ -25,18 +25,12 @@
  */
 import { backOff, chunkForAtomic, commitOrContend, compareAndSet } from "./_kv_atomic.ts";
 import { KvIndex } from "./_kv_index.ts";
-import {
-  KV_GET_MANY_KEYS_MAX,
-  type KvPlanRead,
-  KvPlanReader,
-  storedRunAbove,
-} from "./_kv_plan_input.ts";
+import { type KvPlanRead, KvPlanReader, storedRunAbove } from "./_kv_plan_input.ts";
 import { KvTokenBuckets } from "./_kv_token_buckets.ts";
 import { grantLease, releasedLease } from "./_lease.ts";
 import { type Plan, planPut } from "./_put_plan.ts";
 import { assertTokenRequests } from "./_token_bucket.ts";
 import {
-  assertArrivalCounts,
   assertCursorAdvance,
   assertLeaseRequest,
   assertLogPage,
@@ -266,20 +260,7 @@ export class DenoKvStore implements RegionStore {
     });
   }
 
-  /** Each channel's counter `["c", channel]`, read in `getMany` calls of at most 10 keys. */
-  async arrivalCounts(channels: readonly string[]): Promise<number[]> {
-    assertArrivalCounts(channels);
-    return await this.#guard(async () => {
-      const chunks: string[][] = [];
-      for (let i = 0; i < channels.length; i += KV_GET_MANY_KEYS_MAX) {
-        chunks.push(channels.slice(i, i + KV_GET_MANY_KEYS_MAX));
-      }
-      const read = await Promise.all(
-        chunks.map((chunk) => this.#kv.getMany<number[]>(chunk.map((c) => this.#key("c", c)))),
-      );
-      return read.flat().map((entry) => Number(entry.value ?? 0));
-    });
-  }
+  arrivalCounts = (c: readonly string[]) => this.#reader.arrivalCounts(c, (w) => this.#guard(w));
 
   /**
    * The stored head, with `contiguous` carried over any run of stored seqs right above it: a

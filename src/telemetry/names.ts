@@ -8,6 +8,7 @@
 export const SPAN_PUSH = "mesh.push";
 export const SPAN_VIEW_READ = "mesh.view.read";
 export const SPAN_TAIL_READ = "mesh.tail.read";
+export const SPAN_CHANNELS_LIST = "mesh.channels.list";
 export const SPAN_PEER_DELTAS = "mesh.peer.deltas";
 export const SPAN_FANOUT = "mesh.fanout.drain";
 export const SPAN_FANOUT_SEND = "mesh.fanout.send";
@@ -46,6 +47,7 @@ export const ATTR_RATE_LIMIT_SCOPE = "mesh.ratelimit.scope";
 export const ATTR_RATE_LIMIT_THROTTLED = "mesh.ratelimit.throttled";
 export const ATTR_VIEW_DELTAS = "mesh.view.deltas";
 export const ATTR_VIEW_CATCHUP = "mesh.view.catchup_deltas";
+export const ATTR_CHANNELS_LISTED = "mesh.channels.listed";
 export const ATTR_ERROR_TYPE = "error.type";
 export const ATTR_PEER = "mesh.peer";
 export const ATTR_ORIGIN = "mesh.delta.origin";

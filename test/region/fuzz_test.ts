@@ -17,6 +17,8 @@ const ROUTES: [string, string][] = [
   ["POST", "/v1/sync"],
   ["POST", "/v1/sync?channel=room"],
   ["POST", "/v1/sync/fetch"],
+  ["GET", "/v1/channels"],
+  ["GET", "/v1/channels?prefix=ro&limit=2"],
   ["GET", "/v1/channels/room"],
   ["GET", "/v1/channels/room/deltas"],
   ["GET", "/v1/status"],
@@ -168,7 +170,7 @@ Deno.test("arbitrary paths, methods and query strings never answer 500", async (
       fc.constantFrom("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"),
       fc.array(segment, { maxLength: 5 }),
       fc.dictionary(
-        fc.constantFrom("after", "limit", "channel", "x"),
+        fc.constantFrom("after", "limit", "channel", "prefix", "cursor", "x"),
         fc.string({ maxLength: 30 }),
       ),
       async (method, segments, query) => {

@@ -55,6 +55,7 @@ Deno.test("every span, metric and attribute a standalone region emits is declare
     await post([d, d, { body: "{}", sig: "x" }]);
     await app.request("/v1/channels/c");
     await app.request("/v1/channels/c/deltas");
+    await app.request("/v1/channels");
     store.failing = true;
     await post([agent.sign("c", [{ op: "del", key: "k" }])]);
     await app.request("/v1/channels/c");
@@ -69,6 +70,7 @@ Deno.test("every span, metric and attribute a standalone region emits is declare
       names.SPAN_INGEST_COMMIT,
       names.SPAN_TAIL_READ,
       names.SPAN_VIEW_READ,
+      names.SPAN_CHANNELS_LIST,
     ].sort(),
   );
   assert.ok(
