@@ -1,10 +1,11 @@
 /**
  * The agent CLI's registry commands (docs/protocol.md §20): `announce <card.json>`, `withdraw`,
- * `discover [--skill S] [--tag T ...] [--q TEXT] [--limit N] [--cursor C]`, `card <agent-id>`.
+ * `discover [--skill S] [--tag T ...] [--q TEXT] [--limit N] [--cursor C]`, `card <agent-id>`,
+ * `heartbeat`.
  */
 import { REGISTRY_CHANNEL } from "../protocol/agent_card.ts";
 import { ID_PATTERN, type OpValue } from "../protocol/delta.ts";
-import { CliError, type Flags, signAndPush } from "./_cli_common.ts";
+import { CliError, type Flags, loadKey, signAndPush } from "./_cli_common.ts";
 import { UsageError } from "./_cli_ops.ts";
 import { CardVerificationError } from "./agent_card_answer.ts";
 import { type DiscoveredAgent, MeshClient } from "./mesh_client.ts";
@@ -115,4 +116,12 @@ export async function card(flags: Flags): Promise<number> {
         `not the one ${id} signed (${error.problem}). Do not trust it; ask another region.`,
     );
   }
+}
+
+export async function heartbeat(flags: Flags): Promise<number> {
+  if (flags.rest.length > 0) throw new UsageError("heartbeat takes no arguments");
+  const key = await loadKey(flags.key, "send a heartbeat");
+  await new MeshClient(flags.url).heartbeat(key);
+  console.log(`heartbeat: ${key.id} is alive at ${flags.url}`);
+  return 0;
 }

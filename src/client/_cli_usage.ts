@@ -14,6 +14,7 @@ export const COMMANDS = [
   "withdraw",
   "discover",
   "card",
+  "heartbeat",
 ] as const;
 export type Command = typeof COMMANDS[number];
 
@@ -30,6 +31,7 @@ Commands:
   discover [--skill S] [--tag T]... [--q TEXT]
                                   find agents by skill, tags and words, newest card first
   card <agent-id>                 print an agent's card after verifying its signature
+  heartbeat                       tell the region this agent is alive (a signed request)
   help [command]                  print help for a command
 
 ${OPTIONS}
@@ -135,6 +137,17 @@ Prints the agent's current card as JSON (an A2A agent card) after verifying, off
 region's answer is the card the agent signed: the envelope is a _registry delta of this id, its
 ed25519 signature verifies, and the card equals the signed value. A card that does not verify
 is not printed (exit 1).
+
+${OPTIONS}`,
+
+  heartbeat: `Usage: deno task agent heartbeat [options]
+
+Sends POST /v1/agents/<agent id>/heartbeat signed with this agent's key (RFC 9421 HTTP Message
+Signatures: method, authority, path and query, a timestamp and a fresh nonce). The region raises
+the agent's lastSeen (what discovery and \`card\` report as liveness) without a delta being
+pushed. Liveness from heartbeats is this region's only: other regions see the agent's pushes.
+A region accepts at most about one heartbeat per second per agent (429 beyond), and refuses a
+request signed more than a minute from its clock: check this machine's clock if it says stale.
 
 ${OPTIONS}`,
 };

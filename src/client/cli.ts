@@ -8,6 +8,7 @@
  *   announce <card.json> | withdraw            publish or withdraw this agent's card
  *   discover [--skill S] [--tag T]... [--q X]  find agents (one line each, cursor on stderr)
  *   card <agent-id>                            print an agent's card, verified offline
+ *   heartbeat                                  tell the region this agent is alive (signed)
  *
  * Options: --url URL (default $MESH_URL or http://127.0.0.1:8000), --key FILE ($MESH_AGENT_KEY).
  * Exit codes: 0 done, 1 failed (or the delta was rejected), 2 a mistake in the command line.
@@ -16,7 +17,7 @@ import { InvalidDeltaError } from "./agent.ts";
 import { AgentKey } from "../crypto/agent_key.ts";
 import { parseOps, UsageError } from "./_cli_ops.ts";
 import { CliError, type Flags, parseFlags, signAndPush } from "./_cli_common.ts";
-import { announce, card, discover, withdraw } from "./_cli_registry.ts";
+import { announce, card, discover, heartbeat, withdraw } from "./_cli_registry.ts";
 import { type Command, COMMANDS, USAGE } from "./_cli_usage.ts";
 import { MeshClient, MeshHttpError, MeshUnreachableError } from "./mesh_client.ts";
 import { seqStatePath } from "./seq_ledger.ts";
@@ -77,6 +78,8 @@ function run(command: Command, flags: Flags): Promise<number> {
       return discover(flags);
     case "card":
       return card(flags);
+    case "heartbeat":
+      return heartbeat(flags);
   }
 }
 

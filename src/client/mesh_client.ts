@@ -1,16 +1,18 @@
 /**
  * HTTP client of one region: push envelopes in bounded batches, read views (counters exact, as
  * `bigint`), tail channels, read author heads, discover agents and read their cards (verified
- * offline against the signed delta, so the region need not be trusted). A region that answers with an error is a
- * `MeshHttpError` carrying its problem details; one that cannot be reached is a
- * `MeshUnreachableError` naming the URL tried.
+ * offline against the signed delta, so the region need not be trusted), send signed heartbeats.
+ * A region that answers with an error is a `MeshHttpError` carrying its problem details; one that
+ * cannot be reached is a `MeshUnreachableError` naming the URL tried.
  */
 import type { DeltaResult } from "../protocol/result.ts";
 import { PUSH_BYTES_MAX, PUSH_DELTAS_MAX, TAIL_LIMIT_MAX } from "../protocol/limits.ts";
 import type { AuthorHead } from "../protocol/result.ts";
 import type { AgentCard } from "../protocol/agent_card.ts";
 import { parseView, type ViewJson } from "./view_json.ts";
+import type { AgentKey } from "../crypto/agent_key.ts";
 import { type VerifiedAgentCard, verifyCardAnswer } from "./agent_card_answer.ts";
+import { signRequest, type SignRequestOptions } from "./request_signer.ts";
 
 export type { ViewJson };
 
@@ -196,6 +198,19 @@ export class MeshClient {
     return await verifyCardAnswer(id, answer);
   }
 
+  /**
+   * Tells the region that `key`'s agent is alive: `POST /v1/agents/{id}/heartbeat` signed with
+   * the key (RFC 9421, a fresh nonce each call). Raises the agent's `lastSeen` in this region
+   * only; a refusal is a `MeshHttpError` (401 with the reason, 429 over the heartbeat budget).
+   */
+  async heartbeat(key: AgentKey, options: SignRequestOptions = {}): Promise<void> {
+    const url = `${this.url}/v1/agents/${key.id}/heartbeat`;
+    await this.#text(
+      "heartbeat",
+      await signRequest(key, new Request(url, { method: "POST" }), options),
+    );
+  }
+
   health(): Promise<{ status: string; region: string; store: string }> {
     return this.#request("health", "/v1/health");
   }
@@ -204,11 +219,12 @@ export class MeshClient {
     return JSON.parse(await this.#text(what, path, init)) as T;
   }
 
-  async #text(what: string, path: string, init?: RequestInit): Promise<string> {
+  /** The answer's text; `target` is a path under the region's URL, or a whole request. */
+  async #text(what: string, target: string | Request, init?: RequestInit): Promise<string> {
     let response: Response;
     let text: string;
     try {
-      response = await this.#fetch(this.url + path, init);
+      response = await this.#fetch(typeof target === "string" ? this.url + target : target, init);
       text = await response.text();
     } catch (error) {
       throw new MeshUnreachableError(this.url, what, error);

@@ -10,6 +10,7 @@ export { type AgentCard, parseAgentCard, REGISTRY_CHANNEL } from "../protocol/ag
 export { AgentKey } from "../crypto/agent_key.ts";
 export { FileSeqLedger, MemorySeqLedger, type SeqLedger, seqStatePath } from "./seq_ledger.ts";
 export { exactJsonText, parseView } from "./view_json.ts";
+export { signRequest, type SignRequestOptions } from "./request_signer.ts";
 export { type HlcStamp, HybridClock } from "./hybrid_clock.ts";
 export {
   batches,

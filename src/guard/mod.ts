@@ -3,6 +3,7 @@ export * from "./admission.ts";
 export * from "./certificates.ts";
 export * from "./channel_follower.ts";
 export * from "./client_address.ts";
+export * from "./http_signature.ts";
 export * from "./quarantine.ts";
 export * from "./rate_limiter.ts";
 export * from "./reputation.ts";

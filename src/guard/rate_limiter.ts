@@ -43,6 +43,35 @@ if (3 * PUSH_DELTAS_MAX > TOKEN_REQUESTS_MAX) {
   throw new Error("TOKEN_REQUESTS_MAX must fit three requests per delta of a full push");
 }
 
+/** Signed heartbeats per second one agent may sustain in this region. */
+export const AGENT_HEARTBEAT_RATE_PER_S = 1;
+/** Signed heartbeats one agent may send at once after being idle. */
+export const AGENT_HEARTBEAT_BURST = 10;
+
+/** The store bucket of an agent's signed heartbeats. */
+export function heartbeatBucket(agent: string): string {
+  return `heartbeat:agent:${agent}`;
+}
+
+/**
+ * Draws one heartbeat token of `agent` (`cost` 1), or gives one back (`cost` -1: its nonce was a
+ * replay), in one store call. Heartbeats are rare per agent, so no reserve is kept in memory.
+ */
+export async function chargeHeartbeat(
+  store: Pick<RegionStore, "takeTokensMany">,
+  agent: string,
+  nowMs: number,
+  cost: 1 | -1 = 1,
+): Promise<TokenGrant> {
+  const [grant] = await store.takeTokensMany([{
+    bucket: heartbeatBucket(agent),
+    cost,
+    ratePerSecond: AGENT_HEARTBEAT_RATE_PER_S,
+    burst: AGENT_HEARTBEAT_BURST,
+  }], nowMs);
+  return grant;
+}
+
 /** The store bucket of pushes from a client address (IPv6 by its /64: `addressSubject`). */
 export function addressBucket(address: string): string {
   return `push:addr:${addressSubject(address)}`;

@@ -10,4 +10,5 @@ export * from "./equivocation.ts";
 export * from "./fingerprint.ts";
 export * from "./limits.ts";
 export * from "./result.ts";
+export * from "./signature_base.ts";
 export * from "./utf8.ts";

@@ -10,6 +10,8 @@ export const PROBLEMS = {
     status: 400,
     title: "Request does not match the API schema",
   },
+  unauthorized: { status: 401, title: "Signed agent request required" },
+  forbidden: { status: 403, title: "Signed by another agent" },
   "region-refused": { status: 403, title: "Region message refused" },
   "not-found": { status: 404, title: "Not found" },
   "method-not-allowed": { status: 405, title: "Method not allowed" },

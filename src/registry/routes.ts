@@ -1,7 +1,8 @@
 /**
- * The registry's routes (docs/protocol.md §20): `GET /v1/agents` (discovery) and
- * `GET /v1/agents/{id}` (one card as A2A JSON, with its signed envelope). A Hono app the
- * composition root mounts on the region app, whose error handler answers problem+json.
+ * The registry's routes (docs/protocol.md §20): `GET /v1/agents` (discovery),
+ * `GET /v1/agents/{id}` (one card as A2A JSON, with its signed envelope) and the signed
+ * `POST /v1/agents/{id}/heartbeat` (`heartbeat_route.ts`). A Hono app the composition root
+ * mounts on the region app, whose error handler answers problem+json.
  */
 import { type Context, Hono } from "hono";
 import { quarantineOf } from "../guard/quarantine.ts";
@@ -30,6 +31,7 @@ import {
   parseSeenRecord,
   seenKey,
 } from "./index_layout.ts";
+import { heartbeatRoute } from "./heartbeat_route.ts";
 import type { Registry } from "./registry.ts";
 
 /** An agent as discovery answers it. */
@@ -91,6 +93,7 @@ export function registryRoutes(registry: Registry): Hono {
     });
   });
 
+  app.route("/", heartbeatRoute(registry));
   allowOnly(app, "/v1/agents", "GET");
   allowOnly(app, "/v1/agents/:id", "GET");
   return app;

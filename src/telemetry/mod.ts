@@ -30,6 +30,7 @@ export interface Telemetry {
   readonly rateLimitRefusals: Counter;
   readonly registryIndexed: Counter;
   readonly registryDiscoverDuration: Histogram;
+  readonly agentSignatureRefusals: Counter;
   /** Runs `work` in a span named `name`; records exceptions and ends the span. */
   inSpan<T>(name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T>;
 }
@@ -79,6 +80,10 @@ export function createTelemetry(): Telemetry {
     registryDiscoverDuration: meter.createHistogram(names.METRIC_REGISTRY_DISCOVER_DURATION, {
       description: "Time to answer one GET /v1/agents, including catching the index up.",
       unit: "s",
+    }),
+    agentSignatureRefusals: meter.createCounter(names.METRIC_AGENT_SIGNATURE_REFUSALS, {
+      description: "Signed agent requests refused (401 or 403), by what the check found.",
+      unit: "{request}",
     }),
     inSpan(name, attributes, work) {
       return tracer.startActiveSpan(name, { attributes }, async (span) => {

@@ -19,6 +19,7 @@ export const SPAN_ANTI_ENTROPY = "mesh.antientropy.session";
 export const SPAN_REGISTRY_INDEX = "mesh.registry.index";
 export const SPAN_REGISTRY_DISCOVER = "mesh.registry.discover";
 export const SPAN_REGISTRY_CARD = "mesh.registry.card.read";
+export const SPAN_REGISTRY_HEARTBEAT = "mesh.registry.heartbeat";
 
 // Metrics
 export const METRIC_DELTAS_INGESTED = "mesh.deltas.ingested";
@@ -31,6 +32,7 @@ export const METRIC_HEARTBEAT_RTT = "mesh.heartbeat.rtt";
 export const METRIC_RATE_LIMIT_REFUSALS = "mesh.ratelimit.refusals";
 export const METRIC_REGISTRY_INDEXED = "mesh.registry.indexed";
 export const METRIC_REGISTRY_DISCOVER_DURATION = "mesh.registry.discover.duration";
+export const METRIC_AGENT_SIGNATURE_REFUSALS = "mesh.agent_signature.refusals";
 
 // Attributes
 export const ATTR_REGION = "mesh.region";
@@ -67,3 +69,4 @@ export const ATTR_REGISTRY_DONE = "mesh.registry.index.done";
 export const ATTR_REGISTRY_LISTING = "mesh.registry.listing";
 export const ATTR_REGISTRY_SCANNED = "mesh.registry.scanned";
 export const ATTR_REGISTRY_RESULTS = "mesh.registry.results";
+export const ATTR_AGENT_SIGNATURE_OUTCOME = "mesh.agent_signature.outcome";

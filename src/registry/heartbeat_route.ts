@@ -1,0 +1,93 @@
+/**
+ * `POST /v1/agents/{id}/heartbeat` (docs/protocol.md §20.6): an agent says it is alive with a
+ * request signed by its key (RFC 9421, §21), without pushing a delta. The heartbeat raises the
+ * agent's liveness in this region only: it is region-local soft state written to the store like
+ * the liveness that pushes note, never a replicated delta, so other regions learn of the agent
+ * from its pushes (or its heartbeats to them), not from this one.
+ *
+ * Order: the signature is checked without the store (a forger costs CPU only), then the agent's
+ * heartbeat token is drawn (a key over its budget costs one store call, no nonce write), then the
+ * nonce is claimed (a replay is refused in every instance, and gets its token back).
+ */
+import { Hono } from "hono";
+import {
+  type AgentSignatureRefused,
+  checkAgentSignature,
+  claimAgentNonce,
+  signatureRefusal,
+} from "../guard/http_signature.ts";
+import { chargeHeartbeat, retryAfterSeconds } from "../guard/rate_limiter.ts";
+import { ID_PATTERN } from "../protocol/delta.ts";
+import { CLOCK_SKEW_FUTURE_MS_MAX } from "../protocol/limits.ts";
+import { HTTP_SIGNATURE_SKEW_MS_MAX } from "../protocol/signature_base.ts";
+import { allowOnly } from "../region/app.ts";
+import { Problem } from "../region/problem.ts";
+import { readBodyBytes } from "../region/read_body.ts";
+import { names } from "../telemetry/mod.ts";
+import type { Registry } from "./registry.ts";
+
+/** A heartbeat carries no body: its signed request is the whole message. */
+export const HEARTBEAT_BODY_BYTES_MAX = 0;
+
+// A heartbeat's time is the signer's `created`, accepted within HTTP_SIGNATURE_SKEW_MS_MAX of the
+// region clock; like a delta's `ts`, it must never be further ahead than deltas may be.
+if (HTTP_SIGNATURE_SKEW_MS_MAX > CLOCK_SKEW_FUTURE_MS_MAX) {
+  throw new Error("HTTP_SIGNATURE_SKEW_MS_MAX must not exceed CLOCK_SKEW_FUTURE_MS_MAX");
+}
+
+export function heartbeatRoute(registry: Registry): Hono {
+  const app = new Hono();
+  app.post("/v1/agents/:id/heartbeat", (c) => {
+    const id = c.req.param("id");
+    if (!ID_PATTERN.test(id)) {
+      throw new Problem("invalid-request", "agent id must be a 43-character base64url public key");
+    }
+    return registry.telemetry.inSpan(names.SPAN_REGISTRY_HEARTBEAT, registry.base, async (span) => {
+      const body = await readBodyBytes(c.req.raw, HEARTBEAT_BODY_BYTES_MAX);
+      const nowMs = registry.now();
+      const request = { method: c.req.method, url: c.req.url, headers: c.req.raw.headers, body };
+      const refuse = (outcome: AgentSignatureRefused): never => {
+        span.setAttribute(names.ATTR_AGENT_SIGNATURE_OUTCOME, outcome.reason);
+        registry.telemetry.agentSignatureRefusals.add(1, {
+          ...registry.base,
+          [names.ATTR_AGENT_SIGNATURE_OUTCOME]: outcome.reason,
+        });
+        const { slug, detail, headers } = signatureRefusal(outcome);
+        throw new Problem(slug, detail, headers);
+      };
+      const checked = await checkAgentSignature(request, { nowMs, agent: id });
+      if (!checked.ok) return refuse(checked);
+      const charge = await chargeHeartbeat(registry.store, id, nowMs);
+      if (!charge.allowed) {
+        span.setAttribute(names.ATTR_RATE_LIMIT_SCOPE, "heartbeat");
+        registry.telemetry.rateLimitRefusals.add(1, {
+          ...registry.base,
+          [names.ATTR_RATE_LIMIT_SCOPE]: "heartbeat",
+          [names.ATTR_RATE_LIMIT_THROTTLED]: false,
+        });
+        const seconds = retryAfterSeconds(charge.retryAfterMs);
+        throw new Problem(
+          "rate-limited",
+          `Agent ${id} is over its heartbeat rate limit; retry after ${seconds} s`,
+          { "retry-after": String(seconds) },
+        );
+      }
+      const claimed = await claimAgentNonce(
+        checked,
+        (nonce, ttlMs, atMs) => registry.store.claimNonce(nonce, ttlMs, atMs),
+        nowMs,
+      );
+      if (!claimed.ok) {
+        await chargeHeartbeat(registry.store, id, nowMs, -1).catch(() => undefined);
+        return refuse(claimed);
+      }
+      span.setAttribute(names.ATTR_AGENT_SIGNATURE_OUTCOME, "verified");
+      // The signer's clock (whole seconds), never further ahead of this region than a delta.
+      const ts = Math.min(checked.created * 1000, nowMs + CLOCK_SKEW_FUTURE_MS_MAX);
+      registry.liveness.note([{ author: id, ts }], registry.region, nowMs);
+      return c.body(null, 204);
+    });
+  });
+  allowOnly(app, "/v1/agents/:id/heartbeat", "POST");
+  return app;
+}
