@@ -79,3 +79,28 @@ export function judgeSession(
   peer.syncPenaltyUntilMs = nowMs + Math.min(SYNC_PENALTY_MS_MAX, backoff);
   return true;
 }
+
+/** One peer's row of `GET /v1/status`: the partition view's row and what this instance knows. */
+export function peerStatus<Row extends { readonly lastSeenMs: number | null }>(
+  row: Row,
+  peer: PeerState,
+  target: boolean,
+  outboxDepth: number | null,
+  nowMs: number,
+) {
+  return {
+    ...row,
+    lastSeenAgoMs: row.lastSeenMs === null ? null : nowMs - row.lastSeenMs,
+    /** Whether this region exchanges with it directly (heartbeats, fan-out, sync). */
+    target,
+    outboxDepth,
+    fanOutFailures: peer.failures,
+    /** Anti-entropy sessions abandoned for breaking a bound, and the back-off left. */
+    syncPenalties: peer.syncPenalties,
+    syncPenaltyMs: Math.max(0, peer.syncPenaltyUntilMs - nowMs),
+    summaryAgeMs: peer.summary === null ? null : nowMs - peer.summary.receivedAtMs,
+    epoch: peer.summary?.epoch ?? null,
+    fingerprint: peer.summary?.fingerprint ?? null,
+    deltas: peer.summary?.deltas ?? null,
+  };
+}

@@ -13,7 +13,7 @@
  * here costs the peer one `duplicate` answer.
  */
 import type { PeerState } from "./_peer_state.ts";
-import type { SendDeltas } from "./fan_out.ts";
+import type { DeltaResult } from "../protocol/result.ts";
 import { FANOUT_BATCH_DELTAS_MAX } from "./fan_out.ts";
 import type { DeltaOrigin } from "../store/region_store.ts";
 import type { RegionInfo } from "./topology.ts";
@@ -27,12 +27,19 @@ if (FORWARD_DELTAS_MAX > FORWARDED_IDS_MAX) {
   throw new Error("FORWARDED_IDS_MAX must hold at least one forwarded message's ids");
 }
 
+/** Sends deltas to a peer: its result for each, in order, or null when the send failed. */
+export type SendForResults = (
+  target: RegionInfo,
+  origin: DeltaOrigin,
+  deltas: { body: string; sig: string }[],
+) => Promise<readonly DeltaResult[] | null>;
+
 /** What forwardEach needs of the mesh node. */
 export interface ForwardDeps {
   peer(target: RegionInfo): PeerState;
   /** The label to send with to `target`, or null when the deltas do not go there. */
   label(target: RegionInfo): DeltaOrigin | null;
-  readonly send: SendDeltas;
+  readonly send: SendForResults;
   /** Asks for a drain (one waited for a forward to end). */
   kick(): void;
 }
@@ -79,17 +86,25 @@ export async function forwardTo(
   target: RegionInfo,
   label: DeltaOrigin,
   deltas: readonly { id: string; body: string; sig: string }[],
-  send: SendDeltas,
+  send: SendForResults,
 ): Promise<void> {
   peer.forwarding = true;
   try {
-    const ok = await send(target, label, deltas.map(({ body, sig }) => ({ body, sig })))
-      .catch(() => false);
-    if (!ok) {
+    const results = await send(target, label, deltas.map(({ body, sig }) => ({ body, sig })))
+      .catch(() => null);
+    if (results === null) {
       peer.unsent = true;
       return;
     }
-    for (const { id } of deltas) peer.forwarded.add(id);
+    // Only what the peer now holds is skipped by the drain; anything it refused (e.g. a delta
+    // whose certificate is still in the log behind it) goes again in log order.
+    deltas.forEach(({ id }, i) => {
+      const r = results[i];
+      const held = r?.status === "accepted" || r?.status === "duplicate" ||
+        (r?.status === "rejected" && r.reason === "seq_conflict"); // stored there as evidence
+      if (held) peer.forwarded.add(id);
+      else peer.unsent = true;
+    });
     for (const id of peer.forwarded) { // oldest first; an evicted id is only sent again
       if (peer.forwarded.size <= FORWARDED_IDS_MAX) break;
       peer.forwarded.delete(id);

@@ -10,12 +10,13 @@ import type { DeltaOrigin, RegionStore } from "../store/region_store.ts";
 import { drainTo, envelopeBatches, fanOutCursor, fanOutLabel } from "./fan_out.ts";
 import { forwardEach } from "./eager_forward.ts";
 import type { Delta } from "../protocol/delta.ts";
-import type { VerifyFn } from "../protocol/result.ts";
+import type { DeltaResult, VerifyFn } from "../protocol/result.ts";
 import { LeaderLease } from "./leader_lease.ts";
 import {
   judgeSession,
   newPeerState,
   type PeerState,
+  peerStatus,
   SYNC_PENALTY_MS_MAX,
   SYNC_PENALTY_MS_MIN,
 } from "./_peer_state.ts";
@@ -199,13 +200,18 @@ export class MeshNode {
    * A target it cannot take them now gets them from the log. Never throws.
    */
   forward(deltas: readonly Delta[], origin: DeltaOrigin): void {
-    if (!this.lease.isLeader || deltas.length === 0 || this.#o.forwardEagerly === false) return;
+    if (!this.lease.isLeader || this.#o.forwardEagerly === false) return;
+    // What this region already holds was relayed when it was first stored: a duplicate push is
+    // not forwarded again (the index may lag the store, never lead it).
+    const fresh = deltas.filter((d) => !this.#o.index.has(d.id));
+    if (fresh.length === 0) return;
+    deltas = fresh;
     const view = this.#partition();
     const leadsZone = this.#leadsZone(view);
     forwardEach(deltas, this.#targets(view), this.#now(), {
       peer: (target) => this.#peers.get(target.id)!,
       label: (target) => fanOutLabel(origin, this.self, target, leadsZone),
-      send: (target, label, envelopes) => this.#sendDeltas(target, label, envelopes),
+      send: (target, label, envelopes) => this.#sendForResults(target, label, envelopes),
       kick: () => this.kick(),
     });
   }
@@ -239,7 +245,7 @@ export class MeshNode {
             this.self,
             target,
             leadsZone,
-            (t, origin, deltas) => this.#sendDeltas(t, origin, deltas),
+            async (t, origin, deltas) => (await this.#sendForResults(t, origin, deltas)) !== null,
             peer.forwarded,
           );
           span.setAttributes({
@@ -369,25 +375,11 @@ export class MeshNode {
       logHead: summary.logHead,
       peers: await Promise.all(
         view.rows.filter((r) => r.id !== this.self.id).map(async (row) => {
-          const peer = this.#peers.get(row.id)!;
           const target = targets.has(row.id);
-          return {
-            ...row,
-            lastSeenAgoMs: row.lastSeenMs === null ? null : now - row.lastSeenMs,
-            /** Whether this region exchanges with it directly (heartbeats, fan-out, sync). */
-            target,
-            outboxDepth: target
-              ? summary.logHead - await this.#o.store.getCursor(fanOutCursor(row.id))
-              : null,
-            fanOutFailures: peer.failures,
-            /** Anti-entropy sessions abandoned for breaking a bound, and the back-off left. */
-            syncPenalties: peer.syncPenalties,
-            syncPenaltyMs: Math.max(0, peer.syncPenaltyUntilMs - now),
-            summaryAgeMs: peer.summary === null ? null : now - peer.summary.receivedAtMs,
-            epoch: peer.summary?.epoch ?? null,
-            fingerprint: peer.summary?.fingerprint ?? null,
-            deltas: peer.summary?.deltas ?? null,
-          };
+          const outboxDepth = target
+            ? summary.logHead - await this.#o.store.getCursor(fanOutCursor(row.id))
+            : null;
+          return peerStatus(row, this.#peers.get(row.id)!, target, outboxDepth, now);
         }),
       ),
     };
@@ -421,11 +413,12 @@ export class MeshNode {
     return exchangeTargets(this.topology, this.self.id, view.reachable, view.direct);
   }
 
-  async #sendDeltas(
+  /** Sends `deltas` to `target`; the peer's result for each, in order, or null on a failure. */
+  async #sendForResults(
     target: RegionInfo,
     origin: DeltaOrigin,
     deltas: { body: string; sig: string }[],
-  ) {
+  ): Promise<DeltaResult[] | null> {
     const attrs = {
       [names.ATTR_REGION]: this.self.id,
       [names.ATTR_PEER]: target.id,
@@ -433,17 +426,19 @@ export class MeshNode {
       [names.ATTR_FANOUT_SENT]: deltas.length,
     };
     return await this.#telemetry.inSpan(names.SPAN_FANOUT_SEND, attrs, async () => {
+      const results: DeltaResult[] = [];
       for (const batch of envelopeBatches(deltas)) {
-        const answer = await this.#client.send(
+        const answer = await this.#client.send<{ results: DeltaResult[] }>(
           target,
           "/v1/peer/deltas",
           "deltas",
           this.lease.epoch,
           { origin, deltas: batch },
         );
-        if (!answer.ok) return false;
+        if (!answer.ok) return null;
+        results.push(...answer.body.results);
       }
-      return true;
+      return results;
     });
   }
 }

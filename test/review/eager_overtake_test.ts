@@ -113,11 +113,10 @@ Deno.test("review (guard): with forwarding off, the drain delivers a certificate
 Deno.test({
   name:
     "review: an eager forward must not overtake log entries another instance wrote (certificate-gated delta left to anti-entropy)",
-  // DEFECT (eager forward overtakes the log): mayForward trusts this instance's stale
+  // Was a defect (fixed; this guards it) (eager forward overtakes the log): mayForward trusts this instance's stale
   // `behind === 0`; the gated delta is forwarded before the certificate the drain has yet to send,
   // eu-2 answers not_admitted in an acknowledged message, the id lands in `forwarded`, and the
   // drain skips it. eu-2 gets it only from anti-entropy (seconds, and only if anti-entropy runs).
-  ignore: true,
   async fn() {
     const got = await scenario(true);
     assert.equal(got.certificate, true, "the drain delivered the certificate");
@@ -151,12 +150,11 @@ const settle = async (n = 20) => {
 Deno.test({
   name:
     "review: one instance — a drain that ends while a commit is in flight must not clear `unsent` and let the next forward overtake it",
-  // DEFECT (same root cause, single instance): the certificate's ingest marked eu-2 `unsent` (a
+  // Was a defect (fixed; this guards it) (same root cause, single instance): the certificate's ingest marked eu-2 `unsent` (a
   // forward was in flight) but its commit had not landed when the drain woken by that forward
   // ended; that drain saw `behind === 0` and cleared `unsent`. The gated delta pushed right after
   // the certificate committed (before the kick's drain got past its first store read) was then
   // forwarded ahead of the certificate, refused not_admitted by eu-2, and skipped by the drain.
-  ignore: true,
   async fn() {
     const operator = AgentKey.generate();
     const admission = parseAdmission(

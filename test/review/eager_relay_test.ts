@@ -82,14 +82,13 @@ Deno.test("review (guard): a delta pushed to regions of two zones at once crosse
 
 Deno.test({
   name: "review: a duplicate push of a delta already stored and relayed must not be relayed again",
-  // DEFECT (duplicates re-relayed): the push route gives ingest no `known`, so a delta the region
+  // Was a defect (fixed; this guards it) (duplicates re-relayed): the push route gives ingest no `known`, so a delta the region
   // already stores is verified again, counts as admitted, and `onAdmitted` forwards it to every
   // target before putDeltas answers `duplicate` — once per duplicate push. Anyone may push anyone's
   // signed deltas (a duplicate's author budget is given back), so every retry or replay of stored
   // deltas makes the leader sign and send a region message per target again (the relay-once rule
   // broken; a cross-zone crossing each time), and fills `forwarded` with ids the drain will never
   // meet (evicting real ones). Before 02e30a1 a duplicate push sent nothing between regions.
-  ignore: true,
   async fn() {
     const { mesh, of } = recordingMesh();
     await warm(mesh);
