@@ -34,6 +34,8 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       region: config.MESH_REGION,
       store,
       staleMs: config.MESH_AGENT_STALE_MS,
+      // In a mesh the topology names the region's public URL: agent requests must be for it.
+      authorities: mesh === null ? [] : [new URL(mesh.self.url).host],
     });
     const node = mesh === null ? null : new MeshNode({
       ...mesh,

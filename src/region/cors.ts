@@ -18,7 +18,7 @@ export const CORS_ALLOW_METHODS = "GET, POST";
  */
 export const CORS_ALLOW_HEADERS = "content-type, signature, signature-input, content-digest";
 /** Response headers a browser agent may read besides the CORS-safelisted ones. */
-export const CORS_EXPOSE_HEADERS = "retry-after";
+export const CORS_EXPOSE_HEADERS = "retry-after, www-authenticate, accept-signature";
 
 /**
  * The allowed origins of `MESH_CORS_ORIGINS`: comma-separated exact origins

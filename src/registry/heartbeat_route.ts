@@ -5,9 +5,11 @@
  * the liveness that pushes note, never a replicated delta, so other regions learn of the agent
  * from its pushes (or its heartbeats to them), not from this one.
  *
- * Order: the signature is checked without the store (a forger costs CPU only), then the agent's
- * heartbeat token is drawn (a key over its budget costs one store call, no nonce write), then the
- * nonce is claimed (a replay is refused in every instance, and gets its token back).
+ * Order: the signature is checked without the store (a forger costs CPU only), and its
+ * `@authority` against this region's (a heartbeat signed for another region is refused); then
+ * the nonce is claimed (a replay is refused in every instance before it can spend anything); then
+ * the agent's heartbeat token is drawn; liveness is noted only for an agent with a card here (a
+ * throwaway key leaves no lasting record: its nonce and bucket expire).
  */
 import { Hono } from "hono";
 import {
@@ -24,6 +26,7 @@ import { allowOnly } from "../region/app.ts";
 import { Problem } from "../region/problem.ts";
 import { readBodyBytes } from "../region/read_body.ts";
 import { names } from "../telemetry/mod.ts";
+import { cardKey, parseCardRecord } from "./index_layout.ts";
 import type { Registry } from "./registry.ts";
 
 /** A heartbeat carries no body: its signed request is the whole message. */
@@ -57,6 +60,19 @@ export function heartbeatRoute(registry: Registry): Hono {
       };
       const checked = await checkAgentSignature(request, { nowMs, agent: id });
       if (!checked.ok) return refuse(checked);
+      const authority = new URL(c.req.url).host.toLowerCase();
+      if (registry.authorities.length > 0 && !registry.authorities.includes(authority)) {
+        throw new Problem(
+          "unauthorized",
+          `This request is signed for ${authority}; this region is ${registry.authorities[0]}`,
+        );
+      }
+      const claimed = await claimAgentNonce(
+        checked,
+        (nonce, ttlMs, atMs) => registry.store.claimNonce(nonce, ttlMs, atMs),
+        nowMs,
+      );
+      if (!claimed.ok) return refuse(claimed);
       const charge = await chargeHeartbeat(registry.store, id, nowMs);
       if (!charge.allowed) {
         span.setAttribute(names.ATTR_RATE_LIMIT_SCOPE, "heartbeat");
@@ -72,19 +88,14 @@ export function heartbeatRoute(registry: Registry): Hono {
           { "retry-after": String(seconds) },
         );
       }
-      const claimed = await claimAgentNonce(
-        checked,
-        (nonce, ttlMs, atMs) => registry.store.claimNonce(nonce, ttlMs, atMs),
-        nowMs,
-      );
-      if (!claimed.ok) {
-        await chargeHeartbeat(registry.store, id, nowMs, -1).catch(() => undefined);
-        return refuse(claimed);
-      }
       span.setAttribute(names.ATTR_AGENT_SIGNATURE_OUTCOME, "verified");
       // The signer's clock (whole seconds), never further ahead of this region than a delta.
       const ts = Math.min(checked.created * 1000, nowMs + CLOCK_SKEW_FUTURE_MS_MAX);
-      registry.liveness.note([{ author: id, ts }], registry.region, nowMs);
+      // Only an agent with a card has liveness to show: a throwaway key leaves no record.
+      const record = parseCardRecord((await registry.store.readIndex([cardKey(id)]))[0]);
+      if (record !== null && !record.deleted) {
+        registry.liveness.note([{ author: id, ts }], registry.region, nowMs);
+      }
       return c.body(null, 204);
     });
   });

@@ -27,6 +27,12 @@ export interface RegistryOptions {
   readonly now?: () => number;
   /** Age of `lastSeen` past which an agent is `stale`, in ms. Default 10 minutes. */
   readonly staleMs?: number;
+  /**
+   * The authorities (`host[:port]`, lowercase) agents reach this region by, which a signed agent
+   * request must name in `@authority` (so a request signed for one region is refused by the
+   * others). Empty: any (a standalone region that knows no public URL). Default empty.
+   */
+  readonly authorities?: readonly string[];
   readonly telemetry?: Telemetry;
 }
 
@@ -44,6 +50,7 @@ export class Registry {
   readonly store: RegionStore;
   readonly now: () => number;
   readonly staleMs: number;
+  readonly authorities: readonly string[];
   readonly telemetry: Telemetry;
   readonly indexer: RegistryIndexer;
   readonly liveness: Liveness;
@@ -54,6 +61,7 @@ export class Registry {
     this.store = options.store;
     this.now = options.now ?? Date.now;
     this.staleMs = options.staleMs ?? AGENT_STALE_MS_DEFAULT;
+    this.authorities = (options.authorities ?? []).map((a) => a.toLowerCase());
     this.telemetry = options.telemetry ?? createTelemetry();
     this.indexer = new RegistryIndexer(options.store);
     this.liveness = new Liveness(options.store);

@@ -47,7 +47,7 @@ Deno.test("CORS: an allowed origin's requests carry Access-Control-Allow-Origin 
   assert.equal(response.status, 200);
   assert.deepEqual(corsHeaders(response), {
     "access-control-allow-origin": PAGE,
-    "access-control-expose-headers": "retry-after",
+    "access-control-expose-headers": "retry-after, www-authenticate, accept-signature",
   });
   assert.equal(response.headers.get("vary"), "Origin");
   await response.body?.cancel();
@@ -120,7 +120,10 @@ Deno.test("CORS: problem+json answers carry the headers, so a browser can read a
   for (const response of answers) {
     assert.equal(response.headers.get("content-type"), "application/problem+json");
     assert.equal(response.headers.get("access-control-allow-origin"), PAGE, `${response.status}`);
-    assert.equal(response.headers.get("access-control-expose-headers"), "retry-after");
+    assert.equal(
+      response.headers.get("access-control-expose-headers"),
+      "retry-after, www-authenticate, accept-signature",
+    );
     await response.body?.cancel();
   }
   assert.equal(answers.at(-1)!.headers.get("retry-after"), "1");

@@ -153,13 +153,12 @@ Deno.test("cors: a signed request's 401, 403 and 429 carry the headers for an al
   }
 });
 
-// DEFECT (low): §21.4 answers a refused signature with WWW-Authenticate (the outcome) and
+// Was a defect (fixed; this guards it) (low): §21.4 answers a refused signature with WWW-Authenticate (the outcome) and
 // Accept-Signature (what to sign), but Access-Control-Expose-Headers is only `retry-after`, so a
 // browser agent — the reason CORS allows the Signature fields at all — cannot read either (the
 // problem's detail still names the outcome). Fix: expose `www-authenticate, accept-signature` too.
 Deno.test({
-  name: "DEFECT cors: a browser agent can read the 401's WWW-Authenticate and Accept-Signature",
-  ignore: true,
+  name: "cors: a browser agent can read the 401's WWW-Authenticate and Accept-Signature",
   async fn() {
     const { app } = region([PAGE]);
     const key = AgentKey.generate();

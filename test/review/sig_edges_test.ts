@@ -166,7 +166,7 @@ Deno.test("sig edges: odd covered components — the signature fields themselves
   assert.equal(await outcome(await app.request(extra!)), "ok");
 });
 
-Deno.test("sig edges: the store failing at each step is 503 with Retry-After, and the nonce is not burnt", async () => {
+Deno.test("sig edges: the store failing at each step is 503 with Retry-After; a failed claim burns no nonce", async () => {
   const inner = new MemoryStore();
   let failOn: string | null = null;
   const store = new Proxy(inner, {
@@ -184,14 +184,26 @@ Deno.test("sig edges: the store failing at each step is 503 with Retry-After, an
   const request = await signRequest(key, new Request(urlOf(key), { method: "POST" }), {
     nowMs: T_MS,
   });
-  for (const step of ["takeTokensMany", "claimNonce"]) {
+  // The nonce is claimed before the token is drawn (so concurrent replays cannot spend the
+  // agent's budget): a store failure at the claim leaves the nonce unclaimed, one after it does
+  // not — the agent then signs a new heartbeat, as it would anyway.
+  const attempt = async (step: string | null) => {
     failOn = step;
     const response = await app.request(request.clone());
-    assert.equal(response.status, 503, step);
-    assert.ok(response.headers.get("retry-after"), step);
     await response.body?.cancel();
-  }
-  failOn = null;
-  assert.equal((await app.request(request.clone())).status, 204, "the retry of the same request");
-  assert.equal((await app.request(request.clone())).status, 401, "then it is a replay");
+    return response;
+  };
+  const claimFails = await attempt("claimNonce");
+  assert.equal(claimFails.status, 503);
+  assert.ok(claimFails.headers.get("retry-after"));
+  assert.equal((await attempt(null)).status, 204, "the retry of the same request");
+  assert.equal((await attempt(null)).status, 401, "then it is a replay");
+  const fresh = await signRequest(key, new Request(urlOf(key), { method: "POST" }), {
+    nowMs: T_MS,
+  });
+  failOn = "takeTokensMany";
+  const tokenFails = await app.request(fresh.clone());
+  await tokenFails.body?.cancel();
+  assert.equal(tokenFails.status, 503);
+  assert.ok(tokenFails.headers.get("retry-after"));
 });

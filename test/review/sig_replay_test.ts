@@ -37,7 +37,13 @@ import type { RegionStore } from "../../src/store/region_store.ts";
 const T_MS = 1_767_225_600_000;
 
 function regionOn(name: string, store: RegionStore = new MemoryStore(), now = () => T_MS) {
-  const registry = new Registry({ region: name, store, now });
+  // Each region knows the authority agents reach it by (in a mesh: its topology URL).
+  const registry = new Registry({
+    region: name,
+    store,
+    now,
+    authorities: [`${name}.mesh.example`],
+  });
   const app = meshRegionApp({ region: name, store, now, registry });
   return { name, store, registry, app };
 }
@@ -140,15 +146,15 @@ async function reasonOf(response: Response): Promise<string> {
   return auth?.match(/error="([a-z_]+)"/)?.[1] ?? `${response.status} ${body.type}`;
 }
 
-// DEFECT: @authority is taken from the request itself (Host / absolute-form) and never compared
+// Was a defect (fixed: the registry refuses an @authority that is not the region's; this
+// guards it): @authority was taken from the request itself (Host / absolute-form) and never compared
 // with the region's own authority, and nonces are per region, so a heartbeat signed for eu-1 is
 // accepted by us-1 when replayed with `Host: eu-1.mesh.example`. docs/protocol.md §21.3 step 7
 // says "`@authority` ties the request to one region". Fix: configure each region's public
 // authorities (MESH_PUBLIC_URL, or the topology's `url`) and refuse (401 malformed/bad_authority)
 // a signed request whose @authority is not one of them.
 Deno.test({
-  name: "DEFECT sig: a heartbeat signed for eu-1 is refused by us-1 when replayed with Host: eu-1",
-  ignore: true,
+  name: "sig: a heartbeat signed for eu-1 is refused by us-1 when replayed with Host: eu-1",
   async fn() {
     const eu = regionOn("eu-1", new MemoryStore(), Date.now);
     const us = regionOn("us-1", new MemoryStore(), Date.now);
