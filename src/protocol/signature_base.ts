@@ -126,17 +126,19 @@ export function signatureField(label: string, signature: Uint8Array): string {
 export function componentValue(parts: SignedMessageParts, name: string): string | null {
   if (!name.startsWith("@")) return parts.headers.get(name);
   const url = new URL(parts.url);
+  // The query as sent: an empty one (`/p?`) keeps its `?` (URL.search drops it), as RFC 9421 says.
+  const query = url.search !== "" ? url.search : (url.href.split("#")[0].endsWith("?") ? "?" : "");
   switch (name) {
     case "@method":
       return parts.method;
     case "@target-uri":
-      return `${url.protocol}//${url.host}${url.pathname}${url.search}`;
+      return `${url.protocol}//${url.host}${url.pathname}${query}`;
     case "@authority":
       return url.host;
     case "@scheme":
       return url.protocol.slice(0, -1);
     case "@request-target":
-      return `${url.pathname}${url.search}`;
+      return `${url.pathname}${query}`;
     case "@path":
       return url.pathname === "" ? "/" : url.pathname;
     case "@query":
