@@ -46,14 +46,16 @@ export interface ForwardDeps {
 
 /**
  * Forwards `deltas` to each of `targets` they go to and that may take them now; marks the others
- * `unsent` (their drain sends them). Returns at once; the sends run on.
+ * `unsent` (their drain sends them). Returns at once, with the sends running on (their promises,
+ * which never reject, for a caller that wants to know when they are over).
  */
 export function forwardEach(
   deltas: readonly { id: string; body: string; sig: string }[],
   targets: readonly RegionInfo[],
   nowMs: number,
   deps: ForwardDeps,
-): void {
+): Promise<void>[] {
+  const sends: Promise<void>[] = [];
   for (const target of targets) {
     const label = deps.label(target);
     if (label === null) continue;
@@ -62,12 +64,15 @@ export function forwardEach(
       peer.unsent = true;
       continue;
     }
-    void forwardTo(peer, target, label, deltas, deps.send).finally(() => {
-      if (!peer.again) return;
-      peer.again = false;
-      deps.kick();
-    });
+    sends.push(
+      forwardTo(peer, target, label, deltas, deps.send).finally(() => {
+        if (!peer.again) return;
+        peer.again = false;
+        deps.kick();
+      }),
+    );
   }
+  return sends;
 }
 
 /** Whether `peer` may be forwarded to now: nothing in flight, nothing behind, no back-off. */
@@ -111,5 +116,21 @@ export async function forwardTo(
     }
   } finally {
     peer.forwarding = false;
+  }
+}
+
+/** Sends under way (eager forwards), so a caller that steps time can wait for them to end. */
+export class Underway {
+  readonly #sends = new Set<Promise<void>>();
+
+  track(sends: readonly Promise<void>[]): void {
+    for (const send of sends) {
+      this.#sends.add(send);
+      void send.finally(() => this.#sends.delete(send));
+    }
+  }
+
+  async settled(): Promise<void> {
+    while (this.#sends.size > 0) await Promise.all(this.#sends);
   }
 }

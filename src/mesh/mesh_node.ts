@@ -8,7 +8,7 @@ import type { AdmissionPolicy } from "../guard/admission.ts";
 import type { AgentKey } from "../crypto/agent_key.ts";
 import type { DeltaOrigin, RegionStore } from "../store/region_store.ts";
 import { drainTo, envelopeBatches, fanOutCursor, fanOutLabel } from "./fan_out.ts";
-import { forwardEach } from "./eager_forward.ts";
+import { forwardEach, Underway } from "./eager_forward.ts";
 import type { Delta } from "../protocol/delta.ts";
 import type { DeltaResult, VerifyFn } from "../protocol/result.ts";
 import { LeaderLease } from "./leader_lease.ts";
@@ -96,6 +96,7 @@ export class MeshNode {
   readonly inbox: PeerInbox;
   #antiEntropyTurn = 0;
   #kicked = false;
+  readonly #forwards = new Underway();
 
   constructor(options: MeshNodeOptions) {
     this.#o = options;
@@ -208,12 +209,18 @@ export class MeshNode {
     deltas = fresh;
     const view = this.#partition();
     const leadsZone = this.#leadsZone(view);
-    forwardEach(deltas, this.#targets(view), this.#now(), {
+    const sends = forwardEach(deltas, this.#targets(view), this.#now(), {
       peer: (target) => this.#peers.get(target.id)!,
       label: (target) => fanOutLabel(origin, this.self, target, leadsZone),
       send: (target, label, envelopes) => this.#sendForResults(target, label, envelopes),
       kick: () => this.kick(),
     });
+    this.#forwards.track(sends);
+  }
+
+  /** Resolves once every eager forward under way has ended (for tests that step time). */
+  forwardsSettled(): Promise<void> {
+    return this.#forwards.settled();
   }
 
   /** Leader only: drains the region log to every exchange target that is behind and due. */
@@ -384,8 +391,6 @@ export class MeshNode {
       ),
     };
   }
-
-  // ---- internals ------------------------------------------------------------------------------
 
   #partition() {
     const now = this.#now();

@@ -148,6 +148,8 @@ export class InProcessMesh {
     for (const node of nodes) await node.leaseTick();
     for (const node of nodes) await node.heartbeatTick();
     for (const node of nodes) await node.fanOutTick();
+    // Eager forwards run beside the ticks; a step ends when they have.
+    for (const node of nodes) await node.forwardsSettled();
     this.nowMs += stepMs;
   }
 
