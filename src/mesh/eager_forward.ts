@@ -119,9 +119,27 @@ export async function forwardTo(
   }
 }
 
-/** Sends under way (eager forwards), so a caller that steps time can wait for them to end. */
+/** Ids one instance remembers having forwarded, so a delta is forwarded once. */
+export const FORWARD_CLAIMS_MAX = 4_096;
+
+/**
+ * Sends under way (eager forwards), so a caller that steps time can wait for them to end; and the
+ * ids recently forwarded, so two ingests of one delta at once forward it once.
+ */
 export class Underway {
   readonly #sends = new Set<Promise<void>>();
+  readonly #claimed = new Set<string>();
+
+  /** True the first time `id` is claimed (among the last `FORWARD_CLAIMS_MAX`). */
+  claim(id: string): boolean {
+    if (this.#claimed.has(id)) return false;
+    this.#claimed.add(id);
+    for (const oldest of this.#claimed) {
+      if (this.#claimed.size <= FORWARD_CLAIMS_MAX) break;
+      this.#claimed.delete(oldest);
+    }
+    return true;
+  }
 
   track(sends: readonly Promise<void>[]): void {
     for (const send of sends) {
