@@ -202,9 +202,7 @@ export class MeshNode {
    */
   forward(deltas: readonly Delta[], origin: DeltaOrigin): void {
     if (!this.lease.isLeader || this.#o.forwardEagerly === false) return;
-    // What this region already holds was relayed when it was first stored: a duplicate push is
-    // not forwarded again (the index may lag the store, never lead it).
-    // Two ingests of one new delta at once (an agent's push and a peer's relay) forward it once.
+    // Not what is already held (relayed when first stored), nor what an ingest under way forwards.
     const fresh = deltas.filter((d) => !this.#o.index.has(d.id) && this.#forwards.claim(d.id));
     if (fresh.length === 0) return;
     deltas = fresh;
