@@ -1,6 +1,7 @@
 /** An agent's ed25519 identity: generate, save to and load from a key file. */
 import { z } from "zod";
 import { generateKeyPair, publicKeyFromSecret, signEd25519 } from "./ed25519.ts";
+import { x25519SecretFromEd25519Seed } from "./x25519.ts";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 
 const keyFileSchema = z.strictObject({
@@ -37,6 +38,15 @@ export class AgentKey {
   /** Signs raw bytes; returns the 64-byte signature. */
   sign(message: Uint8Array): Uint8Array {
     return signEd25519(this.#secret, message);
+  }
+
+  /**
+   * The X25519 secret key derived from this identity (SHA-512 of the seed, clamped), for opening
+   * messages sealed to {@linkcode AgentKey.id}. A fresh 32-byte copy on each call; the seed itself
+   * never leaves the key.
+   */
+  x25519SecretKey(): Uint8Array {
+    return x25519SecretFromEd25519Seed(this.#secret);
   }
 
   /** Key-file JSON text: `{"v":1,"secretKey","publicKey"}`. Keep it private (mode 0600). */
