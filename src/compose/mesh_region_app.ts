@@ -11,6 +11,9 @@ import type { RegionIndex } from "../mesh/region_index.ts";
 import { createRegionApp, type RegionOptions } from "../region/app.ts";
 import { Registry } from "../registry/registry.ts";
 import { registryRoutes } from "../registry/routes.ts";
+import { TopicHub } from "../topics/hub.ts";
+import { mailboxRoutes } from "../mailbox/routes.ts";
+import { topicRoutes } from "../topics/routes.ts";
 
 export interface MeshRegionOptions extends RegionOptions {
   /** The mesh, when the region runs in a topology: /v1/peer/*, /v1/sync, and its status. */
@@ -20,10 +23,13 @@ export interface MeshRegionOptions extends RegionOptions {
    * the region's store and clock.
    */
   readonly registry?: Registry;
+  /** The topic hub (/v1/topics); give the one the mesh node's `onStored` feeds. Default: new. */
+  readonly topics?: TopicHub;
 }
 
 export function meshRegionApp(options: MeshRegionOptions): Hono {
-  const { mesh, registry: given, ...region } = options;
+  const { mesh, registry: given, topics: givenHub, ...region } = options;
+  const topics = givenHub ?? new TopicHub({ store: region.store });
   const registry = given ?? new Registry({
     region: region.region,
     store: region.store,
@@ -36,12 +42,18 @@ export function meshRegionApp(options: MeshRegionOptions): Hono {
       mesh?.node.kick();
       await region.onStored?.(stored);
       await registry.onStored(stored, null);
+      topics.onStored(stored);
     },
     onAdmitted: mesh === undefined ? region.onAdmitted : (deltas) => {
       mesh.node.forward(deltas, "agent");
       region.onAdmitted?.(deltas);
     },
     status: mesh === undefined ? region.status : () => mesh.node.status(),
+    routes: [
+      ...region.routes ?? [],
+      topicRoutes(topics),
+      mailboxRoutes({ authorities: registry.authorities }),
+    ],
   });
   app.route("/", registryRoutes(registry));
   if (mesh !== undefined) app.route("/", meshRoutes(mesh.node, mesh.index));

@@ -12,6 +12,7 @@ import { RegionIndex } from "../mesh/region_index.ts";
 import { loadRegionKey } from "../mesh/region_key.ts";
 import { Topology } from "../mesh/topology.ts";
 import { Registry } from "../registry/registry.ts";
+import { TopicHub } from "../topics/hub.ts";
 
 export interface OpenRegion {
   readonly app: Hono;
@@ -37,6 +38,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       // In a mesh the topology names the region's public URL: agent requests must be for it.
       authorities: mesh === null ? [] : [new URL(mesh.self.url).host],
     });
+    const topics = new TopicHub({ store });
     const node = mesh === null ? null : new MeshNode({
       ...mesh,
       store,
@@ -47,13 +49,17 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       leaseTtlMs: config.MESH_LEASE_TTL_MS,
       antiEntropyMs: config.MESH_ANTI_ENTROPY_MS,
       admission,
-      onStored: (deltas, source) => registry.onStored(deltas, source),
+      onStored: async (deltas, source) => {
+        topics.onStored(deltas);
+        await registry.onStored(deltas, source);
+      },
     });
     const app = meshRegionApp({
       region: config.MESH_REGION,
       store,
       mesh: node === null ? undefined : { node, index },
       registry,
+      topics,
       rateLimits: {
         addressPushRatePerS: config.MESH_ADDRESS_PUSH_RATE_PER_S,
         addressPushBurst: config.MESH_ADDRESS_PUSH_BURST,
@@ -71,6 +77,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       registry,
       async close() {
         await registry.liveness.flush(Date.now()).catch(() => 0); // what waits, if it can
+        topics.close();
         await node?.lease.release();
         await store.close();
       },

@@ -7,6 +7,16 @@ import { z } from "zod";
 import { sha256 } from "../crypto/sha256.ts";
 import { decodeBase64Url, encodeBase64Url } from "./base64url.ts";
 import { hasDuplicateKeys } from "./duplicate_keys.ts";
+import {
+  expiresAt,
+  inboxChannel,
+  kindOf,
+  MESSAGE_SIGNATURE_TAG,
+  messageBodySchema,
+  TOPIC_SIGNATURE_TAG,
+  topicBodySchema,
+  topicChannel,
+} from "./message_kinds.ts";
 import { utf8ByteLength, utf8Encode } from "./utf8.ts";
 import {
   CHANNEL_PATTERN,
@@ -68,12 +78,11 @@ const name = (what: string, bytesMax: number) =>
   });
 const key = name("key", KEY_BYTES_MAX);
 const element = name("element", ELEMENT_BYTES_MAX);
+const VALUE_RULE =
+  `value must be JSON nested at most ${VALUE_DEPTH_MAX} deep, with finite numbers and well-formed strings`;
 const jsonValue = z.custom<OpValue>(
   (v) => v !== undefined && isBoundedJson(v, 0),
-  {
-    message:
-      `value must be JSON nested at most ${VALUE_DEPTH_MAX} deep, with finite numbers and well-formed strings`,
-  },
+  { message: VALUE_RULE },
 );
 const safeInt = (min: number) => z.number().int().min(min).max(INTEGER_MAX);
 
@@ -119,6 +128,13 @@ export type Op = DeltaBody["ops"][number];
 
 /** A delta whose body parsed and passed the schema; its signature is not yet checked. */
 export interface Delta extends DeltaBody {
+  /**
+   * Set for the other signed kinds carried as deltas (`message_kinds.ts`): a topic message (in
+   * `_topic:<topic>`) or a direct message (in `_inbox:<to>`), whose `ops` are empty.
+   */
+  readonly kind?: "topic" | "message";
+  /** For those kinds: when the message expires (`ts + ttl`), in ms since the epoch. */
+  readonly expires?: number;
   /** base64url(sha256(body bytes)). */
   readonly id: string;
   /** Body text exactly as received. */
@@ -149,7 +165,13 @@ export type RejectReason =
   /** The channel's admission policy does not admit this author (at this delta's `ts`). */
   | "not_admitted"
   /** A `_registry` delta that is not one announce or withdraw of its author's own card. */
-  | "bad_card";
+  | "bad_card"
+  /** A topic or direct message pushed by an agent after its `ts + ttl`. */
+  | "expired"
+  /** An `_inbox:` delta that is not its owner acknowledging message ids. */
+  | "bad_ack"
+  /** A kind this push route does not take (a topic message sent to `/v1/deltas`, ...). */
+  | "wrong_route";
 
 /** The result of the synchronous checks on one envelope. */
 export type Parsed =
@@ -168,13 +190,24 @@ export type Parsed =
     readonly detail: string;
   };
 
-const TAG_BYTES = utf8Encode(DELTA_SIGNATURE_TAG);
+const TAG_BYTES = {
+  delta: utf8Encode(DELTA_SIGNATURE_TAG),
+  topic: utf8Encode(TOPIC_SIGNATURE_TAG),
+  message: utf8Encode(MESSAGE_SIGNATURE_TAG),
+};
 
-/** The bytes a delta signature covers: the domain tag followed by the body bytes. */
-export function signedMessage(bodyBytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  const message = new Uint8Array(TAG_BYTES.length + bodyBytes.length);
-  message.set(TAG_BYTES, 0);
-  message.set(bodyBytes, TAG_BYTES.length);
+/**
+ * The bytes a signature covers: the domain tag of the body's kind (default a delta's) followed
+ * by the body bytes.
+ */
+export function signedMessage(
+  bodyBytes: Uint8Array,
+  kind: "delta" | "topic" | "message" = "delta",
+): Uint8Array<ArrayBuffer> {
+  const tag = TAG_BYTES[kind];
+  const message = new Uint8Array(tag.length + bodyBytes.length);
+  message.set(tag, 0);
+  message.set(bodyBytes, tag.length);
   return message;
 }
 
@@ -253,16 +286,9 @@ export function parseDeltaEnvelope(envelope: unknown, nowMs: number): Parsed {
   if (hasDuplicateKeys(body)) {
     return reject(id, "bad_json", "body repeats a member name in some object");
   }
-  const checked = deltaBodySchema.safeParse(json);
-  if (!checked.success) {
-    const issue = checked.error.issues[0];
-    return reject(
-      id,
-      "bad_schema",
-      `${issue.path.join(".") || "body"}: ${issue.message}`,
-    );
-  }
-  const fields = checked.data;
+  const checked = typedBody(json);
+  if (!checked.ok) return reject(id, "bad_schema", checked.detail);
+  const fields = checked.fields;
   if (fields.ts > nowMs + CLOCK_SKEW_FUTURE_MS_MAX) {
     return reject(
       id,
@@ -275,6 +301,41 @@ export function parseDeltaEnvelope(envelope: unknown, nowMs: number): Parsed {
     delta: { ...fields, id, body, sig },
     publicKey: decodeBase64Url(fields.author)!,
     signature,
-    message: signedMessage(bodyBytes),
+    message: signedMessage(bodyBytes, fields.kind ?? "delta"),
   };
+}
+
+type DeltaFields = Omit<Delta, "id" | "body" | "sig">;
+
+/**
+ * The body checked against the schema of the kind it claims (`kindOf`), as delta fields: a topic
+ * message in channel `_topic:<topic>`, a direct message in `_inbox:<to>`, both with no ops.
+ */
+function typedBody(json: unknown):
+  | { readonly ok: true; readonly fields: DeltaFields }
+  | { readonly ok: false; readonly detail: string } {
+  const kind = kindOf(json);
+  const schema = kind === "topic"
+    ? topicBodySchema
+    : kind === "message"
+    ? messageBodySchema
+    : deltaBodySchema;
+  const checked = schema.safeParse(json);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    return { ok: false, detail: `${issue.path.join(".") || "body"}: ${issue.message}` };
+  }
+  const data = checked.data;
+  if (kind === "delta") return { ok: true, fields: data as DeltaBody };
+  const { v, author, seq, ts, lc } = data as { v: 1 } & Pick<Delta, "author" | "seq" | "ts" | "lc">;
+  const expires = expiresAt(data as { ts: number; ttl: number });
+  if ("topic" in data) {
+    if (!isBoundedJson(data.data, 0)) {
+      return { ok: false, detail: "data: " + VALUE_RULE };
+    }
+    const channel = topicChannel(data.topic);
+    return { ok: true, fields: { v, author, seq, ts, lc, channel, ops: [], kind, expires } };
+  }
+  const channel = inboxChannel((data as { to: string }).to);
+  return { ok: true, fields: { v, author, seq, ts, lc, channel, ops: [], kind, expires } };
 }

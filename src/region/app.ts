@@ -12,7 +12,7 @@ import type { Delta } from "../protocol/delta.ts";
 import type { VerifyFn } from "../protocol/result.ts";
 import { type RegionStore, StoreUnavailableError } from "../store/region_store.ts";
 import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
-import type { RegionDeps } from "./_deps.ts";
+import type { RegionDeps } from "./deps.ts";
 import { channelListRoute } from "./channel_list_route.ts";
 import { channelRoutes } from "./channel_routes.ts";
 import { ChannelViews } from "./channel_views.ts";
@@ -98,6 +98,11 @@ export interface RegionOptions {
    * exact origins, or `["*"]` for any. Default none: no CORS headers, preflights answer 405.
    */
   readonly corsOrigins?: readonly string[];
+  /**
+   * Features' routes built on the region's shared parts (store, verify, rate limits, ingest
+   * hooks): topics, mailboxes. Mounted after the region's own routes.
+   */
+  readonly routes?: readonly ((deps: RegionDeps) => Hono)[];
 }
 
 export function createRegionApp(options: RegionOptions): Hono {
@@ -119,6 +124,7 @@ export function createRegionApp(options: RegionOptions): Hono {
   app.route("/", pushRoute(deps));
   app.route("/", channelListRoute(deps));
   app.route("/", channelRoutes(deps));
+  for (const routes of options.routes ?? []) app.route("/", routes(deps));
   const status = options.status ?? (async () => {
     await store.ping();
     return { region, store: store.kind, mesh: null };

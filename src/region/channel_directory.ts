@@ -10,6 +10,7 @@
  * write for channels it recorded lately (a bounded set), so the store sees one idempotent write
  * per channel per instance, not one per push.
  */
+import { INBOX_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 import { CHANNEL_CHARS_MAX, CHANNEL_PATTERN } from "../protocol/limits.ts";
 import { utf8Encode } from "../protocol/utf8.ts";
@@ -71,13 +72,15 @@ export class ChannelDirectory {
   }
 
   /**
-   * Records every channel of `channels` this instance has not recorded lately, in index writes
+   * Records every channel of `channels` (mailboxes aside) this instance has not recorded lately, in index writes
    * of at most `CHANNELS_RECORD_WRITE_KEYS_MAX` keys; resolves once they are written. Throws
    * what the store throws (`StoreUnavailableError`): the caller must then not write the deltas.
    */
   async record(channels: Iterable<string>): Promise<void> {
     const fresh: string[] = [];
     for (const channel of new Set(channels)) {
+      // Mailboxes are private: listing them would tell who receives messages.
+      if (channel.startsWith(INBOX_CHANNEL_PREFIX)) continue;
       if (this.#known.delete(channel)) this.#known.add(channel); // most recent last
       else fresh.push(channel);
     }

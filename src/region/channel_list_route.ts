@@ -5,7 +5,7 @@
  */
 import { type Context, Hono } from "hono";
 import { names } from "../telemetry/mod.ts";
-import type { RegionDeps } from "./_deps.ts";
+import type { RegionDeps } from "./deps.ts";
 import {
   CHANNEL_PREFIX_PATTERN,
   CHANNELS_LIMIT_DEFAULT,

@@ -10,8 +10,9 @@ import {
   TAIL_LIMIT_DEFAULT,
   TAIL_LIMIT_MAX,
 } from "../protocol/limits.ts";
+import { INBOX_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
 import { names } from "../telemetry/mod.ts";
-import type { RegionDeps } from "./_deps.ts";
+import type { RegionDeps } from "./deps.ts";
 import { Problem } from "./problem.ts";
 
 export function channelRoutes(deps: RegionDeps): Hono {
@@ -92,10 +93,17 @@ function channelParam(channel: string): string {
       `Channel name must match ${CHANNEL_RULE}: ${JSON.stringify(channel)}`,
     );
   }
+  if (channel.startsWith(INBOX_CHANNEL_PREFIX)) {
+    throw new Problem(
+      "forbidden",
+      "A mailbox is read only by its owner, with a signed GET /v1/agents/{id}/inbox",
+    );
+  }
   return channel;
 }
 
-function integerQuery(
+/** The integer query parameter `raw` in `min..max` (`fallback` when absent); 400 otherwise. */
+export function integerQuery(
   raw: string | undefined,
   name: string,
   min: number,

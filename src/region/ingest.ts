@@ -4,11 +4,18 @@
  * adds the signature check (async), admission and the store.
  */
 import { decodeBase64Url } from "../protocol/base64url.ts";
-import { type Delta, ID_PATTERN, type RejectReason, signedMessage } from "../protocol/delta.ts";
+import {
+  type Delta,
+  ID_PATTERN,
+  reject,
+  type RejectReason,
+  signedMessage,
+} from "../protocol/delta.ts";
 import { parseEnvelope } from "../protocol/envelope.ts";
 import { CERTIFICATES_CHANNEL, certificatesIn } from "../protocol/certificate.ts";
 import { EQUIVOCATIONS_CHANNEL, proofSignatures } from "../protocol/equivocation.ts";
 import { utf8Encode } from "../protocol/utf8.ts";
+import { kindOf, TOPIC_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
 import type { DeltaOrigin, PutOutcome, RegionStore, StoredDelta } from "../store/region_store.ts";
 import { type AdmissionPolicy, certificateAdmits, ruleFor } from "../guard/admission.ts";
 import { certificatesOf, operatorSigned } from "../guard/certificates.ts";
@@ -80,6 +87,11 @@ export interface IngestOptions {
    * them to peers while they commit here); some may turn out to be duplicates. Must not throw.
    */
   readonly onAdmitted?: (deltas: readonly Delta[]) => void;
+  /**
+   * What the push route takes: a detail for a parsed delta it does not (rejected `wrong_route`,
+   * e.g. a topic message sent to `/v1/deltas`), or null. Default: everything.
+   */
+  readonly route?: (delta: Delta) => string | null;
 }
 
 /**
@@ -145,7 +157,11 @@ async function check(
   options: IngestOptions,
 ) {
   const { origin = "agent", known, attributeInvalid = false, admission } = options;
-  const parsed = envelopes.map((e) => parseEnvelope(e, nowMs));
+  const parsed = envelopes.map((e) => {
+    const p = unexpired(parseEnvelope(e, nowMs), origin, nowMs);
+    const wrong = p.ok ? options.route?.(p.delta) ?? null : null;
+    return wrong === null ? p : reject(p.ok ? p.delta.id : null, "wrong_route", wrong);
+  });
   // A body this region already stores is a duplicate whatever its signature says: the stored
   // one was verified. Skipping verification matters when peers relay what we already have.
   const held = parsed.map((p) => p.ok && known !== undefined && known(p.delta.id));
@@ -164,6 +180,16 @@ async function check(
   });
   const results = parsed.map((p, i) => firstResult(p, held[i], refused[i], verified[i]));
   return { parsed, results, signers };
+}
+
+/**
+ * An agent may not push a topic or direct message past its `ts + ttl` (`expired`); what peers
+ * relay is stored whenever it comes, expired or not, so every region's set ends equal.
+ */
+function unexpired(p: ParsedEnvelope, origin: DeltaOrigin, nowMs: number): ParsedEnvelope {
+  if (!p.ok || origin !== "agent" || p.delta.expires === undefined) return p;
+  if (p.delta.expires > nowMs) return p;
+  return reject(p.delta.id, "expired", "ts + ttl is already past");
 }
 
 /**
@@ -296,7 +322,10 @@ async function judge(
   verify: VerifyFn,
   nowMs: number,
 ): Promise<boolean[]> {
-  const rules = deltas.map((d) => d.channel.startsWith("_") ? null : ruleFor(admission, d.channel));
+  const rules = deltas.map((d) => {
+    const name = admissionName(d);
+    return name === null ? null : ruleFor(admission, name);
+  });
   if (!rules.some((r) => r?.policy === "certificate")) {
     return deltas.map((d, k) =>
       rules[k] === null || rules[k].policy === "open" ||
@@ -312,8 +341,19 @@ async function judge(
     const rule = rules[k];
     if (rule === null || rule.policy === "open") return true;
     if (rule.policy === "allowlist") return rule.authors.has(d.author);
-    return held.admits(d) || batch.some((c) => certificateAdmits(c, d));
+    const named = { ...d, channel: admissionName(d)! };
+    return held.admits(named) || batch.some((c) => certificateAdmits(c, named));
   });
+}
+
+/**
+ * The name the admission policy judges a delta by, or null for the system's own channels: a
+ * channel's name, and for a topic message its topic (so a rule or certificate for `jobs.*`
+ * covers the channels and the topics of those names). Direct messages are open to all senders.
+ */
+function admissionName(delta: Delta): string | null {
+  if (delta.kind === "topic") return delta.channel.slice(TOPIC_CHANNEL_PREFIX.length);
+  return delta.channel.startsWith("_") ? null : delta.channel;
 }
 
 /**
@@ -358,8 +398,10 @@ function rateLimited(id: string, retryAfterMs: number): DeltaResult {
 function claimedSigner(envelope: unknown) {
   const { body, sig } = envelope as { body: string; sig: string };
   let author: unknown;
+  let json: unknown;
   try {
-    author = (JSON.parse(body) as { author?: unknown })?.author;
+    json = JSON.parse(body);
+    author = (json as { author?: unknown })?.author;
   } catch {
     return null;
   }
@@ -367,7 +409,8 @@ function claimedSigner(envelope: unknown) {
   const publicKey = decodeBase64Url(author);
   const signature = decodeBase64Url(sig);
   if (publicKey === null || signature === null || signature.length !== 64) return null;
-  return { author, publicKey, signature, message: signedMessage(utf8Encode(body)) };
+  const message = signedMessage(utf8Encode(body), kindOf(json));
+  return { author, publicKey, signature, message };
 }
 
 function stored(delta: Delta): StoredDelta {

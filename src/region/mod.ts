@@ -1,11 +1,14 @@
 /** The public face of src/region/: what other folders may use. Files starting with _ stay private. */
+export * from "./agent_request.ts";
 export * from "./app.ts";
 export * from "./channel_directory.ts";
 export * from "./channel_list_route.ts";
 export * from "./channel_routes.ts";
 export * from "./channel_views.ts";
 export * from "./cors.ts";
+export * from "./deps.ts";
 export * from "./ingest.ts";
 export * from "./problem.ts";
 export * from "./push_route.ts";
 export * from "./read_body.ts";
+export * from "./retained_scan.ts";

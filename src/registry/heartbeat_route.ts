@@ -12,19 +12,12 @@
  * throwaway key leaves no lasting record: its nonce and bucket expire).
  */
 import { Hono } from "hono";
-import {
-  type AgentSignatureRefused,
-  checkAgentSignature,
-  claimAgentNonce,
-  signatureRefusal,
-} from "../guard/http_signature.ts";
 import { chargeHeartbeat, retryAfterSeconds } from "../guard/rate_limiter.ts";
-import { ID_PATTERN } from "../protocol/delta.ts";
 import { CLOCK_SKEW_FUTURE_MS_MAX } from "../protocol/limits.ts";
 import { HTTP_SIGNATURE_SKEW_MS_MAX } from "../protocol/signature_base.ts";
 import { allowOnly } from "../region/app.ts";
 import { Problem } from "../region/problem.ts";
-import { readBodyBytes } from "../region/read_body.ts";
+import { agentParam, signedByAgent } from "../region/agent_request.ts";
 import { names } from "../telemetry/mod.ts";
 import { cardKey, parseCardRecord } from "./index_layout.ts";
 import type { Registry } from "./registry.ts";
@@ -41,38 +34,17 @@ if (HTTP_SIGNATURE_SKEW_MS_MAX > CLOCK_SKEW_FUTURE_MS_MAX) {
 export function heartbeatRoute(registry: Registry): Hono {
   const app = new Hono();
   app.post("/v1/agents/:id/heartbeat", (c) => {
-    const id = c.req.param("id");
-    if (!ID_PATTERN.test(id)) {
-      throw new Problem("invalid-request", "agent id must be a 43-character base64url public key");
-    }
+    const id = agentParam(c);
     return registry.telemetry.inSpan(names.SPAN_REGISTRY_HEARTBEAT, registry.base, async (span) => {
-      const body = await readBodyBytes(c.req.raw, HEARTBEAT_BODY_BYTES_MAX);
       const nowMs = registry.now();
-      const request = { method: c.req.method, url: c.req.url, headers: c.req.raw.headers, body };
-      const refuse = (outcome: AgentSignatureRefused): never => {
-        span.setAttribute(names.ATTR_AGENT_SIGNATURE_OUTCOME, outcome.reason);
-        registry.telemetry.agentSignatureRefusals.add(1, {
-          ...registry.base,
-          [names.ATTR_AGENT_SIGNATURE_OUTCOME]: outcome.reason,
-        });
-        const { slug, detail, headers } = signatureRefusal(outcome);
-        throw new Problem(slug, detail, headers);
-      };
-      const checked = await checkAgentSignature(request, { nowMs, agent: id });
-      if (!checked.ok) return refuse(checked);
-      const authority = new URL(c.req.url).host.toLowerCase();
-      if (registry.authorities.length > 0 && !registry.authorities.includes(authority)) {
-        throw new Problem(
-          "unauthorized",
-          `This request is signed for ${authority}; this region is ${registry.authorities[0]}`,
-        );
-      }
-      const claimed = await claimAgentNonce(
-        checked,
-        (nonce, ttlMs, atMs) => registry.store.claimNonce(nonce, ttlMs, atMs),
+      const { verified: checked } = await signedByAgent(c, id, span, {
+        store: registry.store,
+        telemetry: registry.telemetry,
+        base: registry.base,
+        authorities: registry.authorities,
         nowMs,
-      );
-      if (!claimed.ok) return refuse(claimed);
+        bodyBytesMax: HEARTBEAT_BODY_BYTES_MAX,
+      });
       const charge = await chargeHeartbeat(registry.store, id, nowMs);
       if (!charge.allowed) {
         span.setAttribute(names.ATTR_RATE_LIMIT_SCOPE, "heartbeat");
@@ -88,7 +60,6 @@ export function heartbeatRoute(registry: Registry): Hono {
           { "retry-after": String(seconds) },
         );
       }
-      span.setAttribute(names.ATTR_AGENT_SIGNATURE_OUTCOME, "verified");
       // The signer's clock (whole seconds), never further ahead of this region than a delta.
       const ts = Math.min(checked.created * 1000, nowMs + CLOCK_SKEW_FUTURE_MS_MAX);
       // Only an agent with a card has liveness to show: a throwaway key leaves no record.

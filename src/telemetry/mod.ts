@@ -10,6 +10,7 @@ import {
   type Span,
   SpanStatusCode,
   trace,
+  type UpDownCounter,
 } from "@opentelemetry/api";
 import * as names from "./names.ts";
 
@@ -31,6 +32,9 @@ export interface Telemetry {
   readonly registryIndexed: Counter;
   readonly registryDiscoverDuration: Histogram;
   readonly agentSignatureRefusals: Counter;
+  readonly topicSubscribers: UpDownCounter;
+  readonly topicDelivered: Counter;
+  readonly topicDropped: Counter;
   /** Runs `work` in a span named `name`; records exceptions and ends the span. */
   inSpan<T>(name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T>;
 }
@@ -84,6 +88,18 @@ export function createTelemetry(): Telemetry {
     agentSignatureRefusals: meter.createCounter(names.METRIC_AGENT_SIGNATURE_REFUSALS, {
       description: "Signed agent requests refused (401 or 403), by what the check found.",
       unit: "{request}",
+    }),
+    topicSubscribers: meter.createUpDownCounter(names.METRIC_TOPIC_SUBSCRIBERS, {
+      description: "Topic subscribers (SSE streams) this instance holds, by subject.",
+      unit: "{subscriber}",
+    }),
+    topicDelivered: meter.createCounter(names.METRIC_TOPIC_DELIVERED, {
+      description: "Topic messages sent to SSE subscribers, by subject.",
+      unit: "{message}",
+    }),
+    topicDropped: meter.createCounter(names.METRIC_TOPIC_DROPPED, {
+      description: "SSE subscribers dropped for falling behind their bounded buffer.",
+      unit: "{subscriber}",
     }),
     inSpan(name, attributes, work) {
       return tracer.startActiveSpan(name, { attributes }, async (span) => {

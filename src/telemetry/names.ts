@@ -20,6 +20,8 @@ export const SPAN_REGISTRY_INDEX = "mesh.registry.index";
 export const SPAN_REGISTRY_DISCOVER = "mesh.registry.discover";
 export const SPAN_REGISTRY_CARD = "mesh.registry.card.read";
 export const SPAN_REGISTRY_HEARTBEAT = "mesh.registry.heartbeat";
+export const SPAN_INBOX_READ = "mesh.inbox.read";
+export const SPAN_INBOX_ACK = "mesh.inbox.ack";
 
 // Metrics
 export const METRIC_DELTAS_INGESTED = "mesh.deltas.ingested";
@@ -33,9 +35,14 @@ export const METRIC_RATE_LIMIT_REFUSALS = "mesh.ratelimit.refusals";
 export const METRIC_REGISTRY_INDEXED = "mesh.registry.indexed";
 export const METRIC_REGISTRY_DISCOVER_DURATION = "mesh.registry.discover.duration";
 export const METRIC_AGENT_SIGNATURE_REFUSALS = "mesh.agent_signature.refusals";
+export const METRIC_TOPIC_SUBSCRIBERS = "mesh.topic.subscribers";
+export const METRIC_TOPIC_DELIVERED = "mesh.topic.delivered";
+export const METRIC_TOPIC_DROPPED = "mesh.topic.dropped";
 
 // Attributes
 export const ATTR_REGION = "mesh.region";
+export const ATTR_TOPIC_SUBJECT = "mesh.topic.subject";
+export const ATTR_INBOX_MESSAGES = "mesh.inbox.messages";
 export const ATTR_CHANNEL = "mesh.channel";
 export const ATTR_STORE_KIND = "mesh.store.kind";
 export const ATTR_OUTCOME = "mesh.delta.outcome";

@@ -28,6 +28,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   region: ["protocol", "crypto", "crdt", "store", "guard", "telemetry"],
   mesh: ["protocol", "crypto", "crdt", "sync", "store", "guard", "region", "telemetry"],
   registry: ["protocol", "crypto", "crdt", "store", "guard", "region", "telemetry"],
+  topics: ["protocol", "crypto", "store", "guard", "region", "telemetry"],
+  mailbox: ["protocol", "crypto", "store", "guard", "region", "telemetry"],
   compose: [
     "protocol",
     "crypto",
@@ -38,6 +40,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     "region",
     "mesh",
     "registry",
+    "topics",
+    "mailbox",
     "telemetry",
   ],
   client: ["protocol", "crypto", "crdt"],

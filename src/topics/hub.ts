@@ -1,0 +1,118 @@
+/**
+ * This instance's topic hub: it hands every topic message stored in the region to the matching
+ * subscribers held here. Messages this instance stores itself (agent publishes, peer relays,
+ * anti-entropy repairs) are handed over at once; those other instances of the region store are
+ * read from the region log, polled while anyone subscribes. A subscriber may be offered a message
+ * twice (both ways, or replay and live); its cursor delivers it once.
+ */
+import type { Delta } from "../protocol/delta.ts";
+import type { RegionStore } from "../store/region_store.ts";
+import { TOPIC_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
+import type { Subscription } from "./subscription.ts";
+import { subjectMatches } from "./subject.ts";
+import { topicEventOf } from "./topic_event.ts";
+
+/** Default pause between reads of the region log while there are subscribers, in ms. */
+export const HUB_POLL_MS_DEFAULT = 50;
+/** Region-log entries read per poll page. */
+const LOG_PAGE = 512;
+
+export interface TopicHubOptions {
+  readonly store: RegionStore;
+  readonly pollMs?: number;
+}
+
+export class TopicHub {
+  readonly #store: RegionStore;
+  readonly #pollMs: number;
+  readonly #subscribers = new Set<Subscription>();
+  /** The region-log position read so far; null while nobody subscribes. */
+  #logCursor: number | null = null;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #polling: Promise<void> | null = null;
+
+  constructor(options: TopicHubOptions) {
+    this.#store = options.store;
+    this.#pollMs = options.pollMs ?? HUB_POLL_MS_DEFAULT;
+  }
+
+  /** Subscribers held by this instance. */
+  get size(): number {
+    return this.#subscribers.size;
+  }
+
+  /**
+   * Adds a subscriber. Resolves once every message stored from now on will be offered to it, so
+   * a replay read after this misses nothing.
+   */
+  async add(subscription: Subscription): Promise<void> {
+    if (this.#logCursor === null) {
+      const head = await this.#store.logHead();
+      this.#logCursor ??= head;
+    }
+    this.#subscribers.add(subscription);
+    this.#schedule();
+  }
+
+  remove(subscription: Subscription): void {
+    this.#subscribers.delete(subscription);
+    subscription.close();
+    if (this.#subscribers.size > 0) return;
+    this.#logCursor = null;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  /** Told of what this instance stored (a push, a relay, a repair): offers topic messages at once. */
+  onStored(deltas: readonly Delta[]): void {
+    if (this.#subscribers.size === 0) return;
+    for (const delta of deltas) {
+      if (delta.kind !== "topic") continue;
+      const event = topicEventOf(delta);
+      if (event !== null) { for (const s of this.#subscribers) s.offer(event); }
+    }
+  }
+
+  /** Reads the region log once now (tests; the timer does it otherwise). */
+  poll(): Promise<void> {
+    this.#polling ??= this.#readLog().finally(() => this.#polling = null);
+    return this.#polling;
+  }
+
+  /** Stops polling and closes every subscriber. */
+  close(): void {
+    for (const s of [...this.#subscribers]) this.remove(s);
+  }
+
+  #schedule(): void {
+    if (this.#timer !== null || this.#subscribers.size === 0) return;
+    this.#timer = setTimeout(async () => {
+      this.#timer = null;
+      await this.poll().catch(() => {}); // the store is down: try again next time
+      this.#schedule();
+    }, this.#pollMs);
+  }
+
+  async #readLog(): Promise<void> {
+    while (this.#logCursor !== null) {
+      const page = await this.#store.listLog(this.#logCursor, LOG_PAGE);
+      const wanted = page.entries.filter((e) =>
+        e.channel.startsWith(TOPIC_CHANNEL_PREFIX) && this.#wants(e.channel)
+      );
+      const stored = await Promise.all(wanted.map((e) => this.#store.getDelta(e.channel, e.id)));
+      for (const delta of stored) {
+        const event = delta === null ? null : topicEventOf(delta);
+        if (event !== null) { for (const s of this.#subscribers) s.offer(event); }
+      }
+      if (this.#logCursor === null) return; // everyone left meanwhile
+      this.#logCursor = Math.max(this.#logCursor, page.cursor);
+      if (!page.more) return;
+    }
+  }
+
+  #wants(channel: string): boolean {
+    const topic = channel.slice(TOPIC_CHANNEL_PREFIX.length);
+    for (const s of this.#subscribers) if (subjectMatches(s.subject, topic)) return true;
+    return false;
+  }
+}

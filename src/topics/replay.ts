@@ -1,0 +1,63 @@
+/**
+ * Replay: the retained messages of every topic a subject matches that a cursor has not
+ * delivered, read from the store in each topic's arrival order, from the topic's low-water mark
+ * (`retained_scan.ts`), so a replay reads the retention window, not the topic's whole history.
+ */
+import type { RegionStore } from "../store/region_store.ts";
+import { listChannels } from "../region/channel_directory.ts";
+import {
+  DeadPrefix,
+  moveLowWater,
+  readLowWater,
+  retainedArrivals,
+} from "../region/retained_scan.ts";
+import { TOPIC_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
+import type { TopicCursor } from "./cursor.ts";
+import { type Subject, subjectMatches } from "./subject.ts";
+import { type TopicEvent, topicEventOf } from "./topic_event.ts";
+
+/** Most topics one subscription replays (a wildcard over more replays the first ones). */
+export const REPLAY_TOPICS_MAX = 1_000;
+/** The channels of the topics `subject` matches, in name order (at most REPLAY_TOPICS_MAX). */
+export async function matchingChannels(store: RegionStore, subject: Subject): Promise<string[]> {
+  if (subject.literal) return [subject.channelPrefix];
+  const found: string[] = [];
+  let after: string | undefined;
+  while (found.length < REPLAY_TOPICS_MAX) {
+    const page = await listChannels(store, subject.channelPrefix, after, 1_000);
+    for (const { channel } of page.channels) {
+      const topic = channel.slice(TOPIC_CHANNEL_PREFIX.length);
+      if (channel.startsWith(TOPIC_CHANNEL_PREFIX) && subjectMatches(subject, topic)) {
+        found.push(channel);
+      }
+    }
+    if (page.after === null) break;
+    after = page.after;
+  }
+  return found.slice(0, REPLAY_TOPICS_MAX);
+}
+
+/**
+ * The events of `channels` the cursor may still deliver (unexpired at `now()`, `ts` at or after
+ * the cursor's start, not delivered), lazily, one topic after the other in arrival order.
+ */
+export async function* replay(
+  store: RegionStore,
+  channels: readonly string[],
+  cursor: TopicCursor,
+  now: () => number,
+): AsyncGenerator<TopicEvent> {
+  for (const channel of channels) {
+    const low = await readLowWater(store, channel);
+    const dead = new DeadPrefix(low.arrival);
+    for await (const delta of retainedArrivals(store, channel, low.arrival)) {
+      const event = topicEventOf(delta);
+      const expired = event === null || event.expires <= now();
+      dead.note(delta.arrival, expired);
+      if (event === null || expired) continue;
+      if (event.ts < cursor.startMs || cursor.has(event.key, event.seq)) continue;
+      yield event;
+    }
+    await moveLowWater(store, channel, low, dead.upTo);
+  }
+}

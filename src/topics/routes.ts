@@ -1,0 +1,164 @@
+/**
+ * The topic routes (docs/protocol.md §22): publish (`POST /v1/topics/{topic}`), subscribe as
+ * Server-Sent Events (`GET /v1/topics/{subject}/events`) or long-poll
+ * (`GET /v1/topics/{subject}/messages`). Mounted on the region app through `RegionOptions.routes`.
+ */
+import { type Context, Hono } from "hono";
+import { isTopic, TOPIC_RULE, TOPIC_TTL_MS_MAX, topicChannel } from "../protocol/message_kinds.ts";
+import type { Delta } from "../protocol/delta.ts";
+import { allowOnly } from "../region/app.ts";
+import type { RegionDeps } from "../region/deps.ts";
+import { Problem } from "../region/problem.ts";
+import { integerQuery } from "../region/channel_routes.ts";
+import { pushHandler } from "../region/push_route.ts";
+import { names } from "../telemetry/mod.ts";
+import { TopicCursor } from "./cursor.ts";
+import type { TopicHub } from "./hub.ts";
+import { matchingChannels, replay } from "./replay.ts";
+import { sseResponse } from "./sse.ts";
+import { parseSubject, type Subject } from "./subject.ts";
+import { Subscription } from "./subscription.ts";
+import { eventJson } from "./topic_event.ts";
+
+/** How far before the request a new subscription starts, in ms (publishers' clocks may lag). */
+export const TOPIC_START_SLACK_MS = 5_000;
+/** Most subscribers (SSE streams and waiting long-polls) one instance holds. */
+export const TOPIC_SUBSCRIBERS_MAX = 10_000;
+/** Longest `wait` of a long-poll, in seconds. */
+export const LONG_POLL_WAIT_S_MAX = 30;
+/** Most messages one long-poll answer carries (`limit` at most). */
+export const LONG_POLL_LIMIT_MAX = 256;
+/** Default `limit` of a long-poll. */
+export const LONG_POLL_LIMIT_DEFAULT = 100;
+
+const ROUTES: [string, string][] = [
+  ["/v1/topics/:topic", "POST"],
+  ["/v1/topics/:subject/events", "GET"],
+  ["/v1/topics/:subject/messages", "GET"],
+];
+
+/** The topic routes over `hub`, as a region route group. */
+export function topicRoutes(hub: TopicHub): (deps: RegionDeps) => Hono {
+  return (deps) => {
+    const app = new Hono();
+    app.post(
+      "/v1/topics/:topic",
+      pushHandler(deps, "messages", (delta: Delta, c: Context) => {
+        const topic = topicParam(c.req.param("topic") ?? "");
+        if (delta.kind === "topic" && delta.channel === topicChannel(topic)) return null;
+        return `this route takes topic messages of topic ${topic}`;
+      }),
+    );
+    app.get("/v1/topics/:subject/events", async (c) => {
+      const subscription = await subscribe(deps, hub, c);
+      const attrs = { ...deps.base, [names.ATTR_TOPIC_SUBJECT]: subscription.subject.pattern };
+      deps.telemetry.topicSubscribers.add(1, attrs);
+      return sseResponse(subscription, c.req.raw.signal, {
+        onEnd: (why) => {
+          hub.remove(subscription);
+          deps.telemetry.topicSubscribers.add(-1, attrs);
+          if (why === "dropped") deps.telemetry.topicDropped.add(1, attrs);
+        },
+        onEvent: () => deps.telemetry.topicDelivered.add(1, attrs),
+      });
+    });
+    app.get("/v1/topics/:subject/messages", async (c) => {
+      const limit = integerQuery(
+        c.req.query("limit"),
+        "limit",
+        1,
+        LONG_POLL_LIMIT_MAX,
+        LONG_POLL_LIMIT_DEFAULT,
+      );
+      const wait = integerQuery(c.req.query("wait"), "wait", 0, LONG_POLL_WAIT_S_MAX, 0);
+      const subscription = await subscribe(deps, hub, c);
+      try {
+        return c.json(await collect(subscription, limit, wait * 1000, c.req.raw.signal));
+      } finally {
+        hub.remove(subscription);
+      }
+    });
+    for (const [path, allow] of ROUTES) allowOnly(app, path, allow);
+    return app;
+  };
+}
+
+/** Up to `limit` events, waiting at most `waitMs` for the first one. */
+async function collect(
+  subscription: Subscription,
+  limit: number,
+  waitMs: number,
+  signal: AbortSignal,
+) {
+  const messages: Record<string, unknown>[] = [];
+  let cursor = subscription.position();
+  const deadline = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, waitMs))]);
+  while (messages.length < limit) {
+    // Once something is in hand, only what is already there is taken.
+    const next = await subscription.next(deadline, messages.length === 0);
+    if (next.kind !== "event") break;
+    messages.push(eventJson(next.event));
+    cursor = next.cursor;
+  }
+  return { messages, cursor };
+}
+
+/** A subscription of the request's subject from its cursor, registered with the hub, replaying. */
+async function subscribe(deps: RegionDeps, hub: TopicHub, c: Context): Promise<Subscription> {
+  const subject = subjectParam(c.req.param("subject") ?? "");
+  const cursor = cursorOf(c, deps.now());
+  if (hub.size >= TOPIC_SUBSCRIBERS_MAX) {
+    throw new Problem("rate-limited", "This instance holds its most subscribers; retry later", {
+      "retry-after": "5",
+    });
+  }
+  const subscription = new Subscription(subject, cursor, deps.now);
+  await hub.add(subscription); // first, so that nothing stored during the replay is missed
+  try {
+    const channels = await matchingChannels(deps.store, subject);
+    subscription.replayFrom(replay(deps.store, channels, cursor, deps.now));
+  } catch (error) {
+    hub.remove(subscription);
+    throw error;
+  }
+  return subscription;
+}
+
+/** The cursor to resume from (`Last-Event-ID`, else `cursor`), or a fresh one from `since`. */
+function cursorOf(c: Context, nowMs: number): TopicCursor {
+  const text = c.req.header("last-event-id") ?? c.req.query("cursor");
+  if (text !== undefined && text !== "") {
+    const cursor = TopicCursor.decode(text);
+    if (cursor === null) {
+      throw new Problem(
+        "invalid-request",
+        "Last-Event-ID / cursor is not a cursor this mesh issued",
+      );
+    }
+    return cursor;
+  }
+  const since = integerQuery(
+    c.req.query("since"),
+    "since",
+    0,
+    Number.MAX_SAFE_INTEGER,
+    nowMs - TOPIC_START_SLACK_MS,
+  );
+  return TopicCursor.fresh(Math.max(since, nowMs - TOPIC_TTL_MS_MAX));
+}
+
+function topicParam(topic: string): string {
+  if (!isTopic(topic)) throw new Problem("invalid-request", `Topic must be ${TOPIC_RULE}`);
+  return topic;
+}
+
+function subjectParam(pattern: string): Subject {
+  const subject = parseSubject(pattern);
+  if (subject === null) {
+    throw new Problem(
+      "invalid-request",
+      `Subject must be ${TOPIC_RULE}, where a token may be * and the last one >`,
+    );
+  }
+  return subject;
+}
