@@ -85,10 +85,33 @@ export class Agent {
     } catch (error) {
       return Promise.reject(error);
     }
+    return this.#claimThen(channel, (seq) => this.#signAt(channel, seq, ops));
+  }
+
+  /**
+   * Claims the next seq of `channel` from the ledger, then signs the body `fields(seq, ts, lc)`
+   * (author and `v` added) with the domain tag of `kind`: how topic and direct messages are
+   * numbered and signed (`messaging.ts` builds their fields and checks them first).
+   */
+  signNextOf(
+    channel: string,
+    kind: "topic" | "message",
+    fields: (seq: number, ts: number, lc: number) => Record<string, unknown>,
+  ): Promise<Envelope> {
+    return this.#claimThen(channel, (seq) => {
+      const { ts, lc } = this.clock.next();
+      const text = JSON.stringify({ v: 1, author: this.key.id, ...fields(seq, ts, lc) });
+      const sig = encodeBase64Url(this.key.sign(signedMessage(utf8Encode(text), kind)));
+      return { body: text, sig };
+    });
+  }
+
+  /** One claim at a time per channel: `sign` runs with each claimed seq, in call order. */
+  #claimThen(channel: string, sign: (seq: number) => Envelope): Promise<Envelope> {
     const previous = this.#claims.get(channel) ?? Promise.resolve();
     const signed = previous.then(async () => {
       const seq = await this.ledger.claim(channel, this.#floor(channel));
-      return this.#signAt(channel, seq, ops);
+      return sign(seq);
     });
     const tail = signed.catch(() => undefined);
     this.#claims.set(channel, tail);
