@@ -83,7 +83,7 @@ function parse(delta: ArrivedDelta, owner: string): Parsed {
 
 /**
  * Up to `limit` unexpired, unacknowledged messages of `owner`'s mailbox with arrival above
- * `after`, at `nowMs`. Reads the whole retained mailbox (acknowledgements may come after the
+ * `after`, at `nowMs`, leaving out those of `excluded` authors (quarantined). Reads the whole retained mailbox (acknowledgements may come after the
  * messages they name), then moves the low-water mark over the dead prefix.
  */
 export async function readInbox(
@@ -92,6 +92,7 @@ export async function readInbox(
   after: number,
   limit: number,
   nowMs: number,
+  excluded: ReadonlySet<string> = new Set(),
 ): Promise<InboxPage> {
   const channel = inboxChannel(owner);
   const low = await readLowWater(store, channel);
@@ -110,7 +111,8 @@ export async function readInbox(
     if (parsed.kind === "message") {
       const gone = parsed.message.expires <= nowMs || acked.has(parsed.message.id);
       dead.note(arrival, gone);
-      if (!gone && arrival > after) live.push(parsed.message);
+      const shown = !excluded.has(parsed.message.from) && arrival > after;
+      if (!gone && shown) live.push(parsed.message);
     } else dead.note(arrival, parsed.kind === "other" || parsed.ts < ackUseless);
   }
   await moveLowWater(store, channel, low, dead.upTo);

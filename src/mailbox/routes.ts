@@ -15,6 +15,7 @@ import { integerQuery } from "../region/channel_routes.ts";
 import { ingestPush, pushHandler } from "../region/push_route.ts";
 import { PUSH_BYTES_MAX, PUSH_DELTAS_MAX } from "../protocol/limits.ts";
 import { names } from "../telemetry/mod.ts";
+import { quarantineOf } from "../guard/quarantine.ts";
 import { INBOX_LIMIT_DEFAULT, INBOX_LIMIT_MAX, readInbox } from "./inbox.ts";
 
 /** Largest acknowledgement request body, in bytes. */
@@ -57,7 +58,8 @@ export function mailboxRoutes(options: MailboxOptions): (deps: RegionDeps) => Ho
           INBOX_LIMIT_MAX,
           INBOX_LIMIT_DEFAULT,
         );
-        const page = await readInbox(deps.store, id, after, limit, nowMs);
+        const excluded = await quarantineOf(deps.store).authors(nowMs);
+        const page = await readInbox(deps.store, id, after, limit, nowMs, excluded);
         span.setAttribute(names.ATTR_INBOX_MESSAGES, page.messages.length);
         const messages = page.messages.map(({ arrival: _, ...m }) => m);
         return c.json({ messages, cursor: String(page.cursor), more: page.more });

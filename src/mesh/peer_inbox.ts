@@ -21,7 +21,7 @@ import {
   ReplayGuard,
   signRegionAnswer,
 } from "./region_message.ts";
-import type { RegionIndex, StoredHook } from "./region_index.ts";
+import { type RegionIndex, type StoredHook, SYNC_FETCH_IDS_MAX } from "./region_index.ts";
 import type { RegionInfo, Topology } from "./topology.ts";
 
 /**
@@ -58,6 +58,10 @@ export const heartbeatSchema = z.object({ summary: summarySchema });
 const peerDeltasSchema = z.object({
   origin: z.enum(["zone", "remote", "relay", "sync"]),
   deltas: z.array(z.unknown()).max(PEER_DELTAS_MAX),
+});
+
+const peerFetchSchema = z.object({
+  ids: z.array(z.string()).max(SYNC_FETCH_IDS_MAX),
 });
 
 /** An answer to a region message: the body text and its `mesh-signature` header value. */
@@ -158,6 +162,16 @@ export class PeerInbox {
         return this.#answer(message, body, { results: outcome.results });
       },
     );
+  }
+
+  /**
+   * `POST /v1/peer/fetch`: another region pulling deltas by id after reconciling with this one;
+   * answered signed, mailboxes included (the public `/v1/sync/fetch` leaves those out).
+   */
+  async onPeerFetch(body: string, signature: string | null): Promise<SignedAnswer> {
+    const message = await this.#accept(body, signature, "fetch", peerFetchSchema);
+    const deltas = await this.#d.index.fetch(message.ids, { private: true });
+    return this.#answer(message, body, { deltas });
   }
 
   /** `POST /v1/peer/heartbeat`: a peer leader's heartbeat; answered with our own summary. */

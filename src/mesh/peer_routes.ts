@@ -43,6 +43,7 @@ function answered(c: Context, answer: SignedAnswer): Response {
 const MESH_ROUTES: [string, string][] = [
   ["/v1/peer/deltas", "POST"],
   ["/v1/peer/heartbeat", "POST"],
+  ["/v1/peer/fetch", "POST"],
   ["/v1/sync", "POST"],
   ["/v1/sync/fetch", "POST"],
 ];
@@ -55,6 +56,13 @@ export function meshRoutes(mesh: MeshNode, index: RegionIndex): Hono {
     const body = await readTextBody(c.req.raw, REGION_MESSAGE_BYTES_MAX);
     const signature = c.req.header(SIGNATURE_HEADER) ?? null;
     return answered(c, await mesh.onPeerDeltas(body, signature).catch(refused));
+  });
+
+  app.post("/v1/peer/fetch", async (c) => {
+    requireJson(c.req.raw);
+    const body = await readTextBody(c.req.raw, REGION_MESSAGE_BYTES_MAX);
+    const signature = c.req.header(SIGNATURE_HEADER) ?? null;
+    return answered(c, await mesh.inbox.onPeerFetch(body, signature).catch(refused));
   });
 
   app.post("/v1/peer/heartbeat", async (c) => {

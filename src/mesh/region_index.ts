@@ -5,7 +5,9 @@
  * and drives this region's side of anti-entropy with a peer: reconcile ids, pull what we lack
  * (re-verified, stored with origin `sync`), push what the peer lacks.
  */
+import { z } from "zod";
 import type { AdmissionPolicy } from "../guard/admission.ts";
+import { INBOX_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 import type { Delta } from "../protocol/delta.ts";
 import type { RegionStore, StoredDelta } from "../store/region_store.ts";
@@ -62,6 +64,8 @@ export interface SessionResult {
    */
   readonly penalty?: string;
 }
+
+const fetchAnswerSchema = z.object({ deltas: z.array(z.unknown()).max(SYNC_FETCH_IDS_MAX) });
 
 export interface SessionContext {
   readonly client: PeerClient;
@@ -147,8 +151,15 @@ export class RegionIndex {
     }
   }
 
-  /** The envelopes of the given ids or 16-byte id prefixes (base64url), at most SYNC_FETCH_IDS_MAX. */
-  async fetch(ids: readonly string[]): Promise<{ body: string; sig: string }[]> {
+  /**
+   * The envelopes of the given ids or 16-byte id prefixes (base64url), at most SYNC_FETCH_IDS_MAX.
+   * Mailbox deltas (`_inbox:`) only with `private` (a signed region request, `/v1/peer/fetch`):
+   * whoever may call the public `/v1/sync/fetch` must not learn who messages whom.
+   */
+  async fetch(
+    ids: readonly string[],
+    options: { readonly private?: boolean } = {},
+  ): Promise<{ body: string; sig: string }[]> {
     const bytes = ids.map((text) => {
       const b = decodeBase64Url(text);
       if (b === null || (b.length !== 16 && b.length !== 32)) {
@@ -157,7 +168,8 @@ export class RegionIndex {
       return b;
     });
     await this.catchUp();
-    const entries = resolveIds(this.#trie, bytes, SYNC_FETCH_IDS_MAX);
+    const entries = resolveIds(this.#trie, bytes, SYNC_FETCH_IDS_MAX)
+      .filter((e) => options.private === true || !e.value.startsWith(INBOX_CHANNEL_PREFIX));
     const records = await Promise.all(
       entries.map((e) => this.#store.getDelta(e.value, encodeBase64Url(e.id))),
     );
@@ -239,14 +251,16 @@ export class RegionIndex {
     let pulled = 0;
     for (let i = 0; i < need.length; i += SYNC_FETCH_IDS_MAX) {
       const ids = need.slice(i, i + SYNC_FETCH_IDS_MAX).map(encodeBase64Url);
-      const response = await (ctx.fetch ?? fetch)(`${peer.url}/v1/sync/fetch`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ ids }),
-        signal: AbortSignal.timeout(SYNC_REQUEST_TIMEOUT_MS),
-      });
-      if (!response.ok) throw new Error(`sync fetch answered ${response.status}`);
-      const { deltas } = await response.json() as { deltas: unknown[] };
+      const answer = await ctx.client.send(
+        peer,
+        "/v1/peer/fetch",
+        "fetch",
+        ctx.epoch,
+        { ids },
+        fetchAnswerSchema,
+      );
+      if (!answer.ok) throw new Error(`sync fetch failed: ${answer.error}`);
+      const { deltas } = answer.body;
       const { accepted, evidence } = await ingest(
         deltas,
         this.#store,

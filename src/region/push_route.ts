@@ -4,6 +4,7 @@
  */
 import { type Context, Hono } from "hono";
 import type { Delta } from "../protocol/delta.ts";
+import { INBOX_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
 import { type Charge, retryAfterSeconds } from "../guard/rate_limiter.ts";
 import { PUSH_BYTES_MAX, PUSH_DELTAS_MAX } from "../protocol/limits.ts";
 import type { DeltaResult } from "../protocol/result.ts";
@@ -14,8 +15,13 @@ import { Problem } from "./problem.ts";
 import { readJsonBody, requireJson } from "./read_body.ts";
 
 export function pushRoute(deps: RegionDeps): Hono {
-  const onlyDeltas = (d: Delta) =>
-    d.kind === undefined ? null : "topic and direct messages go to /v1/topics/{t} and /v1/messages";
+  const onlyDeltas = (d: Delta) => {
+    if (d.kind !== undefined) {
+      return "topic and direct messages go to /v1/topics/{t} and /v1/messages";
+    }
+    if (!d.channel.startsWith(INBOX_CHANNEL_PREFIX)) return null;
+    return "acknowledgements go to POST /v1/agents/{id}/inbox/ack, signed by the mailbox owner";
+  };
   return new Hono().post("/v1/deltas", pushHandler(deps, "deltas", onlyDeltas));
 }
 

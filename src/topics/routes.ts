@@ -12,6 +12,7 @@ import { Problem } from "../region/problem.ts";
 import { integerQuery } from "../region/channel_routes.ts";
 import { pushHandler } from "../region/push_route.ts";
 import { names } from "../telemetry/mod.ts";
+import { quarantineOf } from "../guard/quarantine.ts";
 import { TopicCursor } from "./cursor.ts";
 import type { TopicHub } from "./hub.ts";
 import { matchingChannels, replay } from "./replay.ts";
@@ -112,7 +113,13 @@ async function subscribe(deps: RegionDeps, hub: TopicHub, c: Context): Promise<S
       "retry-after": "5",
     });
   }
-  const subscription = new Subscription(subject, cursor, deps.now);
+  const quarantine = quarantineOf(deps.store);
+  const subscription = new Subscription(
+    subject,
+    cursor,
+    deps.now,
+    () => quarantine.authors(deps.now()),
+  );
   await hub.add(subscription); // first, so that nothing stored during the replay is missed
   try {
     const channels = await matchingChannels(deps.store, subject);

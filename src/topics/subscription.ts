@@ -34,11 +34,23 @@ export class Subscription {
   #closed = false;
   #wake: (() => void) | null = null;
 
-  constructor(subject: Subject, cursor: TopicCursor, now: () => number) {
+  readonly #excluded: () => Promise<ReadonlySet<string>>;
+
+  /**
+   * `excluded` gives the authors whose messages are no longer delivered (those proven to have
+   * equivocated: quarantine is a function of the replicated set, so every region ends alike).
+   */
+  constructor(
+    subject: Subject,
+    cursor: TopicCursor,
+    now: () => number,
+    excluded: () => Promise<ReadonlySet<string>> = () => Promise.resolve(new Set()),
+  ) {
     this.subject = subject;
     this.cursor = cursor;
     this.#replay = null;
     this.#now = now;
+    this.#excluded = excluded;
   }
 
   /** Sets the replay to read before the live events (read after registering with the hub). */
@@ -89,6 +101,7 @@ export class Subscription {
         continue;
       }
       if (event.expires <= this.#now() || this.cursor.has(event.key, event.seq)) continue;
+      if ((await this.#excluded()).has(event.author)) continue;
       this.cursor.add(event.key, event.seq, event.expires);
       return { kind: "event", event, cursor: this.cursor.encode(this.#now()) };
     }
