@@ -84,12 +84,12 @@ export class Subscription {
 
   /**
    * The next event to send (replay first, then live), recorded in the cursor; or `dropped`;
-   * or, once `signal` aborts or `close` is called, `closed`. Waits while there is nothing,
-   * unless `wait` is false (then `idle`).
+   * or, once `close` is called, `closed`. Waits while there is nothing — until `signal`
+   * aborts (then `closed`) — unless `wait` is false (then `idle`).
    */
   async next(signal?: AbortSignal, wait = true): Promise<Next> {
     for (;;) {
-      if (this.#closed || signal?.aborted) return { kind: "closed" };
+      if (this.#closed) return { kind: "closed" };
       if (this.#dropped) {
         this.#closed = true;
         return { kind: "dropped", cursor: this.cursor.encode(this.#now()) };
@@ -97,6 +97,8 @@ export class Subscription {
       const event = await this.#take();
       if (event === null) {
         if (!wait) return { kind: "idle" };
+        // The signal bounds the wait only: what is there already is handed out first.
+        if (signal?.aborted) return { kind: "closed" };
         await this.#waitForLive(signal);
         continue;
       }
