@@ -4,7 +4,7 @@
  * a comment every `SSE_KEEPALIVE_MS` so proxies keep the connection, and, for a subscriber that
  * fell behind, a final `dropped` event whose `id:` is where to resume.
  */
-import { eventJson } from "./topic_event.ts";
+import { eventJson, type TopicEvent } from "./topic_event.ts";
 import type { Subscription } from "./subscription.ts";
 
 /** Pause between keep-alive comments on a quiet stream, in ms. */
@@ -21,8 +21,16 @@ export interface SseHooks {
 
 const encoder = new TextEncoder();
 
-function frame(event: string, id: string, data: unknown): Uint8Array {
-  return encoder.encode(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+function frame(event: string, id: string, dataJson: string): Uint8Array {
+  return encoder.encode(`id: ${id}\nevent: ${event}\ndata: ${dataJson}\n\n`);
+}
+
+/** The `data:` JSON of an event, serialised once however many subscribers get it. */
+const serialised = new WeakMap<TopicEvent, string>();
+function dataOf(event: TopicEvent): string {
+  let text = serialised.get(event);
+  if (text === undefined) serialised.set(event, text = JSON.stringify(eventJson(event)));
+  return text;
 }
 
 /** The SSE response streaming `subscription` until `signal` aborts or the subscriber drops. */
@@ -47,7 +55,7 @@ export function sseResponse(
       if (!started) {
         started = true;
         controller.enqueue(encoder.encode(`retry: ${SSE_RETRY_MS}\n\n`));
-        controller.enqueue(frame("ready", subscription.position(), {}));
+        controller.enqueue(frame("ready", subscription.position(), "{}"));
         return;
       }
       const keepalive = setInterval(() => {
@@ -57,13 +65,11 @@ export function sseResponse(
       }, SSE_KEEPALIVE_MS);
       const next = await subscription.next(stop.signal).finally(() => clearInterval(keepalive));
       if (next.kind === "event") {
-        controller.enqueue(frame("message", next.cursor, eventJson(next.event)));
+        controller.enqueue(frame("message", next.cursor, dataOf(next.event)));
         hooks.onEvent?.();
       } else if (next.kind === "dropped") {
-        controller.enqueue(frame("dropped", next.cursor, {
-          reason: "slow_subscriber",
-          cursor: next.cursor,
-        }));
+        const data = JSON.stringify({ reason: "slow_subscriber", cursor: next.cursor });
+        controller.enqueue(frame("dropped", next.cursor, data));
         controller.close();
         end("dropped");
       } else {

@@ -7,6 +7,8 @@ export const REGION_START_MS_MAX = 20_000;
 export interface RegionProcess {
   readonly url: string;
   readonly port: number;
+  /** The process id (benchmarks read its memory from /proc). */
+  readonly pid: number;
   /** Everything the process printed so far (stdout and stderr). */
   output(): string;
   /** Sends `signal` (default SIGTERM), then waits for the exit; returns the exit code. */
@@ -62,6 +64,7 @@ export async function startRegionProcess(env: Record<string, string>): Promise<R
   const region: RegionProcess = {
     url,
     port,
+    pid: child.pid,
     output: () => text,
     async stop(signal: Deno.Signal = "SIGTERM") {
       try {
