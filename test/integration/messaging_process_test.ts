@@ -7,6 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { TestMesh } from "../support/mesh_processes.ts";
+import { startRegionProcess } from "../support/region_process.ts";
+import { redisAvailable } from "../support/redis_server.ts";
+import { startUpstashEnv } from "../support/upstash_rest_server.ts";
 import { testAgent } from "../support/signing.ts";
 import { directMessage } from "../mailbox/_mail.ts";
 import { signRequest } from "../../src/client/request_signer.ts";
@@ -127,6 +130,45 @@ Deno.test({
       }, 20_000);
     } finally {
       await mesh.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "two instances of one region on Upstash over real Redis: a subscriber of one gets what the other stores",
+  ignore: !redisAvailable,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const upstash = await startUpstashEnv();
+    const env = {
+      MESH_STORE: "upstash",
+      MESH_REGION: "reg-u",
+      UPSTASH_REDIS_REST_URL: upstash.rest.url,
+      UPSTASH_REDIS_REST_TOKEN: upstash.rest.token,
+    };
+    const one = await startRegionProcess(env);
+    const two = await startRegionProcess(env);
+    try {
+      const alice = testAgent(Date.now), bob = testAgent(Date.now);
+      const stream = events(await fetch(`${two.url}/v1/topics/news/events`));
+      const waiting = take(stream, 3);
+      await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 3; i++) {
+        const [r] = await post(one.url, "/v1/topics/news", [await topicMessage(alice, "news", i)]);
+        assert.equal(r.status, "accepted");
+      }
+      assert.deepEqual((await waiting).map((e) => e.data), [0, 1, 2]);
+      await stream.return(undefined);
+      const [dm] = await post(one.url, "/v1/messages", [await directMessage(alice, bob.key.id, 1)]);
+      const request = new Request(`${two.url}/v1/agents/${bob.key.id}/inbox`);
+      const box = await fetch(await signRequest(bob.key, request, { nowMs: Date.now() }));
+      assert.deepEqual((await box.json()).messages.map((m: { id: string }) => m.id), [dm.id]);
+    } finally {
+      await one.stop();
+      await two.stop();
+      await upstash.stop();
     }
   },
 });
