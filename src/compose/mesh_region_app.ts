@@ -49,13 +49,14 @@ export function meshRegionApp(options: MeshRegionOptions): Hono {
       region.onAdmitted?.(deltas);
     },
     status: mesh === undefined ? region.status : () => mesh.node.status(),
+    authorities: region.authorities ?? registry.authorities,
     routes: [
       ...region.routes ?? [],
       topicRoutes(topics),
-      mailboxRoutes({ authorities: registry.authorities }),
+      mailboxRoutes(),
     ],
   });
   app.route("/", registryRoutes(registry));
-  if (mesh !== undefined) app.route("/", meshRoutes(mesh.node, mesh.index));
+  if (mesh !== undefined) app.route("/", meshRoutes(mesh.node, mesh.index, region.admission));
   return app;
 }

@@ -20,10 +20,18 @@ export const ADMISSION_AUTHORS_MAX = 10_000;
 export type ChannelPolicy = "open" | "allowlist" | "certificate";
 
 /** One channel rule, as parsed. */
+/**
+ * Who may read a channel or topic: anyone (`public`, the default), or only the agents its policy
+ * admits as writers (`members`: the allowlist's authors, or holders of a certificate for it),
+ * proven by a request they sign (RFC 9421, docs/protocol.md §21).
+ */
+export type ReadPolicy = "public" | "members";
+
 export interface ChannelRule {
   readonly match: string;
   readonly policy: ChannelPolicy;
   readonly authors: ReadonlySet<string>;
+  readonly read: ReadPolicy;
 }
 
 /** A parsed admission file. */
@@ -52,6 +60,7 @@ const admissionSchema = z.strictObject({
     match: channelMatchSchema,
     policy,
     authors: z.array(key).max(ADMISSION_AUTHORS_MAX).optional(),
+    read: z.enum(["public", "members"]).default("public"),
   })).max(ADMISSION_CHANNELS_MAX).default([]),
 }).superRefine((file, ctx) => {
   const usesCertificates = file.default === "certificate" ||
@@ -66,6 +75,13 @@ const admissionSchema = z.strictObject({
   file.channels.forEach((c, i) => {
     if (c.policy === "allowlist" && c.authors === undefined) {
       ctx.addIssue({ code: "custom", path: ["channels", i, "authors"], message: "is required" });
+    }
+    if (c.read === "members" && c.policy === "open") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["channels", i, "read"],
+        message: "members needs policy allowlist or certificate (an open channel has no members)",
+      });
     }
     if (c.policy !== "allowlist" && c.authors !== undefined) {
       ctx.addIssue({
@@ -105,6 +121,7 @@ export function parseAdmission(text: string, source: string): AdmissionPolicy {
       match: c.match,
       policy: c.policy,
       authors: new Set(c.authors ?? []),
+      read: c.read,
     })),
   };
 }
@@ -112,7 +129,7 @@ export function parseAdmission(text: string, source: string): AdmissionPolicy {
 /** The rule deciding `channel` (a non-system channel): the first match, else the default. */
 export function ruleFor(admission: AdmissionPolicy, channel: string): ChannelRule {
   return admission.channels.find((r) => channelMatches(r.match, channel)) ??
-    { match: "*", policy: admission.default, authors: new Set() };
+    { match: "*", policy: admission.default, authors: new Set(), read: "public" };
 }
 
 /**

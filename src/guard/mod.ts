@@ -6,5 +6,6 @@ export * from "./client_address.ts";
 export * from "./http_signature.ts";
 export * from "./quarantine.ts";
 export * from "./rate_limiter.ts";
+export * from "./read_access.ts";
 export * from "./reputation.ts";
 export * from "./token_reserve.ts";

@@ -27,13 +27,8 @@ const ROUTES: [string, string][] = [
   ["/v1/agents/:id/inbox/ack", "POST"],
 ];
 
-export interface MailboxOptions {
-  /** The region's public authorities agent requests must be signed for; empty: any. */
-  readonly authorities: readonly string[];
-}
-
-/** The mailbox routes, as a region route group. */
-export function mailboxRoutes(options: MailboxOptions): (deps: RegionDeps) => Hono {
+/** The mailbox routes, as a region route group (requests signed for `deps.authorities`). */
+export function mailboxRoutes(): (deps: RegionDeps) => Hono {
   return (deps) => {
     const app = new Hono();
     app.post(
@@ -49,7 +44,7 @@ export function mailboxRoutes(options: MailboxOptions): (deps: RegionDeps) => Ho
       const id = agentParam(c);
       return deps.telemetry.inSpan(names.SPAN_INBOX_READ, deps.base, async (span) => {
         const nowMs = deps.now();
-        await signedByAgent(c, id, span, { ...deps, ...options, nowMs, bodyBytesMax: 0 });
+        await signedByAgent(c, id, span, { ...deps, nowMs, bodyBytesMax: 0 });
         const after = integerQuery(c.req.query("after"), "after", 0, Number.MAX_SAFE_INTEGER, 0);
         const limit = integerQuery(
           c.req.query("limit"),
@@ -71,7 +66,6 @@ export function mailboxRoutes(options: MailboxOptions): (deps: RegionDeps) => Ho
         const nowMs = deps.now();
         const { body } = await signedByAgent(c, id, span, {
           ...deps,
-          ...options,
           nowMs,
           bodyBytesMax: ACK_BODY_BYTES_MAX,
         });

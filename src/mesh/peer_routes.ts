@@ -6,6 +6,9 @@
  */
 import { type Context, Hono } from "hono";
 import { CHANNEL_PATTERN } from "../protocol/limits.ts";
+import { INBOX_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
+import { type AdmissionPolicy } from "../guard/admission.ts";
+import { membersOnly, readName } from "../guard/read_access.ts";
 import { type MeshNode, RegionMessageRefused, type SignedAnswer } from "./mesh_node.ts";
 import { allowOnly } from "../region/app.ts";
 import { Problem } from "../region/problem.ts";
@@ -49,7 +52,13 @@ const MESH_ROUTES: [string, string][] = [
 ];
 
 /** The mesh's routes as a Hono app, for the composition root to mount on the region's. */
-export function meshRoutes(mesh: MeshNode, index: RegionIndex): Hono {
+export function meshRoutes(
+  mesh: MeshNode,
+  index: RegionIndex,
+  admission?: AdmissionPolicy,
+): Hono {
+  const hidden = (channel: string) =>
+    channel.startsWith(INBOX_CHANNEL_PREFIX) || membersOnly(admission, readName(channel));
   const app = new Hono();
   app.post("/v1/peer/deltas", async (c) => {
     requireJson(c.req.raw);
@@ -81,6 +90,9 @@ export function meshRoutes(mesh: MeshNode, index: RegionIndex): Hono {
     if (channel !== undefined && !CHANNEL_PATTERN.test(channel)) {
       throw new Problem("invalid-request", "channel must match [A-Za-z0-9._:-]{1,64}");
     }
+    if (channel !== undefined && hidden(channel)) {
+      throw new Problem("forbidden", "This channel is private: read it with a signed request");
+    }
     const frame = await readBodyBytes(c.req.raw, SYNC_FRAME_BYTES_MAX);
     const answer = await index.respond(frame, channel);
     return c.body(answer as Uint8Array<ArrayBuffer>, 200, {
@@ -101,7 +113,7 @@ export function meshRoutes(mesh: MeshNode, index: RegionIndex): Hono {
         `Body must be {"ids": [...]} with at most ${SYNC_FETCH_IDS_MAX} strings`,
       );
     }
-    return c.json({ deltas: await index.fetch(ids as string[]) });
+    return c.json({ deltas: await index.fetch(ids as string[], { hidden }) });
   });
 
   for (const [path, allow] of MESH_ROUTES) allowOnly(app, path, allow);

@@ -153,12 +153,13 @@ export class RegionIndex {
 
   /**
    * The envelopes of the given ids or 16-byte id prefixes (base64url), at most SYNC_FETCH_IDS_MAX.
-   * Mailbox deltas (`_inbox:`) only with `private` (a signed region request, `/v1/peer/fetch`):
-   * whoever may call the public `/v1/sync/fetch` must not learn who messages whom.
+   * Mailbox deltas (`_inbox:`), and those of channels `hidden` says (members-only ones), only
+   * with `private` (a signed region request, `/v1/peer/fetch`): whoever may call the public
+   * `/v1/sync/fetch` must not learn who messages whom, nor read a members-only channel.
    */
   async fetch(
     ids: readonly string[],
-    options: { readonly private?: boolean } = {},
+    options: { readonly private?: boolean; readonly hidden?: (channel: string) => boolean } = {},
   ): Promise<{ body: string; sig: string }[]> {
     const bytes = ids.map((text) => {
       const b = decodeBase64Url(text);
@@ -169,7 +170,10 @@ export class RegionIndex {
     });
     await this.catchUp();
     const entries = resolveIds(this.#trie, bytes, SYNC_FETCH_IDS_MAX)
-      .filter((e) => options.private === true || !e.value.startsWith(INBOX_CHANNEL_PREFIX));
+      .filter((e) =>
+        options.private === true ||
+        !(e.value.startsWith(INBOX_CHANNEL_PREFIX) || options.hidden?.(e.value) === true)
+      );
     const records = await Promise.all(
       entries.map((e) => this.#store.getDelta(e.value, encodeBase64Url(e.id))),
     );

@@ -41,12 +41,12 @@ export function agentParam(c: Context): string {
 }
 
 /**
- * The verified signature of a request that agent `agent` signed, and its body; throws the
- * refusal's Problem otherwise (and counts it, and sets the span's outcome).
+ * The verified signature of a request that agent `agent` signed (any agent when undefined), and
+ * its body; throws the refusal's Problem otherwise (and counts it, and sets the span's outcome).
  */
 export async function signedByAgent(
   c: Context,
-  agent: string,
+  agent: string | undefined,
   span: Span,
   check: AgentRequestCheck,
 ): Promise<{ readonly verified: AgentSignatureVerified; readonly body: Uint8Array }> {
@@ -79,4 +79,9 @@ export async function signedByAgent(
   if (!claimed.ok) return refuse(claimed);
   span.setAttribute(names.ATTR_AGENT_SIGNATURE_OUTCOME, "verified");
   return { verified: claimed, body };
+}
+
+/** Whether the request carries an RFC 9421 signature at all. */
+export function isSigned(c: Context): boolean {
+  return c.req.header("signature-input") !== undefined || c.req.header("signature") !== undefined;
 }

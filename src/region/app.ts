@@ -103,6 +103,11 @@ export interface RegionOptions {
    * hooks): topics, mailboxes. Mounted after the region's own routes.
    */
   readonly routes?: readonly ((deps: RegionDeps) => Hono)[];
+  /**
+   * The region's public authorities (`host[:port]`) that signed agent requests must name; empty
+   * (the default): any, for a region outside a mesh.
+   */
+  readonly authorities?: readonly string[];
 }
 
 export function createRegionApp(options: RegionOptions): Hono {
@@ -164,6 +169,7 @@ function regionDeps(options: RegionOptions): RegionDeps {
     limiter: new RateLimiter(store, options.rateLimits, options.reputation),
     clientAddress: options.clientAddress ?? defaultClientAddress(options.trustProxy ?? false),
     admission: options.admission,
+    authorities: (options.authorities ?? []).map((a) => a.toLowerCase()),
     onStored: options.onStored ?? (() => {}),
     onAdmitted: options.onAdmitted,
     base: { [names.ATTR_REGION]: region, [names.ATTR_STORE_KIND]: store.kind },

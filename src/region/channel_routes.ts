@@ -14,12 +14,14 @@ import { INBOX_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
 import { names } from "../telemetry/mod.ts";
 import type { RegionDeps } from "./deps.ts";
 import { Problem } from "./problem.ts";
+import { requireReader } from "./read_guard.ts";
 
 export function channelRoutes(deps: RegionDeps): Hono {
   const { telemetry, base, views, store } = deps;
   const app = new Hono();
-  app.get("/v1/channels/:channel", (c) => {
+  app.get("/v1/channels/:channel", async (c) => {
     const channel = channelParam(c.req.param("channel"));
+    await requireReader(c, deps, channel);
     return telemetry.inSpan(
       names.SPAN_VIEW_READ,
       { ...base, [names.ATTR_CHANNEL]: channel },
@@ -40,8 +42,9 @@ export function channelRoutes(deps: RegionDeps): Hono {
     );
   });
 
-  app.get("/v1/channels/:channel/deltas", (c) => {
+  app.get("/v1/channels/:channel/deltas", async (c) => {
     const channel = channelParam(c.req.param("channel"));
+    await requireReader(c, deps, channel);
     const after = integerQuery(
       c.req.query("after"),
       "after",
@@ -72,6 +75,7 @@ export function channelRoutes(deps: RegionDeps): Hono {
 
   app.get("/v1/channels/:channel/authors/:author", async (c) => {
     const channel = channelParam(c.req.param("channel"));
+    await requireReader(c, deps, channel);
     const author = c.req.param("author");
     if (!ID_PATTERN.test(author)) {
       throw new Problem(

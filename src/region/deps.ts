@@ -18,6 +18,8 @@ export interface RegionDeps {
   readonly limiter: RateLimiter;
   readonly clientAddress: (c: Context) => string;
   readonly admission: AdmissionPolicy | undefined;
+  /** Authorities signed agent requests must name (empty: any); see `RegionOptions`. */
+  readonly authorities: readonly string[];
   /** Called with what a push stored, before it is answered (see `RegionOptions.onStored`). */
   readonly onStored: (stored: readonly Delta[]) => void | Promise<void>;
   /** Told of a push's admitted deltas as their store write starts (see `RegionOptions`). */

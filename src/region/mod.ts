@@ -11,4 +11,5 @@ export * from "./ingest.ts";
 export * from "./problem.ts";
 export * from "./push_route.ts";
 export * from "./read_body.ts";
+export * from "./read_guard.ts";
 export * from "./retained_scan.ts";

@@ -4,12 +4,19 @@
  * (`GET /v1/topics/{subject}/messages`). Mounted on the region app through `RegionOptions.routes`.
  */
 import { type Context, Hono } from "hono";
-import { isTopic, TOPIC_RULE, TOPIC_TTL_MS_MAX, topicChannel } from "../protocol/message_kinds.ts";
+import {
+  isTopic,
+  TOPIC_CHANNEL_PREFIX,
+  TOPIC_RULE,
+  TOPIC_TTL_MS_MAX,
+  topicChannel,
+} from "../protocol/message_kinds.ts";
 import type { Delta } from "../protocol/delta.ts";
 import { allowOnly } from "../region/app.ts";
 import type { RegionDeps } from "../region/deps.ts";
 import { Problem } from "../region/problem.ts";
 import { integerQuery } from "../region/channel_routes.ts";
+import { readerOfRequest, refuseUnreadable } from "../region/read_guard.ts";
 import { pushHandler } from "../region/push_route.ts";
 import { names } from "../telemetry/mod.ts";
 import { quarantineOf } from "../guard/quarantine.ts";
@@ -107,6 +114,10 @@ async function collect(
 /** A subscription of the request's subject from its cursor, registered with the hub, replaying. */
 async function subscribe(deps: RegionDeps, hub: TopicHub, c: Context): Promise<Subscription> {
   const subject = subjectParam(c.req.param("subject") ?? "");
+  // A named members-only topic refuses outright; a wildcard shows only what the signer may read.
+  const may = await readerOfRequest(c, deps);
+  if (subject.literal) refuseUnreadable(c, may, subject.channelPrefix);
+  const visible = (topic: string) => may(topic);
   const cursor = cursorOf(c, deps.now());
   if (hub.size >= TOPIC_SUBSCRIBERS_MAX) {
     throw new Problem("rate-limited", "This instance holds its most subscribers; retry later", {
@@ -119,10 +130,12 @@ async function subscribe(deps: RegionDeps, hub: TopicHub, c: Context): Promise<S
     cursor,
     deps.now,
     () => quarantine.authors(deps.now()),
+    visible,
   );
   await hub.add(subscription); // first, so that nothing stored during the replay is missed
   try {
-    const channels = await matchingChannels(deps.store, subject);
+    const channels = (await matchingChannels(deps.store, subject))
+      .filter((channel) => visible(channel.slice(TOPIC_CHANNEL_PREFIX.length)));
     subscription.replayFrom(replay(deps.store, channels, cursor, deps.now));
   } catch (error) {
     hub.remove(subscription);

@@ -35,17 +35,21 @@ export class Subscription {
   #wake: (() => void) | null = null;
 
   readonly #excluded: () => Promise<ReadonlySet<string>>;
+  readonly #visible: (topic: string) => boolean;
 
   /**
    * `excluded` gives the authors whose messages are no longer delivered (those proven to have
-   * equivocated: quarantine is a function of the replicated set, so every region ends alike).
+   * equivocated: quarantine is a function of the replicated set, so every region ends alike);
+   * `visible` the topics the subscriber may read (members-only topics need a member).
    */
   constructor(
     subject: Subject,
     cursor: TopicCursor,
     now: () => number,
     excluded: () => Promise<ReadonlySet<string>> = () => Promise.resolve(new Set()),
+    visible: (topic: string) => boolean = () => true,
   ) {
+    this.#visible = visible;
     this.subject = subject;
     this.cursor = cursor;
     this.#replay = null;
@@ -66,6 +70,7 @@ export class Subscription {
   /** Offers a live event (the hub calls this for every topic message stored). Never blocks. */
   offer(event: TopicEvent): void {
     if (this.#closed || this.#dropped || !subjectMatches(this.subject, event.topic)) return;
+    if (!this.#visible(event.topic)) return;
     if (event.ts < this.cursor.startMs || this.cursor.has(event.key, event.seq)) return;
     const bytes = event.body.length;
     if (
