@@ -58,8 +58,11 @@ async function follow(
   onDropped: () => void,
   ready: () => void,
   signal: AbortSignal,
+  address = "10.0.0.1",
 ) {
-  const response = await fetch(url, { signal });
+  // Each subscriber is its own client (the regions trust X-Forwarded-For here): one address may
+  // hold only TOPIC_SUBSCRIBERS_PER_ADDRESS_MAX subscriptions.
+  const response = await fetch(url, { signal, headers: { "x-forwarded-for": address } });
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   try {
@@ -182,6 +185,7 @@ async function fanOut(mesh: TestMesh) {
 const mesh = await TestMesh.start({
   regions: [{ id: "eu-1", zone: "eu" }, { id: "us-1", zone: "us" }],
   directLinks: true,
+  env: () => ({ MESH_TRUST_PROXY: "true" }),
 });
 try {
   await mesh.until("both lead", async () =>

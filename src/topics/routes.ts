@@ -32,6 +32,8 @@ import { eventJson } from "./topic_event.ts";
 export const TOPIC_START_SLACK_MS = 5_000;
 /** Most subscribers (SSE streams and waiting long-polls) one instance holds. */
 export const TOPIC_SUBSCRIBERS_MAX = 10_000;
+/** Most subscribers one client address may hold on one instance at once. */
+export const TOPIC_SUBSCRIBERS_PER_ADDRESS_MAX = 64;
 /** Longest `wait` of a long-poll, in seconds. */
 export const LONG_POLL_WAIT_S_MAX = 30;
 /** Most messages one long-poll answer carries (`limit` at most). */
@@ -49,6 +51,7 @@ const ROUTES: [string, string][] = [
 export function topicRoutes(hub: TopicHub): (deps: RegionDeps) => Hono {
   return (deps) => {
     const app = new Hono();
+    const slots = new AddressSlots();
     app.post(
       "/v1/topics/:topic",
       pushHandler(deps, "messages", (delta: Delta, c: Context) => {
@@ -58,11 +61,16 @@ export function topicRoutes(hub: TopicHub): (deps: RegionDeps) => Hono {
       }),
     );
     app.get("/v1/topics/:subject/events", async (c) => {
-      const subscription = await subscribe(deps, hub, c);
+      const release = slots.claim(deps.clientAddress(c));
+      const subscription = await subscribe(deps, hub, c).catch((error) => {
+        release();
+        throw error;
+      });
       const attrs = { ...deps.base, [names.ATTR_TOPIC_SUBJECT]: subscription.subject.pattern };
       deps.telemetry.topicSubscribers.add(1, attrs);
       return sseResponse(subscription, c.req.raw.signal, {
         onEnd: (why) => {
+          release();
           hub.remove(subscription);
           deps.telemetry.topicSubscribers.add(-1, attrs);
           if (why === "dropped") deps.telemetry.topicDropped.add(1, attrs);
@@ -79,11 +87,16 @@ export function topicRoutes(hub: TopicHub): (deps: RegionDeps) => Hono {
         LONG_POLL_LIMIT_DEFAULT,
       );
       const wait = integerQuery(c.req.query("wait"), "wait", 0, LONG_POLL_WAIT_S_MAX, 0);
-      const subscription = await subscribe(deps, hub, c);
+      const release = slots.claim(deps.clientAddress(c));
       try {
-        return c.json(await collect(subscription, limit, wait * 1000, c.req.raw.signal));
+        const subscription = await subscribe(deps, hub, c);
+        try {
+          return c.json(await collect(subscription, limit, wait * 1000, c.req.raw.signal));
+        } finally {
+          hub.remove(subscription);
+        }
       } finally {
-        hub.remove(subscription);
+        release();
       }
     });
     for (const [path, allow] of ROUTES) allowOnly(app, path, allow);
@@ -181,4 +194,30 @@ function subjectParam(pattern: string): Subject {
     );
   }
   return subject;
+}
+
+/** Subscribers held per client address on this instance, capped (429 past the cap). */
+class AddressSlots {
+  readonly #held = new Map<string, number>();
+
+  /** Takes a slot for `address`; the function returned gives it back (once). */
+  claim(address: string): () => void {
+    const held = this.#held.get(address) ?? 0;
+    if (held >= TOPIC_SUBSCRIBERS_PER_ADDRESS_MAX) {
+      throw new Problem(
+        "rate-limited",
+        `This address holds ${held} subscriptions here already; close one first`,
+        { "retry-after": "5" },
+      );
+    }
+    this.#held.set(address, held + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#held.get(address) ?? 1) - 1;
+      if (left === 0) this.#held.delete(address);
+      else this.#held.set(address, left);
+    };
+  }
 }

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { DenoKvStore } from "../../src/store/deno_kv_store.ts";
 import { T0_MS, testAgent } from "../support/signing.ts";
 import { SUBSCRIBER_BUFFER_EVENTS_MAX } from "../../src/topics/subscription.ts";
+import { TOPIC_SUBSCRIBERS_PER_ADDRESS_MAX } from "../../src/topics/routes.ts";
 import { poll, publish, readEvents, topicMessage, topicRegion } from "./_topics.ts";
 
 const NOW = () => T0_MS + 1_000;
@@ -157,5 +158,26 @@ Deno.test("a slow subscriber is dropped with a resume cursor; a fast one gets ev
     assert.equal(last.data.reason, "slow_subscriber");
     const resumed = await poll(app, "load", `cursor=${last.id}&limit=256`);
     assert.equal(resumed.messages.length, 256, "the resume cursor replays what was not sent");
+  });
+});
+
+Deno.test("one client address holds at most TOPIC_SUBSCRIBERS_PER_ADDRESS_MAX subscriptions", async () => {
+  await withRegion(async ({ app }) => {
+    const open = [];
+    for (let i = 0; i < TOPIC_SUBSCRIBERS_PER_ADDRESS_MAX; i++) {
+      const response = await app.request("/v1/topics/t/events");
+      assert.equal(response.status, 200);
+      open.push(response);
+    }
+    const refused = await app.request("/v1/topics/t/events");
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get("content-type"), "application/problem+json");
+    await refused.body?.cancel();
+    await open.pop()!.body!.cancel();
+    await new Promise((r) => setTimeout(r, 10));
+    const again = await app.request("/v1/topics/t/messages");
+    assert.equal(again.status, 200);
+    await again.body?.cancel();
+    for (const response of open) await response.body!.cancel();
   });
 });
