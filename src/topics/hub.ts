@@ -16,6 +16,8 @@ import { topicEventOf } from "./topic_event.ts";
 export const HUB_POLL_MS_DEFAULT = 50;
 /** Region-log entries read per poll page. */
 const LOG_PAGE = 512;
+/** Ids of messages this instance handed over itself, remembered so the log read skips them. */
+const RECENT_IDS_MAX = 8_192;
 
 export interface TopicHubOptions {
   readonly store: RegionStore;
@@ -30,6 +32,7 @@ export class TopicHub {
   #logCursor: number | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #polling: Promise<void> | null = null;
+  readonly #recent = new Set<string>();
 
   constructor(options: TopicHubOptions) {
     this.#store = options.store;
@@ -68,6 +71,10 @@ export class TopicHub {
     if (this.#subscribers.size === 0) return;
     for (const delta of deltas) {
       if (delta.kind !== "topic") continue;
+      this.#recent.add(delta.id);
+      if (this.#recent.size > RECENT_IDS_MAX) {
+        this.#recent.delete(this.#recent.values().next().value!);
+      }
       const event = topicEventOf(delta);
       if (event !== null) { for (const s of this.#subscribers) s.offer(event); }
     }
@@ -97,7 +104,8 @@ export class TopicHub {
     while (this.#logCursor !== null) {
       const page = await this.#store.listLog(this.#logCursor, LOG_PAGE);
       const wanted = page.entries.filter((e) =>
-        e.channel.startsWith(TOPIC_CHANNEL_PREFIX) && this.#wants(e.channel)
+        e.channel.startsWith(TOPIC_CHANNEL_PREFIX) && !this.#recent.has(e.id) &&
+        this.#wants(e.channel)
       );
       const stored = await Promise.all(wanted.map((e) => this.#store.getDelta(e.channel, e.id)));
       for (const delta of stored) {

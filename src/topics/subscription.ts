@@ -29,6 +29,8 @@ export class Subscription {
   readonly #now: () => number;
   #replay: AsyncIterator<TopicEvent> | null;
   readonly #live: TopicEvent[] = [];
+  /** Ids in `#live`: the hub may offer a message twice (its own store and the region log). */
+  readonly #queued = new Set<string>();
   #liveBytes = 0;
   #dropped = false;
   #closed = false;
@@ -72,6 +74,7 @@ export class Subscription {
     if (this.#closed || this.#dropped || !subjectMatches(this.subject, event.topic)) return;
     if (!this.#visible(event.topic)) return;
     if (event.ts < this.cursor.startMs || this.cursor.has(event.key, event.seq)) return;
+    if (this.#queued.has(event.id)) return;
     const bytes = event.body.length;
     if (
       this.#live.length >= SUBSCRIBER_BUFFER_EVENTS_MAX ||
@@ -79,9 +82,11 @@ export class Subscription {
     ) {
       this.#dropped = true;
       this.#live.length = 0;
+      this.#queued.clear();
       this.#liveBytes = 0;
     } else {
       this.#live.push(event);
+      this.#queued.add(event.id);
       this.#liveBytes += bytes;
     }
     this.#wake?.();
@@ -122,6 +127,7 @@ export class Subscription {
   close(): void {
     this.#closed = true;
     this.#live.length = 0;
+    this.#queued.clear();
     this.#wake?.();
   }
 
@@ -133,6 +139,7 @@ export class Subscription {
     }
     const event = this.#live.shift();
     if (event === undefined) return null;
+    this.#queued.delete(event.id);
     this.#liveBytes -= event.body.length;
     return event;
   }
