@@ -14,6 +14,12 @@
  * the sender by itself: the signature on the envelope that names `authorId` does that.
  */
 
+import {
+  SEALED_CT_BYTES_MAX,
+  SEALED_ENC_BYTES,
+  SEALED_TAG_BYTES,
+} from "../protocol/message_kinds.ts";
+export { SEALED_CT_BYTES_MAX, SEALED_ENC_BYTES, SEALED_TAG_BYTES };
 import { Aes128Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from "@hpke/core";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 import type { AgentKey } from "./agent_key.ts";
@@ -23,12 +29,6 @@ import { x25519PublicFromEd25519 } from "./x25519.ts";
 export const SEALED_INFO = "mesh.message.v1 hpke";
 /** Start of the AAD string; the AAD is this, the author id, `|`, the recipient id, as UTF-8. */
 export const SEALED_AAD_PREFIX = "mesh.message.v1|";
-/** Length of the encapsulated key `enc` (an X25519 public key), in bytes. */
-export const SEALED_ENC_BYTES = 32;
-/** Length of the AES-128-GCM tag at the end of `ct`, in bytes. */
-export const SEALED_TAG_BYTES = 16;
-/** Most bytes a decoded `ct` may have, tag included. */
-export const SEALED_CT_BYTES_MAX = 11_776;
 /** Most plaintext bytes {@linkcode sealFor} accepts. */
 export const SEALED_PLAINTEXT_BYTES_MAX = SEALED_CT_BYTES_MAX - SEALED_TAG_BYTES;
 /** Length of `enc` as unpadded base64url, in characters. */

@@ -12,7 +12,7 @@ import { allowOnly } from "../region/app.ts";
 import type { RegionDeps } from "../region/deps.ts";
 import { Problem } from "../region/problem.ts";
 import { integerQuery } from "../region/channel_routes.ts";
-import { ingestPush, pushHandler } from "../region/push_route.ts";
+import { chargeAddress, ingestPush, pushHandler } from "../region/push_route.ts";
 import { PUSH_BYTES_MAX, PUSH_DELTAS_MAX } from "../protocol/limits.ts";
 import { names } from "../telemetry/mod.ts";
 import { quarantineOf } from "../guard/quarantine.ts";
@@ -43,6 +43,7 @@ export function mailboxRoutes(): (deps: RegionDeps) => Hono {
     app.get("/v1/agents/:id/inbox", (c) => {
       const id = agentParam(c);
       return deps.telemetry.inSpan(names.SPAN_INBOX_READ, deps.base, async (span) => {
+        await chargeAddress(deps, c, span); // a read scans the mailbox: it costs like a push
         const nowMs = deps.now();
         await signedByAgent(c, id, span, { ...deps, nowMs, bodyBytesMax: 0 });
         const after = integerQuery(c.req.query("after"), "after", 0, Number.MAX_SAFE_INTEGER, 0);
@@ -63,6 +64,7 @@ export function mailboxRoutes(): (deps: RegionDeps) => Hono {
     app.post("/v1/agents/:id/inbox/ack", (c) => {
       const id = agentParam(c);
       return deps.telemetry.inSpan(names.SPAN_INBOX_ACK, deps.base, async (span) => {
+        await chargeAddress(deps, c, span);
         const nowMs = deps.now();
         const { body } = await signedByAgent(c, id, span, {
           ...deps,

@@ -32,6 +32,8 @@ export const MESSAGE_TTL_MS_MAX = 604_800_000;
 export const MESSAGE_TTL_MS_MIN = 1_000;
 /** Size of a sealed message's HPKE encapsulated key `enc`, in bytes. */
 export const SEALED_ENC_BYTES = 32;
+/** The AEAD tag at the end of every sealed ciphertext, in bytes (an empty plaintext is just it). */
+export const SEALED_TAG_BYTES = 16;
 /** Largest sealed ciphertext `ct` (AEAD tag included), in bytes before base64url. */
 export const SEALED_CT_BYTES_MAX = 11_776;
 /** Most message ids one acknowledgement delta may name (one `add` op each). */
@@ -86,7 +88,7 @@ export const messageBodySchema = z.strictObject({
   lc: z.number().int().min(0).max(HLC_COUNTER_MAX),
   ttl: ttl(MESSAGE_TTL_MS_MAX),
   enc: base64Bytes("enc", SEALED_ENC_BYTES, SEALED_ENC_BYTES),
-  ct: base64Bytes("ct", 17, SEALED_CT_BYTES_MAX),
+  ct: base64Bytes("ct", SEALED_TAG_BYTES, SEALED_CT_BYTES_MAX),
 });
 
 export type TopicBody = z.infer<typeof topicBodySchema>;

@@ -2,7 +2,7 @@
  * Reading a channel: its view (`GET /v1/channels/{c}`), its signed deltas in arrival order
  * (`…/deltas`), and one author's head in it (`…/authors/{a}`). docs/protocol.md §12.2–12.4.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { ID_PATTERN } from "../protocol/delta.ts";
 import {
   CHANNEL_PATTERN,
@@ -10,17 +10,23 @@ import {
   TAIL_LIMIT_DEFAULT,
   TAIL_LIMIT_MAX,
 } from "../protocol/limits.ts";
-import { INBOX_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
+import { INBOX_CHANNEL_PREFIX, TOPIC_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
 import { names } from "../telemetry/mod.ts";
 import type { RegionDeps } from "./deps.ts";
 import { Problem } from "./problem.ts";
-import { requireReader } from "./read_guard.ts";
+import { requestSigner, requireReader } from "./read_guard.ts";
 
 export function channelRoutes(deps: RegionDeps): Hono {
   const { telemetry, base, views, store } = deps;
   const app = new Hono();
   app.get("/v1/channels/:channel", async (c) => {
     const channel = channelParam(c.req.param("channel"));
+    if (channel.startsWith(TOPIC_CHANNEL_PREFIX)) {
+      throw new Problem(
+        "invalid-request",
+        "A topic has no view: read its messages with GET /v1/topics/{topic}/messages",
+      );
+    }
     await requireReader(c, deps, channel);
     return telemetry.inSpan(
       names.SPAN_VIEW_READ,
@@ -74,8 +80,6 @@ export function channelRoutes(deps: RegionDeps): Hono {
   });
 
   app.get("/v1/channels/:channel/authors/:author", async (c) => {
-    const channel = channelParam(c.req.param("channel"));
-    await requireReader(c, deps, channel);
     const author = c.req.param("author");
     if (!ID_PATTERN.test(author)) {
       throw new Problem(
@@ -83,11 +87,39 @@ export function channelRoutes(deps: RegionDeps): Hono {
         "author must be a 43-character base64url public key",
       );
     }
+    const raw = c.req.param("channel");
+    // In a mailbox, a sender may read its own head (to number its next message), and the owner
+    // any sender's: each with a request it signs. Nobody else learns who wrote there.
+    const channel = raw.startsWith(INBOX_CHANNEL_PREFIX) && CHANNEL_PATTERN.test(raw)
+      ? await mailboxHeadReader(c, deps, raw, author)
+      : channelParam(raw);
+    await requireReader(c, deps, channel);
     const head = await store.getHead(channel, author) ??
       { contiguous: 0, max: 0, count: 0 };
     return c.json({ channel, author, ...head });
   });
   return app;
+}
+
+/** The mailbox channel, once the request is signed by its owner or by `author`; else throws. */
+async function mailboxHeadReader(
+  c: Context,
+  deps: RegionDeps,
+  channel: string,
+  author: string,
+): Promise<string> {
+  const owner = channel.slice(INBOX_CHANNEL_PREFIX.length);
+  const signer = await requestSigner(c, deps);
+  if (signer === null) {
+    throw new Problem(
+      "unauthorized",
+      "A head in a mailbox is read with a request its sender or owner signs",
+    );
+  }
+  if (signer !== owner && signer !== author) {
+    throw new Problem("forbidden", "Only the mailbox's owner or this sender may read this head");
+  }
+  return channel;
 }
 
 function channelParam(channel: string): string {

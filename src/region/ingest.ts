@@ -158,7 +158,7 @@ async function check(
 ) {
   const { origin = "agent", known, attributeInvalid = false, admission } = options;
   const parsed = envelopes.map((e) => {
-    const p = unexpired(parseEnvelope(e, nowMs), origin, nowMs);
+    const p = parseEnvelope(e, nowMs);
     const wrong = p.ok ? options.route?.(p.delta) ?? null : null;
     return wrong === null ? p : reject(p.ok ? p.delta.id : null, "wrong_route", wrong);
   });
@@ -183,18 +183,9 @@ async function check(
 }
 
 /**
- * An agent may not push a topic or direct message past its `ts + ttl` (`expired`); what peers
- * relay is stored whenever it comes, expired or not, so every region's set ends equal.
- */
-function unexpired(p: ParsedEnvelope, origin: DeltaOrigin, nowMs: number): ParsedEnvelope {
-  if (!p.ok || origin !== "agent" || p.delta.expires === undefined) return p;
-  if (p.delta.expires > nowMs) return p;
-  return reject(p.delta.id, "expired", "ts + ttl is already past");
-}
-
-/**
  * Per envelope, null, or what an agent's push of a quarantined author gets: `quarantined`, or
- * `duplicate` when the region already holds that very delta (a retry). An agent proven to
+ * `duplicate` when the region already holds that very delta (a retry); likewise `expired` for a
+ * topic or direct message past its time. An agent proven to
  * equivocate may push nothing more but proofs. What peers relay is stored whoever signed it: a
  * peer may have stored it before it knew, and sets must end equal.
  */
@@ -204,21 +195,28 @@ async function quarantined(
   store: RegionStore,
   nowMs: number,
   origin: DeltaOrigin,
-): Promise<("quarantined" | "duplicate" | null)[]> {
+): Promise<AgentRefusal[]> {
   if (origin !== "agent") return parsed.map(() => null);
   const authors = await quarantineOf(store).authors(nowMs);
   return await Promise.all(parsed.map(async (p, i) => {
     if (!p.ok || held[i] || p.delta.channel === EQUIVOCATIONS_CHANNEL) return null;
-    if (!authors.has(p.delta.author)) return null;
-    return await store.getDelta(p.delta.channel, p.delta.id) === null ? "quarantined" : "duplicate";
+    // An agent may not push a topic or direct message past its `ts + ttl`; what peers relay is
+    // stored whenever it comes, expired or not, so that every region's set ends equal.
+    const expired = p.delta.expires !== undefined && p.delta.expires <= nowMs;
+    if (!expired && !authors.has(p.delta.author)) return null;
+    const stored = await store.getDelta(p.delta.channel, p.delta.id) !== null;
+    return stored ? "duplicate" : expired ? "expired" : "quarantined";
   }));
 }
+
+/** What an agent's push of one delta gets before its signature is checked, or null. */
+type AgentRefusal = "quarantined" | "expired" | "duplicate" | null;
 
 /** The result of one envelope after the checks, or undefined while it may still be stored. */
 function firstResult(
   p: ParsedEnvelope,
   held: boolean,
-  refused: "quarantined" | "duplicate" | null,
+  refused: AgentRefusal,
   verified: Verdict,
 ): DeltaResult | undefined {
   if (!p.ok) return { id: p.id, status: "rejected", reason: p.reason, detail: p.detail };
@@ -227,6 +225,7 @@ function firstResult(
   if (refused === "quarantined") {
     return rejected(id, "quarantined", "this region holds proof that this author equivocated");
   }
+  if (refused === "expired") return rejected(id, "expired", "ts + ttl is already past");
   if (verified === "bad_proof") {
     return rejected(id, "bad_proof", "a signature inside an equivocation proof does not verify");
   }

@@ -3,6 +3,7 @@
  * author budgets, answer one result per delta in input order (docs/protocol.md §12.1).
  */
 import { type Context, Hono } from "hono";
+import type { Span } from "@opentelemetry/api";
 import type { Delta } from "../protocol/delta.ts";
 import { INBOX_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
 import { type Charge, retryAfterSeconds } from "../guard/rate_limiter.ts";
@@ -38,18 +39,7 @@ export function pushHandler(
   const { telemetry, limiter, base, now } = deps;
   return (c) =>
     telemetry.inSpan(names.SPAN_PUSH, base, async (span) => {
-      const address = deps.clientAddress(c);
-      const charge = await limiter.chargePush(address, now());
-      if (!charge.allowed) {
-        refused(telemetry, base, "address", charge);
-        span.setAttribute(names.ATTR_RATE_LIMIT_SCOPE, "address");
-        const seconds = retryAfterSeconds(charge.retryAfterMs);
-        throw new Problem(
-          "rate-limited",
-          `This client address is over its push rate limit; retry after ${seconds} s`,
-          { "retry-after": String(seconds) },
-        );
-      }
+      const address = await chargeAddress(deps, c, span);
       requireJson(c.req.raw);
       const envelopes = pushedEnvelopes(await readJsonBody(c.req.raw, PUSH_BYTES_MAX), field);
       const started = performance.now();
@@ -70,6 +60,27 @@ export function pushHandler(
       });
       return c.json({ results });
     });
+}
+
+/**
+ * Charges one request to the client's address budget (the push budget: every agent route that
+ * writes or scans pays it); throws 429 with `Retry-After` when it is spent. The address, charged.
+ */
+export async function chargeAddress(deps: RegionDeps, c: Context, span: Span): Promise<string> {
+  const { limiter, telemetry, base, now } = deps;
+  const address = deps.clientAddress(c);
+  const charge = await limiter.chargePush(address, now());
+  if (!charge.allowed) {
+    refused(telemetry, base, "address", charge);
+    span.setAttribute(names.ATTR_RATE_LIMIT_SCOPE, "address");
+    const seconds = retryAfterSeconds(charge.retryAfterMs);
+    throw new Problem(
+      "rate-limited",
+      `This client address is over its push rate limit; retry after ${seconds} s`,
+      { "retry-after": String(seconds) },
+    );
+  }
+  return address;
 }
 
 /** Ingests an agent's push under the author budgets (refusing `wrong_route` what `route` does not take); tells the mesh when something was stored. */

@@ -18,8 +18,10 @@ import { utf8Encode } from "../protocol/utf8.ts";
 export const CURSOR_RANGES_PER_KEY_MAX = 8;
 /** Most publishers a cursor remembers; past it, those whose messages expire first are dropped. */
 export const CURSOR_ENTRIES_MAX = 512;
-/** Longest cursor accepted, in characters. */
-export const CURSOR_CHARS_MAX = 16_384;
+/** Most bytes a cursor encodes to (before base64url); past it, the oldest entries are left out. */
+export const CURSOR_BYTES_MAX = 12_000;
+/** Longest cursor accepted, in characters: the base64url of CURSOR_BYTES_MAX bytes. */
+export const CURSOR_CHARS_MAX = Math.ceil(CURSOR_BYTES_MAX * 4 / 3);
 const VERSION = 1;
 const KEY_BYTES = 8;
 
@@ -91,31 +93,43 @@ export class TopicCursor {
     if (entry.ranges.length > CURSOR_RANGES_PER_KEY_MAX) entry.ranges.shift();
   }
 
-  /** The cursor as text, leaving out what expired by `nowMs` and what exceeds the bounds. */
+  /**
+   * The cursor as text, leaving out what expired by `nowMs`, and past the bounds (entries, bytes)
+   * the entries whose messages expire first (a resume may then repeat theirs, never skip one).
+   */
   encode(nowMs: number): string {
     for (const [key, entry] of this.#entries) if (entry.exp <= nowMs) this.#entries.delete(key);
-    if (this.#entries.size > CURSOR_ENTRIES_MAX) {
-      const byExpiry = [...this.#entries].sort((a, b) => a[1].exp - b[1].exp);
-      for (const [key] of byExpiry.slice(0, byExpiry.length - CURSOR_ENTRIES_MAX)) {
+    const byLatest = [...this.#entries].sort((a, b) => b[1].exp - a[1].exp);
+    const head: number[] = [VERSION];
+    writeVarint(head, this.startMs);
+    const kept: number[][] = [];
+    let bytes = head.length + 3; // the entry count's varint
+    for (const [key, entry] of byLatest) {
+      const encoded = encodeEntry(key, entry, this.startMs);
+      if (kept.length >= CURSOR_ENTRIES_MAX || bytes + encoded.length > CURSOR_BYTES_MAX) {
         this.#entries.delete(key);
+        continue;
       }
+      kept.push(encoded);
+      bytes += encoded.length;
     }
-    const out: number[] = [VERSION];
-    writeVarint(out, this.startMs);
-    writeVarint(out, this.#entries.size);
-    for (const [key, entry] of this.#entries) {
-      for (let i = 0; i < KEY_BYTES; i++) out.push(parseInt(key.slice(2 * i, 2 * i + 2), 16));
-      writeVarint(out, Math.max(0, Math.ceil((entry.exp - this.startMs) / 1000)));
-      writeVarint(out, entry.ranges.length);
-      let previous = 0;
-      for (const [a, b] of entry.ranges) {
-        writeVarint(out, a - previous);
-        writeVarint(out, b - a);
-        previous = b;
-      }
-    }
-    return encodeBase64Url(new Uint8Array(out));
+    writeVarint(head, kept.length);
+    return encodeBase64Url(new Uint8Array(head.concat(...kept)));
   }
+}
+
+function encodeEntry(key: string, entry: Entry, startMs: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < KEY_BYTES; i++) out.push(parseInt(key.slice(2 * i, 2 * i + 2), 16));
+  writeVarint(out, Math.max(0, Math.ceil((entry.exp - startMs) / 1000)));
+  writeVarint(out, entry.ranges.length);
+  let previous = 0;
+  for (const [a, b] of entry.ranges) {
+    writeVarint(out, a - previous);
+    writeVarint(out, b - a);
+    previous = b;
+  }
+  return out;
 }
 
 function insertSeq(ranges: [number, number][], seq: number): [number, number][] {

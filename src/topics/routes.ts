@@ -54,6 +54,10 @@ export function topicRoutes(hub: TopicHub): (deps: RegionDeps) => Hono {
     const slots = new AddressSlots();
     app.post(
       "/v1/topics/:topic",
+      (c, next) => {
+        topicParam(c.req.param("topic") ?? ""); // a bad path costs nothing and reads nothing
+        return next();
+      },
       pushHandler(deps, "messages", (delta: Delta, c: Context) => {
         const topic = topicParam(c.req.param("topic") ?? "");
         if (delta.kind === "topic" && delta.channel === topicChannel(topic)) return null;
@@ -159,7 +163,8 @@ async function subscribe(deps: RegionDeps, hub: TopicHub, c: Context): Promise<S
 
 /** The cursor to resume from (`Last-Event-ID`, else `cursor`), or a fresh one from `since`. */
 function cursorOf(c: Context, nowMs: number): TopicCursor {
-  const text = c.req.header("last-event-id") ?? c.req.query("cursor");
+  const header = c.req.header("last-event-id");
+  const text = header !== undefined && header !== "" ? header : c.req.query("cursor");
   if (text !== undefined && text !== "") {
     const cursor = TopicCursor.decode(text);
     if (cursor === null) {

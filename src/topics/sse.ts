@@ -63,7 +63,17 @@ export function sseResponse(
           controller.enqueue(encoder.encode(": keep-alive\n\n"));
         } catch { /* closed meanwhile */ }
       }, SSE_KEEPALIVE_MS);
-      const next = await subscription.next(stop.signal).finally(() => clearInterval(keepalive));
+      let next;
+      try {
+        next = await subscription.next(stop.signal);
+      } catch {
+        // The store failed mid-replay: end the stream (the client resumes from its last id).
+        controller.close();
+        end("closed");
+        return;
+      } finally {
+        clearInterval(keepalive);
+      }
       if (next.kind === "event") {
         controller.enqueue(frame("message", next.cursor, dataOf(next.event)));
         hooks.onEvent?.();

@@ -5,7 +5,7 @@
  * acknowledgement removes a message, and nobody else's can; an expired message is gone.
  */
 import assert from "node:assert/strict";
-import { openSealed } from "../../src/crypto/sealed_message.ts";
+import { openSealed, sealFor } from "../../src/crypto/sealed_message.ts";
 import { signRequest } from "../../src/client/request_signer.ts";
 import { meshRegionApp } from "../../src/compose/mesh_region_app.ts";
 import { Registry } from "../../src/registry/registry.ts";
@@ -139,4 +139,37 @@ Deno.test("the public /v1/sync/fetch never hands out a mailbox's deltas", async 
   });
   assert.equal(response.status, 200);
   assert.deepEqual((await response.json()).deltas, []);
+});
+
+Deno.test("an empty payload seals and is accepted; a sender reads its own head in a mailbox", async () => {
+  await withRegion(async (app, clock) => {
+    const alice = testAgent(), bob = testAgent(), eve = testAgent();
+    const { enc, ct } = await sealFor(bob.key.id, alice.key.id, new Uint8Array(0));
+    const empty = await alice.signNextOf(inboxChannel(bob.key.id), "message", (seq, ts, lc) => ({
+      seq,
+      to: bob.key.id,
+      ts,
+      lc,
+      ttl: 60_000,
+      enc,
+      ct,
+    }));
+    assert.equal((await send(app, [empty]))[0].status, "accepted");
+    const path = `/v1/channels/${inboxChannel(bob.key.id)}/authors/${alice.key.id}`;
+    const head = (signer?: typeof alice) =>
+      signer === undefined
+        ? app.request(path)
+        : signRequest(signer.key, new Request(`http://localhost${path}`), { nowMs: clock.now })
+          .then((r) => app.request(r));
+    const own = await head(alice);
+    assert.equal(own.status, 200);
+    assert.equal((await own.json()).max, 1);
+    assert.equal((await head(bob)).status, 200, "the owner reads any sender's head");
+    const stranger = await head(eve);
+    assert.equal(stranger.status, 403);
+    await stranger.body?.cancel();
+    const unsigned = await head();
+    assert.equal(unsigned.status, 401);
+    await unsigned.body?.cancel();
+  });
 });

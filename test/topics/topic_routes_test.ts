@@ -181,3 +181,29 @@ Deno.test("one client address holds at most TOPIC_SUBSCRIBERS_PER_ADDRESS_MAX su
     for (const response of open) await response.body!.cancel();
   });
 });
+
+Deno.test("review fixes: no view of a topic, empty Last-Event-ID, bad path first, expired retry", async () => {
+  const clock = { now: T0_MS + 1_000 };
+  await withRegion(async ({ app }) => {
+    const agent = testAgent();
+    const message = await topicMessage(agent, "news", "x", 5_000);
+    assert.equal((await publish(app, "news", [message]))[0].status, "accepted");
+    const view = await app.request("/v1/channels/_topic:news");
+    assert.equal(view.status, 400, "a topic has no view (it answered 500)");
+    await view.body?.cancel();
+    const first = await poll(app, "news", `since=${T0_MS - 1}`);
+    const resumed = await app.request(`/v1/topics/news/messages?cursor=${first.cursor}`, {
+      headers: { "last-event-id": "" },
+    });
+    assert.deepEqual((await resumed.json()).messages, [], "an empty header does not hide ?cursor");
+    const empty = await app.request("/v1/topics/a..b", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ messages: [] }),
+    });
+    assert.equal(empty.status, 400, "a bad topic in the path is refused before the body");
+    await empty.body?.cancel();
+    clock.now += 10_000;
+    assert.equal((await publish(app, "news", [message]))[0].status, "duplicate");
+  }, () => clock.now);
+});
