@@ -91,7 +91,11 @@ export function meshRoutes(
       throw new Problem("invalid-request", "channel must match [A-Za-z0-9._:-]{1,64}");
     }
     if (channel !== undefined && hidden(channel)) {
-      throw new Problem("forbidden", "This channel is private: read it with a signed request");
+      throw new Problem(
+        "forbidden",
+        "This channel is private: its members read it with signed requests to /v1/channels/" +
+          "{c} (a mailbox: GET /v1/agents/{id}/inbox); /v1/sync does not serve it",
+      );
     }
     const frame = await readBodyBytes(c.req.raw, SYNC_FRAME_BYTES_MAX);
     const answer = await index.respond(frame, channel);

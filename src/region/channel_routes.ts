@@ -14,7 +14,7 @@ import { INBOX_CHANNEL_PREFIX, TOPIC_CHANNEL_PREFIX } from "../protocol/message_
 import { names } from "../telemetry/mod.ts";
 import type { RegionDeps } from "./deps.ts";
 import { Problem } from "./problem.ts";
-import { requestSigner, requireReader } from "./read_guard.ts";
+import { requestSigner, requireReader, SIGN_HINT } from "./read_guard.ts";
 
 export function channelRoutes(deps: RegionDeps): Hono {
   const { telemetry, base, views, store } = deps;

@@ -10,6 +10,13 @@ import { membersOnly, readerOf, readName } from "../guard/read_access.ts";
 import type { RegionDeps } from "./deps.ts";
 import { isSigned, signedByAgent } from "./agent_request.ts";
 import { Problem } from "./problem.ts";
+import { ACCEPT_AGENT_SIGNATURE } from "../guard/http_signature.ts";
+
+/** What a 401 for an unsigned request tells the client to sign (as the other signed routes do). */
+export const SIGN_HINT: Record<string, string> = {
+  "www-authenticate": 'Signature realm="mesh", error="missing"',
+  "accept-signature": ACCEPT_AGENT_SIGNATURE,
+};
 
 /** The verified signer of the request, or null when it is unsigned. Refuses a bad signature. */
 export async function requestSigner(c: Context, deps: RegionDeps): Promise<string | null> {
@@ -28,7 +35,8 @@ export async function readerOfRequest(
   c: Context,
   deps: RegionDeps,
 ): Promise<(name: string | null) => boolean> {
-  if (deps.admission === undefined) return () => true;
+  // Without a members-only rule everything is public, and a signature is neither needed nor read.
+  if (!deps.admission?.channels.some((rule) => rule.read === "members")) return () => true;
   const signer = await requestSigner(c, deps);
   return await readerOf(deps.admission, deps.store, deps.verify, signer, deps.now());
 }
@@ -51,6 +59,7 @@ export function refuseUnreadable(
     throw new Problem(
       "unauthorized",
       `${name} is readable by its members only: sign the request (docs/protocol.md §21)`,
+      SIGN_HINT,
     );
   }
   throw new Problem("forbidden", `The signer is not a member of ${name}`);

@@ -20,6 +20,7 @@ import { readerOfRequest, refuseUnreadable } from "../region/read_guard.ts";
 import { pushHandler } from "../region/push_route.ts";
 import { names } from "../telemetry/mod.ts";
 import { quarantineOf } from "../guard/quarantine.ts";
+import { membersOnly } from "../guard/read_access.ts";
 import { TopicCursor } from "./cursor.ts";
 import type { TopicHub } from "./hub.ts";
 import { matchingChannels, replay } from "./replay.ts";
@@ -132,7 +133,8 @@ async function collect(
 async function subscribe(deps: RegionDeps, hub: TopicHub, c: Context): Promise<Subscription> {
   const subject = subjectParam(c.req.param("subject") ?? "");
   // A named members-only topic refuses outright; a wildcard shows only what the signer may read.
-  const may = await readerOfRequest(c, deps);
+  const publicTopic = subject.literal && !membersOnly(deps.admission, subject.pattern);
+  const may = publicTopic ? () => true : await readerOfRequest(c, deps);
   if (subject.literal) refuseUnreadable(c, may, subject.channelPrefix);
   const visible = (topic: string) => may(topic);
   const cursor = cursorOf(c, deps.now());
