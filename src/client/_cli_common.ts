@@ -24,8 +24,14 @@ export interface Flags {
   skill?: string;
   tags: string[];
   q?: string;
-  limit?: number;
+  /** As given: each command checks its own range (`limitWithin`). */
+  limit?: string;
   cursor?: string;
+  /** Messaging: --ttl (ms), --since (ms since the epoch), --count, --ack. */
+  ttl?: number;
+  since?: number;
+  count?: number;
+  ack: boolean;
   rest: string[];
 }
 
@@ -37,6 +43,7 @@ export function parseFlags(args: string[], env: Record<string, string | undefine
     follow: false,
     help: false,
     tags: [],
+    ack: false,
     rest: [],
   };
   for (let i = 0; i < args.length; i++) {
@@ -45,9 +52,12 @@ export function parseFlags(args: string[], env: Record<string, string | undefine
       const value = args[++i];
       if (value === undefined) throw new UsageError(`${arg} needs a value`);
       if (arg === "--tag") flags.tags.push(value);
-      else if (arg === "--limit") flags.limit = limitOf(value);
-      else flags[arg.slice(2) as "url" | "key" | "after" | "skill" | "q" | "cursor"] = value;
+      else if (arg === "--ttl" || arg === "--since" || arg === "--count") {
+        flags[arg.slice(2) as "ttl" | "since" | "count"] = integerOf(arg, value);
+      } else {flags[arg.slice(2) as "url" | "key" | "after" | "skill" | "q" | "limit" | "cursor"] =
+          value;}
     } else if (arg === "--follow") flags.follow = true;
+    else if (arg === "--ack") flags.ack = true;
     else if (arg === "--help" || arg === "-h") flags.help = true;
     else if (arg.startsWith("--")) throw new UsageError(`unknown option ${arg}`);
     else flags.rest.push(arg);
@@ -70,12 +80,25 @@ const VALUE_OPTIONS = [
   "--q",
   "--limit",
   "--cursor",
+  "--ttl",
+  "--since",
+  "--count",
 ];
 
-function limitOf(word: string): number {
-  const n = /^[0-9]{1,4}$/.test(word) ? Number(word) : NaN;
-  if (!(n >= 1 && n <= DISCOVER_LIMIT_MAX)) {
-    throw new UsageError(`--limit must be an integer from 1 to ${DISCOVER_LIMIT_MAX}, got ${word}`);
+/** A whole number option (at most 2^53 - 1); each command checks its range. */
+function integerOf(option: string, word: string): number {
+  if (!/^[0-9]{1,16}$/.test(word) || !Number.isSafeInteger(Number(word))) {
+    throw new UsageError(`${option} must be a whole number, got ${word}`);
+  }
+  return Number(word);
+}
+
+/** The `--limit` given, checked to be 1 … `max`; undefined when not given. */
+export function limitWithin(flags: Flags, max: number): number | undefined {
+  if (flags.limit === undefined) return undefined;
+  const n = /^[0-9]{1,4}$/.test(flags.limit) ? Number(flags.limit) : NaN;
+  if (!(n >= 1 && n <= max)) {
+    throw new UsageError(`--limit must be an integer from 1 to ${max}, got ${flags.limit}`);
   }
   return n;
 }
@@ -137,7 +160,7 @@ function unsent(envelope: Envelope): string {
     JSON.stringify({ deltas: [envelope] });
 }
 
-function rejection(result: DeltaResult & { status: "rejected" }): string {
+export function rejection(result: DeltaResult & { status: "rejected" }, what = "delta"): string {
   switch (result.reason) {
     case "seq_conflict":
       return "The region holds another delta of this key with the same seq: this key equivocated. " +
@@ -148,6 +171,6 @@ function rejection(result: DeltaResult & { status: "rejected" }): string {
         "views leave out all its deltas, for good. Create a new key with " +
         "`deno task agent keygen --key NEW_FILE`.";
     default:
-      return `The region rejected the delta (${result.reason}): ${result.detail}`;
+      return `The region rejected the ${what} (${result.reason}): ${result.detail}`;
   }
 }

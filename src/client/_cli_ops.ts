@@ -55,7 +55,8 @@ export async function parseOps(
   return ops;
 }
 
-function jsonOrWord(word: string): OpValue {
+/** The word as JSON, or as a string when it is not JSON. */
+export function jsonOrWord(word: string): OpValue {
   try {
     return JSON.parse(word);
   } catch {

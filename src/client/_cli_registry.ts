@@ -5,7 +5,14 @@
  */
 import { REGISTRY_CHANNEL } from "../protocol/agent_card.ts";
 import { ID_PATTERN, type OpValue } from "../protocol/delta.ts";
-import { CliError, type Flags, loadKey, signAndPush } from "./_cli_common.ts";
+import {
+  CliError,
+  DISCOVER_LIMIT_MAX,
+  type Flags,
+  limitWithin,
+  loadKey,
+  signAndPush,
+} from "./_cli_common.ts";
 import { UsageError } from "./_cli_ops.ts";
 import { CardVerificationError } from "./agent_card_answer.ts";
 import { type DiscoveredAgent, MeshClient } from "./mesh_client.ts";
@@ -63,7 +70,7 @@ export async function discover(flags: Flags): Promise<number> {
     skill: flags.skill,
     tags: flags.tags,
     q: flags.q,
-    limit: flags.limit,
+    limit: limitWithin(flags, DISCOVER_LIMIT_MAX),
     cursor: flags.cursor,
   });
   for (const agent of page.agents) console.log(line(agent));

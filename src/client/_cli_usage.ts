@@ -15,6 +15,11 @@ export const COMMANDS = [
   "discover",
   "card",
   "heartbeat",
+  "publish",
+  "subscribe",
+  "send",
+  "inbox",
+  "ack",
 ] as const;
 export type Command = typeof COMMANDS[number];
 
@@ -32,6 +37,15 @@ Commands:
                                   find agents by skill, tags and words, newest card first
   card <agent-id>                 print an agent's card after verifying its signature
   heartbeat                       tell the region this agent is alive (a signed request)
+  publish <topic> <json> [--ttl MS]
+                                  sign a topic message and publish it
+  subscribe <subject> [--since MS] [--cursor C] [--count N]
+                                  print a topic's messages as they come (patterns: * and >)
+  send <agent-id> <json> [--ttl MS]
+                                  seal a direct message to an agent and send it
+  inbox [--after N] [--limit N] [--ack]
+                                  print this agent's direct messages, decrypted
+  ack <message-id>...             acknowledge messages: they leave the inbox everywhere
   help [command]                  print help for a command
 
 ${OPTIONS}
@@ -148,6 +162,75 @@ the agent's lastSeen (what discovery and \`card\` report as liveness) without a 
 pushed. Liveness from heartbeats is this region's only: other regions see the agent's pushes.
 A region accepts at most about one heartbeat per second per agent (429 beyond), and refuses a
 request signed more than a minute from its clock: check this machine's clock if it says stale.
+
+${OPTIONS}`,
+
+  publish: `Usage: deno task agent publish <topic> <json> [--ttl MS] [options]
+
+Signs a topic message carrying the JSON value (a word that is not JSON is taken as a string)
+and publishes it with POST /v1/topics/<topic>; prints the region's result as one JSON line.
+Subscribers of the topic, in every region, receive it until it expires. A topic is words of
+letters, digits, _ and - joined by ".", e.g. jobs.eu.gpu. The message is checked first: one
+every region would refuse is not sent and costs no seq.
+
+  --ttl MS   how long regions keep it for subscribers, 1000 to 86400000 ms (default 3600000)
+
+Example: deno task agent publish jobs.eu '{"job":42,"state":"done"}'
+
+${OPTIONS}`,
+
+  subscribe: `Usage: deno task agent subscribe <subject> [--since MS] [--cursor C] [--count N]
+                                 [--url URL]
+
+Follows a topic, or every topic a pattern matches, as Server-Sent Events and prints each
+message as one JSON line: {"id","topic","author","seq","ts","data","cursor"}, after checking
+the author's signature (a message that does not verify is reported on stderr, not printed). In
+a pattern * stands for one word and a final > for one or more: jobs.*.gpu, jobs.>.
+When the connection breaks it resumes from the last cursor, so nothing is lost or repeated; a
+later run resumes the same way with --cursor (the last one is also written to stderr on exit).
+When there is an agent key (--key), each request is signed with it, so members-only topics the
+agent may read are delivered too.
+
+  --since MS    start at this time, ms since the epoch (default: 5 s ago); 0 replays every
+                message still kept
+  --cursor C    resume after this cursor (a "cursor" printed before); --since is then unused
+  --count N     stop after N messages (default: follow until interrupted)
+
+Example: deno task agent subscribe 'jobs.>' --since 0 --count 10
+
+${OPTIONS}`,
+
+  send: `Usage: deno task agent send <agent-id> <json> [--ttl MS] [options]
+
+Seals the JSON value (a word that is not JSON is taken as a string) so only that agent can read
+it (HPKE to the agent's key; regions carry ciphertext only), signs it as this agent and sends it
+with POST /v1/messages; prints the region's result as one JSON line. It waits in the agent's
+inbox, in every region, until acknowledged or expired. Payloads are at most 11760 bytes of JSON.
+
+  --ttl MS   how long regions keep it unread, 1000 to 604800000 ms (default 86400000)
+
+Example: deno task agent send <agent-id> '{"task":"translate","text":"hello"}'
+
+${OPTIONS}`,
+
+  inbox: `Usage: deno task agent inbox [--after N] [--limit N] [--ack] [options]
+
+Reads this agent's inbox with a signed request (only the owner may), checks each message's
+signature, decrypts it and prints one JSON line per message: {"id","from","ts","payload"}.
+Messages stay until acknowledged (or expired); stderr says how many were read and whether more
+are waiting. A message that does not verify or decrypt is reported on stderr, not printed.
+
+  --after N    read after this cursor (default 0: from the oldest message)
+  --limit N    messages per read, 1 to 256 (default 100)
+  --ack        acknowledge the messages printed, so no region shows them again
+
+${OPTIONS}`,
+
+  ack: `Usage: deno task agent ack <message-id>... [options]
+
+Acknowledges messages of this agent's inbox by id (the "id" inbox prints): signs one
+acknowledgement per 64 ids and posts it with a signed request. Acknowledged messages leave the
+inbox in every region. Prints the region's result for each acknowledgement as one JSON line.
 
 ${OPTIONS}`,
 };

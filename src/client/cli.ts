@@ -9,6 +9,12 @@
  *   discover [--skill S] [--tag T]... [--q X]  find agents (one line each, cursor on stderr)
  *   card <agent-id>                            print an agent's card, verified offline
  *   heartbeat                                  tell the region this agent is alive (signed)
+ *   publish <topic> <json> [--ttl MS]          sign and publish a topic message
+ *   subscribe <subject> [--since MS] [--cursor C] [--count N]
+ *                                              follow topics (one JSON line per message)
+ *   send <agent-id> <json> [--ttl MS]          seal and send a direct message
+ *   inbox [--after N] [--limit N] [--ack]      print this agent's messages, decrypted
+ *   ack <message-id>...                        acknowledge messages of this agent's inbox
  *
  * Options: --url URL (default $MESH_URL or http://127.0.0.1:8000), --key FILE ($MESH_AGENT_KEY).
  * Exit codes: 0 done, 1 failed (or the delta was rejected), 2 a mistake in the command line.
@@ -18,6 +24,7 @@ import { AgentKey } from "../crypto/agent_key.ts";
 import { parseOps, UsageError } from "./_cli_ops.ts";
 import { CliError, type Flags, parseFlags, signAndPush } from "./_cli_common.ts";
 import { announce, card, discover, heartbeat, withdraw } from "./_cli_registry.ts";
+import { ack, inbox, publish, send, subscribe } from "./_cli_messaging.ts";
 import { type Command, COMMANDS, USAGE } from "./_cli_usage.ts";
 import { MeshClient, MeshHttpError, MeshUnreachableError } from "./mesh_client.ts";
 import { seqStatePath } from "./seq_ledger.ts";
@@ -80,6 +87,16 @@ function run(command: Command, flags: Flags): Promise<number> {
       return card(flags);
     case "heartbeat":
       return heartbeat(flags);
+    case "publish":
+      return publish(flags);
+    case "subscribe":
+      return subscribe(flags);
+    case "send":
+      return send(flags);
+    case "inbox":
+      return inbox(flags);
+    case "ack":
+      return ack(flags);
   }
 }
 

@@ -1,26 +1,45 @@
 /**
  * HTTP client of one region: push envelopes in bounded batches, read views (counters exact, as
  * `bigint`), tail channels, read author heads, discover agents and read their cards (verified
- * offline against the signed delta, so the region need not be trusted), send signed heartbeats.
+ * offline against the signed delta, so the region need not be trusted), send signed heartbeats,
+ * publish to and subscribe to topics, send direct messages and read and acknowledge a mailbox.
  * A region that answers with an error is a `MeshHttpError` carrying its problem details; one that
  * cannot be reached is a `MeshUnreachableError` naming the URL tried.
  */
 import type { DeltaResult } from "../protocol/result.ts";
-import { PUSH_BYTES_MAX, PUSH_DELTAS_MAX, TAIL_LIMIT_MAX } from "../protocol/limits.ts";
+import { TAIL_LIMIT_MAX } from "../protocol/limits.ts";
 import type { AuthorHead } from "../protocol/result.ts";
 import type { AgentCard } from "../protocol/agent_card.ts";
 import { parseView, type ViewJson } from "./view_json.ts";
 import type { AgentKey } from "../crypto/agent_key.ts";
 import { type VerifiedAgentCard, verifyCardAnswer } from "./agent_card_answer.ts";
 import { signRequest, type SignRequestOptions } from "./request_signer.ts";
+import {
+  batches,
+  type Envelope,
+  MeshHttpError,
+  MeshUnreachableError,
+  RegionHttp,
+} from "./_http.ts";
+import {
+  pollTopic,
+  publishTopic,
+  type SubscribedMessage,
+  subscribeTopic,
+  type TopicPage,
+  type TopicPollQuery,
+  type TopicQuery,
+} from "./topic_client.ts";
+import {
+  ackMessages,
+  type InboxPage,
+  type InboxQuery,
+  readInbox,
+  sendMessages,
+} from "./mailbox_client.ts";
 
-export type { ViewJson };
-
-/** A signed delta on the wire. */
-export interface Envelope {
-  readonly body: string;
-  readonly sig: string;
-}
+export type { Envelope, ViewJson };
+export { batches, MeshHttpError, MeshUnreachableError };
 
 export interface TailPage {
   readonly deltas: Envelope[];
@@ -59,51 +78,21 @@ export interface DiscoverPage {
   readonly cursor: string | null;
 }
 
-/** An HTTP answer other than 2xx; `problem` holds the RFC 9457 body when there was one. */
-export class MeshHttpError extends Error {
-  readonly status: number;
-  readonly problem: Record<string, unknown> | null;
-
-  constructor(
-    status: number,
-    problem: Record<string, unknown> | null,
-    what: string,
-  ) {
-    super(
-      `${what} failed with ${status}: ${problem?.detail ?? problem?.title ?? "no details"}`,
-    );
-    this.name = "MeshHttpError";
-    this.status = status;
-    this.problem = problem;
-  }
-}
-
-/** No HTTP answer at all (connection refused, DNS, TLS, reset): `url` is what was tried. */
-export class MeshUnreachableError extends Error {
-  readonly url: string;
-
-  constructor(url: string, what: string, cause: unknown) {
-    super(`${what} could not reach ${url}: ${(cause as Error)?.message ?? cause}`, { cause });
-    this.name = "MeshUnreachableError";
-    this.url = url;
-  }
-}
-
 export class MeshClient {
   readonly url: string;
-  readonly #fetch: typeof fetch;
+  readonly #http: RegionHttp;
 
   /** `url` is the region's base URL, e.g. `http://127.0.0.1:8000`. */
   constructor(url: string, options: { fetch?: typeof fetch } = {}) {
-    this.url = url.replace(/\/+$/, "");
-    this.#fetch = options.fetch ?? fetch;
+    this.#http = new RegionHttp(url, options.fetch ?? fetch);
+    this.url = this.#http.url;
   }
 
   /** Pushes envelopes in batches within the push limits; results in input order. */
   async push(envelopes: readonly Envelope[]): Promise<DeltaResult[]> {
     const results: DeltaResult[] = [];
     for (const batch of batches(envelopes)) {
-      const answer = await this.#request<{ results: DeltaResult[] }>(
+      const answer = await this.#http.json<{ results: DeltaResult[] }>(
         "push",
         "/v1/deltas",
         {
@@ -119,7 +108,7 @@ export class MeshClient {
 
   /** The channel's view; counters are exact `bigint`s (they may exceed 2^53). */
   async view(channel: string): Promise<ViewJson> {
-    return parseView(await this.#text("view", `/v1/channels/${encodeURIComponent(channel)}`));
+    return parseView(await this.#http.text("view", `/v1/channels/${encodeURIComponent(channel)}`));
   }
 
   /** One page of the channel's deltas after `cursor` ("0" or omitted: from the start). */
@@ -129,7 +118,7 @@ export class MeshClient {
     limit = TAIL_LIMIT_MAX,
   ): Promise<TailPage> {
     const query = new URLSearchParams({ after: cursor, limit: String(limit) });
-    return this.#request(
+    return this.#http.json(
       "tail",
       `/v1/channels/${encodeURIComponent(channel)}/deltas?${query}`,
     );
@@ -148,11 +137,15 @@ export class MeshClient {
     }
   }
 
-  head(channel: string, author: string): Promise<AuthorHead> {
-    return this.#request(
-      "head",
-      `/v1/channels/${encodeURIComponent(channel)}/authors/${author}`,
-    );
+  /**
+   * How far `author` got in `channel` (highest seq stored, ...). With `key` the request is signed
+   * by it: a mailbox head is read only by the mailbox's owner or by that author (its own seqs to
+   * a recipient), and a members-only channel or topic only by its members.
+   */
+  async head(channel: string, author: string, key?: AgentKey): Promise<AuthorHead> {
+    const path = `/v1/channels/${encodeURIComponent(channel)}/authors/${author}`;
+    if (key === undefined) return await this.#http.json("head", path);
+    return await this.#http.json("head", await signRequest(key, new Request(this.url + path)));
   }
 
   /** One page of agents matching `query`, newest card first. */
@@ -163,7 +156,7 @@ export class MeshClient {
     if (query.q !== undefined) params.set("q", query.q);
     if (query.limit !== undefined) params.set("limit", String(query.limit));
     if (query.cursor !== undefined) params.set("cursor", query.cursor);
-    return this.#request("discover", `/v1/agents?${params}`);
+    return this.#http.json("discover", `/v1/agents?${params}`);
   }
 
   /** Every agent matching `query`, following cursors page by page (each agent once). */
@@ -184,7 +177,7 @@ export class MeshClient {
   async card(id: string): Promise<VerifiedAgentCard | null> {
     let text: string;
     try {
-      text = await this.#text("card", `/v1/agents/${encodeURIComponent(id)}`);
+      text = await this.#http.text("card", `/v1/agents/${encodeURIComponent(id)}`);
     } catch (error) {
       if (error instanceof MeshHttpError && error.status === 404) return null;
       throw error;
@@ -205,59 +198,64 @@ export class MeshClient {
    */
   async heartbeat(key: AgentKey, options: SignRequestOptions = {}): Promise<void> {
     const url = `${this.url}/v1/agents/${key.id}/heartbeat`;
-    await this.#text(
+    await this.#http.text(
       "heartbeat",
       await signRequest(key, new Request(url, { method: "POST" }), options),
     );
   }
 
+  /**
+   * Publishes signed topic messages of `topic` (`signTopicMessage`), in batches within the push
+   * limits; one result per envelope, in input order, as `push()`.
+   */
+  publish(topic: string, envelopes: readonly Envelope[]): Promise<DeltaResult[]> {
+    return publishTopic(this.#http, topic, envelopes);
+  }
+
+  /**
+   * One long-poll of `subject` (a topic, or a pattern: `*` one token, a final `>` one or more):
+   * up to `limit` messages after `cursor` (or from `since`), waiting up to `waitS` seconds for
+   * the first. Read on with the answer's `cursor`.
+   */
+  messages(subject: string, query: TopicPollQuery = {}): Promise<TopicPage> {
+    return pollTopic(this.#http, subject, query);
+  }
+
+  /**
+   * Follows `subject` as Server-Sent Events: each message with the cursor to resume after it.
+   * Reconnects from the last cursor after a network error or a `dropped` event, so nothing is
+   * lost or repeated; ends when `query.signal` aborts. Verify messages with `verifyTopicEvent`.
+   */
+  subscribe(subject: string, query: TopicQuery = {}): AsyncGenerator<SubscribedMessage> {
+    return subscribeTopic(this.#http, subject, query);
+  }
+
+  /** Sends sealed direct messages (`sealDirectMessage`); one result per envelope, in order. */
+  send(envelopes: readonly Envelope[]): Promise<DeltaResult[]> {
+    return sendMessages(this.#http, envelopes);
+  }
+
+  /**
+   * One page of `key`'s own mailbox (a request signed with `key`): messages still sealed, open
+   * each with `openDirectMessage(key, message)`. Read on with `after: page.cursor`.
+   */
+  inbox(key: AgentKey, query: InboxQuery = {}): Promise<InboxPage> {
+    return readInbox(this.#http, key, query);
+  }
+
+  /**
+   * Acknowledges messages of `key`'s mailbox with acknowledgement envelopes (`signAck`), in
+   * requests signed with `key`: they are then gone from the mailbox in every region.
+   */
+  ack(
+    key: AgentKey,
+    envelopes: readonly Envelope[],
+    signing?: SignRequestOptions,
+  ): Promise<DeltaResult[]> {
+    return ackMessages(this.#http, key, envelopes, signing);
+  }
+
   health(): Promise<{ status: string; region: string; store: string }> {
-    return this.#request("health", "/v1/health");
+    return this.#http.json("health", "/v1/health");
   }
-
-  async #request<T>(what: string, path: string, init?: RequestInit): Promise<T> {
-    return JSON.parse(await this.#text(what, path, init)) as T;
-  }
-
-  /** The answer's text; `target` is a path under the region's URL, or a whole request. */
-  async #text(what: string, target: string | Request, init?: RequestInit): Promise<string> {
-    let response: Response;
-    let text: string;
-    try {
-      response = await this.#fetch(typeof target === "string" ? this.url + target : target, init);
-      text = await response.text();
-    } catch (error) {
-      throw new MeshUnreachableError(this.url, what, error);
-    }
-    if (!response.ok) {
-      let problem: Record<string, unknown> | null = null;
-      try {
-        problem = JSON.parse(text);
-      } catch { /* not problem+json: keep null */ }
-      throw new MeshHttpError(response.status, problem, what);
-    }
-    return text;
-  }
-}
-
-/** Splits envelopes into pushes within PUSH_DELTAS_MAX and PUSH_BYTES_MAX. */
-export function batches(envelopes: readonly Envelope[]): Envelope[][] {
-  const out: Envelope[][] = [];
-  let batch: Envelope[] = [];
-  let bytes = 16;
-  for (const envelope of envelopes) {
-    const size = JSON.stringify(envelope).length * 3 + 1; // UTF-8 upper bound, plus comma
-    if (
-      batch.length > 0 &&
-      (batch.length >= PUSH_DELTAS_MAX || bytes + size > PUSH_BYTES_MAX)
-    ) {
-      out.push(batch);
-      batch = [];
-      bytes = 16;
-    }
-    batch.push(envelope);
-    bytes += size;
-  }
-  if (batch.length > 0) out.push(batch);
-  return out;
 }

@@ -1,4 +1,7 @@
-/** The agent client: keys, signed deltas with seq and hybrid clock, and the region HTTP client. */
+/**
+ * The agent client: keys, signed deltas with seq and hybrid clock, topic and direct messages, and
+ * the region HTTP client.
+ */
 export { Agent, InvalidDeltaError } from "./agent.ts";
 export {
   type CardProblem,
@@ -12,6 +15,38 @@ export { FileSeqLedger, MemorySeqLedger, type SeqLedger, seqStatePath } from "./
 export { exactJsonText, parseView } from "./view_json.ts";
 export { signRequest, type SignRequestOptions } from "./request_signer.ts";
 export { type HlcStamp, HybridClock } from "./hybrid_clock.ts";
+export {
+  MESSAGE_TTL_MS_DEFAULT,
+  type MessageOptions,
+  type MessageProblem,
+  MessageVerificationError,
+  openDirectMessage,
+  type OpenedMessage,
+  sealDirectMessage,
+  signAck,
+  signTopicMessage,
+  TOPIC_TTL_MS_DEFAULT,
+  verifyTopicEvent,
+} from "./messaging.ts";
+export {
+  SSE_EVENT_CHARS_MAX,
+  SUBSCRIBE_BACKOFF_MS_MAX,
+  SUBSCRIBE_IDLE_MS_MAX,
+  SUBSCRIBE_RETRY_MS_DEFAULT,
+  type SubscribedMessage,
+  SubscriptionError,
+  type TopicMessage,
+  type TopicPage,
+  type TopicPollQuery,
+  type TopicQuery,
+} from "./topic_client.ts";
+export {
+  ACK_REQUEST_BYTES_MAX,
+  INBOX_LIMIT_MAX,
+  type InboxMessage,
+  type InboxPage,
+  type InboxQuery,
+} from "./mailbox_client.ts";
 export {
   batches,
   type DiscoveredAgent,
