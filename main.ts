@@ -58,6 +58,8 @@ scheduleRegistryJobs(scheduler, region.registry);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
     await scheduler.stop();
+    // Open SSE streams never end on their own: end them, or the shutdown waits for ever.
+    region.topics.close();
     await server.shutdown();
     await region.close();
     Deno.exit(0);

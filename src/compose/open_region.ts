@@ -21,6 +21,8 @@ export interface OpenRegion {
   readonly mesh: MeshNode | null;
   /** The agent registry (/v1/agents); its job is `registry.tick()`. */
   readonly registry: Registry;
+  /** The topic hub: `topics.close()` ends every subscription (before a server shutdown). */
+  readonly topics: TopicHub;
   close(): Promise<void>;
 }
 
@@ -75,6 +77,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       store,
       mesh: node,
       registry,
+      topics,
       async close() {
         await registry.liveness.flush(Date.now()).catch(() => 0); // what waits, if it can
         topics.close();

@@ -172,3 +172,27 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a region with open SSE subscribers stops on SIGTERM (the streams end, the process exits 0)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const region = await startRegionProcess({ MESH_REGION: "stop-1", MESH_DATA: dir });
+    try {
+      const stream = await fetch(`${region.url}/v1/topics/jobs.%3E/events`);
+      const reader = stream.body!.getReader();
+      await reader.read(); // `retry:` and `ready`: the subscription is open
+      const started = performance.now();
+      const code = await region.stop("SIGTERM");
+      assert.equal(code, 0);
+      assert.ok(performance.now() - started < 5_000, "the shutdown waited for the stream");
+      await reader.cancel().catch(() => {});
+    } finally {
+      await region.stop("SIGKILL").catch(() => 0);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
