@@ -19,6 +19,7 @@ import { ChannelViews } from "./channel_views.ts";
 import { corsMiddleware } from "./cors.ts";
 import { Problem } from "./problem.ts";
 import { pushRoute } from "./push_route.ts";
+import { isSigned } from "./agent_request.ts";
 
 /** The routes of the region itself, with the method each takes. */
 const REGION_ROUTES: [string, string][] = [
@@ -125,6 +126,12 @@ export function createRegionApp(options: RegionOptions): Hono {
       );
     }
     await next();
+  });
+  // An answer to a signed request depends on who signed it: no shared cache may keep it (RFC 9111
+  // exempts only Authorization-authenticated answers; a Signature header is not one).
+  app.use(async (c, next) => {
+    await next();
+    if (isSigned(c)) c.res.headers.set("cache-control", "private, no-store");
   });
   app.route("/", pushRoute(deps));
   app.route("/", channelListRoute(deps));

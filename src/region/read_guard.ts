@@ -9,6 +9,7 @@ import { INVALID_SPAN_CONTEXT, trace } from "@opentelemetry/api";
 import { membersOnly, readerOf, readName } from "../guard/read_access.ts";
 import type { RegionDeps } from "./deps.ts";
 import { isSigned, signedByAgent } from "./agent_request.ts";
+import { chargeAddress } from "./push_route.ts";
 import { Problem } from "./problem.ts";
 import { ACCEPT_AGENT_SIGNATURE } from "../guard/http_signature.ts";
 
@@ -22,6 +23,8 @@ export const SIGN_HINT: Record<string, string> = {
 export async function requestSigner(c: Context, deps: RegionDeps): Promise<string | null> {
   if (!isSigned(c)) return null;
   const span = trace.getActiveSpan() ?? trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+  // A signature check and a nonce write cost the region: they draw from the address budget first.
+  await chargeAddress(deps, c, span);
   const { verified } = await signedByAgent(c, undefined, span, {
     ...deps,
     nowMs: deps.now(),

@@ -18,13 +18,20 @@ import { type TopicEvent, topicEventOf } from "./topic_event.ts";
 
 /** Most topics one subscription replays (a wildcard over more replays the first ones). */
 export const REPLAY_TOPICS_MAX = 1_000;
+/**
+ * Most topic names a wildcard's replay examines in the directory, matching or not: a subject that
+ * matches little must not read every topic of the region. Past it, matching topics are live only.
+ */
+export const REPLAY_NAMES_EXAMINED_MAX = 2 * REPLAY_TOPICS_MAX;
 /** The channels of the topics `subject` matches, in name order (at most REPLAY_TOPICS_MAX). */
 export async function matchingChannels(store: RegionStore, subject: Subject): Promise<string[]> {
   if (subject.literal) return [subject.channelPrefix];
   const found: string[] = [];
   let after: string | undefined;
-  while (found.length < REPLAY_TOPICS_MAX) {
+  let examined = 0;
+  while (found.length < REPLAY_TOPICS_MAX && examined < REPLAY_NAMES_EXAMINED_MAX) {
     const page = await listChannels(store, subject.channelPrefix, after, 1_000);
+    examined += page.channels.length;
     for (const { channel } of page.channels) {
       const topic = channel.slice(TOPIC_CHANNEL_PREFIX.length);
       if (channel.startsWith(TOPIC_CHANNEL_PREFIX) && subjectMatches(subject, topic)) {

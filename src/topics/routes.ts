@@ -21,6 +21,7 @@ import { pushHandler } from "../region/push_route.ts";
 import { names } from "../telemetry/mod.ts";
 import { quarantineOf } from "../guard/quarantine.ts";
 import { membersOnly } from "../guard/read_access.ts";
+import { addressSubject } from "../guard/client_address.ts";
 import { TopicCursor } from "./cursor.ts";
 import type { TopicHub } from "./hub.ts";
 import { matchingChannels, replay } from "./replay.ts";
@@ -208,7 +209,9 @@ class AddressSlots {
   readonly #held = new Map<string, number>();
 
   /** Takes a slot for `address`; the function returned gives it back (once). */
-  claim(address: string): () => void {
+  claim(raw: string): () => void {
+    // One budget per subject, as every per-address budget: an IPv6 /64, an IPv4-mapped address.
+    const address = addressSubject(raw);
     const held = this.#held.get(address) ?? 0;
     if (held >= TOPIC_SUBSCRIBERS_PER_ADDRESS_MAX) {
       throw new Problem(

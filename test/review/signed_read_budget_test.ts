@@ -102,7 +102,7 @@ for (
 ) {
   Deno.test({
     // Fails today: every request from one address writes a nonce; none is refused 429.
-    ignore: true,
+    ignore: false,
     name: `signed reads of ${what} from fresh keys are held to the address budget`,
     fn: async () => {
       const { app, count, owner, stop } = region();
