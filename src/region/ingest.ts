@@ -24,6 +24,7 @@ import type { DeltaResult, VerifyFn } from "../protocol/result.ts";
 import { retryAfterSeconds } from "../guard/rate_limiter.ts";
 import { names, type Telemetry } from "../telemetry/mod.ts";
 import { channelDirectoryOf } from "./channel_directory.ts";
+import { arrivalMarksOf } from "./retained_scan.ts";
 export type { DeltaResult, VerifyFn };
 
 export interface IngestOutcome {
@@ -127,9 +128,13 @@ export async function ingest(
   const accepted: Delta[] = [];
   const duplicates: Delta[] = [];
   const evidence: Delta[] = [];
+  const marks = arrivalMarksOf(store);
   outcomes.forEach((outcome, k) => {
     const delta = toStore[k];
     results[candidates[k]] = resultOf(delta.id, outcome);
+    if (delta.kind === "topic" && "arrival" in outcome) {
+      marks.note(delta.channel, outcome.arrival, nowMs);
+    }
     if (outcome.status === "accepted") accepted.push(delta);
     if (outcome.status === "duplicate") duplicates.push(delta);
     if (outcome.status === "equivocation") evidence.push(delta);

@@ -6,6 +6,7 @@
 import type { RegionStore } from "../store/region_store.ts";
 import { listChannels } from "../region/channel_directory.ts";
 import {
+  arrivalMarksOf,
   DeadPrefix,
   moveLowWater,
   readLowWater,
@@ -57,7 +58,9 @@ export async function* replay(
   for (const channel of channels) {
     const low = await readLowWater(store, channel);
     const dead = new DeadPrefix(low.arrival);
-    for await (const delta of retainedArrivals(store, channel, low.arrival)) {
+    // Start after the mark of a minute before the subscription's start, when that is later.
+    const mark = await arrivalMarksOf(store).before(channel, cursor.startMs);
+    for await (const delta of retainedArrivals(store, channel, Math.max(low.arrival, mark))) {
       const event = topicEventOf(delta);
       const expired = event === null || event.expires <= now();
       dead.note(delta.arrival, expired);

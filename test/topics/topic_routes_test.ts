@@ -207,3 +207,22 @@ Deno.test("review fixes: no view of a topic, empty Last-Event-ID, bad path first
     assert.equal((await publish(app, "news", [message]))[0].status, "duplicate");
   }, () => clock.now);
 });
+
+Deno.test("replay from any start time, with arrival marks over many minutes, misses nothing", async () => {
+  const clock = { now: T0_MS };
+  await withRegion(async ({ app }) => {
+    const agent = testAgent(() => clock.now);
+    const published: { ts: number; data: number }[] = [];
+    for (let i = 0; i < 80; i++) {
+      clock.now += 20_000; // 80 messages over ~27 minutes
+      await publish(app, "marks", [await topicMessage(agent, "marks", i)]);
+      published.push({ ts: clock.now, data: i });
+    }
+    clock.now += 60_000;
+    for (let since = T0_MS; since < clock.now; since += 97_000) {
+      const page = await poll(app, "marks", `since=${since}&limit=256`);
+      const expected = published.filter((m) => m.ts >= since).map((m) => m.data);
+      assert.deepEqual(page.messages.map((m) => m.data), expected, `since T0 + ${since - T0_MS}`);
+    }
+  }, () => clock.now);
+});
