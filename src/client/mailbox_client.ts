@@ -4,32 +4,22 @@
  * region sees ciphertext only; `openDirectMessage` (messaging.ts) verifies and decrypts.
  * `MeshClient.send/inbox/ack` call these.
  */
+import {
+  ACK_BODY_BYTES_MAX,
+  INBOX_LIMIT_MAX,
+  type InboxMessageJson,
+} from "../protocol/message_wire.ts";
 import type { AgentKey } from "../crypto/agent_key.ts";
 import type { DeltaResult } from "../protocol/result.ts";
 import { batches, type Envelope, type RegionHttp } from "./_http.ts";
 import { signRequest, type SignRequestOptions } from "./request_signer.ts";
 
-/** Largest acknowledgement request body a region takes, in bytes (its ACK_BODY_BYTES_MAX). */
-export const ACK_REQUEST_BYTES_MAX = 65_536;
-/** Most messages one inbox read may ask for (`limit` at most). */
-export const INBOX_LIMIT_MAX = 256;
+/** Largest acknowledgement request body a region takes, in bytes. */
+export const ACK_REQUEST_BYTES_MAX = ACK_BODY_BYTES_MAX;
+export { INBOX_LIMIT_MAX };
 
 /** A direct message as its recipient reads it: sealed, with the signed envelope. */
-export interface InboxMessage {
-  /** The message id: base64url(sha256(body bytes)); acknowledge it with `signAck`. */
-  readonly id: string;
-  /** The author's agent id. */
-  readonly from: string;
-  readonly seq: number;
-  /** Signed time, ms since the epoch. */
-  readonly ts: number;
-  /** `ts + ttl`: after it the message is gone, read or not, ms since the epoch. */
-  readonly expires: number;
-  /** HPKE encapsulated key and ciphertext, unpadded base64url. */
-  readonly enc: string;
-  readonly ct: string;
-  readonly envelope: Envelope;
-}
+export type InboxMessage = InboxMessageJson;
 
 /** One page of a mailbox: unexpired, unacknowledged messages in this region's arrival order. */
 export interface InboxPage {

@@ -5,6 +5,7 @@
  * `Last-Event-ID`: cursors are the region's, valid on any region, and resuming from the last one
  * received loses nothing and repeats nothing. `MeshClient.publish/messages/subscribe` call these.
  */
+import type { TopicMessageJson } from "../protocol/message_wire.ts";
 import { createParser, type EventSourceMessage, type ParseError } from "eventsource-parser";
 import type { AgentKey } from "../crypto/agent_key.ts";
 import type { DeltaResult } from "../protocol/result.ts";
@@ -21,20 +22,7 @@ export const SUBSCRIBE_BACKOFF_MS_MAX = 30_000;
 export const SSE_EVENT_CHARS_MAX = 262_144;
 
 /** A topic message as a region delivers it, with the signed envelope (`verifyTopicEvent`). */
-export interface TopicMessage {
-  /** The message id: base64url(sha256(body bytes)). */
-  readonly id: string;
-  readonly topic: string;
-  readonly author: string;
-  /** The author's seq in this topic. */
-  readonly seq: number;
-  /** Signed time of the message, ms since the epoch. */
-  readonly ts: number;
-  /** `ts + ttl`: after it the message is no longer delivered, ms since the epoch. */
-  readonly expires: number;
-  readonly data: unknown;
-  readonly envelope: Envelope;
-}
+export type TopicMessage = TopicMessageJson;
 
 /** A message of a subscription and the cursor to resume after it (SSE `id:`). */
 export interface SubscribedMessage extends TopicMessage {

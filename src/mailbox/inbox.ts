@@ -6,7 +6,14 @@
  * The scan starts at the mailbox's low-water mark: below it every message has expired or been
  * acknowledged, and every acknowledgement names only messages below it too (`deadPrefix`).
  */
-import { ACK_SET, inboxChannel, type MessageBody } from "../protocol/mod.ts";
+import {
+  ACK_SET,
+  INBOX_LIMIT_DEFAULT,
+  INBOX_LIMIT_MAX,
+  inboxChannel,
+  type InboxMessageJson,
+  type MessageBody,
+} from "../protocol/mod.ts";
 import type { DeltaBody } from "../protocol/delta.ts";
 import {
   DeadPrefix,
@@ -16,23 +23,12 @@ import {
 } from "../region/retained_scan.ts";
 import type { ArrivedDelta, RegionStore, StoredDelta } from "../store/region_store.ts";
 
-/** Most messages one inbox read answers (`limit` at most). */
-export const INBOX_LIMIT_MAX = 256;
-/** Default `limit` of an inbox read. */
-export const INBOX_LIMIT_DEFAULT = 100;
+export { INBOX_LIMIT_DEFAULT, INBOX_LIMIT_MAX };
 
-/** A direct message as its recipient reads it: the sealed payload and the signed envelope. */
-export interface InboxMessage {
-  readonly id: string;
-  readonly from: string;
-  readonly seq: number;
-  readonly ts: number;
-  readonly expires: number;
-  readonly enc: string;
-  readonly ct: string;
+/** A direct message as its recipient reads it, with this region's arrival number of it. */
+export interface InboxMessage extends InboxMessageJson {
   /** This region's arrival number of the message: read on with `after`. */
   readonly arrival: number;
-  readonly envelope: { readonly body: string; readonly sig: string };
 }
 
 export interface InboxPage {

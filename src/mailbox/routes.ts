@@ -14,12 +14,12 @@ import { Problem } from "../region/problem.ts";
 import { integerQuery } from "../region/channel_routes.ts";
 import { chargeAddress, ingestPush, pushHandler } from "../region/push_route.ts";
 import { PUSH_BYTES_MAX, PUSH_DELTAS_MAX } from "../protocol/limits.ts";
+import { ACK_BODY_BYTES_MAX } from "../protocol/message_wire.ts";
 import { names } from "../telemetry/mod.ts";
 import { quarantineOf } from "../guard/quarantine.ts";
 import { INBOX_LIMIT_DEFAULT, INBOX_LIMIT_MAX, readInbox } from "./inbox.ts";
 
-/** Largest acknowledgement request body, in bytes. */
-export const ACK_BODY_BYTES_MAX = 65_536;
+export { ACK_BODY_BYTES_MAX };
 
 const ROUTES: [string, string][] = [
   ["/v1/messages", "POST"],

@@ -114,6 +114,7 @@ async function mailboxHeadReader(
     throw new Problem(
       "unauthorized",
       "A head in a mailbox is read with a request its sender or owner signs",
+      SIGN_HINT,
     );
   }
   if (signer !== owner && signer !== author) {

@@ -29,6 +29,7 @@ import { sseResponse } from "./sse.ts";
 import { parseSubject, type Subject } from "./subject.ts";
 import { Subscription } from "./subscription.ts";
 import { eventJson } from "./topic_event.ts";
+import type { TopicMessageJson } from "../protocol/message_wire.ts";
 
 /** How far before the request a new subscription starts, in ms (publishers' clocks may lag). */
 export const TOPIC_START_SLACK_MS = 5_000;
@@ -117,7 +118,7 @@ async function collect(
   waitMs: number,
   signal: AbortSignal,
 ) {
-  const messages: Record<string, unknown>[] = [];
+  const messages: TopicMessageJson[] = [];
   let cursor = subscription.position();
   const deadline = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, waitMs))]);
   while (messages.length < limit) {

@@ -5,17 +5,9 @@
 import type { StoredDelta } from "../store/region_store.ts";
 import { expiresAt, TOPIC_CHANNEL_PREFIX, type TopicBody } from "../protocol/message_kinds.ts";
 import { publisherKey } from "./cursor.ts";
+import type { TopicMessageJson } from "../protocol/message_wire.ts";
 
-export interface TopicEvent {
-  /** The message id: base64url(sha256(body bytes)). */
-  readonly id: string;
-  readonly topic: string;
-  readonly author: string;
-  readonly seq: number;
-  readonly ts: number;
-  /** `ts + ttl`: after it the message is no longer delivered, ms since the epoch. */
-  readonly expires: number;
-  readonly data: unknown;
+export interface TopicEvent extends Omit<TopicMessageJson, "envelope"> {
   /** The publisher's cursor key (`publisherKey(topic, author)`). */
   readonly key: string;
   readonly body: string;
@@ -51,7 +43,7 @@ export function topicEventOf(stored: StoredDelta): TopicEvent | null {
 }
 
 /** The JSON a subscriber gets for one event (SSE `data:` and long-poll `messages[]`). */
-export function eventJson(event: TopicEvent): Record<string, unknown> {
+export function eventJson(event: TopicEvent): TopicMessageJson {
   const { id, topic, author, seq, ts, expires, data, body, sig } = event;
   return { id, topic, author, seq, ts, expires, data, envelope: { body, sig } };
 }
