@@ -63,7 +63,8 @@ export class Agent {
 
   /** Numbers later deltas of `channel` above the highest seq of this key the region stored. */
   async resumeFrom(client: MeshClient, channel: string): Promise<void> {
-    this.resume(channel, (await client.head(channel, this.key.id)).max);
+    // Signed by this agent: a mailbox, or a members-only channel, answers only a signed read.
+    this.resume(channel, (await client.head(channel, this.key.id, this.key)).max);
   }
 
   /**
