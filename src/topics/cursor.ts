@@ -84,6 +84,11 @@ export class TopicCursor {
     return entry !== undefined && entry.ranges.some(([a, b]) => a <= seq && seq <= b);
   }
 
+  /** The highest seq of publisher `key` delivered, or null when none is remembered. */
+  maxSeq(key: string): number | null {
+    return this.#entries.get(key)?.ranges.at(-1)?.[1] ?? null;
+  }
+
   /** Records the delivery of message `seq` of publisher `key`, which expires at `exp`. */
   add(key: string, seq: number, exp: number): void {
     let entry = this.#entries.get(key);

@@ -45,6 +45,30 @@ export async function matchingChannels(store: RegionStore, subject: Subject): Pr
   return found.slice(0, REPLAY_TOPICS_MAX);
 }
 
+/** Events a replay puts back in their publishers' order at a time (arrival order otherwise). */
+export const REPLAY_ORDER_WINDOW = 256;
+
+/**
+ * A window of one topic's events with each publisher's in seq order: the slots its events hold in
+ * arrival order are kept, and refilled with them sorted (others' events do not move). A region
+ * that received a publisher's messages out of order (after a partition) replays them in order.
+ */
+function inPublisherOrder(batch: readonly TopicEvent[]): TopicEvent[] {
+  const byKey = new Map<string, TopicEvent[]>();
+  for (const event of batch) {
+    const list = byKey.get(event.key);
+    if (list === undefined) byKey.set(event.key, [event]);
+    else list.push(event);
+  }
+  for (const list of byKey.values()) list.sort((a, b) => a.seq - b.seq);
+  const next = new Map<string, number>();
+  return batch.map((event) => {
+    const i = next.get(event.key) ?? 0;
+    next.set(event.key, i + 1);
+    return byKey.get(event.key)![i];
+  });
+}
+
 /**
  * The events of `channels` the cursor may still deliver (unexpired at `now()`, `ts` at or after
  * the cursor's start, not delivered), lazily, one topic after the other in arrival order.
@@ -60,14 +84,17 @@ export async function* replay(
     const dead = new DeadPrefix(low.arrival);
     // Start after the mark of a minute before the subscription's start, when that is later.
     const mark = await arrivalMarksOf(store).before(channel, cursor.startMs);
+    let batch: TopicEvent[] = [];
     for await (const delta of retainedArrivals(store, channel, Math.max(low.arrival, mark))) {
       const event = topicEventOf(delta);
       const expired = event === null || event.expires <= now();
       dead.note(delta.arrival, expired);
       if (event === null || expired) continue;
       if (event.ts < cursor.startMs || cursor.has(event.key, event.seq)) continue;
-      yield event;
+      batch.push(event);
+      if (batch.length >= REPLAY_ORDER_WINDOW) yield* inPublisherOrder(batch), batch = [];
     }
+    yield* inPublisherOrder(batch);
     await moveLowWater(store, channel, low, dead.upTo);
   }
 }

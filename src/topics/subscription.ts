@@ -12,6 +12,12 @@ import type { TopicEvent } from "./topic_event.ts";
 
 /** Most live events queued for one subscriber before it is dropped. */
 export const SUBSCRIBER_BUFFER_EVENTS_MAX = 1_024;
+/**
+ * How long a live message that overtook its publisher's previous one (seq − 1 not delivered yet,
+ * a later one delivered) waits for it before it is delivered anyway, in ms: a publisher's order
+ * is kept across the few ms by which concurrent forwarding may reorder, never at the cost of more.
+ */
+export const REORDER_HOLD_MS = 500;
 /** Most bytes of live events (bodies) queued for one subscriber before it is dropped. */
 export const SUBSCRIBER_BUFFER_BYTES_MAX = 4_194_304;
 
@@ -29,6 +35,8 @@ export class Subscription {
   readonly #now: () => number;
   #replay: AsyncIterator<TopicEvent> | null;
   readonly #live: TopicEvent[] = [];
+  /** Live events waiting for their publisher's previous message, with when they began to. */
+  readonly #held: { event: TopicEvent; sinceMs: number }[] = [];
   /** Ids in `#live`: the hub may offer a message twice (its own store and the region log). */
   readonly #queued = new Set<string>();
   #liveBytes = 0;
@@ -109,7 +117,7 @@ export class Subscription {
         if (!wait) return { kind: "idle" };
         // The signal bounds the wait only: what is there already is handed out first.
         if (signal?.aborted) return { kind: "closed" };
-        await this.#waitForLive(signal);
+        await this.#waitForLive(signal, this.#holdEndsInMs());
         continue;
       }
       if (event.expires <= this.#now() || this.cursor.has(event.key, event.seq)) continue;
@@ -137,16 +145,51 @@ export class Subscription {
       if (!step.done) return step.value;
       this.#replay = null;
     }
-    const event = this.#live.shift();
-    if (event === undefined) return null;
-    this.#queued.delete(event.id);
-    this.#liveBytes -= event.body.length;
-    return event;
+    for (;;) {
+      const ready = this.#released();
+      if (ready !== null) return ready;
+      const event = this.#live.shift();
+      if (event === undefined) return null;
+      this.#queued.delete(event.id);
+      this.#liveBytes -= event.body.length;
+      if (!this.#overtook(event)) return event;
+      this.#held.push({ event, sinceMs: performance.now() });
+      if (this.#held.length > SUBSCRIBER_BUFFER_EVENTS_MAX) return this.#held.shift()!.event;
+    }
   }
 
-  #waitForLive(signal?: AbortSignal): Promise<void> {
+  /** Whether a later message of the event's publisher went out while its previous one did not. */
+  #overtook(event: TopicEvent): boolean {
+    const max = this.cursor.maxSeq(event.key);
+    return max !== null && event.seq > max + 1 && !this.cursor.has(event.key, event.seq - 1);
+  }
+
+  /**
+   * A held event that may go now — its predecessor went, or it waited REORDER_HOLD_MS — the
+   * lowest seq of its publisher first; else null.
+   */
+  #released(): TopicEvent | null {
+    if (this.#held.length === 0) return null;
+    const nowMs = performance.now(); // a real-time wait, whatever clock the region is given
+    this.#held.sort((a, b) => a.event.seq - b.event.seq);
+    const i = this.#held.findIndex(({ event, sinceMs }) =>
+      !this.#overtook(event) || nowMs - sinceMs >= REORDER_HOLD_MS
+    );
+    return i < 0 ? null : this.#held.splice(i, 1)[0].event;
+  }
+
+  /** Ms until the first held event may go anyway (null when none is held). */
+  #holdEndsInMs(): number | null {
+    if (this.#held.length === 0) return null;
+    const first = Math.min(...this.#held.map((h) => h.sinceMs));
+    return Math.max(1, first + REORDER_HOLD_MS - performance.now());
+  }
+
+  #waitForLive(signal?: AbortSignal, timeoutMs: number | null = null): Promise<void> {
     return new Promise((resolve) => {
+      const timer = timeoutMs === null ? undefined : setTimeout(() => done(), timeoutMs);
       const done = () => {
+        clearTimeout(timer);
         this.#wake = null;
         signal?.removeEventListener("abort", done);
         resolve();

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { DenoKvStore } from "../../src/store/deno_kv_store.ts";
 import { T0_MS, testAgent } from "../support/signing.ts";
-import { SUBSCRIBER_BUFFER_EVENTS_MAX } from "../../src/topics/subscription.ts";
+import { REORDER_HOLD_MS, SUBSCRIBER_BUFFER_EVENTS_MAX } from "../../src/topics/subscription.ts";
 import { TOPIC_SUBSCRIBERS_PER_ADDRESS_MAX } from "../../src/topics/routes.ts";
 import { poll, publish, readEvents, topicMessage, topicRegion } from "./_topics.ts";
 
@@ -225,4 +225,50 @@ Deno.test("replay from any start time, with arrival marks over many minutes, mis
       assert.deepEqual(page.messages.map((m) => m.data), expected, `since T0 + ${since - T0_MS}`);
     }
   }, () => clock.now);
+});
+
+Deno.test("each publisher's order is kept: replay sorts a reversed arrival, live waits briefly for a gap", async () => {
+  await withRegion(async ({ app }) => {
+    const agent = testAgent(), other = testAgent();
+    const mine = [], theirs = [];
+    for (let i = 1; i <= 6; i++) mine.push(await topicMessage(agent, "order", `a${i}`));
+    for (let i = 1; i <= 3; i++) theirs.push(await topicMessage(other, "order", `b${i}`));
+    // The region receives both publishers' messages newest first.
+    for (const m of [...mine.slice(0, 3)].reverse()) await publish(app, "order", [m]);
+    for (const m of [...theirs].reverse()) await publish(app, "order", [m]);
+    const replayed = await poll(app, "order", `since=${T0_MS - 1}`);
+    const seqsOf = (prefix: string) =>
+      replayed.messages.filter((m) => String(m.data).startsWith(prefix)).map((m) => m.data);
+    assert.deepEqual(seqsOf("a"), ["a1", "a2", "a3"]);
+    assert.deepEqual(seqsOf("b"), ["b1", "b2", "b3"]);
+
+    const stream = await app.request(`/v1/topics/order/events`, {
+      headers: { "last-event-id": replayed.cursor },
+    });
+    const reading = readEvents(stream, 4);
+    await new Promise((r) => setTimeout(r, 20));
+    await publish(app, "order", [mine[4]]); // a5 overtakes a4
+    await new Promise((r) => setTimeout(r, 50));
+    await publish(app, "order", [mine[3]]);
+    await publish(app, "order", [mine[5]]);
+    const live = (await reading).slice(1).map((e) => e.data.data);
+    assert.deepEqual(live, ["a4", "a5", "a6"], "a5 waited for a4");
+  });
+});
+
+Deno.test("a live message whose predecessor never comes is delivered after REORDER_HOLD_MS", async () => {
+  await withRegion(async ({ app }) => {
+    const agent = testAgent();
+    const ms = [];
+    for (let i = 1; i <= 3; i++) ms.push(await topicMessage(agent, "gap", i));
+    const stream = await app.request(`/v1/topics/gap/events`);
+    const reading = readEvents(stream, 3);
+    await new Promise((r) => setTimeout(r, 20));
+    await publish(app, "gap", [ms[0]]);
+    const started = performance.now();
+    await publish(app, "gap", [ms[2]]); // seq 2 is never published
+    const events = await reading;
+    assert.deepEqual(events.slice(1).map((e) => e.data.data), [1, 3]);
+    assert.ok(performance.now() - started >= REORDER_HOLD_MS - 50, "seq 3 waited for seq 2");
+  });
 });
