@@ -142,6 +142,7 @@ async function fanOut(mesh: TestMesh) {
       () => dropped++,
       () => ++ready === SUBSCRIBERS && allReady.resolve(),
       stop.signal,
+      `10.1.${s >> 8}.${s & 255}`,
     );
   }
   await allReady.promise;
