@@ -20,6 +20,8 @@ import type { AgentKey } from "../crypto/agent_key.ts";
 import { Agent } from "./agent.ts";
 import { CliError, type Flags, limitWithin, loadKey, rejection } from "./_cli_common.ts";
 import { jsonOrWord, UsageError } from "./_cli_ops.ts";
+import { x25519PublicFromEd25519 } from "../crypto/x25519.ts";
+import { decodeBase64Url } from "../protocol/base64url.ts";
 import { HybridClock } from "./hybrid_clock.ts";
 import { INBOX_LIMIT_MAX, type InboxMessage } from "./mailbox_client.ts";
 import { type Envelope, MeshClient } from "./mesh_client.ts";
@@ -69,6 +71,13 @@ export function send(flags: Flags): Promise<number> {
   if (!ID_PATTERN.test(to)) {
     throw new UsageError(
       `${JSON.stringify(to)} is not an agent id: an id is 43 base64url characters (a public key)`,
+    );
+  }
+  try {
+    x25519PublicFromEd25519(decodeBase64Url(to)!);
+  } catch {
+    throw new UsageError(
+      `${to} is not an agent id: it is not a valid ed25519 public key (check it was copied whole)`,
     );
   }
   if (json === undefined) throw new UsageError("send needs the payload: one JSON value");
@@ -195,6 +204,12 @@ export async function subscribe(flags: Flags): Promise<number> {
     onReconnect: (why, delayMs) =>
       console.error(`connection lost (${reason(why)}); resuming in ${delayMs} ms`),
   });
+  // Ctrl-C: say where to resume (every line carries its cursor too), then stop.
+  const onInterrupt = () => {
+    if (cursor !== undefined) console.error(`cursor ${cursor}: resume with --cursor ${cursor}`);
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
   for await (const message of subscription) {
     cursor = message.cursor;
     try {
@@ -208,6 +223,7 @@ export async function subscribe(flags: Flags): Promise<number> {
     console.log(JSON.stringify({ id, topic, author, seq, ts, data, cursor }));
     if (++printed === flags.count) break;
   }
+  Deno.removeSignalListener("SIGINT", onInterrupt);
   if (cursor !== undefined) console.error(`cursor ${cursor}: resume with --cursor ${cursor}`);
   return 0;
 }

@@ -55,11 +55,20 @@ export async function parseOps(
   return ops;
 }
 
-/** The word as JSON, or as a string when it is not JSON. */
+/**
+ * The word as JSON, or as a string when it is not JSON — unless it looks like JSON (starts with
+ * `{`, `[` or `"`) and does not parse: a typo must not be signed for good as a string.
+ */
 export function jsonOrWord(word: string): OpValue {
   try {
     return JSON.parse(word);
-  } catch {
+  } catch (error) {
+    if (/^\s*[{["]/.test(word)) {
+      throw new UsageError(
+        `${JSON.stringify(word.slice(0, 60))} looks like JSON but is not: ` +
+          `${(error as Error).message} (quote a plain string as '"..."')`,
+      );
+    }
     return word; // not JSON: take the word as a string
   }
 }
