@@ -10,12 +10,20 @@ import { type AdmissionPolicy, ruleFor } from "./admission.ts";
 import { certificatesOf } from "./certificates.ts";
 import type { RegionStore } from "../store/region_store.ts";
 import type { VerifyFn } from "../protocol/result.ts";
-import { TOPIC_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
+import { INBOX_CHANNEL_PREFIX, TOPIC_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
 
 /** The admission name a channel is read under: its topic for `_topic:`, null for the system. */
 export function readName(channel: string): string | null {
   if (channel.startsWith(TOPIC_CHANNEL_PREFIX)) return channel.slice(TOPIC_CHANNEL_PREFIX.length);
   return channel.startsWith("_") ? null : channel;
+}
+
+/**
+ * Whether a channel is private: a mailbox (its owner's alone), or a members-only channel or
+ * topic. Private channels are never listed nor served by the open sync routes.
+ */
+export function privateChannel(admission: AdmissionPolicy | undefined, channel: string): boolean {
+  return channel.startsWith(INBOX_CHANNEL_PREFIX) || membersOnly(admission, readName(channel));
 }
 
 /** Whether reading the channel or topic `name` (a `readName`) needs a member's signed request. */

@@ -170,7 +170,7 @@ export class PeerInbox {
    */
   async onPeerFetch(body: string, signature: string | null): Promise<SignedAnswer> {
     const message = await this.#accept(body, signature, "fetch", peerFetchSchema);
-    const deltas = await this.#d.index.fetch(message.ids, { private: true });
+    const deltas = await this.#d.index.fetch(message.ids);
     return this.#answer(message, body, { deltas });
   }
 

@@ -6,9 +6,8 @@
  */
 import { type Context, Hono } from "hono";
 import { CHANNEL_PATTERN } from "../protocol/limits.ts";
-import { INBOX_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
 import { type AdmissionPolicy } from "../guard/admission.ts";
-import { membersOnly, readName } from "../guard/read_access.ts";
+import { privateChannel } from "../guard/read_access.ts";
 import { type MeshNode, RegionMessageRefused, type SignedAnswer } from "./mesh_node.ts";
 import { allowOnly } from "../region/app.ts";
 import { Problem } from "../region/problem.ts";
@@ -57,8 +56,7 @@ export function meshRoutes(
   index: RegionIndex,
   admission?: AdmissionPolicy,
 ): Hono {
-  const hidden = (channel: string) =>
-    channel.startsWith(INBOX_CHANNEL_PREFIX) || membersOnly(admission, readName(channel));
+  const hidden = (channel: string) => privateChannel(admission, channel);
   const app = new Hono();
   app.post("/v1/peer/deltas", async (c) => {
     requireJson(c.req.raw);
@@ -117,7 +115,7 @@ export function meshRoutes(
         `Body must be {"ids": [...]} with at most ${SYNC_FETCH_IDS_MAX} strings`,
       );
     }
-    return c.json({ deltas: await index.fetch(ids as string[], { hidden }) });
+    return c.json({ deltas: await index.fetch(ids as string[], hidden) });
   });
 
   for (const [path, allow] of MESH_ROUTES) allowOnly(app, path, allow);

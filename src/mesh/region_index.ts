@@ -7,7 +7,6 @@
  */
 import { z } from "zod";
 import type { AdmissionPolicy } from "../guard/admission.ts";
-import { INBOX_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 import type { Delta } from "../protocol/delta.ts";
 import type { RegionStore, StoredDelta } from "../store/region_store.ts";
@@ -153,13 +152,12 @@ export class RegionIndex {
 
   /**
    * The envelopes of the given ids or 16-byte id prefixes (base64url), at most SYNC_FETCH_IDS_MAX.
-   * Mailbox deltas (`_inbox:`), and those of channels `hidden` says (members-only ones), only
-   * with `private` (a signed region request, `/v1/peer/fetch`): whoever may call the public
-   * `/v1/sync/fetch` must not learn who messages whom, nor read a members-only channel.
+   * Leaves out the deltas of channels `hidden` names (the open `/v1/sync/fetch` hides private
+   * ones: mailboxes, members-only channels; regions fetch everything by signed `/v1/peer/fetch`).
    */
   async fetch(
     ids: readonly string[],
-    options: { readonly private?: boolean; readonly hidden?: (channel: string) => boolean } = {},
+    hidden: (channel: string) => boolean = () => false,
   ): Promise<{ body: string; sig: string }[]> {
     const bytes = ids.map((text) => {
       const b = decodeBase64Url(text);
@@ -170,10 +168,7 @@ export class RegionIndex {
     });
     await this.catchUp();
     const entries = resolveIds(this.#trie, bytes, SYNC_FETCH_IDS_MAX)
-      .filter((e) =>
-        options.private === true ||
-        !(e.value.startsWith(INBOX_CHANNEL_PREFIX) || options.hidden?.(e.value) === true)
-      );
+      .filter((e) => !hidden(e.value));
     const records = await Promise.all(
       entries.map((e) => this.#store.getDelta(e.value, encodeBase64Url(e.id))),
     );

@@ -15,7 +15,7 @@ import {
   listChannels,
 } from "./channel_directory.ts";
 import { Problem } from "./problem.ts";
-import { membersOnly, readName } from "../guard/read_access.ts";
+import { privateChannel } from "../guard/read_access.ts";
 
 export function channelListRoute(deps: RegionDeps): Hono {
   const { telemetry, base, store } = deps;
@@ -24,10 +24,8 @@ export function channelListRoute(deps: RegionDeps): Hono {
     const { prefix, limit, after } = listQuery(c);
     return telemetry.inSpan(names.SPAN_CHANNELS_LIST, base, async (span) => {
       const page = await listChannels(store, prefix, after, limit);
-      // A members-only name is not listed (even its name tells something); its members know it.
-      const channels = page.channels.filter((e) =>
-        !membersOnly(deps.admission, readName(e.channel))
-      );
+      // A private name is not listed (even its name tells something); its members know it.
+      const channels = page.channels.filter((e) => !privateChannel(deps.admission, e.channel));
       span.setAttributes({ [names.ATTR_CHANNELS_LISTED]: channels.length });
       const cursor = page.after === null ? null : encodeChannelCursor(page.after);
       return c.json({ channels, cursor });
