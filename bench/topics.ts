@@ -18,6 +18,7 @@ import { AgentKey } from "../src/crypto/agent_key.ts";
 import type { Envelope } from "../src/client/mesh_client.ts";
 import { topicChannel } from "../src/protocol/message_kinds.ts";
 import { TestMesh } from "../test/support/mesh_processes.ts";
+import { sseEvents } from "../test/support/sse.ts";
 
 const SAMPLES = Number(Deno.env.get("BENCH_SAMPLES") ?? 200);
 const SUBSCRIBERS = Number(Deno.env.get("BENCH_SUBSCRIBERS") ?? 1_000);
@@ -63,23 +64,11 @@ async function follow(
   // Each subscriber is its own client (the regions trust X-Forwarded-For here): one address may
   // hold only TOPIC_SUBSCRIBERS_PER_ADDRESS_MAX subscriptions.
   const response = await fetch(url, { signal, headers: { "x-forwarded-for": address } });
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buffer += value;
-      for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        if (block.includes("event: ready")) ready();
-        else if (block.includes("event: dropped")) onDropped();
-        else if (block.includes("event: message")) {
-          const data = block.slice(block.indexOf("data: ") + 6);
-          onMessage(JSON.parse(data).data);
-        }
-      }
+    for await (const { event, data } of sseEvents(response)) {
+      if (event === "ready") ready();
+      else if (event === "dropped") onDropped();
+      else if (event === "message") onMessage(JSON.parse(data).data);
     }
   } catch { /* aborted */ }
 }

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { TestMesh } from "../support/mesh_processes.ts";
+import { sseEvents } from "../support/sse.ts";
 import { startRegionProcess } from "../support/region_process.ts";
 import { redisAvailable } from "../support/redis_server.ts";
 import { startUpstashEnv } from "../support/upstash_rest_server.ts";
@@ -32,27 +33,10 @@ async function post(url: string, path: string, messages: Envelope[]) {
   return (await response.json()).results as { id: string; status: string; reason?: string }[];
 }
 
-/** Reads SSE `message` events (id and data) from `response` as they come. */
+/** The SSE `message` events (id and data) of `response`, as they come. */
 async function* events(response: Response) {
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buffer += value;
-      for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const field = (name: string) =>
-          block.split("\n").find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
-        if (field("event") === "message") {
-          yield { id: field("id")!, data: JSON.parse(field("data")!).data };
-        }
-      }
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
+  for await (const { event, id, data } of sseEvents(response)) {
+    if (event === "message") yield { id, data: JSON.parse(data).data };
   }
 }
 

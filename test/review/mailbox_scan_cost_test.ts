@@ -18,6 +18,7 @@
  * index at ingest (so a scan can stop after `limit` + 1 live messages), and/or a per-recipient
  * quota. Here: with 2,000 unacknowledged messages, `?limit=1` reads at most one scan page.
  */
+import { countingArrivals } from "../support/counting_store.ts";
 import assert from "node:assert/strict";
 import { Agent } from "../../src/client/agent.ts";
 import { HybridClock } from "../../src/client/hybrid_clock.ts";
@@ -28,7 +29,6 @@ import { ingest } from "../../src/region/ingest.ts";
 import { RETAINED_SCAN_PAGE } from "../../src/region/retained_scan.ts";
 import { Registry } from "../../src/registry/registry.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
-import type { RegionStore } from "../../src/store/region_store.ts";
 import { T0_MS, testAgent } from "../support/signing.ts";
 import { directMessage, inbox } from "../mailbox/_mail.ts";
 
@@ -57,19 +57,7 @@ Deno.test({
       const { accepted } = await ingest(envelopes.slice(i, i + 256), memory, verifyEd25519, T0_MS);
       assert.equal(accepted.length, Math.min(256, envelopes.length - i));
     }
-    let read = 0;
-    const store = new Proxy(memory, {
-      get(target, name, receiver) {
-        const value = Reflect.get(target, name, receiver);
-        if (typeof value !== "function") return value;
-        if (name !== "listArrivals") return value.bind(target);
-        return async (...args: Parameters<RegionStore["listArrivals"]>) => {
-          const page = await target.listArrivals(...args);
-          read += page.deltas.length;
-          return page;
-        };
-      },
-    }) as RegionStore;
+    const { store, read: arrivalsRead } = countingArrivals(memory);
     const registry = new Registry({ region: "eu-1", store, now: () => NOW_MS });
     const app = meshRegionApp({ region: "eu-1", store, now: () => NOW_MS, registry });
     try {
@@ -78,7 +66,10 @@ Deno.test({
       const page = await response.json();
       assert.equal(page.messages.length, 1);
       assert.equal(page.more, true);
-      assert.ok(read <= RETAINED_SCAN_PAGE, `a read of 1 message read ${read} stored messages`);
+      assert.ok(
+        arrivalsRead() <= RETAINED_SCAN_PAGE,
+        `a read of 1 message read ${arrivalsRead()} stored messages`,
+      );
     } finally {
       await registry.liveness.flush(NOW_MS).catch(() => 0);
     }

@@ -14,6 +14,7 @@
  * request draws from the address budget in proportion to what it reads. Here: with 3,000
  * retained messages an hour old, a fresh long-poll reads at most one scan page of arrivals.
  */
+import { countingArrivals } from "../support/counting_store.ts";
 import assert from "node:assert/strict";
 import { Agent } from "../../src/client/agent.ts";
 import { HybridClock } from "../../src/client/hybrid_clock.ts";
@@ -24,7 +25,6 @@ import { ingest } from "../../src/region/ingest.ts";
 import { RETAINED_SCAN_PAGE } from "../../src/region/retained_scan.ts";
 import { Registry } from "../../src/registry/registry.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
-import type { RegionStore } from "../../src/store/region_store.ts";
 import { TopicHub } from "../../src/topics/hub.ts";
 import { T0_MS } from "../support/signing.ts";
 import { topicMessage } from "../topics/_topics.ts";
@@ -51,19 +51,7 @@ Deno.test({
       const { accepted } = await ingest(envelopes.slice(i, i + 256), memory, verifyEd25519, T0_MS);
       assert.equal(accepted.length, Math.min(256, envelopes.length - i));
     }
-    let read = 0;
-    const store = new Proxy(memory, {
-      get(target, name, receiver) {
-        const value = Reflect.get(target, name, receiver);
-        if (typeof value !== "function") return value;
-        if (name !== "listArrivals") return value.bind(target);
-        return async (...args: Parameters<RegionStore["listArrivals"]>) => {
-          const page = await target.listArrivals(...args);
-          read += page.deltas.length;
-          return page;
-        };
-      },
-    }) as RegionStore;
+    const { store, read: arrivalsRead } = countingArrivals(memory);
     const topics = new TopicHub({ store, pollMs: 10 });
     const registry = new Registry({ region: "eu-1", store, now: () => NOW_MS });
     const app = meshRegionApp({ region: "eu-1", store, now: () => NOW_MS, topics, registry });
@@ -72,8 +60,8 @@ Deno.test({
       assert.equal(response.status, 200);
       assert.deepEqual((await response.json()).messages, [], "nothing is newer than T0");
       assert.ok(
-        read <= RETAINED_SCAN_PAGE,
-        `one unsigned, unbudgeted request read ${read} stored messages to deliver none`,
+        arrivalsRead() <= RETAINED_SCAN_PAGE,
+        `one unsigned, unbudgeted request read ${arrivalsRead()} stored messages to deliver none`,
       );
     } finally {
       topics.close();

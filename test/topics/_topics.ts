@@ -8,6 +8,7 @@ import { topicChannel } from "../../src/protocol/message_kinds.ts";
 import type { RegionStore } from "../../src/store/region_store.ts";
 import { TopicHub } from "../../src/topics/hub.ts";
 import { Registry } from "../../src/registry/registry.ts";
+import { sseEvents } from "../support/sse.ts";
 
 export function topicRegion(store: RegionStore, now: () => number, region = "eu-1") {
   const topics = new TopicHub({ store, pollMs: 10 });
@@ -61,37 +62,19 @@ export async function poll(app: Hono, subject: string, query: string): Promise<L
   return await response.json();
 }
 
-export interface SseEvent {
+export interface TopicSseEvent {
   readonly event: string;
   readonly id: string;
   readonly data: Record<string, unknown>;
 }
 
 /** Reads SSE events from a response body until `count` events or the stream ends. */
-export async function readEvents(response: Response, count: number): Promise<SseEvent[]> {
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const events: SseEvent[] = [];
-  let buffer = "";
-  while (events.length < count) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += value;
-    for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const fields = new Map<string, string>();
-      for (const line of block.split("\n")) {
-        const at = line.indexOf(": ");
-        if (at > 0) fields.set(line.slice(0, at), line.slice(at + 2));
-      }
-      if (!fields.has("event")) continue;
-      events.push({
-        event: fields.get("event")!,
-        id: fields.get("id") ?? "",
-        data: JSON.parse(fields.get("data") ?? "{}"),
-      });
-    }
+export async function readEvents(response: Response, count: number): Promise<TopicSseEvent[]> {
+  const events: TopicSseEvent[] = [];
+  if (count <= 0) return events;
+  for await (const { event, id, data } of sseEvents(response)) {
+    events.push({ event, id, data: JSON.parse(data) });
+    if (events.length >= count) break;
   }
-  await reader.cancel();
   return events;
 }
