@@ -37,15 +37,7 @@ async function runSeed(seed: number): Promise<void> {
   const agents = Array.from({ length: 6 }, () => testAgent(() => mesh.nowMs));
   const cheat = testAgent(() => mesh.nowMs);
   for (let t = 0; t < FAULT_TICKS; t++) {
-    if (t % 10 === 0) { // partition: one region on its own, or none
-      mesh.cut.clear();
-      const alone = rng.pick([...ids, null]);
-      if (alone !== null) {
-        for (const other of ids.filter((id) => id !== alone)) {
-          mesh.cut.add(`${alone}>${other}`).add(`${other}>${alone}`);
-        }
-      }
-    }
+    if (t % 10 === 0) mesh.isolate(rng.pick([...ids, null])); // one region alone, or none
     const agent = rng.pick(agents), at = rng.pick(ids);
     const roll = rng.next();
     const delta = roll < 0.5

@@ -153,6 +153,15 @@ export class InProcessMesh {
     this.nowMs += stepMs;
   }
 
+  /** Cuts `alone` off from every other region, both ways (null: heals every cut). */
+  isolate(alone: string | null): void {
+    this.cut.clear();
+    if (alone === null) return;
+    for (const other of this.regions.keys()) {
+      if (other !== alone) this.cut.add(`${alone}>${other}`).add(`${other}>${alone}`);
+    }
+  }
+
   async antiEntropy(): Promise<void> {
     for (const r of this.regions.values()) await r.node.antiEntropyTick();
   }

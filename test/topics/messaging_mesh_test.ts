@@ -58,13 +58,7 @@ async function runSeed(seed: number): Promise<void> {
   const cheat = testAgent(() => mesh.nowMs);
   const published = new Set<string>(), mailed = new Set<string>(), acked = new Set<string>();
   for (let t = 0; t < FAULT_TICKS; t++) {
-    if (t % 10 === 0) {
-      mesh.cut.clear();
-      const alone = rng.pick([...ids, null]);
-      for (const other of alone === null ? [] : ids.filter((id) => id !== alone)) {
-        mesh.cut.add(`${alone}>${other}`).add(`${other}>${alone}`);
-      }
-    }
+    if (t % 10 === 0) mesh.isolate(rng.pick([...ids, null])); // one region alone, or none
     const at = rng.pick(ids), app = mesh.region(at).app;
     const agent = rng.pick(agents);
     const roll = rng.next();
