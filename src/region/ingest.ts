@@ -170,7 +170,7 @@ async function check(
   // A body this region already stores is a duplicate whatever its signature says: the stored
   // one was verified. Skipping verification matters when peers relay what we already have.
   const held = parsed.map((p) => p.ok && known !== undefined && known(p.delta.id));
-  const refused = await quarantined(parsed, held, store, nowMs, origin);
+  const refused = await agentRefusals(parsed, held, store, nowMs, origin);
   const claims = parsed.map((p, i) =>
     attributeInvalid && !p.ok && p.reason === "bad_schema" ? claimedSigner(envelopes[i]) : null
   );
@@ -188,13 +188,13 @@ async function check(
 }
 
 /**
- * Per envelope, null, or what an agent's push of a quarantined author gets: `quarantined`, or
- * `duplicate` when the region already holds that very delta (a retry); likewise `expired` for a
- * topic or direct message past its time. An agent proven to
- * equivocate may push nothing more but proofs. What peers relay is stored whoever signed it: a
- * peer may have stored it before it knew, and sets must end equal.
+ * Per envelope, null, or what an agent's push gets before its signature is checked:
+ * `quarantined` (an author proven to equivocate may push nothing more but proofs) or `expired`
+ * (a topic or direct message past its time) — or `duplicate` for either when the region already
+ * holds that very delta (a retry). What peers relay is stored whoever signed it, expired or not:
+ * a peer may have stored it before, and sets must end equal.
  */
-async function quarantined(
+async function agentRefusals(
   parsed: readonly ParsedEnvelope[],
   held: readonly boolean[],
   store: RegionStore,
