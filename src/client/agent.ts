@@ -90,6 +90,15 @@ export class Agent {
   }
 
   /**
+   * Claims the next seq of `channel` from the ledger, then signs the delta carrying `opsOf(seq)`:
+   * for ops that name their own seq (a proposal's key is `<author>:<seq>`). The caller checks
+   * the ops first; the region's answer is the final word.
+   */
+  signNextWith(channel: string, opsOf: (seq: number) => readonly Op[]): Promise<Envelope> {
+    return this.#claimThen(channel, (seq) => this.#signAt(channel, seq, opsOf(seq)));
+  }
+
+  /**
    * Claims the next seq of `channel` from the ledger, then signs the body `fields(seq, ts, lc)`
    * (author and `v` added) with the domain tag of `kind`: how topic and direct messages are
    * numbered and signed (`messaging.ts` builds their fields and checks them first).

@@ -34,6 +34,11 @@ export class HybridClock {
     return { ts: this.#ts, lc: this.#lc };
   }
 
+  /** The `ts` the next stamp will carry at least, without issuing one. */
+  peek(): number {
+    return Math.max(this.#wall(), this.#ts);
+  }
+
   /** Moves the clock past a stamp seen on another agent's delta. */
   observe(stamp: HlcStamp): void {
     if (stamp.ts > this.#ts || (stamp.ts === this.#ts && stamp.lc > this.#lc)) {

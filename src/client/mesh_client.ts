@@ -6,6 +6,14 @@
  * A region that answers with an error is a `MeshHttpError` carrying its problem details; one that
  * cannot be reached is a `MeshUnreachableError` naming the URL tried.
  */
+import {
+  listProposals,
+  type ProposalAnswer,
+  type ProposalList,
+  type ProposalListQuery,
+  type ProposalQuery,
+  readProposal,
+} from "./proposal_client.ts";
 import type { DeltaResult } from "../protocol/result.ts";
 import { TAIL_LIMIT_MAX } from "../protocol/limits.ts";
 import type { AuthorHead } from "../protocol/result.ts";
@@ -253,6 +261,20 @@ export class MeshClient {
     signing?: SignRequestOptions,
   ): Promise<DeltaResult[]> {
     return ackMessages(this.#http, key, envelopes, signing);
+  }
+
+  /**
+   * Proposal `id` as this region tallies it (§24.5): state, outcome once decided, counted
+   * weights, and a page of ballots (`votesLimit`, default 100, after voter `votesAfter`).
+   * Check its signed envelope with `verifyProposalAnswer`.
+   */
+  proposal(id: string, query: ProposalQuery = {}): Promise<ProposalAnswer> {
+    return readProposal(this.#http, id, query);
+  }
+
+  /** One page of the proposals this region holds, by state (§24.6); read on with `cursor`. */
+  proposals(query: ProposalListQuery = {}): Promise<ProposalList> {
+    return listProposals(this.#http, query);
   }
 
   health(): Promise<{ status: string; region: string; store: string }> {

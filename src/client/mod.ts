@@ -59,3 +59,16 @@ export {
   type TailPage,
   type ViewJson,
 } from "./mesh_client.ts";
+export {
+  type ProposalAnswer,
+  type ProposalInput,
+  type ProposalList,
+  type ProposalListQuery,
+  type ProposalQuery,
+  type ProposalState,
+  type ProposalSummary,
+  type ProposalVote,
+  signProposal,
+  signVote,
+  verifyProposalAnswer,
+} from "./proposal_client.ts";

@@ -14,6 +14,8 @@ import { registryRoutes } from "../registry/routes.ts";
 import { TopicHub } from "../topics/hub.ts";
 import { mailboxRoutes } from "../mailbox/routes.ts";
 import { topicRoutes } from "../topics/routes.ts";
+import { ProposalBook } from "../proposals/book.ts";
+import { proposalRoutes } from "../proposals/routes.ts";
 
 export interface MeshRegionOptions extends RegionOptions {
   /** The mesh, when the region runs in a topology: /v1/peer/*, /v1/sync, and its status. */
@@ -25,10 +27,13 @@ export interface MeshRegionOptions extends RegionOptions {
   readonly registry?: Registry;
   /** The topic hub (/v1/topics); give the one the mesh node's `onStored` feeds. Default: new. */
   readonly topics?: TopicHub;
+  /** The proposals a region holds (/v1/proposals). Default: one over the region's store. */
+  readonly proposals?: ProposalBook;
 }
 
 export function meshRegionApp(options: MeshRegionOptions): Hono {
-  const { mesh, registry: given, topics: givenHub, ...region } = options;
+  const { mesh, registry: given, topics: givenHub, proposals: givenBook, ...region } = options;
+  const proposals = givenBook ?? new ProposalBook({ store: region.store, now: region.now });
   const topics = givenHub ?? new TopicHub({ store: region.store });
   const registry = given ?? new Registry({
     region: region.region,
@@ -54,6 +59,7 @@ export function meshRegionApp(options: MeshRegionOptions): Hono {
       ...region.routes ?? [],
       topicRoutes(topics),
       mailboxRoutes(),
+      proposalRoutes(proposals),
     ],
   });
   app.route("/", registryRoutes(registry));

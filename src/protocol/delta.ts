@@ -133,7 +133,10 @@ export interface Delta extends DeltaBody {
    * `_topic:<topic>`) or a direct message (in `_inbox:<to>`), whose `ops` are empty.
    */
   readonly kind?: "topic" | "message";
-  /** For those kinds: when the message expires (`ts + ttl`), in ms since the epoch. */
+  /**
+   * For those kinds: when the message expires (`ts + ttl`); for a ballot, when its proposal
+   * closes (`deadline + grace`). In ms since the epoch; agents may not push it afterwards.
+   */
   readonly expires?: number;
   /** base64url(sha256(body bytes)). */
   readonly id: string;
@@ -170,6 +173,10 @@ export type RejectReason =
   | "expired"
   /** An `_inbox:` delta that is not its owner acknowledging message ids. */
   | "bad_ack"
+  /** A `_proposals` delta that is not one proposal of its author (docs §24). */
+  | "bad_proposal"
+  /** A `_votes:` delta that is not one ballot of its author (docs §24). */
+  | "bad_vote"
   /** A kind this push route does not take (a topic message sent to `/v1/deltas`, ...). */
   | "wrong_route";
 

@@ -4,7 +4,9 @@
  * `_equivocations` the shape of every proof (their inner signatures are the caller's too: see
  * `proofSignatures`), for `_registry` one card op keyed by its author, `_topic:` channels hold
  * topic messages only, an `_inbox:` channel direct messages and its owner's acknowledgements,
- * and every other `_` channel reserved. Pure; never throws.
+ * `_proposals` one proposal of its author per delta, a `_votes:` channel one ballot of its author
+ * per delta (which expires, for agents' pushes, when the proposal closes), and every other `_`
+ * channel reserved. Pure; never throws.
  */
 import { REGISTRY_CHANNEL, registryOpsProblem } from "./agent_card.ts";
 import { certificateOpsProblem, CERTIFICATES_CHANNEL } from "./certificate.ts";
@@ -17,12 +19,31 @@ import {
   TOPIC_CHANNEL_PREFIX,
 } from "./message_kinds.ts";
 import type { Op } from "./delta.ts";
+import {
+  type Ballot,
+  ballotCloses,
+  proposalOpsProblem,
+  PROPOSALS_CHANNEL,
+  voteOpsProblem,
+  VOTES_CHANNEL_PREFIX,
+} from "./proposal.ts";
 
 export function parseEnvelope(envelope: unknown, nowMs: number): Parsed {
   const parsed = parseDeltaEnvelope(envelope, nowMs);
   if (!parsed.ok) return parsed;
-  const { id, channel, ops, author, kind } = parsed.delta;
+  const { id, channel, ops, author, kind, seq, ts } = parsed.delta;
   if (kind !== undefined) return parsed; // its channel follows from its body
+  if (channel.startsWith(VOTES_CHANNEL_PREFIX)) {
+    const problem = voteOpsProblem(channel, author, ops);
+    if (problem !== null) return reject(id, "bad_vote", problem);
+    // An agent may push a ballot until the proposal closes (ingest refuses it as `expired` after).
+    const ballot = (ops[0] as { value: unknown }).value as Ballot;
+    return { ...parsed, delta: { ...parsed.delta, expires: ballotCloses(ballot) } };
+  }
+  if (channel === PROPOSALS_CHANNEL) {
+    const problem = proposalOpsProblem(author, seq, ts, ops);
+    return problem === null ? parsed : reject(id, "bad_proposal", problem);
+  }
   if (channel.startsWith(INBOX_CHANNEL_PREFIX)) {
     const problem = ackOpsProblem(channel.slice(INBOX_CHANNEL_PREFIX.length), author, ops);
     if (problem !== null) return reject(id, "bad_ack", problem);

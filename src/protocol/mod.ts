@@ -11,6 +11,7 @@ export * from "./fingerprint.ts";
 export * from "./limits.ts";
 export * from "./message_kinds.ts";
 export * from "./message_wire.ts";
+export * from "./proposal.ts";
 export * from "./result.ts";
 export * from "./signature_base.ts";
 export * from "./utf8.ts";

@@ -230,7 +230,13 @@ function firstResult(
   if (refused === "quarantined") {
     return rejected(id, "quarantined", "this region holds proof that this author equivocated");
   }
-  if (refused === "expired") return rejected(id, "expired", "ts + ttl is already past");
+  if (refused === "expired") {
+    return rejected(
+      id,
+      "expired",
+      "already past its expiry (ts + ttl, or a ballot's deadline + grace)",
+    );
+  }
   if (verified === "bad_proof") {
     return rejected(id, "bad_proof", "a signature inside an equivocation proof does not verify");
   }

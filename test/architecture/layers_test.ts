@@ -30,6 +30,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   registry: ["protocol", "crypto", "crdt", "store", "guard", "region", "telemetry"],
   topics: ["protocol", "crypto", "store", "guard", "region", "telemetry"],
   mailbox: ["protocol", "crypto", "store", "guard", "region", "telemetry"],
+  proposals: ["protocol", "crypto", "crdt", "store", "guard", "region", "telemetry"],
   compose: [
     "protocol",
     "crypto",
@@ -42,6 +43,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     "registry",
     "topics",
     "mailbox",
+    "proposals",
     "telemetry",
   ],
   client: ["protocol", "crypto", "crdt"],
