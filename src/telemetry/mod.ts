@@ -35,6 +35,7 @@ export interface Telemetry {
   readonly topicSubscribers: UpDownCounter;
   readonly topicDelivered: Counter;
   readonly topicDropped: Counter;
+  readonly proposalTallyDuration: Histogram;
   /** Runs `work` in a span named `name`; records exceptions and ends the span. */
   inSpan<T>(name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T>;
 }
@@ -100,6 +101,10 @@ export function createTelemetry(): Telemetry {
     topicDropped: meter.createCounter(names.METRIC_TOPIC_DROPPED, {
       description: "SSE subscribers dropped for falling behind their bounded buffer.",
       unit: "{subscriber}",
+    }),
+    proposalTallyDuration: meter.createHistogram(names.METRIC_PROPOSAL_TALLY_DURATION, {
+      description: "Time to answer one GET /v1/proposals/{id}: catch up, tally, page of ballots.",
+      unit: "s",
     }),
     inSpan(name, attributes, work) {
       return tracer.startActiveSpan(name, { attributes }, async (span) => {

@@ -22,6 +22,8 @@ export const SPAN_REGISTRY_CARD = "mesh.registry.card.read";
 export const SPAN_REGISTRY_HEARTBEAT = "mesh.registry.heartbeat";
 export const SPAN_INBOX_READ = "mesh.inbox.read";
 export const SPAN_INBOX_ACK = "mesh.inbox.ack";
+export const SPAN_PROPOSAL_READ = "mesh.proposal.read";
+export const SPAN_PROPOSAL_LIST = "mesh.proposal.list";
 
 // Metrics
 export const METRIC_DELTAS_INGESTED = "mesh.deltas.ingested";
@@ -38,12 +40,15 @@ export const METRIC_AGENT_SIGNATURE_REFUSALS = "mesh.agent_signature.refusals";
 export const METRIC_TOPIC_SUBSCRIBERS = "mesh.topic.subscribers";
 export const METRIC_TOPIC_DELIVERED = "mesh.topic.delivered";
 export const METRIC_TOPIC_DROPPED = "mesh.topic.dropped";
+export const METRIC_PROPOSAL_TALLY_DURATION = "mesh.proposal.tally.duration";
 
 // Attributes
 export const ATTR_REGION = "mesh.region";
 export const ATTR_TOPIC_SUBJECT = "mesh.topic.subject";
 export const ATTR_INBOX_MESSAGES = "mesh.inbox.messages";
 export const ATTR_CHANNEL = "mesh.channel";
+export const ATTR_PROPOSAL_STATE = "mesh.proposal.state";
+export const ATTR_PROPOSAL_VOTERS = "mesh.proposal.voters";
 export const ATTR_STORE_KIND = "mesh.store.kind";
 export const ATTR_OUTCOME = "mesh.delta.outcome";
 export const ATTR_REASON = "mesh.delta.reject_reason";
