@@ -1,5 +1,6 @@
 /** What one mesh instance tracks about each peer region: detection, fan-out, anti-entropy. */
 import type { Summary } from "./peer_inbox.ts";
+import { peerHealth } from "./peer_health.ts";
 import { PhiAccrualDetector } from "./phi_accrual.ts";
 
 /**
@@ -80,16 +81,25 @@ export function judgeSession(
   return true;
 }
 
-/** One peer's row of `GET /v1/status`: the partition view's row and what this instance knows. */
-export function peerStatus<Row extends { readonly lastSeenMs: number | null }>(
+/**
+ * One peer's row of `GET /v1/status`: the partition view's row and what this instance knows.
+ * `monitored`: this instance heartbeats the peer now (see peer_health.ts); phi is shown only then.
+ */
+export function peerStatus<
+  Row extends { readonly lastSeenMs: number | null; readonly phi: number | null },
+>(
   row: Row,
   peer: PeerState,
   target: boolean,
+  monitored: boolean,
   outboxDepth: number | null,
   nowMs: number,
 ) {
   return {
     ...row,
+    // A detector this instance does not feed only grows: its phi would read as "dead".
+    phi: monitored ? row.phi : null,
+    health: peerHealth({ monitored, phi: row.phi, lastSeenMs: row.lastSeenMs }),
     lastSeenAgoMs: row.lastSeenMs === null ? null : nowMs - row.lastSeenMs,
     /** Whether this region exchanges with it directly (heartbeats, fan-out, sync). */
     target,
@@ -102,5 +112,39 @@ export function peerStatus<Row extends { readonly lastSeenMs: number | null }>(
     epoch: peer.summary?.epoch ?? null,
     fingerprint: peer.summary?.fingerprint ?? null,
     deltas: peer.summary?.deltas ?? null,
+    /** The regions its last summary said it reaches (null before any summary). */
+    reaches: peer.summary?.reachable ?? null,
   };
+}
+
+/** What {@linkcode peerRows} needs besides the partition view's rows. */
+export interface PeerRowSources {
+  readonly peers: ReadonlyMap<string, PeerState>;
+  /** This region's exchange targets now. */
+  readonly targets: ReadonlySet<string>;
+  /** This instance runs the heartbeat job (it is the region's leader). */
+  readonly monitoring: boolean;
+  /** The region-log position a target acknowledged (its fan-out cursor). */
+  readonly acked: (peer: string) => Promise<number>;
+  readonly logHead: number;
+  readonly nowMs: number;
+}
+
+/** The peer rows of `GET /v1/status`: every row but `self`'s, in topology order. */
+export function peerRows<
+  Row extends {
+    readonly id: string;
+    readonly lastSeenMs: number | null;
+    readonly phi: number | null;
+  },
+>(rows: readonly Row[], self: string, o: PeerRowSources) {
+  return Promise.all(
+    rows.filter((r) => r.id !== self).map(async (row) => {
+      const target = o.targets.has(row.id);
+      const outboxDepth = target ? o.logHead - await o.acked(row.id) : null;
+      // Only the leader instance heartbeats, and only its targets: phi means nothing elsewhere.
+      const monitored = target && o.monitoring;
+      return peerStatus(row, o.peers.get(row.id)!, target, monitored, outboxDepth, o.nowMs);
+    }),
+  );
 }

@@ -15,8 +15,8 @@ import { LeaderLease } from "./leader_lease.ts";
 import {
   judgeSession,
   newPeerState,
+  peerRows,
   type PeerState,
-  peerStatus,
   SYNC_PENALTY_MS_MAX,
   SYNC_PENALTY_MS_MIN,
 } from "./_peer_state.ts";
@@ -379,15 +379,15 @@ export class MeshNode {
       fingerprint: summary.fingerprint,
       deltas: summary.deltas,
       logHead: summary.logHead,
-      peers: await Promise.all(
-        view.rows.filter((r) => r.id !== this.self.id).map(async (row) => {
-          const target = targets.has(row.id);
-          const outboxDepth = target
-            ? summary.logHead - await this.#o.store.getCursor(fanOutCursor(row.id))
-            : null;
-          return peerStatus(row, this.#peers.get(row.id)!, target, outboxDepth, now);
-        }),
-      ),
+      heartbeatMs: this.heartbeatMs,
+      peers: await peerRows(view.rows, this.self.id, {
+        peers: this.#peers,
+        targets,
+        monitoring: this.lease.isLeader,
+        acked: (id) => this.#o.store.getCursor(fanOutCursor(id)),
+        logHead: summary.logHead,
+        nowMs: now,
+      }),
     };
   }
 

@@ -4,6 +4,7 @@ export * from "./fan_out.ts";
 export * from "./leader_lease.ts";
 export * from "./mesh_node.ts";
 export * from "./partition.ts";
+export * from "./peer_health.ts";
 export * from "./peer_client.ts";
 export * from "./peer_inbox.ts";
 export * from "./peer_routes.ts";
