@@ -7,6 +7,7 @@ import { openRegion } from "./src/compose/open_region.ts";
 import { TimerScheduler } from "./src/mesh/scheduler.ts";
 import { scheduleMeshJobs } from "./workers/mesh_jobs.ts";
 import { scheduleRegistryJobs } from "./workers/registry_jobs.ts";
+import { scheduleProposalJobs } from "./workers/proposal_jobs.ts";
 
 let config;
 try {
@@ -54,6 +55,7 @@ try {
 const scheduler = new TimerScheduler();
 if (region.mesh !== null) scheduleMeshJobs(scheduler, region.mesh);
 scheduleRegistryJobs(scheduler, region.registry);
+if (region.announcer !== null) scheduleProposalJobs(scheduler, region.announcer);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {

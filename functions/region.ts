@@ -9,6 +9,7 @@ import { openRegion } from "../src/compose/open_region.ts";
 import { KvQueueScheduler } from "../src/mesh/scheduler.ts";
 import { scheduleMeshJobs } from "../workers/mesh_jobs.ts";
 import { scheduleRegistryJobs } from "../workers/registry_jobs.ts";
+import { scheduleProposalJobs } from "../workers/proposal_jobs.ts";
 
 const region = await openRegion(regionConfig(Deno.env.toObject()));
 if (region.mesh !== null) {
@@ -16,6 +17,7 @@ if (region.mesh !== null) {
   scheduleMeshJobs(scheduler, region.mesh);
   // A standalone region has no queue chain: pushes and requests index the registry themselves.
   scheduleRegistryJobs(scheduler, region.registry);
+  if (region.announcer !== null) scheduleProposalJobs(scheduler, region.announcer);
 }
 
 export default region.app;

@@ -32,6 +32,17 @@ export interface Flags {
   since?: number;
   count?: number;
   ack: boolean;
+  /** Proposals: --option (repeatable), --deadline, --grace, --agents, --weights, --threshold,
+   * --body; listing: --state, --votes. */
+  options: string[];
+  deadline?: string;
+  grace?: number;
+  agents?: string;
+  weights?: string;
+  threshold?: string;
+  body?: string;
+  state?: string;
+  votes?: number;
   rest: string[];
 }
 
@@ -44,6 +55,7 @@ export function parseFlags(args: string[], env: Record<string, string | undefine
     help: false,
     tags: [],
     ack: false,
+    options: [],
     rest: [],
   };
   for (let i = 0; i < args.length; i++) {
@@ -52,10 +64,13 @@ export function parseFlags(args: string[], env: Record<string, string | undefine
       const value = args[++i];
       if (value === undefined) throw new UsageError(`${arg} needs a value`);
       if (arg === "--tag") flags.tags.push(value);
-      else if (arg === "--ttl" || arg === "--since" || arg === "--count") {
-        flags[arg.slice(2) as "ttl" | "since" | "count"] = integerOf(arg, value);
-      } else {flags[arg.slice(2) as "url" | "key" | "after" | "skill" | "q" | "limit" | "cursor"] =
-          value;}
+      else if (arg === "--option") flags.options.push(value);
+      else if (INTEGER_OPTIONS.includes(arg)) {
+        flags[arg.slice(2) as "ttl" | "since" | "count" | "grace" | "votes"] = integerOf(
+          arg,
+          value,
+        );
+      } else flags[arg.slice(2) as StringOption] = value;
     } else if (arg === "--follow") flags.follow = true;
     else if (arg === "--ack") flags.ack = true;
     else if (arg === "--help" || arg === "-h") flags.help = true;
@@ -83,7 +98,31 @@ const VALUE_OPTIONS = [
   "--ttl",
   "--since",
   "--count",
+  "--option",
+  "--deadline",
+  "--grace",
+  "--agents",
+  "--weights",
+  "--threshold",
+  "--body",
+  "--state",
+  "--votes",
 ];
+const INTEGER_OPTIONS = ["--ttl", "--since", "--count", "--grace", "--votes"];
+type StringOption =
+  | "url"
+  | "key"
+  | "after"
+  | "skill"
+  | "q"
+  | "limit"
+  | "cursor"
+  | "deadline"
+  | "agents"
+  | "weights"
+  | "threshold"
+  | "body"
+  | "state";
 
 /** A whole number option (at most 2^53 - 1); each command checks its range. */
 function integerOf(option: string, word: string): number {

@@ -39,9 +39,9 @@ import { FileSeqLedger } from "./seq_ledger.ts";
 const SUBJECT_PATTERN = /^(\*|[A-Za-z0-9_-]+)(\.(\*|[A-Za-z0-9_-]+))*(\.>)?$|^>$/;
 
 /** How a signed message goes to the region, for the resend hint when the answer is lost. */
-interface Route {
+export interface Route {
   readonly path: string;
-  readonly field: "messages" | "acks";
+  readonly field: "messages" | "acks" | "deltas";
   readonly what: string;
 }
 
@@ -118,7 +118,11 @@ const ackRoute = {
  * missing seq-state file (a new machine, a deleted file) never reuses a seq. Signed: a mailbox
  * head is read only by its owner or by that author, a members-only topic's only by members.
  */
-async function resumeSigned(agent: Agent, client: MeshClient, channel: string): Promise<void> {
+export async function resumeSigned(
+  agent: Agent,
+  client: MeshClient,
+  channel: string,
+): Promise<void> {
   agent.resume(channel, (await client.head(channel, agent.key.id, agent.key)).max);
 }
 
@@ -143,7 +147,7 @@ function ttlOf(flags: Flags, max: number): number | undefined {
  * Signs with the key of `flags` (seqs from its state file) and sends; prints one result line
  * per envelope; the exit code. If no answer comes, prints what to resend: never sign again.
  */
-async function signAndSend(
+export async function signAndSend(
   flags: Flags,
   doing: string,
   route: Route,

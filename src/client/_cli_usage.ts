@@ -20,6 +20,10 @@ export const COMMANDS = [
   "send",
   "inbox",
   "ack",
+  "propose",
+  "vote",
+  "proposal",
+  "proposals",
 ] as const;
 export type Command = typeof COMMANDS[number];
 
@@ -46,6 +50,11 @@ Commands:
   inbox [--after N] [--limit N] [--ack]
                                   print this agent's direct messages, decrypted
   ack <message-id>...             acknowledge messages: they leave the inbox everywhere
+  propose <title> --option A --option B --deadline 10m (--agents IDS | --skill S | --tag T)
+                                  put a question to a vote
+  vote <proposal-id> <option>     cast (or change) this agent's ballot until the deadline
+  proposal <proposal-id>          print a proposal's tally and outcome, verified
+  proposals [--state S]           list the proposals a region holds
   help [command]                  print help for a command
 
 ${OPTIONS}
@@ -231,6 +240,66 @@ ${OPTIONS}`,
 Acknowledges messages of this agent's inbox by id (the "id" inbox prints): signs one
 acknowledgement per 64 ids and posts it with a signed request. Acknowledged messages leave the
 inbox in every region. Prints the region's result for each acknowledgement as one JSON line.
+
+${OPTIONS}`,
+
+  propose: `Usage: deno task agent propose <title> --option A --option B [--option C]...
+                                  --deadline WHEN (--agents ID,ID,... | --skill S | --tag T)
+                                  [--grace MS] [--weights equal|activity:CHANNEL]
+                                  [--threshold NUM/DEN] [--body TEXT] [options]
+
+Signs a proposal (a _proposals delta) and pushes it; prints the region's result as one JSON
+line and, on stderr, the proposal id to vote with. Also announces it on the topic
+mesh.proposals. Every region tallies the ballots alike and decides the outcome once the
+deadline plus grace has passed: an option wins with at least the threshold of the eligible
+weight, else no_quorum.
+
+  --option A        an option (2 to 16, distinct)
+  --deadline WHEN   when voting ends: a delay (90s, 10m, 2h, 1d), an ISO time or ms since the
+                    epoch; 1 s to 30 days from now
+  --agents IDS      who may vote: these agent ids (comma-separated, at most 256)
+  --skill S         who may vote: agents whose card listed skill S before the proposal
+  --tag T           ... or tag T (with --skill: both)
+  --grace MS        how long after the deadline ballots signed in time are still taken,
+                    1000 to 3600000 ms (default 30000)
+  --weights W       equal (default), or activity:CHANNEL: 1 + floor(log2(1 + n)) for the n
+                    deltas each voter signed in CHANNEL before the proposal
+  --threshold N/D   the share of the eligible weight an option needs (default 2/3; above 1/2)
+  --body TEXT       the proposal's text
+
+Example: deno task agent propose "Accept the report?" --option yes --option no \
+           --deadline 10m --skill review
+
+${OPTIONS}`,
+
+  vote: `Usage: deno task agent vote <proposal-id> <option> [options]
+
+Reads the proposal from the region (checking its signature), then signs this agent's ballot
+for the option and pushes it; prints the region's result as one JSON line. Voting again
+replaces the ballot (the one with the highest seq counts) until the deadline; ballots signed
+after it never count, and regions refuse them from agents once the grace has passed.
+
+Example: deno task agent vote <proposal-id> yes
+
+${OPTIONS}`,
+
+  proposal: `Usage: deno task agent proposal <proposal-id> [--votes N] [options]
+
+Prints the proposal as the region tallies it, as JSON: its state (open, closing, decided or
+void), the outcome once decided, the weight per option, the weight needed, and the first N
+ballots by voter id (default 20, at most 1000). Checks the proposal's signature first; stderr
+sums it up.
+
+${OPTIONS}`,
+
+  proposals: `Usage: deno task agent proposals [--state S] [--limit N] [--cursor C] [options]
+
+Lists the proposals the region holds, one line each: id, state (and outcome), when voting
+closes, title. Newest deadline first.
+
+  --state S    open, closing, decided, void or all (default all)
+  --limit N    proposals per page, 1 to 100 (default 20)
+  --cursor C   the next page (printed on stderr)
 
 ${OPTIONS}`,
 };

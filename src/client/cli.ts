@@ -15,6 +15,10 @@
  *   send <agent-id> <json> [--ttl MS]          seal and send a direct message
  *   inbox [--after N] [--limit N] [--ack]      print this agent's messages, decrypted
  *   ack <message-id>...                        acknowledge messages of this agent's inbox
+ *   propose <title> --option A --option B --deadline WHEN (--agents IDS | --skill S | --tag T)
+ *   vote <proposal-id> <option>                cast or change this agent's ballot
+ *   proposal <proposal-id> [--votes N]         print a proposal's tally, verified
+ *   proposals [--state S]                      list the region's proposals
  *
  * Options: --url URL (default $MESH_URL or http://127.0.0.1:8000), --key FILE ($MESH_AGENT_KEY).
  * Exit codes: 0 done, 1 failed (or the delta was rejected), 2 a mistake in the command line.
@@ -25,6 +29,7 @@ import { parseOps, UsageError } from "./_cli_ops.ts";
 import { CliError, type Flags, parseFlags, signAndPush } from "./_cli_common.ts";
 import { announce, card, discover, heartbeat, withdraw } from "./_cli_registry.ts";
 import { ack, inbox, publish, send, subscribe } from "./_cli_messaging.ts";
+import { proposal, proposals, propose, vote } from "./_cli_proposals.ts";
 import { type Command, COMMANDS, USAGE } from "./_cli_usage.ts";
 import { MeshClient, MeshHttpError, MeshUnreachableError } from "./mesh_client.ts";
 import { seqStatePath } from "./seq_ledger.ts";
@@ -97,6 +102,14 @@ function run(command: Command, flags: Flags): Promise<number> {
       return inbox(flags);
     case "ack":
       return ack(flags);
+    case "propose":
+      return propose(flags);
+    case "vote":
+      return vote(flags);
+    case "proposal":
+      return proposal(flags);
+    case "proposals":
+      return proposals(flags);
   }
 }
 

@@ -13,6 +13,8 @@ import { loadRegionKey } from "../mesh/region_key.ts";
 import { Topology } from "../mesh/topology.ts";
 import { Registry } from "../registry/registry.ts";
 import { TopicHub } from "../topics/hub.ts";
+import { ProposalBook } from "../proposals/book.ts";
+import { ANNOUNCE_TOPIC, ProposalAnnouncer } from "../proposals/announcer.ts";
 
 export interface OpenRegion {
   readonly app: Hono;
@@ -23,6 +25,10 @@ export interface OpenRegion {
   readonly registry: Registry;
   /** The topic hub: `topics.close()` ends every subscription (before a server shutdown). */
   readonly topics: TopicHub;
+  /** The proposals the region holds (/v1/proposals). */
+  readonly proposals: ProposalBook;
+  /** Announces decided outcomes signed with the region key; null outside a mesh (no key). */
+  readonly announcer: ProposalAnnouncer | null;
   close(): Promise<void>;
 }
 
@@ -41,6 +47,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       authorities: mesh === null ? [] : [new URL(mesh.self.url).host],
     });
     const topics = new TopicHub({ store });
+    const proposals = new ProposalBook({ store });
     const node = mesh === null ? null : new MeshNode({
       ...mesh,
       store,
@@ -62,6 +69,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       mesh: node === null ? undefined : { node, index },
       registry,
       topics,
+      proposals,
       rateLimits: {
         addressPushRatePerS: config.MESH_ADDRESS_PUSH_RATE_PER_S,
         addressPushBurst: config.MESH_ADDRESS_PUSH_BURST,
@@ -72,12 +80,30 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       admission,
       corsOrigins: config.MESH_CORS_ORIGINS,
     });
+    const announcer = mesh === null ? null : new ProposalAnnouncer({
+      book: proposals,
+      store,
+      region: config.MESH_REGION,
+      key: mesh.key,
+      // Through the region's own publish route: admission, fan-out and topic delivery as any push.
+      publish: async (envelope) => {
+        const answer = await app.request(`/v1/topics/${ANNOUNCE_TOPIC}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ messages: [envelope] }),
+        });
+        if (!answer.ok) return `http ${answer.status}`;
+        return ((await answer.json()) as { results: { status: string }[] }).results[0].status;
+      },
+    });
     return {
       app,
       store,
       mesh: node,
       registry,
       topics,
+      proposals,
+      announcer,
       async close() {
         await registry.liveness.flush(Date.now()).catch(() => 0); // what waits, if it can
         topics.close();

@@ -1,0 +1,124 @@
+/**
+ * Outcome announcements (docs/protocol.md §24.7): once a proposal is decided in this region, the
+ * region publishes a topic message on `mesh.proposals`, signed with its own region key, saying
+ * which outcome and tally it decided. Each region attests for itself, so a subscriber sees one
+ * announcement per region and can compare them (and check each author against the topology's
+ * region keys). Proposers announce their proposals on the same topic from the SDK.
+ *
+ * The region's seq on the topic is claimed by compare-and-set in the store, so instances never sign two
+ * bodies with one seq (which would be an equivocation by the region key); a mark in the store
+ * index keeps a proposal from being announced twice by the instances of a region (a race may
+ * still announce twice: same content, two seqs, harmless).
+ */
+import type { AgentKey } from "../crypto/agent_key.ts";
+import { encodeBase64Url } from "../protocol/base64url.ts";
+import { signedMessage } from "../protocol/delta.ts";
+import { TOPIC_TTL_MS_MAX, topicChannel } from "../protocol/message_kinds.ts";
+import { utf8Encode } from "../protocol/utf8.ts";
+import type { RegionStore } from "../store/region_store.ts";
+import type { ProposalBook } from "./book.ts";
+
+/** The topic proposals and outcomes are announced on. */
+export const ANNOUNCE_TOPIC = "mesh.proposals";
+/** Only proposals decided at most this long ago are announced (a new region does not replay). */
+export const ANNOUNCE_WINDOW_MS = 3_600_000;
+/** Most announcements one tick makes. */
+export const ANNOUNCE_PER_TICK_MAX = 64;
+
+export interface AnnouncerOptions {
+  readonly book: ProposalBook;
+  readonly store: RegionStore;
+  readonly region: string;
+  /** The region's key (its topology entry's public key). */
+  readonly key: AgentKey;
+  /** Stores a signed envelope as an agent push would (ingest, then fan-out and topic delivery). */
+  readonly publish: (envelope: { body: string; sig: string }) => Promise<string>;
+  readonly now?: () => number;
+}
+
+export class ProposalAnnouncer {
+  readonly #o: AnnouncerOptions;
+  readonly #now: () => number;
+
+  constructor(options: AnnouncerOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Announces what was decided and not yet announced; returns how many it announced. */
+  async tick(): Promise<number> {
+    const { book, store } = this.#o;
+    const now = this.#now();
+    const decided = (await book.list()).filter(({ proposal, state }) =>
+      state === "decided" && now - (proposal.deadline + proposal.grace) <= ANNOUNCE_WINDOW_MS
+    ).slice(0, ANNOUNCE_PER_TICK_MAX * 4);
+    if (decided.length === 0) return 0;
+    const marks = await store.readIndex(decided.map(({ proposal }) => markKey(proposal.id)));
+    let announced = 0;
+    for (const [i, { proposal }] of decided.entries()) {
+      if (marks[i] !== null || announced >= ANNOUNCE_PER_TICK_MAX) continue;
+      const report = await book.report(proposal.id);
+      if (report === null || report.tally.state !== "decided") continue;
+      const claimed = await store.writeIndex({
+        expect: [{ key: markKey(proposal.id), value: null }],
+        set: [{ key: markKey(proposal.id), value: String(now) }],
+      });
+      if (!claimed) continue; // another instance announces it
+      const { tally } = report;
+      const status = await this.#o.publish(
+        await this.#sign({
+          event: "outcome",
+          region: this.#o.region,
+          proposal: proposal.id,
+          title: proposal.title,
+          outcome: tally.outcome,
+          options: tally.options,
+          needed: tally.needed,
+          eligible: tally.eligible,
+        }),
+      );
+      if (status === "accepted") announced++;
+    }
+    return announced;
+  }
+
+  async #sign(data: Record<string, unknown>): Promise<{ body: string; sig: string }> {
+    const { key, store } = this.#o;
+    const seq = await claimSeq(store, key.id);
+    const ts = this.#now();
+    const body = JSON.stringify({
+      v: 1,
+      author: key.id,
+      seq,
+      topic: ANNOUNCE_TOPIC,
+      ts,
+      lc: 0,
+      ttl: TOPIC_TTL_MS_MAX,
+      data,
+    });
+    const sig = encodeBase64Url(key.sign(signedMessage(utf8Encode(body), "topic")));
+    return { body, sig };
+  }
+}
+
+function markKey(id: string): readonly string[] {
+  return ["proposals", "announced", id];
+}
+
+/**
+ * The region key's next seq on the topic, claimed by compare-and-set in the store index, and
+ * above every seq of the key the region stores there (a region whose index was lost, or rebuilt
+ * from its peers, goes on above what it signed before).
+ */
+async function claimSeq(store: RegionStore, author: string): Promise<number> {
+  const key = ["proposals", "seq", topicChannel(ANNOUNCE_TOPIC)];
+  for (;;) {
+    const [[text], head] = await Promise.all([
+      store.readIndex([key]),
+      store.getHead(topicChannel(ANNOUNCE_TOPIC), author),
+    ]);
+    const seq = Math.max(text === null ? 0 : Number(text), head?.max ?? 0) + 1;
+    const set = [{ key, value: String(seq) }];
+    if (await store.writeIndex({ expect: [{ key, value: text }], set })) return seq;
+  }
+}
