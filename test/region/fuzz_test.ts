@@ -23,6 +23,9 @@ const ROUTES: [string, string][] = [
   ["GET", "/v1/channels/room/deltas"],
   ["GET", "/v1/status"],
   ["GET", "/v1/health"],
+  ["GET", "/v1/proposals"],
+  ["GET", "/v1/proposals?state=open&limit=5"],
+  ["GET", `/v1/proposals/${"A".repeat(43)}?votes_limit=3`],
 ];
 const CONTENT_TYPES = [
   "application/json",
