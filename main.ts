@@ -62,6 +62,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     await scheduler.stop();
     // Open SSE streams never end on their own: end them, or the shutdown waits for ever.
     region.topics.close();
+    region.status.close();
     await server.shutdown();
     await region.close();
     Deno.exit(0);

@@ -16,6 +16,8 @@ import { mailboxRoutes } from "../mailbox/routes.ts";
 import { topicRoutes } from "../topics/routes.ts";
 import { ProposalBook } from "../proposals/book.ts";
 import { proposalRoutes } from "../proposals/routes.ts";
+import { StatusBoard } from "../status/board.ts";
+import { statusAnswer, statusRoutes } from "../status/routes.ts";
 
 export interface MeshRegionOptions extends RegionOptions {
   /** The mesh, when the region runs in a topology: /v1/peer/*, /v1/sync, and its status. */
@@ -29,12 +31,31 @@ export interface MeshRegionOptions extends RegionOptions {
   readonly topics?: TopicHub;
   /** The proposals a region holds (/v1/proposals). Default: one over the region's store. */
   readonly proposals?: ProposalBook;
+  /**
+   * The status board (/v1/status, /v1/status/stream, the page at /); give the one the mesh
+   * node's `onStored` feeds. Default: new, over the mesh node when there is one.
+   */
+  readonly board?: StatusBoard;
 }
 
 export function meshRegionApp(options: MeshRegionOptions): Hono {
-  const { mesh, registry: given, topics: givenHub, proposals: givenBook, ...region } = options;
+  const {
+    mesh,
+    registry: given,
+    topics: givenHub,
+    proposals: givenBook,
+    board: givenBoard,
+    ...region
+  } = options;
   const proposals = givenBook ?? new ProposalBook({ store: region.store, now: region.now });
   const topics = givenHub ?? new TopicHub({ store: region.store });
+  const board = givenBoard ?? new StatusBoard({
+    region: region.region,
+    store: region.store,
+    mesh: mesh?.node,
+    topicSubscribers: () => topics.size,
+    now: region.now,
+  });
   const registry = given ?? new Registry({
     region: region.region,
     store: region.store,
@@ -45,6 +66,7 @@ export function meshRegionApp(options: MeshRegionOptions): Hono {
     ...region,
     onStored: async (stored) => {
       mesh?.node.kick();
+      board.noteStored(stored, null);
       await region.onStored?.(stored);
       await registry.onStored(stored, null);
       topics.onStored(stored);
@@ -53,11 +75,12 @@ export function meshRegionApp(options: MeshRegionOptions): Hono {
       mesh.node.forward(deltas, "agent");
       region.onAdmitted?.(deltas);
     },
-    status: mesh === undefined ? region.status : () => mesh.node.status(),
+    status: region.status ?? ((c) => statusAnswer(board, c)),
     authorities: region.authorities ?? registry.authorities,
     routes: [
       ...region.routes ?? [],
       topicRoutes(topics),
+      statusRoutes(board),
       mailboxRoutes(),
       proposalRoutes(proposals),
     ],

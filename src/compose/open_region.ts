@@ -13,6 +13,7 @@ import { loadRegionKey } from "../mesh/region_key.ts";
 import { Topology } from "../mesh/topology.ts";
 import { Registry } from "../registry/registry.ts";
 import { TopicHub } from "../topics/hub.ts";
+import { StatusBoard } from "../status/board.ts";
 import { ProposalBook } from "../proposals/book.ts";
 import { ANNOUNCE_TOPIC, ProposalAnnouncer } from "../proposals/announcer.ts";
 
@@ -25,6 +26,8 @@ export interface OpenRegion {
   readonly registry: Registry;
   /** The topic hub: `topics.close()` ends every subscription (before a server shutdown). */
   readonly topics: TopicHub;
+  /** The status board: `status.close()` ends every status stream (before a server shutdown). */
+  readonly status: StatusBoard;
   /** The proposals the region holds (/v1/proposals). */
   readonly proposals: ProposalBook;
   /** Announces decided outcomes signed with the region key; null outside a mesh (no key). */
@@ -59,9 +62,16 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       antiEntropyMs: config.MESH_ANTI_ENTROPY_MS,
       admission,
       onStored: async (deltas, source) => {
+        status.noteStored(deltas, source); // declared below; called only once the region serves
         topics.onStored(deltas);
         await registry.onStored(deltas, source);
       },
+    });
+    const status = new StatusBoard({
+      region: config.MESH_REGION,
+      store,
+      mesh: node ?? undefined,
+      topicSubscribers: () => topics.size,
     });
     const app = meshRegionApp({
       region: config.MESH_REGION,
@@ -70,6 +80,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       registry,
       topics,
       proposals,
+      board: status,
       rateLimits: {
         addressPushRatePerS: config.MESH_ADDRESS_PUSH_RATE_PER_S,
         addressPushBurst: config.MESH_ADDRESS_PUSH_BURST,
@@ -104,9 +115,11 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       topics,
       proposals,
       announcer,
+      status,
       async close() {
         await registry.liveness.flush(Date.now()).catch(() => 0); // what waits, if it can
         topics.close();
+        status.close();
         await node?.lease.release();
         await store.close();
       },

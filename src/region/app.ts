@@ -71,10 +71,11 @@ export interface RegionOptions {
    */
   readonly onAdmitted?: (deltas: readonly Delta[]) => void;
   /**
-   * The document `GET /v1/status` answers (the mesh's, in a topology). Default: the region, its
-   * store kind and `mesh: null`.
+   * The document `GET /v1/status` answers (the status feature's, src/status/, which checks the
+   * request and throws a `Problem` for a bad one). Default: the region, its store kind and
+   * `mesh: null`.
    */
-  readonly status?: () => Promise<unknown>;
+  readonly status?: (c: Context) => Promise<unknown>;
   /**
    * Token budgets of `POST /v1/deltas` per client address and per author key; each field
    * defaults to its constant in `rate_limiter.ts`. Region messages (/v1/peer/*) are not limited.
@@ -141,7 +142,7 @@ export function createRegionApp(options: RegionOptions): Hono {
     await store.ping();
     return { region, store: store.kind, mesh: null };
   });
-  app.get("/v1/status", async (c) => c.json(await status()));
+  app.get("/v1/status", async (c) => c.json(await status(c)));
   app.get("/v1/health", async (c) => {
     await store.ping();
     return c.json({ status: "ok", region, store: store.kind });

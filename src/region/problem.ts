@@ -15,6 +15,7 @@ export const PROBLEMS = {
   "region-refused": { status: 403, title: "Region message refused" },
   "not-found": { status: 404, title: "Not found" },
   "method-not-allowed": { status: 405, title: "Method not allowed" },
+  "not-acceptable": { status: 406, title: "Not acceptable" },
   "stale-message": { status: 409, title: "Region message stale or replayed" },
   "payload-too-large": { status: 413, title: "Request too large" },
   "unsupported-media-type": { status: 415, title: "Unsupported media type" },

@@ -31,6 +31,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   topics: ["protocol", "crypto", "store", "guard", "region", "telemetry"],
   mailbox: ["protocol", "crypto", "store", "guard", "region", "telemetry"],
   proposals: ["protocol", "crypto", "crdt", "store", "guard", "region", "telemetry"],
+  status: ["protocol", "crypto", "store", "guard", "region", "mesh", "registry", "telemetry"],
   compose: [
     "protocol",
     "crypto",
@@ -44,6 +45,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     "topics",
     "mailbox",
     "proposals",
+    "status",
     "telemetry",
   ],
   client: ["protocol", "crypto", "crdt"],
