@@ -13,7 +13,7 @@ import {
   type ProposalListQuery,
   type ProposalQuery,
   readProposal,
-} from "./proposal_client.ts";
+} from "./_proposal_reads.ts";
 import type { DeltaResult } from "../protocol/result.ts";
 import { TAIL_LIMIT_MAX } from "../protocol/limits.ts";
 import type { AuthorHead } from "../protocol/result.ts";
@@ -22,6 +22,18 @@ import { parseView, type ViewJson } from "./view_json.ts";
 import type { AgentKey } from "../crypto/agent_key.ts";
 import { type VerifiedAgentCard, verifyCardAnswer } from "./agent_card_answer.ts";
 import { signRequest, type SignRequestOptions } from "./request_signer.ts";
+import {
+  type BlobMetaInput,
+  type BlobSigner,
+  type BlobSource,
+  type ByteRange,
+  getBlob,
+  openBlob,
+  type OpenedBlob,
+  putBlob,
+  type PutBlobResult,
+} from "./blob_client.ts";
+import { type TraceOptions, TRACEPARENT_HEADER, traceparentFor } from "./trace_context.ts";
 import {
   batches,
   type Envelope,
@@ -46,7 +58,7 @@ import {
   sendMessages,
 } from "./mailbox_client.ts";
 
-export type { Envelope, ViewJson };
+export type { Envelope, TraceOptions, ViewJson };
 export { batches, MeshHttpError, MeshUnreachableError };
 
 export interface TailPage {
@@ -96,8 +108,14 @@ export class MeshClient {
     this.url = this.#http.url;
   }
 
-  /** Pushes envelopes in batches within the push limits; results in input order. */
-  async push(envelopes: readonly Envelope[]): Promise<DeltaResult[]> {
+  /**
+   * Pushes envelopes in batches within the push limits; results in input order. Every batch
+   * carries one W3C `traceparent`: `trace.traceparent`, else the span of `trace.context` or of
+   * the active OpenTelemetry context, else a new trace's; the regions' spans of the push, its
+   * fan-out and the other regions' ingest continue it.
+   */
+  async push(envelopes: readonly Envelope[], trace: TraceOptions = {}): Promise<DeltaResult[]> {
+    const traceparent = traceparentFor(trace);
     const results: DeltaResult[] = [];
     for (const batch of batches(envelopes)) {
       const answer = await this.#http.json<{ results: DeltaResult[] }>(
@@ -105,7 +123,7 @@ export class MeshClient {
         "/v1/deltas",
         {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", [TRACEPARENT_HEADER]: traceparent },
           body: JSON.stringify({ deltas: batch }),
         },
       );
@@ -279,5 +297,28 @@ export class MeshClient {
 
   health(): Promise<{ status: string; region: string; store: string }> {
     return this.#http.json("health", "/v1/health");
+  }
+
+  /**
+   * Uploads a blob (a request `signer` signs, §25.3), then pushes `signer`'s signed metadata
+   * for it in `_blobs` (§25.2), so any region serves it and it is kept. `signer` is an `Agent`.
+   */
+  putBlob(
+    signer: BlobSigner,
+    source: BlobSource,
+    meta: BlobMetaInput,
+    signing: SignRequestOptions = {},
+  ): Promise<PutBlobResult> {
+    return putBlob(this.#http, (e) => this.push(e), signer, source, meta, signing);
+  }
+
+  /** Blob `sha256`'s bytes, whole (checked against the name) or the `range` asked for (§25.4). */
+  getBlob(sha256: string, options: { readonly range?: ByteRange } = {}): Promise<Uint8Array> {
+    return getBlob(this.#http, sha256, options);
+  }
+
+  /** Blob `sha256` as a stream; a whole blob's stream errors at its end if the bytes lie. */
+  openBlob(sha256: string, options: { readonly range?: ByteRange } = {}): Promise<OpenedBlob> {
+    return openBlob(this.#http, sha256, options);
   }
 }
