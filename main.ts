@@ -2,9 +2,11 @@
  * `deno task start`: one region on the embedded Deno KV store (or Upstash with MESH_STORE=upstash),
  * listening on HOST:PORT (default 127.0.0.1:8000).
  */
-import { regionConfig } from "./src/compose/config.ts";
+import { configSummary, regionConfig } from "./src/compose/config.ts";
 import { openRegion } from "./src/compose/open_region.ts";
 import { TimerScheduler } from "./src/mesh/scheduler.ts";
+import { configureLog, log as rootLog } from "./src/telemetry/log.ts";
+import { names } from "./src/telemetry/mod.ts";
 import { scheduleMeshJobs } from "./workers/mesh_jobs.ts";
 import { scheduleRegistryJobs } from "./workers/registry_jobs.ts";
 import { scheduleProposalJobs } from "./workers/proposal_jobs.ts";
@@ -16,6 +18,8 @@ try {
   console.error((error as Error).message);
   Deno.exit(2);
 }
+configureLog({ level: config.MESH_LOG_LEVEL });
+const log = rootLog.with({ region: config.MESH_REGION });
 let region;
 try {
   region = await openRegion(config);
@@ -40,6 +44,14 @@ try {
       console.log(
         `try: curl ${url}/v1/health   ·   deno task agent keygen && deno task agent push demo set greeting '"hello"' --url ${url}`,
       );
+      log.info(names.EVENT_REGION_STARTED, {
+        ...configSummary(config),
+        url,
+        store: region.store.kind,
+        zone: region.mesh?.self.zone ?? null,
+        regions: region.mesh?.topology.regions.length ?? 1,
+        otel: Deno.env.get("OTEL_DENO") === "true",
+      });
     },
   }, region.app.fetch);
 } catch (error) {
@@ -52,13 +64,14 @@ try {
   Deno.exit(2);
 }
 // A long-lived process runs the mesh's jobs on timers (Deno Deploy uses KvQueueScheduler).
-const scheduler = new TimerScheduler();
+const scheduler = new TimerScheduler({ telemetry: region.telemetry, log });
 if (region.mesh !== null) scheduleMeshJobs(scheduler, region.mesh);
 scheduleRegistryJobs(scheduler, region.registry);
 if (region.announcer !== null) scheduleProposalJobs(scheduler, region.announcer);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
+    log.info(names.EVENT_REGION_STOPPED, { signal });
     await scheduler.stop();
     // Open SSE streams never end on their own: end them, or the shutdown waits for ever.
     region.topics.close();

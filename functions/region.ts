@@ -5,15 +5,21 @@
  * they keep running between requests on serverless hosts.
  */
 import { regionConfig } from "../src/compose/config.ts";
+import { configureLog, log } from "../src/telemetry/log.ts";
 import { openRegion } from "../src/compose/open_region.ts";
 import { KvQueueScheduler } from "../src/mesh/scheduler.ts";
 import { scheduleMeshJobs } from "../workers/mesh_jobs.ts";
 import { scheduleRegistryJobs } from "../workers/registry_jobs.ts";
 import { scheduleProposalJobs } from "../workers/proposal_jobs.ts";
 
-const region = await openRegion(regionConfig(Deno.env.toObject()));
+const config = regionConfig(Deno.env.toObject());
+configureLog({ level: config.MESH_LOG_LEVEL });
+const region = await openRegion(config);
 if (region.mesh !== null) {
-  const scheduler = new KvQueueScheduler(await Deno.openKv());
+  const scheduler = new KvQueueScheduler(await Deno.openKv(), {
+    telemetry: region.telemetry,
+    log: log.with({ region: config.MESH_REGION }),
+  });
   scheduleMeshJobs(scheduler, region.mesh);
   // A standalone region has no queue chain: pushes and requests index the registry themselves.
   scheduleRegistryJobs(scheduler, region.registry);

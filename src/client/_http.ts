@@ -4,6 +4,7 @@
  * calls use it; `mesh_client.ts` re-exports the public names.
  */
 import { PUSH_BYTES_MAX, PUSH_DELTAS_MAX } from "../protocol/limits.ts";
+import { TRACEPARENT_HEADER, traceparentFor } from "./trace_context.ts";
 
 /** A signed delta, topic message or direct message on the wire. */
 export interface Envelope {
@@ -61,7 +62,7 @@ export class RegionHttp {
     let response: Response;
     let text: string;
     try {
-      response = await this.#fetch(typeof target === "string" ? this.url + target : target, init);
+      response = await this.#send(target, init);
       text = await response.text();
     } catch (error) {
       throw new MeshUnreachableError(this.url, what, error);
@@ -74,7 +75,7 @@ export class RegionHttp {
   async open(what: string, target: string | Request, init?: RequestInit): Promise<Response> {
     let response: Response;
     try {
-      response = await this.#fetch(typeof target === "string" ? this.url + target : target, init);
+      response = await this.#send(target, init);
     } catch (error) {
       throw new MeshUnreachableError(this.url, what, error);
     }
@@ -84,6 +85,22 @@ export class RegionHttp {
       text = await response.text();
     } catch { /* the problem details are lost: the status is enough */ }
     throw httpError(response.status, text, what);
+  }
+
+  /**
+   * Sends the request with a `traceparent` (trace_context.ts) unless it has one, so the regions'
+   * spans for it are one trace that starts here.
+   */
+  #send(target: string | Request, init: RequestInit = {}): Promise<Response> {
+    if (typeof target !== "string") {
+      if (!target.headers.has(TRACEPARENT_HEADER)) {
+        target.headers.set(TRACEPARENT_HEADER, traceparentFor());
+      }
+      return this.#fetch(target, init);
+    }
+    const headers = new Headers(init.headers);
+    if (!headers.has(TRACEPARENT_HEADER)) headers.set(TRACEPARENT_HEADER, traceparentFor());
+    return this.#fetch(this.url + target, { ...init, headers });
   }
 }
 

@@ -22,7 +22,7 @@ import { utf8Encode } from "../protocol/utf8.ts";
 import type { DeltaResult } from "../protocol/result.ts";
 import type { AgentKey } from "../crypto/agent_key.ts";
 import { HybridClock } from "./hybrid_clock.ts";
-import type { Envelope, MeshClient } from "./mesh_client.ts";
+import type { Envelope, MeshClient, TraceOptions } from "./mesh_client.ts";
 import { MemorySeqLedger, type SeqLedger } from "./seq_ledger.ts";
 
 /**
@@ -131,9 +131,17 @@ export class Agent {
     return signed;
   }
 
-  /** Signs the next delta of `channel` (`signNext`) and pushes it; the region's result. */
-  async push(client: MeshClient, channel: string, ops: readonly Op[]): Promise<DeltaResult> {
-    const [result] = await client.push([await this.signNext(channel, ops)]);
+  /**
+   * Signs the next delta of `channel` (`signNext`) and pushes it; the region's result. `trace`
+   * names the trace the push continues (`MeshClient.push`); default the active one, or a new one.
+   */
+  async push(
+    client: MeshClient,
+    channel: string,
+    ops: readonly Op[],
+    trace: TraceOptions = {},
+  ): Promise<DeltaResult> {
+    const [result] = await client.push([await this.signNext(channel, ops)], trace);
     return result;
   }
 

@@ -15,6 +15,7 @@ export { FileSeqLedger, MemorySeqLedger, type SeqLedger, seqStatePath } from "./
 export { exactJsonText, parseView } from "./view_json.ts";
 export { signRequest, type SignRequestOptions } from "./request_signer.ts";
 export { type HlcStamp, HybridClock } from "./hybrid_clock.ts";
+export { newTraceparent, type TraceOptions, traceparentFor } from "./trace_context.ts";
 export {
   MESSAGE_TTL_MS_DEFAULT,
   type MessageOptions,

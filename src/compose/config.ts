@@ -11,6 +11,10 @@ import {
   AUTHOR_DELTA_RATE_PER_S,
 } from "../guard/rate_limiter.ts";
 import { parseCorsOrigins } from "../region/cors.ts";
+import { LOG_LEVEL_DEFAULT, LOG_LEVELS } from "../telemetry/log.ts";
+
+/** Fewest characters a `MESH_METRICS_TOKEN` may have (a bearer token should not be guessable). */
+export const METRICS_TOKEN_CHARS_MIN = 16;
 
 /** Largest rate or burst the environment may set (beyond it, set no limit you can reach). */
 const RATE_LIMIT_MAX = 1e9;
@@ -69,6 +73,16 @@ const configSchema = z.strictObject({
       return z.NEVER;
     }
   }),
+  /** Least level of the JSON log lines written: debug, info, warn or error. Default info. */
+  MESH_LOG_LEVEL: z.enum(LOG_LEVELS).default(LOG_LEVEL_DEFAULT),
+  /**
+   * Bearer token of `GET /metrics` (Prometheus text); unset, the route answers 404. At least
+   * METRICS_TOKEN_CHARS_MIN characters.
+   */
+  MESH_METRICS_TOKEN: z.string().min(
+    METRICS_TOKEN_CHARS_MIN,
+    `must be at least ${METRICS_TOKEN_CHARS_MIN} characters`,
+  ).optional(),
   /** Set by Deno Deploy; when present the platform's Deno KV is used instead of MESH_DATA. */
   DENO_DEPLOYMENT_ID: z.string().optional(),
   UPSTASH_REDIS_REST_URL: z.url().optional(),
@@ -106,4 +120,43 @@ export function regionConfig(
     );
   }
   return config;
+}
+
+/**
+ * What `mesh.region.started` logs of the configuration: every setting an operator may want to
+ * check, and never a secret (the region key, the Upstash token and the metrics token appear only
+ * as whether they are set).
+ */
+export function configSummary(config: RegionConfig): Record<string, unknown> {
+  return {
+    host: config.HOST,
+    port: config.PORT,
+    store: config.MESH_STORE,
+    data: config.DENO_DEPLOYMENT_ID === undefined && config.MESH_STORE === "denokv"
+      ? config.MESH_DATA
+      : undefined,
+    upstash_url: config.UPSTASH_REDIS_REST_URL === undefined
+      ? undefined
+      : new URL(config.UPSTASH_REDIS_REST_URL).origin,
+    topology: config.MESH_TOPOLOGY ?? null,
+    admission: config.MESH_ADMISSION ?? null,
+    // Where the region key comes from (a mesh region only): the variable, or the key file.
+    region_key: config.MESH_TOPOLOGY === undefined
+      ? undefined
+      : config.MESH_REGION_KEY === undefined
+      ? "file"
+      : "env",
+    heartbeat_ms: config.MESH_HEARTBEAT_MS,
+    lease_ttl_ms: config.MESH_LEASE_TTL_MS,
+    anti_entropy_ms: config.MESH_ANTI_ENTROPY_MS,
+    address_push_rate_per_s: config.MESH_ADDRESS_PUSH_RATE_PER_S,
+    address_push_burst: config.MESH_ADDRESS_PUSH_BURST,
+    author_delta_rate_per_s: config.MESH_AUTHOR_DELTA_RATE_PER_S,
+    author_delta_burst: config.MESH_AUTHOR_DELTA_BURST,
+    agent_stale_ms: config.MESH_AGENT_STALE_MS,
+    trust_proxy: config.MESH_TRUST_PROXY,
+    cors_origins: config.MESH_CORS_ORIGINS,
+    log_level: config.MESH_LOG_LEVEL,
+    metrics: config.MESH_METRICS_TOKEN !== undefined,
+  };
 }

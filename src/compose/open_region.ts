@@ -6,6 +6,9 @@ import { DenoKvStore } from "../store/deno_kv_store.ts";
 import type { RegionStore } from "../store/region_store.ts";
 import { type AdmissionPolicy, parseAdmission } from "../guard/admission.ts";
 import { meshRegionApp } from "./mesh_region_app.ts";
+import { instrumentStore } from "./instrumented_store.ts";
+import { metricsRoute, metricsScrape } from "./metrics_route.ts";
+import { createTelemetry, log, type Telemetry } from "../telemetry/mod.ts";
 import type { RegionConfig } from "./config.ts";
 import { MeshNode } from "../mesh/mesh_node.ts";
 import { RegionIndex } from "../mesh/region_index.ts";
@@ -22,6 +25,8 @@ export interface OpenRegion {
   readonly store: RegionStore;
   /** Present when the region runs in a topology. */
   readonly mesh: MeshNode | null;
+  /** The instruments every part of the region records into (give them to its schedulers). */
+  readonly telemetry: Telemetry;
   /** The agent registry (/v1/agents); its job is `registry.tick()`. */
   readonly registry: Registry;
   /** The topic hub: `topics.close()` ends every subscription (before a server shutdown). */
@@ -39,13 +44,22 @@ export interface OpenRegion {
 export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
   const admission = await loadAdmission(config);
   const mesh = config.MESH_TOPOLOGY === undefined ? null : await loadMesh(config);
-  const store = await openStore(config);
+  // With MESH_METRICS_TOKEN the instruments also record into a meter GET /metrics scrapes.
+  const scrape = config.MESH_METRICS_TOKEN === undefined ? null : metricsScrape();
+  const telemetry = createTelemetry({ meters: scrape === null ? [] : [scrape.meter] });
+  const logger = log.with({ region: config.MESH_REGION });
+  const store = instrumentStore(await openStore(config), {
+    region: config.MESH_REGION,
+    telemetry,
+    log: logger,
+  });
   try {
     const index = new RegionIndex(store);
     const registry = new Registry({
       region: config.MESH_REGION,
       store,
       staleMs: config.MESH_AGENT_STALE_MS,
+      telemetry,
       // In a mesh the topology names the region's public URL: agent requests must be for it.
       authorities: mesh === null ? [] : [new URL(mesh.self.url).host],
     });
@@ -60,6 +74,8 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       heartbeatMs: config.MESH_HEARTBEAT_MS,
       leaseTtlMs: config.MESH_LEASE_TTL_MS,
       antiEntropyMs: config.MESH_ANTI_ENTROPY_MS,
+      telemetry,
+      log: logger,
       admission,
       onStored: async (deltas, source) => {
         status.noteStored(deltas, source); // declared below; called only once the region serves
@@ -76,6 +92,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
     const app = meshRegionApp({
       region: config.MESH_REGION,
       store,
+      telemetry,
       mesh: node === null ? undefined : { node, index },
       registry,
       topics,
@@ -91,6 +108,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       admission,
       corsOrigins: config.MESH_CORS_ORIGINS,
     });
+    if (scrape !== null) app.route("/", metricsRoute(config.MESH_METRICS_TOKEN!, scrape.scrape));
     const announcer = mesh === null ? null : new ProposalAnnouncer({
       book: proposals,
       store,
@@ -111,6 +129,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       app,
       store,
       mesh: node,
+      telemetry,
       registry,
       topics,
       proposals,
@@ -122,6 +141,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
         status.close();
         await node?.lease.release();
         await store.close();
+        await scrape?.close();
       },
     };
   } catch (error) {

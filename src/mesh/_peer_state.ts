@@ -2,6 +2,8 @@
 import type { Summary } from "./peer_inbox.ts";
 import { peerHealth } from "./peer_health.ts";
 import { PhiAccrualDetector } from "./phi_accrual.ts";
+import { partitionView } from "./partition.ts";
+import type { Topology } from "./topology.ts";
 
 /**
  * First back-off from anti-entropy with a peer that broke a session bound or the sync protocol,
@@ -147,4 +149,26 @@ export function peerRows<
       return peerStatus(row, o.peers.get(row.id)!, target, monitored, outboxDepth, o.nowMs);
     }),
   );
+}
+
+/** The partition view of region `self` at `nowMs` from what this instance knows of its peers. */
+export function partitionOf(
+  topology: Topology,
+  self: string,
+  peers: ReadonlyMap<string, PeerState>,
+  nowMs: number,
+) {
+  const direct = new Map(
+    [...peers].map((
+      [id, p],
+    ) => [id, { phi: p.detector.phi(nowMs), lastSeenMs: p.detector.lastSeenMs }]),
+  );
+  const summaries = new Map(
+    [...peers].filter(([, p]) => p.summary !== null).map(([id, p]) => [id, {
+      receivedAtMs: p.summary!.receivedAtMs,
+      epoch: p.summary!.epoch,
+      reachable: p.summary!.reachable,
+    }]),
+  );
+  return partitionView(topology, self, nowMs, direct, summaries);
 }

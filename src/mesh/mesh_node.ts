@@ -15,13 +15,14 @@ import { LeaderLease } from "./leader_lease.ts";
 import {
   judgeSession,
   newPeerState,
+  partitionOf,
   peerRows,
   type PeerState,
   SYNC_PENALTY_MS_MAX,
   SYNC_PENALTY_MS_MIN,
 } from "./_peer_state.ts";
-import { exchangeTargets, partitionView, zoneLeaders } from "./partition.ts";
-import { PeerClient } from "./peer_client.ts";
+import { exchangeTargets, zoneLeaders } from "./partition.ts";
+import { envelopeId, PeerClient } from "./peer_client.ts";
 import {
   EPOCH_FENCE_LEASES,
   heartbeatSchema,
@@ -33,7 +34,9 @@ import {
 } from "./peer_inbox.ts";
 import type { RegionIndex, StoredHook } from "./region_index.ts";
 import type { RegionInfo, Topology } from "./topology.ts";
-import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
+import { createTelemetry, type Logger, names, type Telemetry } from "../telemetry/mod.ts";
+import { detached, TraceMarks } from "../telemetry/trace_context.ts";
+import { MeshObserver } from "./mesh_observer.ts";
 
 /** Default heartbeat period between exchanging regions, in ms. */
 export const HEARTBEAT_MS_DEFAULT = 250;
@@ -64,6 +67,8 @@ export interface MeshNodeOptions {
   readonly leaseTtlMs?: number;
   readonly antiEntropyMs?: number;
   readonly telemetry?: Telemetry;
+  /** Where leadership, peer and partition events are logged. Default: the root logger. */
+  readonly log?: Logger;
   /** Randomness for back-off jitter (tests and simulations pass a seeded one). */
   readonly random?: () => number;
   /** Real-time limit of one request to a peer, in ms. Default PEER_REQUEST_TIMEOUT_MS. */
@@ -92,6 +97,9 @@ export class MeshNode {
   readonly #peers = new Map<string, PeerState>();
   readonly #client: PeerClient;
   readonly #telemetry: Telemetry;
+  readonly #observer: MeshObserver;
+  /** The trace each delta this leader forwards came in with, for its drain to continue. */
+  readonly #marks = new TraceMarks();
   /** The signed region-to-region endpoints this instance serves. */
   readonly inbox: PeerInbox;
   #antiEntropyTurn = 0;
@@ -106,6 +114,7 @@ export class MeshNode {
     this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS_DEFAULT;
     this.antiEntropyMs = options.antiEntropyMs ?? ANTI_ENTROPY_MS_DEFAULT;
     this.#telemetry = options.telemetry ?? createTelemetry();
+    this.#observer = new MeshObserver(this.self.id, options.instance, this.#telemetry, options.log);
     this.lease = new LeaderLease(options.store, options.instance, {
       ttlMs: options.leaseTtlMs,
       now: this.#now,
@@ -140,6 +149,7 @@ export class MeshNode {
   /** Takes or renews the leader lease. */
   async leaseTick(): Promise<void> {
     await this.lease.tick();
+    this.#observer.lease(this.lease);
   }
 
   /** Leader only: heartbeat every exchange target; replies feed the failure detectors. */
@@ -156,6 +166,8 @@ export class MeshNode {
         [names.ATTR_PEERS_ANSWERED]: answered.filter(Boolean).length,
         [names.ATTR_PARTITION]: summary.partition,
       });
+      const view = this.#partition();
+      this.#observer.view(view, this.#targets(view), this.#peers, this.#now());
     });
   }
 
@@ -189,10 +201,12 @@ export class MeshNode {
   kick(): void {
     if (this.#kicked || !this.lease.isLeader) return;
     this.#kicked = true;
-    setTimeout(() => {
-      this.#kicked = false;
-      this.fanOutTick().catch(() => undefined); // the periodic tick retries
-    }, 0);
+    // Not under the request that kicked: each send continues its own deltas' traces (#marks).
+    setTimeout(() =>
+      detached(() => {
+        this.#kicked = false;
+        this.fanOutTick().catch(() => undefined); // the periodic tick retries
+      }), 0);
   }
 
   /**
@@ -201,7 +215,9 @@ export class MeshNode {
    * A target it cannot take them now gets them from the log. Never throws.
    */
   forward(deltas: readonly Delta[], origin: DeltaOrigin): void {
-    if (!this.lease.isLeader || this.#o.forwardEagerly === false) return;
+    if (!this.lease.isLeader) return;
+    this.#marks.mark(deltas.map((d) => d.id));
+    if (this.#o.forwardEagerly === false) return;
     // Not what is already held (relayed when first stored), nor what an ingest under way forwards.
     const fresh = deltas.filter((d) => !this.#o.index.has(d.id) && this.#forwards.claim(d.id));
     if (fresh.length === 0) return;
@@ -254,14 +270,7 @@ export class MeshNode {
             async (t, origin, deltas) => (await this.#sendForResults(t, origin, deltas)) !== null,
             peer.forwarded,
           );
-          span.setAttributes({
-            [names.ATTR_FANOUT_SENT]: result.sent,
-            [names.ATTR_FANOUT_BEHIND]: result.behind,
-          });
-          this.#telemetry.fanOutDeltas.add(result.sent, {
-            [names.ATTR_REGION]: this.self.id,
-            [names.ATTR_PEER]: target.id,
-          });
+          this.#observer.drained(span, target.id, result.sent, result.behind);
           peer.behind = result.behind;
           peer.acked = result.ok ? result.cursor : -1;
           if (result.ok) {
@@ -299,10 +308,14 @@ export class MeshNode {
     const peer = this.#peers.get(target.id)!;
     if (peer.behind > 0 && now - peer.lastAntiEntropyMs < ANTI_ENTROPY_DEFER_MS_MAX) return;
     peer.lastAntiEntropyMs = now;
-    const base = { [names.ATTR_REGION]: this.self.id, [names.ATTR_PEER]: target.id };
+    const attrs = {
+      [names.ATTR_REGION]: this.self.id,
+      [names.ATTR_PEER]: target.id,
+      [names.ATTR_LEADER_EPOCH]: this.lease.epoch,
+    };
     await this.#telemetry.inSpan(
       names.SPAN_ANTI_ENTROPY,
-      { ...base, [names.ATTR_LEADER_EPOCH]: this.lease.epoch },
+      attrs,
       async (span) => {
         const result = await this.#o.index.reconcileWith(target, {
           client: this.#client,
@@ -312,26 +325,11 @@ export class MeshNode {
           fetch: this.#o.fetch,
           admission: this.#o.admission,
           onStored: this.#o.onStored,
+          telemetry: this.#telemetry,
+          region: this.self.id,
         });
-        span.setAttributes({
-          [names.ATTR_SYNC_ROUNDS]: result.rounds,
-          [names.ATTR_SYNC_BYTES]: result.bytes,
-        });
-        this.#telemetry.syncDeltas.add(result.pulled, {
-          ...base,
-          [names.ATTR_SYNC_DIRECTION]: "pull",
-        });
-        this.#telemetry.syncDeltas.add(result.pushed, {
-          ...base,
-          [names.ATTR_SYNC_DIRECTION]: "push",
-        });
-        if (judgeSession(peer, result.ok, result.penalty, this.#now())) {
-          span.setAttribute(names.ATTR_SYNC_PENALTY, result.penalty!);
-          this.#telemetry.syncPenalties.add(1, {
-            ...base,
-            [names.ATTR_SYNC_PENALTY]: result.penalty!,
-          });
-        }
+        const penalized = judgeSession(peer, result.ok, result.penalty, this.#now());
+        this.#observer.session(span, target.id, result, penalized ? result.penalty! : null);
         if (!result.ok) throw new Error(`anti-entropy with ${target.id}: ${result.error}`);
       },
     ).catch(() => undefined); // recorded on the span; the next tick tries again
@@ -392,20 +390,7 @@ export class MeshNode {
   }
 
   #partition() {
-    const now = this.#now();
-    const direct = new Map(
-      [...this.#peers].map((
-        [id, p],
-      ) => [id, { phi: p.detector.phi(now), lastSeenMs: p.detector.lastSeenMs }]),
-    );
-    const summaries = new Map(
-      [...this.#peers].filter(([, p]) => p.summary !== null).map(([id, p]) => [id, {
-        receivedAtMs: p.summary!.receivedAtMs,
-        epoch: p.summary!.epoch,
-        reachable: p.summary!.reachable,
-      }]),
-    );
-    return partitionView(this.topology, this.self.id, now, direct, summaries);
+    return partitionOf(this.topology, this.self.id, this.#peers, this.#now());
   }
 
   #leadsZone(view = this.#partition()): boolean {
@@ -429,6 +414,10 @@ export class MeshNode {
       [names.ATTR_ORIGIN]: origin,
       [names.ATTR_FANOUT_SENT]: deltas.length,
     };
+    // A drain's send continues the trace its first delta came in with (a forward's is the same).
+    const placement = this.#marks.placementFor(function* () {
+      for (const d of deltas) yield envelopeId(d);
+    }());
     return await this.#telemetry.inSpan(names.SPAN_FANOUT_SEND, attrs, async () => {
       const results: DeltaResult[] = [];
       for (const batch of envelopeBatches(deltas)) {
@@ -443,6 +432,6 @@ export class MeshNode {
         results.push(...answer.body.results);
       }
       return results;
-    });
+    }, placement);
   }
 }

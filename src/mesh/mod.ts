@@ -3,6 +3,7 @@ export * from "./eager_forward.ts";
 export * from "./fan_out.ts";
 export * from "./leader_lease.ts";
 export * from "./mesh_node.ts";
+export * from "./mesh_observer.ts";
 export * from "./partition.ts";
 export * from "./peer_health.ts";
 export * from "./peer_client.ts";

@@ -3,7 +3,7 @@
  * bounded by a timeout and a body limit; failures come back as values (the callers retry on their
  * own schedules, for ever). An answer counts only when it is signed by the region asked and bound
  * to the very request sent (see region_message.ts); an error answer (4xx/5xx problem+json) is
- * unsigned and is always a failure.
+ * unsigned and is always a failure. Each request carries the active span's W3C `traceparent`.
  */
 import { z } from "zod";
 import type { AgentKey } from "../crypto/agent_key.ts";
@@ -20,6 +20,7 @@ import {
   signRegionMessage,
 } from "./region_message.ts";
 import type { RegionInfo } from "./topology.ts";
+import { traceHeaders } from "../telemetry/trace_context.ts";
 
 /** Longest wait for a peer's answer, in ms. */
 export const PEER_REQUEST_TIMEOUT_MS = 2_000;
@@ -126,7 +127,13 @@ export class PeerClient {
     try {
       const response = await (this.#options.fetch ?? fetch)(peer.url + path, {
         method: "POST",
-        headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signature },
+        // The active span's `traceparent` (not signed: it only files the peer's spans under
+        // this trace), so one trace follows a delta from region to region.
+        headers: {
+          "content-type": "application/json",
+          [SIGNATURE_HEADER]: signature,
+          ...traceHeaders(),
+        },
         body,
         signal: AbortSignal.timeout(this.#options.timeoutMs ?? PEER_REQUEST_TIMEOUT_MS),
       });

@@ -159,9 +159,29 @@ export class PeerInbox {
           [names.ATTR_PUSH_DELTAS]: message.deltas.length,
           [names.ATTR_PUSH_ACCEPTED]: outcome.accepted.length,
         });
+        this.#recordRelay(sender.id, message.origin, outcome);
         return this.#answer(message, body, { results: outcome.results });
       },
     );
+  }
+
+  /** Counts a relayed batch's outcomes, and the propagation lag of each delta it newly stored. */
+  #recordRelay(peer: string, origin: DeltaOrigin, outcome: Awaited<ReturnType<typeof ingest>>) {
+    const { telemetry, self, store } = this.#d;
+    const base = { [names.ATTR_REGION]: self.id, [names.ATTR_ORIGIN]: origin };
+    for (const r of outcome.results) {
+      telemetry.deltasIngested.add(1, {
+        ...base,
+        [names.ATTR_STORE_KIND]: store.kind,
+        [names.ATTR_OUTCOME]: r.status,
+        ...(r.status === "rejected" ? { [names.ATTR_REASON]: r.reason } : {}),
+      });
+    }
+    const nowMs = this.#d.now();
+    for (const delta of outcome.accepted) {
+      const lagS = Math.max(0, nowMs - delta.ts) / 1000;
+      telemetry.propagationLag.record(lagS, { ...base, [names.ATTR_PEER]: peer });
+    }
   }
 
   /**

@@ -2,7 +2,8 @@
  * The mesh's HTTP surface, mounted on the region app when the region runs in a topology:
  * signed region-to-region endpoints (answered with signed answers; refusals are unsigned
  * problem+json) and range-based reconciliation (also open to agents catching up after moving
- * region). The status report is the region's route, fed by `MeshNode.status()`.
+ * region). The status report is the region's route, fed by `MeshNode.status()`. Each request
+ * continues the trace its `traceparent` names.
  */
 import { type Context, Hono } from "hono";
 import { CHANNEL_PATTERN } from "../protocol/limits.ts";
@@ -15,6 +16,7 @@ import { REGION_MESSAGE_BYTES_MAX, SIGNATURE_HEADER } from "./region_message.ts"
 import { readBodyBytes, readJsonBody, readTextBody, requireJson } from "../region/read_body.ts";
 import type { RegionIndex } from "./region_index.ts";
 import { SYNC_FETCH_IDS_MAX, SYNC_FRAME_BYTES_MAX } from "./region_index.ts";
+import { continueTrace, TRACEPARENT_HEADER } from "../telemetry/trace_context.ts";
 
 const REFUSAL_STATUS = {
   bad_message: "invalid-request",
@@ -58,6 +60,9 @@ export function meshRoutes(
 ): Hono {
   const hidden = (channel: string) => privateChannel(admission, channel);
   const app = new Hono();
+  // A peer's request carries the `traceparent` of the span that sent it: what is done here for
+  // it (ingest, relaying on) continues that trace (a no-op when the region app already did).
+  app.use((c, next) => continueTrace(c.req.header(TRACEPARENT_HEADER), next));
   app.post("/v1/peer/deltas", async (c) => {
     requireJson(c.req.raw);
     const body = await readTextBody(c.req.raw, REGION_MESSAGE_BYTES_MAX);

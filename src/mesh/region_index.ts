@@ -26,6 +26,8 @@ import type { DeltaResult } from "../protocol/result.ts";
 import type { PeerClient } from "./peer_client.ts";
 import { Problem } from "../region/problem.ts";
 import type { RegionInfo } from "./topology.ts";
+import { names, type Telemetry } from "../telemetry/mod.ts";
+import { traceHeaders } from "../telemetry/trace_context.ts";
 
 export { SYNC_FRAME_BYTES_MAX } from "../sync/range_reconcile.ts";
 
@@ -75,6 +77,9 @@ export interface SessionContext {
   /** The mesh's admission policy, applied to repaired deltas. Default: all open. */
   readonly admission?: AdmissionPolicy;
   readonly onStored?: StoredHook;
+  /** Spans of each round (`mesh.sync.round`), attributed to region `region`. Default: none. */
+  readonly telemetry?: Telemetry;
+  readonly region?: string;
 }
 
 /** Told of deltas a peer region (`source`) relayed or repaired and this region stored. */
@@ -207,13 +212,7 @@ export class RegionIndex {
       });
       let frame: Uint8Array | null = session.start();
       while (frame !== null) {
-        const response = await (ctx.fetch ?? fetch)(`${peer.url}/v1/sync`, {
-          method: "POST",
-          headers: { "content-type": "application/octet-stream" },
-          body: frame as Uint8Array<ArrayBuffer>,
-          signal: AbortSignal.timeout(SYNC_REQUEST_TIMEOUT_MS),
-        });
-        const answer = await readFrame(response);
+        const { response, answer } = await round(peer, frame, ctx);
         rounds++;
         bytes += frame.length + (answer?.length ?? 0);
         if (!response.ok) return failed(`sync answered ${response.status}`);
@@ -330,6 +329,26 @@ export class RegionIndex {
     }
     return entry.trie;
   }
+}
+
+/** One reconciliation round trip with `peer`: its answer and the answer's frame (see readFrame). */
+function round(peer: RegionInfo, frame: Uint8Array, ctx: SessionContext) {
+  const work = async () => {
+    const response = await (ctx.fetch ?? fetch)(`${peer.url}/v1/sync`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream", ...traceHeaders() },
+      body: frame as Uint8Array<ArrayBuffer>,
+      signal: AbortSignal.timeout(SYNC_REQUEST_TIMEOUT_MS),
+    });
+    return { response, answer: await readFrame(response) };
+  };
+  if (ctx.telemetry === undefined) return work();
+  const attrs = { [names.ATTR_REGION]: ctx.region ?? "", [names.ATTR_PEER]: peer.id };
+  return ctx.telemetry.inSpan(names.SPAN_SYNC_ROUND, attrs, async (span) => {
+    const done = await work();
+    span.setAttribute(names.ATTR_SYNC_BYTES, frame.length + (done.answer?.length ?? 0));
+    return done;
+  });
 }
 
 /** The body of a sync answer, or null when it is larger than a frame may be (read no further). */

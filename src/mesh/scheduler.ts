@@ -8,8 +8,18 @@
  *   broke (a lost message, a crash between run and re-enqueue).
  *
  * A job never overlaps itself; a tick that comes while the previous run is still going is counted
- * as skipped. Errors are caught, counted and logged: a periodic job must never die.
+ * as skipped. Errors are caught, counted and logged: a periodic job must never die. Each tick is a
+ * span of its own (`mesh.job.tick`, the root of the job's spans) and counts in `mesh.job.ticks`.
  */
+import {
+  createTelemetry,
+  log as rootLog,
+  type Logger,
+  names,
+  type Telemetry,
+} from "../telemetry/mod.ts";
+import { LogThrottle } from "../telemetry/log.ts";
+import { detached } from "../telemetry/trace_context.ts";
 
 export type Job = () => Promise<void>;
 
@@ -29,37 +39,86 @@ export interface Scheduler {
   stop(): Promise<void>;
 }
 
-/** Shared bookkeeping: no overlap, counted skips and failures. */
+export interface SchedulerOptions {
+  /** Spans and counters of the ticks. Default: instruments of the global providers. */
+  readonly telemetry?: Telemetry;
+  /** Where failed ticks are logged (one line per job per 10 s). Default: the root logger. */
+  readonly log?: Logger;
+}
+
+/** Shared bookkeeping: no overlap, counted skips and failures, a span per tick. */
 class JobRunner {
   readonly stats: JobStats = { runs: 0, skipped: 0, failures: 0, lastError: null };
   running: Promise<void> | null = null;
+  readonly #attrs: Record<string, string>;
+  readonly #telemetry: Telemetry;
+  readonly #log: Logger;
+  readonly #throttle: LogThrottle;
 
-  constructor(readonly name: string, readonly job: Job) {}
+  constructor(
+    readonly name: string,
+    readonly job: Job,
+    scheduler: "timer" | "queue",
+    o: Required<SchedulerOptions> & { throttle: LogThrottle },
+  ) {
+    this.#attrs = { [names.ATTR_JOB]: name, [names.ATTR_JOB_SCHEDULER]: scheduler };
+    this.#telemetry = o.telemetry;
+    this.#log = o.log;
+    this.#throttle = o.throttle;
+  }
 
   run(): Promise<void> {
     if (this.running !== null) {
       this.stats.skipped++;
+      this.#count("skipped");
       return this.running;
     }
-    this.running = this.job().then(
-      () => void this.stats.runs++,
+    // A tick is a trace of its own, whatever request or tick happened to schedule it.
+    const tick = detached(() => this.#telemetry.inSpan(names.SPAN_JOB_TICK, this.#attrs, this.job));
+    this.running = tick.then(
+      () => {
+        this.stats.runs++;
+        this.#count("ran");
+      },
       (error) => {
         this.stats.failures++;
         this.stats.lastError = (error as Error)?.message ?? String(error);
-        console.error(`job ${this.name} failed:`, error);
+        this.#count("failed");
+        const suppressed = this.#throttle.pass(this.name, Date.now());
+        if (suppressed !== null) {
+          this.#log.error(names.EVENT_JOB_FAILED, { job: this.name, error, suppressed });
+        }
       },
     ).finally(() => this.running = null);
     return this.running;
   }
+
+  #count(outcome: "ran" | "skipped" | "failed"): void {
+    this.#telemetry.jobTicks.add(1, { ...this.#attrs, [names.ATTR_JOB_OUTCOME]: outcome });
+  }
+}
+
+/** The options with their defaults, shared by a scheduler's runners. */
+function runnerOptions(options: SchedulerOptions) {
+  return {
+    telemetry: options.telemetry ?? createTelemetry(),
+    log: options.log ?? rootLog,
+    throttle: new LogThrottle(),
+  };
 }
 
 export class TimerScheduler implements Scheduler {
   readonly #runners = new Map<string, JobRunner>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  readonly #options: ReturnType<typeof runnerOptions>;
   #stopped = false;
 
+  constructor(options: SchedulerOptions = {}) {
+    this.#options = runnerOptions(options);
+  }
+
   every(name: string, intervalMs: number, job: Job): void {
-    const runner = new JobRunner(name, job);
+    const runner = new JobRunner(name, job, "timer", this.#options);
     this.#runners.set(name, runner);
     const loop = async () => {
       if (this.#stopped) return;
@@ -114,22 +173,25 @@ export const CHAIN_STALE_INTERVALS = 3;
 export class KvQueueScheduler implements Scheduler {
   readonly #kv: Deno.Kv;
   readonly #runners = new Map<string, { runner: JobRunner; intervalMs: number }>();
+  readonly #options: ReturnType<typeof runnerOptions>;
   #stopped = false;
   #listening = false;
 
-  constructor(kv: Deno.Kv) {
+  constructor(kv: Deno.Kv, options: SchedulerOptions = {}) {
     this.#kv = kv;
+    this.#options = runnerOptions(options);
   }
 
   every(name: string, intervalMs: number, job: Job): void {
-    this.#runners.set(name, { runner: new JobRunner(name, job), intervalMs });
+    const runner = new JobRunner(name, job, "queue", this.#options);
+    this.#runners.set(name, { runner, intervalMs });
     if (!this.#listening) {
       this.#listening = true;
       this.#kv.listenQueue((msg: unknown) => this.#onTick(msg));
       Deno.cron("mesh-reseed", RESEED_CRON, () => this.#reseed());
     }
     this.#startChainIfStale(name).catch((error) =>
-      console.error(`job ${name}: cannot start`, error)
+      this.#options.log.error(names.EVENT_JOB_FAILED, { job: name, error, work: "start chain" })
     );
   }
 

@@ -11,7 +11,8 @@ import { verifyEd25519 } from "../crypto/mod.ts";
 import type { Delta } from "../protocol/delta.ts";
 import type { VerifyFn } from "../protocol/result.ts";
 import { type RegionStore, StoreUnavailableError } from "../store/region_store.ts";
-import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
+import { createTelemetry, log, names, type Telemetry } from "../telemetry/mod.ts";
+import { requestTelemetry } from "../telemetry/http_request.ts";
 import type { RegionDeps } from "./deps.ts";
 import { channelListRoute } from "./channel_list_route.ts";
 import { channelRoutes } from "./channel_routes.ts";
@@ -116,6 +117,8 @@ export function createRegionApp(options: RegionOptions): Hono {
   const deps = regionDeps(options);
   const { region, store } = deps;
   const app = new Hono();
+  const logger = log.with({ region });
+  app.use(requestTelemetry(logger)); // continues a caller's `traceparent`; logs at debug
   // First, so that its headers reach every answer, the header check's problem+json included.
   if ((options.corsOrigins ?? []).length > 0) app.use(corsMiddleware(options.corsOrigins!));
   app.use(async (c, next) => {
@@ -152,7 +155,11 @@ export function createRegionApp(options: RegionOptions): Hono {
     const path = rawPath(c.req.url);
     return new Problem("not-found", `No route for ${c.req.method} ${path}`).toResponse(path);
   });
-  app.onError((error, c) => problemFor(error).toResponse(rawPath(c.req.url)));
+  app.onError((error, c) => {
+    const fields = { method: c.req.method, path: rawPath(c.req.url) };
+    return problemFor(error, () => logger.error(names.EVENT_HTTP_FAILED, { ...fields, error }))
+      .toResponse(fields.path);
+  });
   return app;
 }
 
@@ -190,7 +197,7 @@ function rawPath(url: string): string {
 }
 
 /** Maps any thrown error to the problem it answers with. */
-function problemFor(error: unknown): Problem {
+function problemFor(error: unknown, logBug: () => void): Problem {
   if (error instanceof Problem) return error;
   if (error instanceof StoreUnavailableError) {
     return new Problem("store-unavailable", error.message, {
@@ -198,7 +205,7 @@ function problemFor(error: unknown): Problem {
     });
   }
   // A bug, not bad input: say so, and leave the details to the logs.
-  console.error("Unhandled error in region handler:", error);
+  logBug();
   return new Problem(
     "internal-error",
     "The region failed to handle the request",

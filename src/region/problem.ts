@@ -11,6 +11,7 @@ export const PROBLEMS = {
     title: "Request does not match the API schema",
   },
   unauthorized: { status: 401, title: "Signed agent request required" },
+  "token-required": { status: 401, title: "Operator bearer token required" },
   forbidden: { status: 403, title: "Not allowed for this requester" },
   "region-refused": { status: 403, title: "Region message refused" },
   "not-found": { status: 404, title: "Not found" },

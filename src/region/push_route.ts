@@ -161,6 +161,7 @@ function countOutcomes(
     counts[r.status]++;
     telemetry.deltasIngested.add(1, {
       ...base,
+      [names.ATTR_ORIGIN]: "agent",
       [names.ATTR_OUTCOME]: r.status,
       ...(r.status === "rejected" ? { [names.ATTR_REASON]: r.reason } : {}),
     });

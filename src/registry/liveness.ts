@@ -11,6 +11,7 @@
  */
 import type { IndexKey, RegionStore } from "../store/region_store.ts";
 import { parseSeenRecord, seenKey, type SeenRecord } from "./index_layout.ts";
+import { log as rootLog, type Logger, names } from "../telemetry/mod.ts";
 
 /** Least ms of the region clock between two writes of one author's record by one instance. */
 export const SEEN_WRITE_INTERVAL_MS = 10_000;
@@ -37,9 +38,12 @@ export class Liveness {
   readonly #cache = new Map<string, Entry>();
   /** The background write of what is due; one at a time. */
   #writing: Promise<void> | null = null;
+  readonly #log: Logger;
 
-  constructor(store: RegionStore) {
+  /** `log`: where a failed background write is told (the job retries it). */
+  constructor(store: RegionStore, log: Logger = rootLog) {
     this.#store = store;
+    this.#log = log;
   }
 
   /** Authors with a newer `ts` waiting to be written. */
@@ -93,9 +97,7 @@ export class Liveness {
       .slice(0, SEEN_FLUSH_AUTHORS_MAX);
     this.#writing = this.#writeAll(due, nowMs)
       .then(() => this.#evict(nowMs))
-      .catch((error) =>
-        console.error("Registry could not record liveness (the job retries):", error)
-      )
+      .catch((error) => this.#log.warn(names.EVENT_REGISTRY_FAILED, { work: "liveness", error }))
       .finally(() => this.#writing = null);
   }
 

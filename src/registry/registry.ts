@@ -6,7 +6,8 @@
  */
 import { REGISTRY_CHANNEL } from "../protocol/agent_card.ts";
 import { type RegionStore, StoreUnavailableError } from "../store/region_store.ts";
-import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
+import { createTelemetry, log, type Logger, names, type Telemetry } from "../telemetry/mod.ts";
+import { LogThrottle } from "../telemetry/log.ts";
 import { type CatchUp, RegistryIndexer } from "./indexer.ts";
 import { Liveness } from "./liveness.ts";
 
@@ -55,6 +56,9 @@ export class Registry {
   readonly indexer: RegistryIndexer;
   readonly liveness: Liveness;
   readonly #base: Record<string, string>;
+  readonly #log: Logger;
+  /** Index failures repeat on every push while the store is down: one line per 10 s. */
+  readonly #throttle = new LogThrottle();
 
   constructor(options: RegistryOptions) {
     this.region = options.region;
@@ -64,7 +68,8 @@ export class Registry {
     this.authorities = (options.authorities ?? []).map((a) => a.toLowerCase());
     this.telemetry = options.telemetry ?? createTelemetry();
     this.indexer = new RegistryIndexer(options.store);
-    this.liveness = new Liveness(options.store);
+    this.#log = log.with({ region: this.region });
+    this.liveness = new Liveness(options.store, this.#log);
     this.#base = { [names.ATTR_REGION]: this.region, [names.ATTR_STORE_KIND]: this.store.kind };
   }
 
@@ -85,7 +90,7 @@ export class Registry {
     try {
       await this.catchUp(source === null ? "push" : "relay", INDEX_PAGES_PER_TRIGGER);
     } catch (error) {
-      console.error("Registry could not index _registry (the job retries):", error);
+      this.#failed("index", error);
     }
   }
 
@@ -97,11 +102,16 @@ export class Registry {
       if (error instanceof StoreUnavailableError) throw error;
       // Anything else is the indexer's trouble, not the request's: answer from the index as it
       // stands (the job retries).
-      console.error(
-        "Registry could not index _registry before a request (the job retries):",
-        error,
-      );
+      this.#failed("index before a request", error);
       return { deltas: 0, applied: 0, done: false };
+    }
+  }
+
+  /** Logs a failure the job retries (one line per `work` per 10 s, with the count held back). */
+  #failed(work: string, error: unknown): void {
+    const suppressed = this.#throttle.pass(work, Date.now());
+    if (suppressed !== null) {
+      this.#log.warn(names.EVENT_REGISTRY_FAILED, { work, error, suppressed });
     }
   }
 

@@ -1,11 +1,19 @@
 /**
  * The mesh's instruments, through `@opentelemetry/api` only. Any SDK (or Deno's built-in
  * OpenTelemetry, `OTEL_DENO=true`) registered globally receives them; with none they are no-ops.
+ * More meters may be given (the region's `/metrics` scrape reader): every instrument then
+ * records into each of them.
  */
 import {
   type Attributes,
+  type Context,
+  context,
   type Counter,
+  type Gauge,
   type Histogram,
+  type Link,
+  type Meter,
+  type MetricOptions,
   metrics,
   type Span,
   SpanStatusCode,
@@ -15,9 +23,18 @@ import {
 import * as names from "./names.ts";
 
 export { names };
+export { log, type Logger } from "./log.ts";
+export * from "./http_request.ts";
+export * from "./trace_context.ts";
 
 const SCOPE = "edge-gossip-mesh";
 const VERSION = "0.1.0";
+
+/** Where a span goes: under `parent` (default: the active context), with `links`. */
+export interface SpanPlacement {
+  readonly parent?: Context;
+  readonly links?: Link[];
+}
 
 /** Instruments of one region instance. Create after the global providers are registered. */
 export interface Telemetry {
@@ -36,13 +53,85 @@ export interface Telemetry {
   readonly topicDelivered: Counter;
   readonly topicDropped: Counter;
   readonly proposalTallyDuration: Histogram;
+  readonly propagationLag: Histogram;
+  readonly outboxDepth: Gauge;
+  readonly syncRounds: Counter;
+  readonly syncBytes: Counter;
+  readonly peerPhi: Gauge;
+  readonly partitionMinority: Gauge;
+  readonly partitionRegions: Gauge;
+  readonly leaseEpoch: Gauge;
+  readonly leaderChanges: Counter;
+  readonly storeDuration: Histogram;
+  readonly storeErrors: Counter;
+  readonly jobTicks: Counter;
   /** Runs `work` in a span named `name`; records exceptions and ends the span. */
-  inSpan<T>(name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T>;
+  inSpan<T>(
+    name: string,
+    attributes: Attributes,
+    work: (span: Span) => Promise<T>,
+    placement?: SpanPlacement,
+  ): Promise<T>;
+  /** Records a moment (a change of leader or partition state) as a span that ends at once. */
+  mark(name: string, attributes: Attributes): void;
 }
 
-export function createTelemetry(): Telemetry {
-  const meter = metrics.getMeter(SCOPE, VERSION);
+type Kind = "counter" | "histogram" | "updown" | "gauge";
+
+/**
+ * Bucket boundaries of every histogram in seconds, from 1 ms to a minute (the SDK's default ones,
+ * 0 to 10,000, suit milliseconds: every duration here would fall in its first bucket).
+ */
+export const SECONDS_BUCKETS = [
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+  60,
+];
+
+/** One instrument in every meter: `add` and `record` go to each. */
+function instrument(meters: readonly Meter[], kind: Kind, name: string, options: MetricOptions) {
+  const each = meters.map((meter) => {
+    if (kind === "counter") return meter.createCounter(name, options);
+    if (kind === "histogram") {
+      const advice = options.unit === "s" ? { explicitBucketBoundaries: SECONDS_BUCKETS } : {};
+      return meter.createHistogram(name, { advice, ...options });
+    }
+    if (kind === "updown") return meter.createUpDownCounter(name, options);
+    return meter.createGauge(name, options);
+  }) as (Counter & Histogram & Gauge)[];
+  if (each.length === 1) return each[0];
+  return {
+    add: (value: number, attributes?: Attributes) => each.forEach((i) => i.add(value, attributes)),
+    record: (value: number, attributes?: Attributes) =>
+      each.forEach((i) => i.record(value, attributes)),
+  } as Counter & Histogram & Gauge;
+}
+
+/**
+ * The instruments, in the global meter and in `options.meters` (a scrape reader's), and spans
+ * from the global tracer.
+ */
+export function createTelemetry(options: { meters?: readonly Meter[] } = {}): Telemetry {
+  const meters = [metrics.getMeter(SCOPE, VERSION), ...options.meters ?? []];
   const tracer = trace.getTracer(SCOPE, VERSION);
+  const meter = {
+    createCounter: (name: string, o: MetricOptions) => instrument(meters, "counter", name, o),
+    createHistogram: (name: string, o: MetricOptions) => instrument(meters, "histogram", name, o),
+    createUpDownCounter: (name: string, o: MetricOptions) => instrument(meters, "updown", name, o),
+    createGauge: (name: string, o: MetricOptions) => instrument(meters, "gauge", name, o),
+  };
   return {
     deltasIngested: meter.createCounter(names.METRIC_DELTAS_INGESTED, {
       description: "Deltas received by this region, by outcome and reject reason.",
@@ -106,8 +195,11 @@ export function createTelemetry(): Telemetry {
       description: "Time to answer one GET /v1/proposals/{id}: catch up, tally, page of ballots.",
       unit: "s",
     }),
-    inSpan(name, attributes, work) {
-      return tracer.startActiveSpan(name, { attributes }, async (span) => {
+    ...meshInstruments(meter),
+    inSpan(name, attributes, work, placement = {}) {
+      const parent = placement.parent ?? context.active();
+      const options = { attributes, links: placement.links };
+      return tracer.startActiveSpan(name, options, parent, async (span) => {
         try {
           return await work(span);
         } catch (error) {
@@ -120,5 +212,62 @@ export function createTelemetry(): Telemetry {
         }
       });
     },
+    mark(name, attributes) {
+      tracer.startSpan(name, { attributes }).end();
+    },
+  };
+}
+
+/** The instruments of the mesh between regions, the store and the jobs. */
+function meshInstruments(meter: Pick<Meter, "createCounter" | "createHistogram" | "createGauge">) {
+  return {
+    propagationLag: meter.createHistogram(names.METRIC_PROPAGATION_LAG, {
+      description: "Time from a relayed delta's signed ts to its arrival here, per peer region.",
+      unit: "s",
+    }),
+    outboxDepth: meter.createGauge(names.METRIC_OUTBOX_DEPTH, {
+      description: "Region-log entries a peer region has yet to acknowledge (fan-out backlog).",
+      unit: "{entry}",
+    }),
+    syncRounds: meter.createCounter(names.METRIC_SYNC_ROUNDS, {
+      description: "Reconciliation rounds of anti-entropy sessions, per peer.",
+      unit: "{round}",
+    }),
+    syncBytes: meter.createCounter(names.METRIC_SYNC_BYTES, {
+      description: "Reconciliation frame bytes (requests and answers) of anti-entropy, per peer.",
+      unit: "By",
+    }),
+    peerPhi: meter.createGauge(names.METRIC_PEER_PHI, {
+      description: "Phi-accrual suspicion of each peer region (8 or more: unreachable).",
+      unit: "1",
+    }),
+    partitionMinority: meter.createGauge(names.METRIC_PARTITION_MINORITY, {
+      description: "1 while this region reaches fewer than a majority of the mesh, else 0.",
+      unit: "1",
+    }),
+    partitionRegions: meter.createGauge(names.METRIC_PARTITION_REGIONS, {
+      description: "Regions this region reaches, itself included.",
+      unit: "{region}",
+    }),
+    leaseEpoch: meter.createGauge(names.METRIC_LEASE_EPOCH, {
+      description: "The leader epoch this instance leads under; 0 while it does not lead.",
+      unit: "1",
+    }),
+    leaderChanges: meter.createCounter(names.METRIC_LEADER_CHANGES, {
+      description: "Leader leases this instance gained and lost.",
+      unit: "{change}",
+    }),
+    storeDuration: meter.createHistogram(names.METRIC_STORE_DURATION, {
+      description: "Time of one regional store operation, by operation.",
+      unit: "s",
+    }),
+    storeErrors: meter.createCounter(names.METRIC_STORE_ERRORS, {
+      description: "Regional store operations that failed, by operation and error type.",
+      unit: "{error}",
+    }),
+    jobTicks: meter.createCounter(names.METRIC_JOB_TICKS, {
+      description: "Scheduled job ticks, by job and outcome (ran, skipped, failed).",
+      unit: "{tick}",
+    }),
   };
 }

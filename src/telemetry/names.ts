@@ -1,5 +1,5 @@
 /**
- * Every span, metric and attribute name the mesh emits. Each one is declared in
+ * Every span, metric, attribute and log event name the mesh emits. Each one is declared in
  * docs/telemetry/registry.yaml; test/telemetry/registry_test.ts fails on any name used here or
  * emitted at run time that the registry does not declare. Code never spells a name inline.
  */
@@ -22,6 +22,10 @@ export const SPAN_REGISTRY_CARD = "mesh.registry.card.read";
 export const SPAN_REGISTRY_HEARTBEAT = "mesh.registry.heartbeat";
 export const SPAN_INBOX_READ = "mesh.inbox.read";
 export const SPAN_INBOX_ACK = "mesh.inbox.ack";
+export const SPAN_SYNC_ROUND = "mesh.sync.round";
+export const SPAN_LEADER_CHANGE = "mesh.leader.change";
+export const SPAN_PARTITION_CHANGE = "mesh.partition.change";
+export const SPAN_JOB_TICK = "mesh.job.tick";
 export const SPAN_PROPOSAL_READ = "mesh.proposal.read";
 export const SPAN_PROPOSAL_LIST = "mesh.proposal.list";
 
@@ -40,6 +44,18 @@ export const METRIC_AGENT_SIGNATURE_REFUSALS = "mesh.agent_signature.refusals";
 export const METRIC_TOPIC_SUBSCRIBERS = "mesh.topic.subscribers";
 export const METRIC_TOPIC_DELIVERED = "mesh.topic.delivered";
 export const METRIC_TOPIC_DROPPED = "mesh.topic.dropped";
+export const METRIC_PROPAGATION_LAG = "mesh.propagation.lag";
+export const METRIC_OUTBOX_DEPTH = "mesh.fanout.outbox";
+export const METRIC_SYNC_ROUNDS = "mesh.antientropy.rounds";
+export const METRIC_SYNC_BYTES = "mesh.antientropy.bytes";
+export const METRIC_PEER_PHI = "mesh.peer.phi";
+export const METRIC_PARTITION_MINORITY = "mesh.partition.minority";
+export const METRIC_PARTITION_REGIONS = "mesh.partition.regions";
+export const METRIC_LEASE_EPOCH = "mesh.lease.epoch";
+export const METRIC_LEADER_CHANGES = "mesh.leader.changes";
+export const METRIC_STORE_DURATION = "mesh.store.duration";
+export const METRIC_STORE_ERRORS = "mesh.store.errors";
+export const METRIC_JOB_TICKS = "mesh.job.ticks";
 export const METRIC_PROPOSAL_TALLY_DURATION = "mesh.proposal.tally.duration";
 
 // Attributes
@@ -82,3 +98,25 @@ export const ATTR_REGISTRY_LISTING = "mesh.registry.listing";
 export const ATTR_REGISTRY_SCANNED = "mesh.registry.scanned";
 export const ATTR_REGISTRY_RESULTS = "mesh.registry.results";
 export const ATTR_AGENT_SIGNATURE_OUTCOME = "mesh.agent_signature.outcome";
+
+export const ATTR_LEADER_CHANGE = "mesh.leader.change";
+export const ATTR_PARTITION_PREVIOUS = "mesh.partition.previous";
+export const ATTR_PARTITION_REACHABLE = "mesh.partition.reachable";
+export const ATTR_STORE_OPERATION = "mesh.store.operation";
+export const ATTR_JOB = "mesh.job";
+export const ATTR_JOB_OUTCOME = "mesh.job.outcome";
+export const ATTR_JOB_SCHEDULER = "mesh.job.scheduler";
+
+// Log events (src/telemetry/log.ts): one JSON line each
+export const EVENT_REGION_STARTED = "mesh.region.started";
+export const EVENT_REGION_STOPPED = "mesh.region.stopped";
+export const EVENT_PEER_UP = "mesh.peer.up";
+export const EVENT_PEER_DOWN = "mesh.peer.down";
+export const EVENT_PARTITION_CHANGED = "mesh.partition.changed";
+export const EVENT_LEADER_GAINED = "mesh.leader.gained";
+export const EVENT_LEADER_LOST = "mesh.leader.lost";
+export const EVENT_STORE_ERROR = "mesh.store.error";
+export const EVENT_JOB_FAILED = "mesh.job.failed";
+export const EVENT_REGISTRY_FAILED = "mesh.registry.failed";
+export const EVENT_HTTP_FAILED = "mesh.http.failed";
+export const EVENT_HTTP_REQUEST = "mesh.http.request";
