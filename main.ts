@@ -10,6 +10,7 @@ import { names } from "./src/telemetry/mod.ts";
 import { scheduleMeshJobs } from "./workers/mesh_jobs.ts";
 import { scheduleRegistryJobs } from "./workers/registry_jobs.ts";
 import { scheduleProposalJobs } from "./workers/proposal_jobs.ts";
+import { scheduleBlobJobs } from "./workers/blob_jobs.ts";
 
 let config;
 try {
@@ -68,6 +69,7 @@ const scheduler = new TimerScheduler({ telemetry: region.telemetry, log });
 if (region.mesh !== null) scheduleMeshJobs(scheduler, region.mesh);
 scheduleRegistryJobs(scheduler, region.registry);
 if (region.announcer !== null) scheduleProposalJobs(scheduler, region.announcer);
+scheduleBlobJobs(scheduler, region.blobs);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {

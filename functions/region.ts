@@ -11,6 +11,7 @@ import { KvQueueScheduler } from "../src/mesh/scheduler.ts";
 import { scheduleMeshJobs } from "../workers/mesh_jobs.ts";
 import { scheduleRegistryJobs } from "../workers/registry_jobs.ts";
 import { scheduleProposalJobs } from "../workers/proposal_jobs.ts";
+import { scheduleBlobJobs } from "../workers/blob_jobs.ts";
 
 const config = regionConfig(Deno.env.toObject());
 configureLog({ level: config.MESH_LOG_LEVEL });
@@ -24,6 +25,8 @@ if (region.mesh !== null) {
   // A standalone region has no queue chain: pushes and requests index the registry themselves.
   scheduleRegistryJobs(scheduler, region.registry);
   if (region.announcer !== null) scheduleProposalJobs(scheduler, region.announcer);
+  // A standalone serverless region has no queue chain and so no blob collector (docs/operations.md).
+  scheduleBlobJobs(scheduler, region.blobs);
 }
 
 export default region.app;

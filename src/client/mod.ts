@@ -14,6 +14,25 @@ export { AgentKey } from "../crypto/agent_key.ts";
 export { FileSeqLedger, MemorySeqLedger, type SeqLedger, seqStatePath } from "./seq_ledger.ts";
 export { exactJsonText, parseView } from "./view_json.ts";
 export { signRequest, type SignRequestOptions } from "./request_signer.ts";
+export {
+  type BlobMetaInput,
+  blobRefOp,
+  type BlobSigner,
+  type BlobSource,
+  BlobVerificationError,
+  type ByteRange,
+  hashStream,
+  type OpenedBlob,
+  type PutBlobResult,
+  type UploadedBlob,
+} from "./blob_client.ts";
+export {
+  BLOB_BYTES_MAX,
+  type BlobMeta,
+  blobRefKey,
+  BLOBS_CHANNEL,
+  parseBlobRefKey,
+} from "../protocol/blob_ref.ts";
 export { type HlcStamp, HybridClock } from "./hybrid_clock.ts";
 export { newTraceparent, type TraceOptions, traceparentFor } from "./trace_context.ts";
 export {

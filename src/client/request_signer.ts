@@ -7,6 +7,7 @@
 import type { AgentKey } from "../crypto/agent_key.ts";
 import {
   contentDigest,
+  contentDigestOf,
   HTTP_SIGNATURE_LABEL,
   HTTP_SIGNATURE_REQUIRED_COMPONENTS,
   randomNonce,
@@ -26,6 +27,11 @@ export interface SignRequestOptions {
   readonly expiresInS?: number;
   /** The label of the signature in the fields; default `mesh`. */
   readonly label?: string;
+  /**
+   * The SHA-256 of a body too large to read twice (a blob upload, whose path names it): the
+   * body is then passed on as a stream, unread, and `Content-Digest` is made from this.
+   */
+  readonly bodySha256?: Uint8Array;
 }
 
 /**
@@ -37,10 +43,16 @@ export async function signRequest(
   request: Request,
   options: SignRequestOptions = {},
 ): Promise<Request> {
-  const body = new Uint8Array(await request.clone().arrayBuffer());
+  const streamed = options.bodySha256;
+  const body = streamed === undefined
+    ? new Uint8Array(await request.clone().arrayBuffer())
+    : request.body;
   const headers = new Headers(request.headers);
   const components: string[] = [...HTTP_SIGNATURE_REQUIRED_COMPONENTS];
-  if (body.length > 0) {
+  if (streamed !== undefined) {
+    headers.set("content-digest", contentDigestOf(streamed));
+    components.push("content-digest");
+  } else if (body instanceof Uint8Array && body.length > 0) {
     headers.set("content-digest", contentDigest(body));
     components.push("content-digest");
   }
@@ -62,7 +74,8 @@ export async function signRequest(
   return new Request(request.url, {
     method: request.method,
     headers,
-    body: body.length > 0 ? body : undefined,
+    body: body instanceof Uint8Array && body.length === 0 ? undefined : body,
     signal: request.signal,
-  });
+    ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
+  } as RequestInit);
 }

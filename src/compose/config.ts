@@ -11,6 +11,14 @@ import {
   AUTHOR_DELTA_RATE_PER_S,
 } from "../guard/rate_limiter.ts";
 import { parseCorsOrigins } from "../region/cors.ts";
+import { BLOB_BYTES_MAX } from "../protocol/blob_ref.ts";
+import {
+  ADDRESS_BLOB_BURST_BYTES,
+  ADDRESS_BLOB_BYTES_PER_S,
+  AUTHOR_BLOB_BURST_BYTES,
+  AUTHOR_BLOB_BYTES_PER_S,
+} from "../blobs/budget.ts";
+import { BLOB_GC_MS_DEFAULT, BLOB_GRACE_MS_DEFAULT } from "../blobs/collector.ts";
 import { LOG_LEVEL_DEFAULT, LOG_LEVELS } from "../telemetry/log.ts";
 
 /** Fewest characters a `MESH_METRICS_TOKEN` may have (a bearer token should not be guessable). */
@@ -21,6 +29,10 @@ const RATE_LIMIT_MAX = 1e9;
 const rate = (fallback: number) =>
   z.coerce.number().positive().max(RATE_LIMIT_MAX).default(fallback);
 const burst = (fallback: number) => z.coerce.number().min(1).max(RATE_LIMIT_MAX).default(fallback);
+/** A blob byte burst holds at least one whole blob. */
+const blobBurst = (fallback: number) =>
+  z.coerce.number().min(BLOB_BYTES_MAX, `must hold one blob: ${BLOB_BYTES_MAX} or more`)
+    .max(RATE_LIMIT_MAX).default(fallback);
 
 const configSchema = z.strictObject({
   /** Region id, reported by /v1/health. Default `local`. */
@@ -59,6 +71,20 @@ const configSchema = z.strictObject({
   MESH_AUTHOR_DELTA_BURST: burst(AUTHOR_DELTA_BURST),
   /** Age of an agent's last-seen delta past which discovery reports it stale, in ms. 10 min. */
   MESH_AGENT_STALE_MS: z.coerce.number().int().min(1_000).max(2_592_000_000).default(600_000),
+  /** Age of a blob no live `_blobs` entry references at which it is collected, in ms. 1 hour. */
+  MESH_BLOB_GRACE_MS: z.coerce.number().int().min(1_000).max(2_592_000_000).default(
+    BLOB_GRACE_MS_DEFAULT,
+  ),
+  /** Period of the blob collector's job, in ms. Default 60000. */
+  MESH_BLOB_GC_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(BLOB_GC_MS_DEFAULT),
+  /** Blob upload bytes per second one author key may sustain. Default 1048576 (1 MiB/s). */
+  MESH_BLOB_AUTHOR_BYTES_PER_S: rate(AUTHOR_BLOB_BYTES_PER_S),
+  /** Blob upload bytes one author key may send at once (≥ 16 MiB). Default 67108864. */
+  MESH_BLOB_AUTHOR_BURST_BYTES: blobBurst(AUTHOR_BLOB_BURST_BYTES),
+  /** Blob upload bytes per second one client address may sustain. Default 4194304. */
+  MESH_BLOB_ADDRESS_BYTES_PER_S: rate(ADDRESS_BLOB_BYTES_PER_S),
+  /** Blob upload bytes one client address may send at once (≥ 16 MiB). Default 134217728. */
+  MESH_BLOB_ADDRESS_BURST_BYTES: blobBurst(ADDRESS_BLOB_BURST_BYTES),
   /** `true`: charge pushes to the first X-Forwarded-For entry (behind a proxy that sets it). */
   MESH_TRUST_PROXY: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
   /**

@@ -16,6 +16,8 @@ import { mailboxRoutes } from "../mailbox/routes.ts";
 import { topicRoutes } from "../topics/routes.ts";
 import { ProposalBook } from "../proposals/book.ts";
 import { proposalRoutes } from "../proposals/routes.ts";
+import { blobRoutes, Blobs } from "../blobs/mod.ts";
+import { blobPeers } from "./blob_peers.ts";
 import { StatusBoard } from "../status/board.ts";
 import { statusAnswer, statusRoutes } from "../status/routes.ts";
 
@@ -31,6 +33,13 @@ export interface MeshRegionOptions extends RegionOptions {
   readonly topics?: TopicHub;
   /** The proposals a region holds (/v1/proposals). Default: one over the region's store. */
   readonly proposals?: ProposalBook;
+  /**
+   * The blobs (/v1/blobs); give the one whose job runs. Default: one over the region's store,
+   * pulling from the mesh's regions with `peerFetch`.
+   */
+  readonly blobs?: Blobs;
+  /** `fetch` for the default blobs' pulls from peers. Default `globalThis.fetch`. */
+  readonly peerFetch?: typeof fetch;
   /**
    * The status board (/v1/status, /v1/status/stream, the page at /); give the one the mesh
    * node's `onStored` feeds. Default: new, over the mesh node when there is one.
@@ -62,6 +71,14 @@ export function meshRegionApp(options: MeshRegionOptions): Hono {
     now: region.now,
     telemetry: region.telemetry,
   });
+  const blobs = options.blobs ?? new Blobs({
+    region: options.region,
+    store: options.store,
+    now: options.now,
+    telemetry: options.telemetry,
+    peers: mesh === undefined ? undefined : () => blobPeers(mesh.node.topology, mesh.node.self),
+    fetch: options.peerFetch,
+  });
   const app = createRegionApp({
     ...region,
     onStored: async (stored) => {
@@ -83,6 +100,7 @@ export function meshRegionApp(options: MeshRegionOptions): Hono {
       statusRoutes(board),
       mailboxRoutes(),
       proposalRoutes(proposals),
+      blobRoutes(blobs),
     ],
   });
   app.route("/", registryRoutes(registry));

@@ -1,4 +1,5 @@
 /** The public face of src/compose/: what other folders may use. Files starting with _ stay private. */
+export * from "./blob_peers.ts";
 export * from "./config.ts";
 export * from "./instrumented_store.ts";
 export * from "./metrics_route.ts";

@@ -16,6 +16,8 @@ import { loadRegionKey } from "../mesh/region_key.ts";
 import { Topology } from "../mesh/topology.ts";
 import { Registry } from "../registry/registry.ts";
 import { TopicHub } from "../topics/hub.ts";
+import { Blobs } from "../blobs/mod.ts";
+import { blobPeers } from "./blob_peers.ts";
 import { StatusBoard } from "../status/board.ts";
 import { ProposalBook } from "../proposals/book.ts";
 import { ANNOUNCE_TOPIC, ProposalAnnouncer } from "../proposals/announcer.ts";
@@ -35,6 +37,8 @@ export interface OpenRegion {
   readonly status: StatusBoard;
   /** The proposals the region holds (/v1/proposals). */
   readonly proposals: ProposalBook;
+  /** Content-addressed blobs (/v1/blobs); its job is `blobs.tick()` (the collector). */
+  readonly blobs: Blobs;
   /** Announces decided outcomes signed with the region key; null outside a mesh (no key). */
   readonly announcer: ProposalAnnouncer | null;
   close(): Promise<void>;
@@ -89,6 +93,21 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       mesh: node ?? undefined,
       topicSubscribers: () => topics.size,
     });
+    const blobs = new Blobs({
+      region: config.MESH_REGION,
+      store,
+      telemetry,
+      peers: mesh === null ? undefined : () => blobPeers(mesh.topology, mesh.self),
+      graceMs: config.MESH_BLOB_GRACE_MS,
+      gcEveryMs: config.MESH_BLOB_GC_MS,
+      budgets: {
+        authorBytesPerS: config.MESH_BLOB_AUTHOR_BYTES_PER_S,
+        authorBurstBytes: config.MESH_BLOB_AUTHOR_BURST_BYTES,
+        addressBytesPerS: config.MESH_BLOB_ADDRESS_BYTES_PER_S,
+        addressBurstBytes: config.MESH_BLOB_ADDRESS_BURST_BYTES,
+      },
+      instance: `${config.MESH_REGION}-${crypto.randomUUID().slice(0, 8)}`,
+    });
     const app = meshRegionApp({
       region: config.MESH_REGION,
       store,
@@ -107,6 +126,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       trustProxy: config.MESH_TRUST_PROXY,
       admission,
       corsOrigins: config.MESH_CORS_ORIGINS,
+      blobs,
     });
     if (scrape !== null) app.route("/", metricsRoute(config.MESH_METRICS_TOKEN!, scrape.scrape));
     const announcer = mesh === null ? null : new ProposalAnnouncer({
@@ -134,6 +154,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       topics,
       proposals,
       announcer,
+      blobs,
       status,
       async close() {
         await registry.liveness.flush(Date.now()).catch(() => 0); // what waits, if it can

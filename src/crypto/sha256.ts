@@ -8,15 +8,25 @@ import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 
 type Hasher = (data: Uint8Array) => Uint8Array;
 
-interface NodeCrypto {
-  createHash(algorithm: string): { update(data: Uint8Array): { digest(): Uint8Array } };
+interface NodeHash {
+  update(data: Uint8Array): NodeHash;
+  digest(): Uint8Array;
 }
 
-function nativeSha256(): Hasher | null {
+interface NodeCrypto {
+  createHash(algorithm: string): NodeHash;
+}
+
+function nodeCryptoModule(): NodeCrypto | null {
   const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
     .process;
   const nodeCrypto = process?.getBuiltinModule?.("node:crypto") as NodeCrypto | undefined;
-  if (typeof nodeCrypto?.createHash !== "function") return null;
+  return typeof nodeCrypto?.createHash === "function" ? nodeCrypto : null;
+}
+
+function nativeSha256(): Hasher | null {
+  const nodeCrypto = nodeCryptoModule();
+  if (nodeCrypto === null) return null;
   return (data) => new Uint8Array(nodeCrypto.createHash("sha256").update(data).digest());
 }
 
@@ -25,3 +35,34 @@ export const sha256Portable: Hasher = (data) => nobleSha256(data);
 
 /** SHA-256 of `data` (32 bytes). */
 export const sha256: Hasher = nativeSha256() ?? sha256Portable;
+
+/** An incremental SHA-256: `update` with each piece of the bytes in order, then `digest()` once. */
+export interface Sha256Stream {
+  update(data: Uint8Array): void;
+  /** The 32-byte hash of everything given to `update`. */
+  digest(): Uint8Array;
+}
+
+/** The pure-JS incremental hash, exported for the cross-check test. */
+export function createSha256Portable(): Sha256Stream {
+  const hash = nobleSha256.create();
+  return { update: (data) => void hash.update(data), digest: () => hash.digest() };
+}
+
+/**
+ * A new incremental SHA-256 (native where `sha256` is): hashes a stream (a blob of up to 16 MiB)
+ * piece by piece without holding it.
+ */
+export const createSha256: () => Sha256Stream = nativeSha256Stream() ?? createSha256Portable;
+
+function nativeSha256Stream(): (() => Sha256Stream) | null {
+  const nodeCrypto = nodeCryptoModule();
+  if (nodeCrypto === null) return null;
+  return () => {
+    const hash = nodeCrypto.createHash("sha256");
+    return {
+      update: (data) => void hash.update(data),
+      digest: () => new Uint8Array(hash.digest()),
+    };
+  };
+}

@@ -76,6 +76,12 @@ export type AgentSignatureOutcome = AgentSignatureVerified | AgentSignatureRefus
 /** A request as the check needs it: method, absolute URL, header fields and the body bytes. */
 export interface SignedRequest extends SignedMessageParts {
   readonly body: Uint8Array;
+  /**
+   * The SHA-256 the body must have, for a route that streams the body instead of reading it
+   * first and checks the bytes against this itself (a blob upload names it in its path):
+   * `content-digest` must then be covered and equal to it, and `body` is not looked at.
+   */
+  readonly streamedSha256?: Uint8Array;
 }
 
 export interface AgentSignatureCheck {
@@ -300,7 +306,7 @@ function isSeconds(value: unknown): value is number {
 function checkDigest(request: SignedRequest, components: string[]): AgentSignatureRefused | null {
   const covered = components.includes("content-digest");
   if (!covered) {
-    return request.body.length === 0
+    return request.body.length === 0 && request.streamedSha256 === undefined
       ? null
       : refused("malformed", "A request with a body must cover content-digest");
   }
@@ -310,7 +316,7 @@ function checkDigest(request: SignedRequest, components: string[]): AgentSignatu
   if (!(value instanceof ArrayBuffer)) {
     return refused("malformed", "Content-Digest must have a sha-256 byte sequence");
   }
-  const actual = sha256(request.body);
+  const actual = request.streamedSha256 ?? sha256(request.body);
   const claimed = new Uint8Array(value);
   if (claimed.length !== actual.length || claimed.some((b, i) => b !== actual[i])) {
     return refused("bad_signature", "Content-Digest does not match the body");

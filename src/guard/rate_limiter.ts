@@ -128,6 +128,7 @@ const MALFORMED = new Set([
   "bad_proof",
   "bad_certificate",
   "bad_card",
+  "bad_blob_ref",
 ]);
 
 export class RateLimiter {

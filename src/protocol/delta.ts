@@ -177,6 +177,8 @@ export type RejectReason =
   | "bad_proposal"
   /** A `_votes:` delta that is not one ballot of its author (docs §24). */
   | "bad_vote"
+  /** A `_blobs` delta that is not made only of its author's blob references (docs §25). */
+  | "bad_blob_ref"
   /** A kind this push route does not take (a topic message sent to `/v1/deltas`, ...). */
   | "wrong_route";
 

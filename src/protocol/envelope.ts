@@ -5,10 +5,11 @@
  * `proofSignatures`), for `_registry` one card op keyed by its author, `_topic:` channels hold
  * topic messages only, an `_inbox:` channel direct messages and its owner's acknowledgements,
  * `_proposals` one proposal of its author per delta, a `_votes:` channel one ballot of its author
- * per delta (which expires, for agents' pushes, when the proposal closes), and every other `_`
- * channel reserved. Pure; never throws.
+ * per delta (which expires, for agents' pushes, when the proposal closes), `_blobs` blob
+ * references keyed by their own author, and every other `_` channel reserved. Pure; never throws.
  */
 import { REGISTRY_CHANNEL, registryOpsProblem } from "./agent_card.ts";
+import { blobOpsProblem, BLOBS_CHANNEL } from "./blob_ref.ts";
 import { certificateOpsProblem, CERTIFICATES_CHANNEL } from "./certificate.ts";
 import { ID_PATTERN, type Parsed, parseDeltaEnvelope, reject } from "./delta.ts";
 import { EQUIVOCATIONS_CHANNEL, proofOpsProblem } from "./equivocation.ts";
@@ -58,6 +59,9 @@ export function parseEnvelope(envelope: unknown, nowMs: number): Parsed {
   } else if (channel === REGISTRY_CHANNEL) {
     const problem = registryOpsProblem(author, ops);
     if (problem !== null) return reject(id, "bad_card", problem);
+  } else if (channel === BLOBS_CHANNEL) {
+    const problem = blobOpsProblem(author, ops);
+    if (problem !== null) return reject(id, "bad_blob_ref", problem);
   } else if (channel.startsWith("_")) {
     return reject(id, "reserved_channel", "channels starting with _ are reserved for the system");
   }

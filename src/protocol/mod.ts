@@ -1,6 +1,7 @@
 /** The public face of src/protocol/: what other folders may use. Files starting with _ stay private. */
 export * from "./agent_card.ts";
 export * from "./base64url.ts";
+export * from "./blob_ref.ts";
 export * from "./canonical_json.ts";
 export * from "./certificate.ts";
 export * from "./delta.ts";

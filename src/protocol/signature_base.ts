@@ -175,7 +175,12 @@ export function signatureBase(
 
 /** The `Content-Digest` field of a body (RFC 9530): `sha-256=:<base64 of SHA-256>:`. */
 export function contentDigest(body: Uint8Array): string {
-  return `sha-256=${serializeByteSequence(new Uint8Array(sha256(body)))}`;
+  return contentDigestOf(sha256(body));
+}
+
+/** The `Content-Digest` field of a body whose SHA-256 is `digest` (a streamed blob's). */
+export function contentDigestOf(digest: Uint8Array): string {
+  return `sha-256=${serializeByteSequence(new Uint8Array(digest))}`;
 }
 
 /** A random nonce of `HTTP_SIGNATURE_NONCE_BYTES` bytes, base64url. */

@@ -29,6 +29,8 @@ export interface AgentRequestCheck {
   readonly authorities: readonly string[];
   /** Largest body the route takes, in bytes (0: none). */
   readonly bodyBytesMax: number;
+  /** The body's SHA-256 when the route streams the body itself (a blob upload): left unread. */
+  readonly streamedSha256?: Uint8Array;
 }
 
 /** The agent id of the route (`:id`), checked. */
@@ -51,8 +53,10 @@ export async function signedByAgent(
   check: AgentRequestCheck,
 ): Promise<{ readonly verified: AgentSignatureVerified; readonly body: Uint8Array }> {
   const { telemetry, base, nowMs, store } = check;
-  const body = await readBodyBytes(c.req.raw, check.bodyBytesMax);
-  const request = { method: c.req.method, url: c.req.url, headers: c.req.raw.headers, body };
+  const { streamedSha256, bodyBytesMax } = check;
+  const body = streamedSha256 ? new Uint8Array(0) : await readBodyBytes(c.req.raw, bodyBytesMax);
+  const { method, url, raw: { headers } } = c.req;
+  const request = { method, url, headers, body, streamedSha256 };
   const refuse = (outcome: AgentSignatureRefused): never => {
     span.setAttribute(names.ATTR_AGENT_SIGNATURE_OUTCOME, outcome.reason);
     telemetry.agentSignatureRefusals.add(1, {

@@ -20,6 +20,8 @@ export const PROBLEMS = {
   "stale-message": { status: 409, title: "Region message stale or replayed" },
   "payload-too-large": { status: 413, title: "Request too large" },
   "unsupported-media-type": { status: 415, title: "Unsupported media type" },
+  "range-not-satisfiable": { status: 416, title: "Range not satisfiable" },
+  "blob-mismatch": { status: 422, title: "Blob does not match its hash" },
   "header-too-large": { status: 431, title: "Request header fields too large" },
   "rate-limited": { status: 429, title: "Too many requests" },
   "store-unavailable": { status: 503, title: "Regional store unavailable" },

@@ -111,6 +111,23 @@ export async function compareAndSet<T, R>(
   }
 }
 
+/**
+ * Sets `key` to 1 for `ttlMs` unless it is present, atomically: true when this call set it. A
+ * commit that meets SQLite's write lock held by another process is retried a few times.
+ */
+export async function setIfAbsent(kv: Deno.Kv, key: Deno.KvKey, ttlMs: number): Promise<boolean> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      const claimed = await kv.atomic().check({ key, versionstamp: null })
+        .set(key, 1, { expireIn: ttlMs }).commit();
+      return claimed.ok;
+    } catch (error) {
+      if (attempt >= 5 || !isLockContention(error)) throw error;
+      await new Promise((r) => setTimeout(r, attempt * 5));
+    }
+  }
+}
+
 /** SQLite's "database is locked" (SQLITE_BUSY), seen when processes share one KV file. */
 function isLockContention(error: unknown): boolean {
   return error instanceof Error && /database is locked|SQLITE_BUSY/i.test(error.message);

@@ -16,6 +16,7 @@
  *   ["lease", name]              → {holder, epoch, expiresAtMs}
  *   ["rl", bucket]               → {tokens, atMs}                       (token bucket, expiring)
  *   ["x", ...key]                → value                                (store index, _kv_index.ts)
+ *   ["blob"…], ["blobu"…], ["blobc"…]                                    (blobs, _kv_blobs.ts)
  * Every write in a channel bumps its counter, and each commit checks the versionstamps of the
  * counters it bumps: so any concurrent write to the same channel (its slots, heads or arrivals)
  * fails the commit, which is retried on fresh reads. No arrival number is skipped or reused.
@@ -23,7 +24,14 @@
  * its counter ["g"], so log numbers are gapless too — at the price that writers on different
  * channels from different instances now serialise on that one key.
  */
-import { backOff, chunkForAtomic, commitOrContend, compareAndSet } from "./_kv_atomic.ts";
+import {
+  backOff,
+  chunkForAtomic,
+  commitOrContend,
+  compareAndSet,
+  setIfAbsent,
+} from "./_kv_atomic.ts";
+import { KvBlobs } from "./_kv_blobs.ts";
 import { KvIndex } from "./_kv_index.ts";
 import { type KvPlanRead, KvPlanReader, storedRunAbove } from "./_kv_plan_input.ts";
 import { KvTokenBuckets } from "./_kv_token_buckets.ts";
@@ -108,6 +116,7 @@ export class DenoKvStore implements RegionStore {
   /** Token buckets: their own queue and commits, apart from the delta path and its caches. */
   readonly #buckets: KvTokenBuckets;
   readonly #index: KvIndex;
+  readonly blobs: KvBlobs;
   #draining = false;
 
   constructor(kv: Deno.Kv, options: DenoKvStoreOptions = {}) {
@@ -117,6 +126,7 @@ export class DenoKvStore implements RegionStore {
     this.#reader = new KvPlanReader(kv, (...parts) => this.#key(...parts));
     this.#buckets = new KvTokenBuckets(kv, (bucket) => this.#key("rl", bucket));
     this.#index = new KvIndex(kv, this.#key("x"), (work) => this.#guard(work));
+    this.blobs = new KvBlobs(kv, (...parts) => this.#key(...parts), (work) => this.#guard(work));
   }
 
   /** Opens a store at `path` (a file, or `:memory:`). */
@@ -373,22 +383,7 @@ export class DenoKvStore implements RegionStore {
   async claimNonce(nonce: string, ttlMs: number, nowMs: number): Promise<boolean> {
     assertName("nonce", nonce);
     void nowMs; // Deno KV expires the key itself
-    return await this.#guard(async () => {
-      const key = this.#key("nonce", nonce);
-      for (let attempt = 1;; attempt++) {
-        try {
-          const claimed = await this.#kv.atomic().check({ key, versionstamp: null })
-            .set(key, 1, { expireIn: ttlMs }).commit();
-          return claimed.ok;
-        } catch (error) {
-          // Another process holds SQLite's write lock: retry a few times.
-          if (attempt >= 5 || !/database is locked|SQLITE_BUSY/i.test((error as Error).message)) {
-            throw error;
-          }
-          await new Promise((r) => setTimeout(r, attempt * 5));
-        }
-      }
-    });
+    return await this.#guard(() => setIfAbsent(this.#kv, this.#key("nonce", nonce), ttlMs));
   }
 
   async getLease(name: string): Promise<Lease | null> {

@@ -9,6 +9,7 @@ import {
   joinIndexKey,
 } from "./_index_args.ts";
 import { grantLease, releasedLease } from "./_lease.ts";
+import { MemoryBlobs } from "./_memory_blobs.ts";
 import { idKey, planPut, slotKey } from "./_put_plan.ts";
 import { assertTokenRequests, type BucketState, bucketTtlMs, drawTokens } from "./_token_bucket.ts";
 import {
@@ -68,6 +69,7 @@ export class MemoryStore implements RegionStore {
   readonly #buckets = new Map<string, BucketState & { readonly expiresAtMs: number }>();
   /** When set, every operation throws StoreUnavailableError (for failure tests). */
   failing = false;
+  readonly blobs: MemoryBlobs = new MemoryBlobs(() => this.#check());
 
   // deno-lint-ignore require-await
   async putDeltas(

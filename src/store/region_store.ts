@@ -4,8 +4,9 @@
  * default), Upstash Redis (shared by many edge instances) and an in-memory one for unit tests.
  */
 import type { AuthorHead } from "../protocol/result.ts";
+import type { BlobStore } from "./blob_store.ts";
 
-export type { AuthorHead };
+export type { AuthorHead, BlobStore };
 
 /** A verified delta as the store keeps it: the signed envelope plus the fields it is indexed by. */
 export interface StoredDelta {
@@ -197,6 +198,8 @@ export const ARRIVAL_COUNTS_CHANNELS_MAX = 1_000;
 export interface RegionStore {
   /** Short name for logs and telemetry, e.g. `"denokv"`. */
   readonly kind: string;
+  /** Content-addressed blobs, chunked to the store's limits (`blob_store.ts`). */
+  readonly blobs: BlobStore;
   /**
    * Stores each delta with its author head, seq slot and arrival index entry in one atomic write,
    * and returns one outcome per input, in input order. Idempotent: a delta already stored, or

@@ -17,7 +17,8 @@
  *   P{~region}:cursors hash   name → n                            (named cursors)
  *   P{~region}:leases  hash   name → "<epoch> <expiresAtMs> <holder>"
  *   P{~region}:nonce:<nonce>  string, with an expiry: a claimed region-message nonce
- * the store index under the hash tag `{~index}` (layout in `_upstash_index.ts`), and token
+ * the store index under the hash tag `{~index}` (layout in `_upstash_index.ts`), blobs under
+ * `{~blobs}` (`_upstash_blobs.ts`), and token
  * buckets under their own hash tag, so one script call may touch many of them:
  *   P{~rate}:<bucket>  string "<tokens> <atMs>", expiring          (token bucket)
  *
@@ -62,6 +63,7 @@ import {
   assertOrigin,
   LOG_PAGE_ENTRIES_MAX,
 } from "./_store_args.ts";
+import { UpstashBlobs } from "./_upstash_blobs.ts";
 import { UpstashIndex } from "./_upstash_index.ts";
 import { isNoScript, UpstashRunner } from "./_upstash_runner.ts";
 import {
@@ -123,6 +125,7 @@ export class UpstashStore implements RegionStore {
   readonly #pageBytesMax: number;
   readonly #run: UpstashRunner;
   readonly #index: UpstashIndex;
+  readonly blobs: UpstashBlobs;
 
   /**
    * Builds its own client from `{url, token}` (no auto-pipelining or deserialization, a
@@ -142,6 +145,7 @@ export class UpstashStore implements RegionStore {
     this.#putBytesMax = checked.putRequestBytesMax ?? PUT_REQUEST_BYTES_DEFAULT;
     this.#pageBytesMax = checked.listPageBytesMax ?? LIST_PAGE_BYTES_DEFAULT;
     this.#index = new UpstashIndex(this.#run, this.#prefix, this.#pageBytesMax);
+    this.blobs = new UpstashBlobs(this.#run, this.#prefix);
   }
 
   /** A store on `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN` as read by `env`. */

@@ -53,6 +53,10 @@ export interface Telemetry {
   readonly topicDelivered: Counter;
   readonly topicDropped: Counter;
   readonly proposalTallyDuration: Histogram;
+  /** Blob bytes uploaded, served and pulled from peers (src/blobs/). */
+  readonly blobBytes: Counter;
+  readonly blobPulls: Counter;
+  readonly blobCollected: Counter;
   readonly propagationLag: Histogram;
   readonly outboxDepth: Gauge;
   readonly syncRounds: Counter;
@@ -194,6 +198,18 @@ export function createTelemetry(options: { meters?: readonly Meter[] } = {}): Te
     proposalTallyDuration: meter.createHistogram(names.METRIC_PROPOSAL_TALLY_DURATION, {
       description: "Time to answer one GET /v1/proposals/{id}: catch up, tally, page of ballots.",
       unit: "s",
+    }),
+    blobBytes: meter.createCounter(names.METRIC_BLOB_BYTES, {
+      description: "Blob bytes taken from uploads, sent to readers and pulled from peers.",
+      unit: "By",
+    }),
+    blobPulls: meter.createCounter(names.METRIC_BLOB_PULLS, {
+      description: "Blob pulls from one peer region, by outcome (a lying peer counts mismatch).",
+      unit: "{pull}",
+    }),
+    blobCollected: meter.createCounter(names.METRIC_BLOB_COLLECTED, {
+      description: "Unreferenced blobs removed and abandoned uploads dropped by the collector.",
+      unit: "{record}",
     }),
     ...meshInstruments(meter),
     inSpan(name, attributes, work, placement = {}) {

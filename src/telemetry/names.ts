@@ -99,6 +99,21 @@ export const ATTR_REGISTRY_SCANNED = "mesh.registry.scanned";
 export const ATTR_REGISTRY_RESULTS = "mesh.registry.results";
 export const ATTR_AGENT_SIGNATURE_OUTCOME = "mesh.agent_signature.outcome";
 
+// Blobs (src/blobs/, docs/protocol.md §25)
+export const SPAN_BLOB_UPLOAD = "mesh.blob.upload";
+export const SPAN_BLOB_READ = "mesh.blob.read";
+export const SPAN_BLOB_PULL = "mesh.blob.pull";
+export const SPAN_BLOB_GC = "mesh.blob.gc";
+export const METRIC_BLOB_BYTES = "mesh.blob.bytes";
+export const METRIC_BLOB_PULLS = "mesh.blob.pulls";
+export const METRIC_BLOB_COLLECTED = "mesh.blob.collected";
+export const ATTR_BLOB_OUTCOME = "mesh.blob.outcome";
+export const ATTR_BLOB_SIZE = "mesh.blob.size";
+export const ATTR_BLOB_SOURCE = "mesh.blob.source";
+export const ATTR_BLOB_DIRECTION = "mesh.blob.direction";
+export const ATTR_BLOB_PULL_OUTCOME = "mesh.blob.pull.outcome";
+export const ATTR_BLOB_GC_KIND = "mesh.blob.gc.kind";
+export const ATTR_BLOB_GC_EXAMINED = "mesh.blob.gc.examined";
 export const ATTR_LEADER_CHANGE = "mesh.leader.change";
 export const ATTR_PARTITION_PREVIOUS = "mesh.partition.previous";
 export const ATTR_PARTITION_REACHABLE = "mesh.partition.reachable";

@@ -31,6 +31,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   topics: ["protocol", "crypto", "store", "guard", "region", "telemetry"],
   mailbox: ["protocol", "crypto", "store", "guard", "region", "telemetry"],
   proposals: ["protocol", "crypto", "crdt", "store", "guard", "region", "telemetry"],
+  blobs: ["protocol", "crypto", "crdt", "store", "guard", "region", "telemetry"],
   status: ["protocol", "crypto", "store", "guard", "region", "mesh", "registry", "telemetry"],
   compose: [
     "protocol",
@@ -45,6 +46,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     "topics",
     "mailbox",
     "proposals",
+    "blobs",
     "status",
     "telemetry",
   ],

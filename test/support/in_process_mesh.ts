@@ -112,6 +112,8 @@ export class InProcessMesh {
       mesh: { node, index },
       registry,
       admission: this.#admission,
+      // Blob pulls go through the simulated network too.
+      peerFetch: (input, init) => this.#route(id, input, init),
     });
     const region = { id, app, node, store, key, registry };
     this.regions.set(id, region);

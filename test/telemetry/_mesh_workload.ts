@@ -3,11 +3,15 @@
  * (every declared span and metric must be seen): three regions in two zones (leases gained and
  * lost, heartbeats, pushes fanned out eagerly and by drains, a partition and its heal, anti-
  * entropy, a peer punished for an oversized sync answer), the registry, topics (a delivered and a
- * dropped subscriber), mailboxes, proposals, rate limits, an instrumented store that fails, and
- * scheduled jobs on a timer scheduler. Run it inside `collectTelemetry`.
+ * dropped subscriber), mailboxes, proposals, blobs (an upload, a pull, a collection), rate limits,
+ * an instrumented store that fails, and scheduled jobs on a timer scheduler. Run it inside
+ * `collectTelemetry`.
  */
 import assert from "node:assert/strict";
 import { signRequest } from "../../src/client/request_signer.ts";
+import { Blobs } from "../../src/blobs/mod.ts";
+import { createSha256 } from "../../src/crypto/sha256.ts";
+import { blobRefKey, BLOBS_CHANNEL } from "../../src/protocol/blob_ref.ts";
 import { instrumentStore } from "../../src/compose/instrumented_store.ts";
 import { meshRegionApp } from "../../src/compose/mesh_region_app.ts";
 import { TimerScheduler } from "../../src/mesh/scheduler.ts";
@@ -33,6 +37,7 @@ const LAYOUT = [
 /** Runs every part of the workload in turn. */
 export async function meshWorkload(): Promise<void> {
   await betweenRegions();
+  await blobsAcrossRegions();
   await agentFeatures();
   await storeAndJobs();
 }
@@ -58,6 +63,45 @@ async function betweenRegions(): Promise<void> {
   for (let i = 0; i < 3; i++) await mesh.antiEntropy();
   await oversizedSyncAnswer(mesh);
   await leaseTakenOver(mesh);
+}
+
+/**
+ * Blobs: an upload to eu-1 with its signed metadata, a read on us-1 that pulls it from a peer,
+ * and a collection of an unreferenced blob.
+ */
+async function blobsAcrossRegions(): Promise<void> {
+  const mesh = new InProcessMesh(LAYOUT);
+  for (let i = 0; i < 4; i++) await mesh.tick();
+  const agent = testAgent(() => mesh.nowMs);
+  const upload = async (bytes: Uint8Array<ArrayBuffer>) => {
+    const hash = createSha256();
+    hash.update(bytes);
+    const digest = hash.digest();
+    const sha = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+    const request = new Request(`http://eu-1.mesh.test/v1/blobs/${sha}`, { method: "PUT" });
+    const signed = await signRequest(agent.key, request, { nowMs: mesh.nowMs, bodySha256: digest });
+    const put = await mesh.region("eu-1").app.request(
+      new Request(request.url, { method: "PUT", headers: signed.headers, body: bytes }),
+    );
+    assert.equal(put.status, 201);
+    return sha;
+  };
+  const sha = await upload(new Uint8Array(100_000).fill(7));
+  const meta = { name: "b", type: "application/octet-stream", size: 100_000 };
+  const ref = agent.sign(BLOBS_CHANNEL, [{
+    op: "set",
+    key: blobRefKey(agent.key.id, sha),
+    value: meta,
+  }]);
+  assert.equal((await mesh.push("eu-1", [ref]))[0].status, "accepted");
+  for (let i = 0; i < 3; i++) await mesh.tick();
+  const pulled = await mesh.region("us-1").app.request(`/v1/blobs/${sha}`);
+  assert.equal(pulled.status, 200);
+  await pulled.arrayBuffer();
+  await upload(new Uint8Array(10).fill(1)); // never referenced
+  const later = () => mesh.nowMs + 2 * 3_600_000;
+  const blobs = new Blobs({ region: "eu-1", store: mesh.region("eu-1").store, now: later });
+  assert.equal((await blobs.tick()).removedBlobs, 1);
 }
 
 /** eu-2 answers /v1/sync with more than a frame: eu-1 abandons the session and backs off. */
