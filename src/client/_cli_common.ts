@@ -43,6 +43,11 @@ export interface Flags {
   body?: string;
   state?: string;
   votes?: number;
+  /** Blobs: --name, --type (put-blob), --out, --range (get-blob). */
+  name?: string;
+  type?: string;
+  out?: string;
+  range?: string;
   rest: string[];
 }
 
@@ -107,6 +112,10 @@ const VALUE_OPTIONS = [
   "--body",
   "--state",
   "--votes",
+  "--name",
+  "--type",
+  "--out",
+  "--range",
 ];
 const INTEGER_OPTIONS = ["--ttl", "--since", "--count", "--grace", "--votes"];
 type StringOption =
@@ -122,7 +131,11 @@ type StringOption =
   | "weights"
   | "threshold"
   | "body"
-  | "state";
+  | "state"
+  | "name"
+  | "type"
+  | "out"
+  | "range";
 
 /** A whole number option (at most 2^53 - 1); each command checks its range. */
 function integerOf(option: string, word: string): number {

@@ -24,6 +24,8 @@ export const COMMANDS = [
   "vote",
   "proposal",
   "proposals",
+  "put-blob",
+  "get-blob",
 ] as const;
 export type Command = typeof COMMANDS[number];
 
@@ -55,6 +57,10 @@ Commands:
   vote <proposal-id> <option>     cast (or change) this agent's ballot until the deadline
   proposal <proposal-id>          print a proposal's tally and outcome, verified
   proposals [--state S]           list the proposals a region holds
+  put-blob <file> [--name N] [--type T] [--tag T]...
+                                  upload a file as a blob (≤ 16 MiB) and sign its metadata
+  get-blob <sha256> [--out FILE] [--range A-B]
+                                  download a blob, checked against its hash
   help [command]                  print help for a command
 
 ${OPTIONS}
@@ -300,6 +306,37 @@ closes, title. Newest deadline first.
   --state S    open, closing, decided, void or all (default all)
   --limit N    proposals per page, 1 to 100 (default 20)
   --cursor C   the next page (printed on stderr)
+
+${OPTIONS}`,
+
+  "put-blob": `Usage: deno task agent put-blob <file> [--name N] [--type T] [--tag T]... [options]
+
+Uploads the file as a content-addressed blob (1 byte to 16 MiB) with PUT /v1/blobs/<sha256>, in
+a request this agent signs, then signs and pushes its metadata to the _blobs channel (name, media
+type, size, tags), which makes every region able to serve it and keeps it from being collected.
+The file is streamed twice (hashed, then sent), never held whole. Prints one JSON line:
+{"sha256", "size", "status": "stored" or "exists", "ref": <the metadata delta's result>}.
+
+  --name N   the blob's name in its metadata (default: the file's name)
+  --type T   its media type, e.g. text/markdown (default: application/octet-stream)
+  --tag T    a tag; repeat for more (at most 16)
+
+Example: deno task agent put-blob ./report.pdf --type application/pdf --tag q3
+
+${OPTIONS}`,
+
+  "get-blob": `Usage: deno task agent get-blob <sha256> [--out FILE] [--range FIRST-LAST] [options]
+
+Downloads blob <sha256> with GET /v1/blobs/<sha256> from the region (which fetches it from its
+peers when it lacks it) to stdout or to FILE. A whole blob is checked against its hash as it
+arrives: with --out it is written to FILE.part and renamed to FILE only when it matches; on
+stdout a mismatch ends the command with an error (exit 1) after the bytes. A range (bytes FIRST
+to LAST, inclusive, from 0; "FIRST-" to the end) cannot be checked on its own.
+
+  --out FILE        write to FILE instead of stdout
+  --range A-B       only bytes A to B
+
+Example: deno task agent get-blob 9f86d0…0f00a08 --out report.pdf
 
 ${OPTIONS}`,
 };

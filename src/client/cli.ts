@@ -19,6 +19,8 @@
  *   vote <proposal-id> <option>                cast or change this agent's ballot
  *   proposal <proposal-id> [--votes N]         print a proposal's tally, verified
  *   proposals [--state S]                      list the region's proposals
+ *   put-blob <file> [--name N] [--type T] [--tag T]...   upload a blob, sign its metadata
+ *   get-blob <sha256> [--out FILE] [--range A-B]         download a blob, hash checked
  *
  * Options: --url URL (default $MESH_URL or http://127.0.0.1:8000), --key FILE ($MESH_AGENT_KEY).
  * Exit codes: 0 done, 1 failed (or the delta was rejected), 2 a mistake in the command line.
@@ -31,6 +33,7 @@ import { announce, card, discover, heartbeat, withdraw } from "./_cli_registry.t
 import { ack, inbox, publish, send, subscribe } from "./_cli_messaging.ts";
 import { proposal, proposals, propose, vote } from "./_cli_proposals.ts";
 import { type Command, COMMANDS, USAGE } from "./_cli_usage.ts";
+import { getBlobCommand, putBlobCommand } from "./_cli_blobs.ts";
 import { MeshClient, MeshHttpError, MeshUnreachableError } from "./mesh_client.ts";
 import { seqStatePath } from "./seq_ledger.ts";
 import { exactJsonText } from "./view_json.ts";
@@ -110,6 +113,10 @@ function run(command: Command, flags: Flags): Promise<number> {
       return proposal(flags);
     case "proposals":
       return proposals(flags);
+    case "put-blob":
+      return putBlobCommand(flags);
+    case "get-blob":
+      return getBlobCommand(flags);
   }
 }
 
