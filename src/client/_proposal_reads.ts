@@ -2,7 +2,7 @@
  * Reading proposals from a region (docs/protocol.md §24.5, §24.6): the answers' types and the
  * two readers `MeshClient.proposal/proposals` call. Signing is in `proposal_client.ts`.
  */
-import type { Eligibility, ProposalValue, Weights } from "../protocol/proposal.ts";
+import type { Eligibility, Proposal, ProposalValue, Weights } from "../protocol/proposal.ts";
 import type { Envelope, RegionHttp } from "./_http.ts";
 
 export type { Eligibility, ProposalValue, Weights };
@@ -24,21 +24,12 @@ export interface ProposalVote {
   readonly id: string;
 }
 
-/** `GET /v1/proposals/{id}`: the proposal, its tally in this region, and a page of ballots. */
-export interface ProposalAnswer {
-  readonly id: string;
-  readonly author: string;
-  readonly seq: number;
-  readonly ts: number;
-  readonly title: string;
-  readonly body: string;
-  readonly options: readonly string[];
-  readonly deadline: number;
-  readonly grace: number;
+/**
+ * `GET /v1/proposals/{id}`: the proposal (its fields with defaults filled in), its tally in this
+ * region, and a page of ballots.
+ */
+export interface ProposalAnswer extends Proposal {
   readonly closes: number;
-  readonly eligible: Eligibility;
-  readonly weights: Weights;
-  readonly threshold: readonly [number, number];
   readonly votesChannel: string;
   readonly state: ProposalState;
   /** The winning option or `no_quorum` once `decided`; null before. */
