@@ -6,7 +6,8 @@
  * region keys). Proposers announce their proposals on the same topic from the SDK.
  *
  * The region's seq on the topic is claimed by compare-and-set in the store, so instances never sign two
- * bodies with one seq (which would be an equivocation by the region key); a mark in the store
+ * bodies with one seq (which would be an equivocation by the region key), and a store that lost
+ * its seq starts again from the region clock, above what the key signed before; a mark in the store
  * index keeps a proposal from being announced twice by the instances of a region (a race may
  * still announce twice: same content, two seqs, harmless).
  */
@@ -24,6 +25,11 @@ export const ANNOUNCE_TOPIC = "mesh.proposals";
 export const ANNOUNCE_WINDOW_MS = 3_600_000;
 /** Most announcements one tick makes. */
 export const ANNOUNCE_PER_TICK_MAX = 64;
+/**
+ * Seqs per ms of the region clock when a store starts the region key's seqs afresh (µs: the
+ * clock times this stays below 2^53 until the year 2255).
+ */
+const SEQ_PER_MS = 1_000;
 
 export interface AnnouncerOptions {
   readonly book: ProposalBook;
@@ -84,8 +90,8 @@ export class ProposalAnnouncer {
 
   async #sign(data: Record<string, unknown>): Promise<{ body: string; sig: string }> {
     const { key, store } = this.#o;
-    const seq = await claimSeq(store, key.id);
     const ts = this.#now();
+    const seq = await claimSeq(store, key.id, ts);
     const body = JSON.stringify({
       v: 1,
       author: key.id,
@@ -107,17 +113,21 @@ function markKey(id: string): readonly string[] {
 
 /**
  * The region key's next seq on the topic, claimed by compare-and-set in the store index, and
- * above every seq of the key the region stores there (a region whose index was lost, or rebuilt
- * from its peers, goes on above what it signed before).
+ * above every seq of the key the region stores there. A store without the index entry (a new
+ * region, or one whose store was lost and may not yet hold what its key signed before) starts
+ * at the region clock in µs: above every seq the key signed earlier, whatever the store holds,
+ * so a wiped store never makes the region key sign a taken seq again (an equivocation, §18).
+ * Seqs may have gaps (§8.1); after that first claim they go on one by one.
  */
-async function claimSeq(store: RegionStore, author: string): Promise<number> {
+async function claimSeq(store: RegionStore, author: string, nowMs: number): Promise<number> {
   const key = ["proposals", "seq", topicChannel(ANNOUNCE_TOPIC)];
   for (;;) {
     const [[text], head] = await Promise.all([
       store.readIndex([key]),
       store.getHead(topicChannel(ANNOUNCE_TOPIC), author),
     ]);
-    const seq = Math.max(text === null ? 0 : Number(text), head?.max ?? 0) + 1;
+    const floor = text === null ? Math.floor(nowMs) * SEQ_PER_MS : 0;
+    const seq = Math.max(text === null ? 0 : Number(text), head?.max ?? 0, floor) + 1;
     const set = [{ key, value: String(seq) }];
     if (await store.writeIndex({ expect: [{ key, value: text }], set })) return seq;
   }
