@@ -6,8 +6,10 @@
  */
 import {
   type Ballot,
+  type Proposal,
   PROPOSAL_GRACE_MS_DEFAULT,
   proposalKey,
+  proposalOf,
   PROPOSALS_CHANNEL,
   proposalValueProblem,
   votesChannel,
@@ -18,7 +20,7 @@ import { utf8Encode } from "../protocol/utf8.ts";
 import type { Agent } from "./agent.ts";
 import { InvalidDeltaError } from "./agent.ts";
 import type { Envelope } from "./_http.ts";
-import type { ProposalAnswer, ProposalInput, ProposalValue } from "./_proposal_reads.ts";
+import type { ProposalAnswer, ProposalInput } from "./_proposal_reads.ts";
 import { verifyEd25519 } from "../crypto/ed25519.ts";
 
 export type {
@@ -72,27 +74,35 @@ export function signVote(
 }
 
 /**
- * Checks a proposal answer's envelope: signed by its author, with the id it claims, holding the
- * fields answered. False when any of that fails (a lying region).
+ * Checks a proposal answer's envelope: signed by its author, with the id it claims, a proposal
+ * of the `_proposals` channel, and every member answered equal to what the signed body says
+ * (defaults filled in) — `grace` above all, which `signVote` copies into the ballot: a ballot
+ * with another copy is one no tally counts. False when any of that fails (a lying region).
  */
 export async function verifyProposalAnswer(answer: ProposalAnswer): Promise<boolean> {
   const envelope = answer.envelope;
-  if (envelope === null) return false;
+  if (envelope === null || typeof envelope?.body !== "string") return false;
   const bytes = utf8Encode(envelope.body);
   if (deltaId(bytes) !== answer.id) return false;
-  const body = JSON.parse(envelope.body) as {
-    author: string;
-    seq: number;
-    ts: number;
-    ops: { value: ProposalValue }[];
-  };
-  const value = body.ops[0]?.value;
+  let signed: Proposal | null;
+  let channel: unknown;
+  try {
+    channel = (JSON.parse(envelope.body) as { channel?: unknown } | null)?.channel;
+    signed = proposalOf({ id: answer.id, body: envelope.body });
+  } catch {
+    return false; // not a delta body at all
+  }
+  if (signed === null || channel !== PROPOSALS_CHANNEL) return false;
   const signature = decodeBase64Url(envelope.sig);
-  const key = decodeBase64Url(body.author);
-  if (signature === null || key === null || value === undefined) return false;
-  const same = body.author === answer.author && body.seq === answer.seq &&
-    body.ts === answer.ts && value.title === answer.title &&
-    value.deadline === answer.deadline &&
-    JSON.stringify(value.options) === JSON.stringify(answer.options);
-  return same && await verifyEd25519(key, signature, signedMessage(bytes));
+  const key = decodeBase64Url(signed.author);
+  if (signature === null || key === null) return false;
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const matches = answer.author === signed.author && answer.seq === signed.seq &&
+    answer.ts === signed.ts && answer.title === signed.title && answer.body === signed.body &&
+    same(answer.options, signed.options) && answer.deadline === signed.deadline &&
+    answer.grace === signed.grace && answer.closes === signed.deadline + signed.grace &&
+    same(answer.eligible, signed.eligible) && same(answer.weights, signed.weights) &&
+    same(answer.threshold, signed.threshold) &&
+    answer.votesChannel === votesChannel(signed.id);
+  return matches && await verifyEd25519(key, signature, signedMessage(bytes));
 }
