@@ -13,6 +13,7 @@
 import { z } from "zod";
 import type { Op } from "./delta.ts";
 import { CHANNEL_PATTERN, ID_PATTERN_SOURCE, INTEGER_MAX } from "./limits.ts";
+import { INBOX_CHANNEL_PREFIX } from "./message_kinds.ts";
 
 /** The system channel that holds proposals. */
 export const PROPOSALS_CHANNEL = "_proposals";
@@ -63,7 +64,9 @@ const eligibleSchema = z.union([
 const weightsSchema = z.union([
   z.literal("equal"),
   z.strictObject({
-    activity: z.string().regex(CHANNEL_PATTERN, "activity must be a channel name"),
+    activity: z.string().regex(CHANNEL_PATTERN, "activity must be a channel name")
+      // A tally is public: weights over a mailbox would tell anyone who wrote to whom (§23.7).
+      .refine((c) => !c.startsWith(INBOX_CHANNEL_PREFIX), "activity must not be a mailbox"),
   }),
 ]);
 
