@@ -32,12 +32,15 @@ export function proposalRoutes(book: ProposalBook): (deps: RegionDeps) => Hono {
       return deps.telemetry.inSpan(names.SPAN_PROPOSAL_LIST, attrs, async () => {
         const all = await book.list();
         const wanted = all.filter((p) => query.state === "all" || p.state === query.state);
-        const start = query.after === undefined
+        // The cursor is a position in the order (deadline descending, then id), not an entry:
+        // the page goes on after it even when its proposal has since left the state asked for.
+        const after = query.after;
+        const start = after === undefined
           ? 0
-          : wanted.findIndex((p) => cursorOf(p.proposal) === query.after) + 1;
-        if (query.after !== undefined && start === 0) {
-          throw new Problem("invalid-request", "Query parameter cursor is not one this list gave");
-        }
+          : wanted.findIndex(({ proposal: p }) =>
+            p.deadline < after.deadline || (p.deadline === after.deadline && p.id > after.id)
+          );
+        if (start < 0) return c.json({ proposals: [], cursor: null });
         const page = wanted.slice(start, start + query.limit);
         const proposals = await Promise.all(page.map(async ({ proposal, state }) => {
           const outcome = state === "decided"
@@ -177,8 +180,13 @@ function listQuery(c: Context) {
     );
   }
   const limit = intParam("limit", once("limit"), 1, PROPOSALS_LIMIT_MAX, PROPOSALS_LIMIT_DEFAULT);
-  const after = once("cursor");
-  return { state, limit, after: after === "" ? undefined : after };
+  const cursor = once("cursor");
+  if (cursor === undefined || cursor === "") return { state, limit, after: undefined };
+  const match = /^([0-9]{1,16})\.(.+)$/.exec(cursor);
+  if (match === null || !ID_PATTERN.test(match[2])) {
+    throw new Problem("invalid-request", "Query parameter cursor is not one this list gave");
+  }
+  return { state, limit, after: { deadline: Number(match[1]), id: match[2] } };
 }
 
 function votesQuery(c: Context) {
