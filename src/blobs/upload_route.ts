@@ -49,9 +49,9 @@ export function uploadHandler(blobs: Blobs, deps: RegionDeps) {
         streamedSha256: fromHex(sha),
       });
       const stored = await blobs.store.blobs.getBlob(sha);
-      if (stored !== null) {
-        // Uploaded again: its grace starts over, so the metadata the author pushes next finds it.
-        await blobs.store.blobs.touchBlob(sha, nowMs);
+      // Uploaded again: its grace starts over, so the metadata the author pushes next finds it.
+      // A touch that finds nothing means the collector removed it meanwhile: read the body.
+      if (stored !== null && await blobs.store.blobs.touchBlob(sha, nowMs)) {
         await c.req.raw.body?.cancel().catch(() => {});
         span.setAttributes({
           [names.ATTR_BLOB_OUTCOME]: "exists",
