@@ -184,10 +184,12 @@ export async function openBlob(
     const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.headers.get("content-range") ?? "");
     if (match === null) throw new TypeError("A 206 answer without a valid Content-Range");
     const [start, end, size] = [Number(match[1]), Number(match[2]), Number(match[3])];
-    return { stream: body, size, range: { start, end }, verified: false };
+    const stream = body.pipeThrough(bounded(end - start + 1, sha256));
+    return { stream, size, range: { start, end }, verified: false };
   }
   const size = Number(response.headers.get("content-length") ?? "-1");
-  return { stream: body.pipeThrough(verifier(sha256)), size, range: null, verified: true };
+  const stream = body.pipeThrough(bounded(BLOB_BYTES_MAX, sha256)).pipeThrough(verifier(sha256));
+  return { stream, size, range: null, verified: true };
 }
 
 /** The blob's bytes (or the range's): `openBlob` read to the end. */
@@ -198,6 +200,26 @@ export async function getBlob(
 ): Promise<Uint8Array> {
   const opened = await openBlob(http, sha256, options);
   return new Uint8Array(await new Response(opened.stream).arrayBuffer());
+}
+
+/**
+ * Passes at most `bytesMax` bytes through and errors as soon as more come (a region that sends
+ * more than a blob, or the range it answered, can hold is lying): a read never buffers more.
+ */
+function bounded(bytesMax: number, sha256: string): TransformStream<Uint8Array, Uint8Array> {
+  let seen = 0;
+  return new TransformStream({
+    transform(piece, controller) {
+      seen += piece.length;
+      if (seen > bytesMax) {
+        controller.error(
+          new RangeError(`The read of blob ${sha256} ran past ${bytesMax} bytes: refused`),
+        );
+        return;
+      }
+      controller.enqueue(piece);
+    },
+  });
 }
 
 /** Passes bytes through and errors at the end unless they hash to `sha256`. */
