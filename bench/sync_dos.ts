@@ -9,8 +9,11 @@
  *   97 CHILDREN ranges (a) all naming the ground prefix itself, (b) 97 distinct ranges one nibble
  *   under it. Each is timed as `respond()` (refusal included), against an honest 2-nibble request.
  * - adversary: an honest leader holding 100,000 ids reconciles with a responder that answers every
- *   range with 16 random child fingerprints; rounds, heap growth and CPU until the session ends
- *   (or `ADVERSARY_ROUNDS_MAX`, for code where it never ends).
+ *   range with 16 random child fingerprints (version 1), or every asked sub-cell with a random
+ *   cell (version 2); rounds, heap growth and CPU until the session ends (or
+ *   `ADVERSARY_ROUNDS_MAX`, for code where it never ends).
+ * - cells: version-2 requests against the same ground trie: the honest first request, and one
+ *   range splitting the ground prefix (16 bits) into 65,536 sub-cells.
  * - channels: `RegionIndex.respond()` for a cached 20,000-delta channel, after 64 requests for
  *   empty channels.
  *
@@ -18,7 +21,15 @@
  */
 import { ID_BYTES, IdTrie } from "../src/sync/id_trie.ts";
 import * as sync from "../src/sync/range_reconcile.ts";
-import { decodeFrame, encodeFrame, Reconciler, respond } from "../src/sync/range_reconcile.ts";
+import {
+  decodeFrame,
+  encodeCellRequest,
+  encodeFrame,
+  Reconciler,
+  ReconcilerV1,
+  respond,
+} from "../src/sync/range_reconcile.ts";
+import { cellLiar } from "../test/support/sync_liar.ts";
 import type { SyncRange } from "../src/sync/range_reconcile.ts";
 import { MemoryStore } from "../src/store/memory_store.ts";
 import { RegionIndex } from "../src/mesh/region_index.ts";
@@ -109,20 +120,21 @@ function adversary(request: Uint8Array): Uint8Array {
   return encodeFrame({ deferred: asked.length - answered, ranges: out });
 }
 
-function adversarySession() {
+function adversarySession(version: 1 | 2) {
   const trie = new IdTrie<string>();
   for (const id of randomIds(IDS, false)) trie.add(id, "b");
   const heapBefore = Deno.memoryUsage().heapUsed;
   const started = performance.now();
-  const reconciler = new Reconciler(trie);
+  const reconciler = version === 1 ? new ReconcilerV1(trie) : new Reconciler(trie);
+  const liar = version === 1 ? adversary : cellLiar(Math.random);
   let request: Uint8Array | null = reconciler.start();
   let rounds = 0, bytes = 0, ended = "round cap of the bench";
   try {
     while (request !== null && rounds < ADVERSARY_ROUNDS_MAX) {
-      const response = adversary(request);
+      const response: Uint8Array = liar(request);
       bytes += request.length + response.length;
       rounds++;
-      request = reconciler.receive(response).next;
+      request = reconciler.receive(response).next as Uint8Array | null;
     }
     if (request === null) ended = "session over";
   } catch (error) {
@@ -140,6 +152,34 @@ function adversarySession() {
   };
 }
 
+function cellRequests() {
+  const trie = new IdTrie<string>();
+  for (const id of [...randomIds(1_000, false), ...randomIds(IDS, true)]) trie.add(id, "b");
+  const cost = (request: Uint8Array) => {
+    const { ms, value } = timed(() => respond(trie, request).length);
+    return { requestBytes: request.length, ms, responseBytes: value };
+  };
+  const ground = {
+    bits: 16,
+    path: new Uint8Array(2),
+    split: 16,
+    listMax: 0,
+    wide: false,
+    mask: null,
+    fingerprints: new Uint32Array(65_536),
+  };
+  return {
+    honestFirst: cost(new Reconciler(trieOfRandom(1_000)).start()),
+    groundSplit65536: cost(encodeCellRequest({ salt: new Uint8Array(8), ranges: [ground] })),
+  };
+}
+
+function trieOfRandom(n: number): IdTrie<string> {
+  const trie = new IdTrie<string>();
+  for (const id of randomIds(n, false)) trie.add(id, "b");
+  return trie;
+}
+
 async function channels() {
   const store = new MemoryStore();
   const index = new RegionIndex(store);
@@ -153,7 +193,7 @@ async function channels() {
     sig: "",
   }));
   for (let i = 0; i < deltas.length; i += 1_000) await store.putDeltas(deltas.slice(i, i + 1_000));
-  const request = encodeFrame({ deferred: 0, ranges: [childrenOf([])] });
+  const request = new Reconciler(new IdTrie<string>()).start();
   const cold = await timedAsync(() => index.respond(request, "big"));
   const warm = await timedAsync(() => index.respond(request, "big"));
   for (let i = 0; i < 64; i++) await index.respond(request, `empty-${i}`);
@@ -175,6 +215,8 @@ console.log(JSON.stringify({
   limits: Object.fromEntries(Object.entries(sync).filter(([k]) => /^SYNC_[A-Z_]+$/.test(k))),
   insert: { ids: IDS, groundMs, randomMs, ratio: Math.round(groundMs / randomMs * 10) / 10 },
   requests: requests(),
-  adversary: adversarySession(),
+  adversaryV1: adversarySession(1),
+  adversaryV2: adversarySession(2),
+  cells: cellRequests(),
   channels: await channels(),
 }));

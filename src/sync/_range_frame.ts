@@ -24,7 +24,7 @@
  *   its first ⌊nibbles/2⌋ bytes, which the path fixes; ids ascend strictly and match the path.
  * - deferred: in a response, how many ranges at the end of the request were not answered
  *   because the response was full; the client asks them again. Always 0 in a request.
- * - A request carries kinds 0–2, a response kinds 2–3. Limits: `SYNC_FRAME_BYTES_MAX` bytes,
+ * - A request carries kinds 0–2, a response kinds 2–3. Limits: `SYNC_FRAME_V1_BYTES_MAX` bytes,
  *   `SYNC_FRAME_RANGES_MAX` ranges, `SYNC_RANGE_IDS_MAX` ids a range.
  */
 import { IdAccumulator } from "../protocol/fingerprint.ts";
@@ -32,8 +32,8 @@ import { ID_BYTES, ID_NIBBLES, type IdTrie, nibblePath } from "./id_trie.ts";
 
 /** The frame version this module reads and writes (the first byte of every frame). */
 export const SYNC_FRAME_VERSION = 1;
-/** Largest request or response frame, in bytes. */
-export const SYNC_FRAME_BYTES_MAX = 65_536;
+/** Largest version-1 request or response frame, in bytes (version 2: `SYNC_FRAME_BYTES_MAX`). */
+export const SYNC_FRAME_V1_BYTES_MAX = 65_536;
 /** Most ranges in one frame (a CHILDREN range counts once). */
 export const SYNC_FRAME_RANGES_MAX = 1_024;
 /** Bytes of a fingerprint on the wire (a prefix of the 16-byte `IdAccumulator` fingerprint). */
@@ -114,7 +114,9 @@ export function encodeFrame(frame: SyncFrame): Uint8Array {
   }
   let size = 1 + varintBytes(frame.deferred) + varintBytes(frame.ranges.length);
   for (const range of frame.ranges) size += rangeBytes(range);
-  if (size > SYNC_FRAME_BYTES_MAX) throw new RangeError(`Cannot encode a frame of ${size} bytes`);
+  if (size > SYNC_FRAME_V1_BYTES_MAX) {
+    throw new RangeError(`Cannot encode a frame of ${size} bytes`);
+  }
   const w = new Writer(size);
   w.u8(SYNC_FRAME_VERSION);
   w.varint(frame.deferred);
@@ -168,7 +170,7 @@ export function rangeBytes(range: SyncRange): number {
 /** Decodes and validates a frame; throws `SyncFrameError` for anything but a canonical frame. */
 export function decodeFrame(bytes: Uint8Array): SyncFrame {
   if (!(bytes instanceof Uint8Array)) throw new SyncFrameError("not-bytes", "A frame is bytes");
-  if (bytes.length > SYNC_FRAME_BYTES_MAX) {
+  if (bytes.length > SYNC_FRAME_V1_BYTES_MAX) {
     throw new SyncFrameError("oversize", `Cannot accept a frame of ${bytes.length} bytes`);
   }
   const r = new Reader(bytes);

@@ -1,133 +1,64 @@
 /**
- * The client side of range reconciliation (see `range_reconcile.ts` for the protocol): one
- * `Reconciler` owns one session with one server. Private to `src/sync/`; import it from
- * `range_reconcile.ts`.
+ * The client of range reconciliation, frame version 2 (cells; the protocol is described in
+ * `range_reconcile.ts`, the frames in `_cell_frame.ts`): one `Reconciler` owns one session with
+ * one server. Private to `src/sync/`; import it from `range_reconcile.ts`.
  */
-import { IdAccumulator } from "../protocol/fingerprint.ts";
-import { ID_BYTES, ID_NIBBLES, type IdTrie } from "./id_trie.ts";
+import { ID_BYTES, type IdTrie } from "./id_trie.ts";
 import {
-  childPath,
-  CHILDREN_PER_RANGE,
-  CHILDREN_RANGE_BYTES_MAX,
-  childrenRange,
-  compareBytes,
-  decodeFrame,
-  encodeFrame,
-  equalBytes,
-  FRAME_HEADER_BYTES_MAX,
-  packPath,
-  pathKey,
-  rangeBytes,
-  SYNC_FINGERPRINT_BYTES,
+  type Cell,
+  CELL_ID_BYTES,
+  cellAt,
+  cellOf,
+  diffLists,
+  inPrefix,
+  newCell,
+  pureId,
+  saltWords,
+  subCellFingerprint,
+  type SubCells,
+  subCells,
+  sum16,
+} from "./_cell.ts";
+import {
+  type CellAnswer,
+  type CellEntry,
+  type CellRange,
+  decodeCellResponse,
+  encodeCellRequest,
+  presentCells,
+  presentCount,
+  requestRangeBytes,
+  subCellPath,
+  SYNC_CELL_RANGES_MAX,
   SYNC_FRAME_BYTES_MAX,
-  SYNC_FRAME_RANGES_MAX,
-  SyncFrameError,
-  type SyncRange,
-  wireFingerprint,
-} from "./_range_frame.ts";
+  SYNC_SALT_BYTES,
+} from "./_cell_frame.ts";
+import {
+  type Differing,
+  estimateDifferences,
+  expectIn,
+  PLAN_CELLS_PER_DIFFERENCE,
+  PLAN_CELLS_PER_DIFFERENCE_AGAIN,
+  planRegion,
+  type Region,
+  strataRegions,
+} from "./_cell_plan.ts";
+import { idsUnder } from "./_cell_respond.ts";
+import { compareBytes, SYNC_RANGE_IDS_MAX, SyncFrameError } from "./_range_frame.ts";
+import {
+  type ReconcilerOptions,
+  type ReconcileStep,
+  SYNC_ROUNDS_MAX,
+  SYNC_SESSION_BYTES_MAX,
+  SYNC_SESSION_DIFFERENCES_MAX,
+  SYNC_SESSION_RANGES_MAX,
+  SyncBudgetError,
+} from "./_session.ts";
 
-/**
- * A differing child where the client holds at most this many ids is asked about whole (one
- * FINGERPRINT range) instead of by its 16 children: the server most likely holds few there too
- * and lists them at once. Measured: disjoint 10k vs 10k drops from 17 rounds and 750 KB to 5
- * rounds and 280 KB; 100 differences in 10k cost ~10% more bytes, in 1M nothing measurable.
- */
-export const SYNC_WHOLE_RANGE_IDS_MAX = 8;
-/** Default depth, in nibbles, of the ranges the first request fingerprints (256 ranges). */
-export const SYNC_START_NIBBLES = 2;
-/** Deepest first request the client accepts, in nibbles (256 CHILDREN ranges, ≤ 34 KB). */
-export const SYNC_START_NIBBLES_MAX = 3;
-/** Default bound on the requests of one session; what is left waits for the next session. */
-export const SYNC_ROUNDS_MAX = 1_024;
-/**
- * Default for `differencesMax`: a session stops (incomplete, not failed) once it has reported
- * this many ids (`have` and `need` together), as a region moves at most 2,000 deltas each way a
- * session; the next session finds the rest. This is what keeps an honest session small whatever
- * the difference, so the budgets below can be tight.
- */
-export const SYNC_SESSION_DIFFERENCES_MAX = 4_096;
-/**
- * Most ranges the client holds outstanding (queued and sent). Measured peaks of honest sessions
- * (depth-first, stopping at `SYNC_SESSION_DIFFERENCES_MAX`): 11,431 for an empty client against
- * 1M ids, 3,754 for 1M vs 1M differing by 10,000, 4,096 for disjoint 100k vs 100k. A server
- * answering every range with 16 child fingerprints grows the queue by ~7,800 a round.
- */
-export const SYNC_SESSION_RANGES_MAX = 32_768;
-/**
- * Most frame bytes, both directions, of one session. Measured peaks of honest sessions: 1.47 MB
- * for 1M vs 1M differing by 10,000 (12 rounds, most of it re-sent deferred ranges), 0.24 MB for
- * disjoint 100k vs 100k, 0.19 MB for an empty client against 1M ids.
- */
-export const SYNC_SESSION_BYTES_MAX = 8 * 1_048_576;
-
-/** Client options; defaults on the fields. */
-export interface ReconcilerOptions {
-  /** Request size cap, bytes, 256..`SYNC_FRAME_BYTES_MAX`. Default `SYNC_FRAME_BYTES_MAX`. */
-  readonly frameBytesMax?: number;
-  /** Depth of the first request's ranges, nibbles, 0..3. Default `SYNC_START_NIBBLES`. */
-  readonly startNibbles?: number;
-  /** Requests after which the session stops (`complete` stays false). Default `SYNC_ROUNDS_MAX`. */
-  readonly roundsMax?: number;
-  /**
-   * Ids reported (`have` + `need`) after which the session stops (`complete` stays false).
-   * Default `SYNC_SESSION_DIFFERENCES_MAX`; `Infinity` to find every difference in one session.
-   */
-  readonly differencesMax?: number;
-  /** Outstanding ranges beyond which `receive` throws `SyncBudgetError`. Default `SYNC_SESSION_RANGES_MAX`. */
-  readonly rangesMax?: number;
-  /** Frame bytes (both ways) beyond which `receive` throws `SyncBudgetError`. Default `SYNC_SESSION_BYTES_MAX`. */
-  readonly bytesMax?: number;
-  /**
-   * Which of the first request's top ranges the depth-first walk begins at (taken modulo their
-   * number). Default 0. Sessions that rotate it keep a run of differences the peer never takes
-   * (it refuses them for good) from hiding, session after session, the differences after it.
-   */
-  readonly startAt?: number;
-}
-
-/** What one response taught the client, and what to send next. */
-export interface ReconcileStep {
-  /** The next request, or null when the session is over. */
-  readonly next: Uint8Array | null;
-  /** Full ids the client holds and the server lacks, found in this response. */
-  readonly have: Uint8Array[];
-  /** Ids the server holds and the client lacks: 16-byte prefixes, or full ids when 32 bytes. */
-  readonly need: Uint8Array[];
-}
-
-/**
- * The server made the session exceed a budget of work (`ranges` outstanding or frame `bytes`):
- * the session is abandoned. Honest servers stay far within it (see the constants), so this is
- * the server's fault and the caller should back off from that peer.
- */
-export class SyncBudgetError extends Error {
-  override readonly name = "SyncBudgetError";
-  constructor(readonly budget: "ranges" | "bytes", readonly used: number, readonly max: number) {
-    super(
-      `Cannot continue a reconciliation session the peer has grown to ${used} ${
-        budget === "ranges" ? "outstanding ranges" : "frame bytes"
-      } (limit ${max}): abandoned`,
-    );
-  }
-}
-
-const CLIENT_FRAME_BYTES_MIN = 256;
-
-if (CLIENT_FRAME_BYTES_MIN < FRAME_HEADER_BYTES_MAX + CHILDREN_RANGE_BYTES_MAX) {
-  throw new Error("CLIENT_FRAME_BYTES_MIN must hold the largest request range");
-}
-if (
-  SYNC_SESSION_RANGES_MAX < 16 ** SYNC_START_NIBBLES_MAX ||
-  SYNC_SESSION_BYTES_MAX < 4 * SYNC_FRAME_BYTES_MAX
-) {
-  throw new Error("a session's budgets must hold its first request and a few full rounds");
-}
-
-/** A range still to ask about; its fingerprints are computed when it is sent. */
-interface Pending {
-  readonly prefix: Uint8Array;
-  readonly ask: "fingerprint" | "wide" | "children";
-}
+/** Default request size cap of a version-2 client, bytes. */
+export const SYNC_CLIENT_FRAME_BYTES = SYNC_FRAME_BYTES_MAX;
+const CLIENT_FRAME_BYTES_MIN = 1_024;
+const REQUEST_HEADER_BYTES = 1 + SYNC_SALT_BYTES + 3;
 
 /**
  * The client of one reconciliation session over its own `trie`: `start()` gives the first
@@ -136,55 +67,62 @@ interface Pending {
  * trie may grow during the session: ids added meanwhile may be reported (moving them again is
  * idempotent) or missed (the next session finds them).
  *
- * The work a server can cause is bounded: rounds (`roundsMax`), differences reported
- * (`differencesMax`) end the session quietly; outstanding ranges (`rangesMax`) and frame bytes
- * (`bytesMax`) end it with `SyncBudgetError`; depth is at most `ID_NIBBLES` (a range 64 nibbles
- * deep is one id). Each received range costs at most 16 fingerprints of the client's trie.
+ * Round 1 asks about nested strata of the id space (cells 4, 8, 12, ... bits deep); what
+ * differs there estimates the difference d. Each differing cell is then split into about 4
+ * sub-cells per difference it should hold, so most sub-cells differ by one id, which the
+ * server's cell names (its sum less ours, confirmed by the check); sub-cells still holding
+ * several are split again more finely, or listed when the server holds few ids there.
+ *
+ * The work a server can cause is bounded as in version 1: rounds (`roundsMax`) and differences
+ * reported (`differencesMax`) end the session quietly; outstanding ranges (`rangesMax`) and
+ * frame bytes (`bytesMax`) end it with `SyncBudgetError`; each split goes at least one bit
+ * deeper, and a range is at most 255 bits deep. Each received entry costs one cell of the
+ * client's trie (or its ids, at most `SYNC_RANGE_IDS_MAX`).
  */
 export class Reconciler<T> {
   readonly #trie: IdTrie<T>;
   readonly #frameBytesMax: number;
-  readonly #startNibbles: number;
-  readonly #startAt: number;
   readonly #roundsMax: number;
   readonly #differencesMax: number;
   readonly #rangesMax: number;
   readonly #bytesMax: number;
-  #queue: Pending[] = [];
-  /** Ranges the response being read opened, in order; they go to the front of the queue. */
-  #fresh: Pending[] = [];
-  #sent: SyncRange[] = [];
+  readonly #startAt: number;
+  readonly #salt: Uint8Array;
+  readonly #saltWords: Uint32Array;
+  #queue: Region[] = [];
+  #sent: Sent[] = [];
   #rounds = 0;
   #bytes = 0;
   #differences = 0;
+  #estimate = 0;
   #started = false;
+  #dropped = false;
   #cut: "rounds" | "differences" | null = null;
 
   constructor(trie: IdTrie<T>, options: ReconcilerOptions = {}) {
     this.#trie = trie;
-    this.#frameBytesMax = options.frameBytesMax ?? SYNC_FRAME_BYTES_MAX;
-    this.#startNibbles = options.startNibbles ?? SYNC_START_NIBBLES;
-    this.#startAt = Number.isFinite(options.startAt) ? options.startAt! : 0;
+    this.#frameBytesMax = options.frameBytesMax ?? SYNC_CLIENT_FRAME_BYTES;
     this.#roundsMax = options.roundsMax ?? SYNC_ROUNDS_MAX;
     this.#differencesMax = options.differencesMax ?? SYNC_SESSION_DIFFERENCES_MAX;
     this.#rangesMax = options.rangesMax ?? SYNC_SESSION_RANGES_MAX;
     this.#bytesMax = options.bytesMax ?? SYNC_SESSION_BYTES_MAX;
-    const [f, s, r] = [this.#frameBytesMax, this.#startNibbles, this.#roundsMax];
+    this.#startAt = Number.isFinite(options.startAt) ? Math.abs(Math.trunc(options.startAt!)) : 0;
+    this.#salt = options.salt ?? crypto.getRandomValues(new Uint8Array(SYNC_SALT_BYTES));
+    this.#saltWords = saltWords(this.#salt);
+    const [f, r] = [this.#frameBytesMax, this.#roundsMax];
     if (!Number.isInteger(f) || f < CLIENT_FRAME_BYTES_MIN || f > SYNC_FRAME_BYTES_MAX) {
       throw new RangeError(`Cannot reconcile with frameBytesMax ${f}`);
-    }
-    if (!Number.isInteger(s) || s < 0 || s > SYNC_START_NIBBLES_MAX) {
-      throw new RangeError(`Cannot reconcile with startNibbles ${s}: 0..${SYNC_START_NIBBLES_MAX}`);
     }
     if (!Number.isInteger(r) || r < 1) throw new RangeError(`Cannot reconcile with roundsMax ${r}`);
     if (!(this.#differencesMax >= 1)) {
       throw new RangeError(`Cannot reconcile with differencesMax ${this.#differencesMax}`);
     }
-    if (!(this.#rangesMax >= 16 ** SYNC_START_NIBBLES_MAX) || !(this.#bytesMax >= 2 * f)) {
+    if (!(this.#rangesMax >= 64) || !(this.#bytesMax >= 2 * f)) {
       throw new RangeError(
         `Cannot reconcile with rangesMax ${this.#rangesMax} or bytesMax ${this.#bytesMax}`,
       );
     }
+    if (this.#salt.length !== SYNC_SALT_BYTES) throw new RangeError("A salt is 8 bytes");
   }
 
   /** Requests sent so far. */
@@ -202,12 +140,15 @@ export class Reconciler<T> {
     return this.#bytes;
   }
 
-  /**
-   * Whether the session ran to the end (false while running, or when `roundsMax` or
-   * `differencesMax` cut it).
-   */
+  /** The first round's estimate of the number of differences (0 before it). */
+  get estimate(): number {
+    return this.#estimate;
+  }
+
+  /** Whether the session ran to the end (false while running, or when a bound cut it). */
   get complete(): boolean {
-    return this.#started && this.#sent.length === 0 && this.#queue.length === 0;
+    return this.#started && !this.#dropped && this.#sent.length === 0 &&
+      this.#queue.length === 0;
   }
 
   /** What ended an incomplete session: `roundsMax` or `differencesMax`; null otherwise. */
@@ -215,71 +156,41 @@ export class Reconciler<T> {
     return this.#cut;
   }
 
-  /** The first request: the fingerprints of every range `startNibbles` deep. */
+  /** The first request: the strata of the whole id space. */
   start(): Uint8Array {
     if (this.#started) throw new Error("Cannot start a Reconciler twice");
     this.#started = true;
-    if (this.#startNibbles === 0) {
-      this.#queue.push({ prefix: new Uint8Array(0), ask: "fingerprint" });
-    } else {
-      const parents = 16 ** (this.#startNibbles - 1);
-      const first = Math.abs(Math.trunc(this.#startAt)) % parents;
-      for (let q = 0; q < parents; q++) {
-        const p = (first + q) % parents;
-        const path = new Uint8Array(this.#startNibbles - 1);
-        for (let i = path.length - 1, v = p; i >= 0; i--, v >>= 4) path[i] = v & 15;
-        this.#queue.push({ prefix: path, ask: "children" });
-      }
-    }
+    this.#queue = strataRegions(this.#trie.size);
     return this.#emit()!;
   }
 
   /**
-   * Digests the response to the last request. Throws `SyncFrameError` if it is malformed,
-   * answers something that was not asked or answers nothing at all, and `SyncBudgetError` when
-   * the session outgrows its budgets; the session is over after either.
+   * Digests the response to the last request. Throws `SyncFrameError` if it is malformed or
+   * answers nothing, and `SyncBudgetError` when the session outgrows its budgets; the session
+   * is over after either.
    */
   receive(response: Uint8Array): ReconcileStep {
     if (this.#sent.length === 0) throw new Error("Cannot receive a response with no request out");
     this.#spend(response.length);
-    const frame = decodeFrame(response);
-    if (frame.deferred > this.#sent.length) {
-      throw new SyncFrameError("unexpected", `Cannot defer ${frame.deferred} ranges of fewer`);
+    const sent = this.#sent;
+    const frame = decodeCellResponse(response, sent.map((s) => s.range));
+    if (frame.answers.length === 0) {
+      throw new SyncFrameError("unexpected", "Cannot accept a response that answers no range");
     }
-    const answered = this.#sent.length - frame.deferred;
-    if (answered === 0) {
-      // A server can always answer one range (SYNC_RESPONSE_BYTES_MIN): deferring them all
-      // would stall the session for its whole round budget.
-      throw new SyncFrameError("unexpected", `Cannot accept a response that answers no range`);
-    }
-    const expected = new Map<string, boolean>();
-    for (const range of this.#sent.slice(0, answered)) {
-      if (range.kind === "fingerprint") expected.set(pathKey(range.prefix), range.wide);
-      for (let c = 0; range.kind === "children" && c < CHILDREN_PER_RANGE; c++) {
-        expected.set(pathKey(childPath(range.prefix, c)), false);
-      }
-    }
-    const deferred = this.#sent.slice(answered).map(pending);
     this.#sent = [];
-    this.#fresh = [];
-    const have: Uint8Array[] = [];
-    const need: Uint8Array[] = [];
-    frame.ranges.forEach((range, i) => {
-      const key = pathKey(range.prefix);
-      const wide = expected.get(key);
-      expected.delete(key);
-      if (wide === undefined || range.kind === "fingerprint") {
-        throw new SyncFrameError("unexpected", `Cannot accept response range ${i}: not asked for`);
-      }
-      if (range.kind === "children") this.#compareChildren(range, have, need);
-      else if (wide && range.width !== ID_BYTES) {
-        throw new SyncFrameError("unexpected", `Cannot accept range ${i}: full ids were asked for`);
-      } else this.#diffIds(range, have, need);
-    });
-    // Depth first: what this response opened goes before what waited, so a large difference
-    // yields ids early and the queue holds about one level's worth, not the whole frontier.
-    this.#queue = [...this.#fresh, ...deferred, ...this.#queue];
-    this.#fresh = [];
+    const have: Uint8Array[] = [], need: Uint8Array[] = [];
+    const differing: Differing[] = [];
+    frame.answers.forEach((answer, i) => this.#digest(sent[i], answer, { have, need, differing }));
+    const outstanding = differing.length + this.#queue.length + sent.length - frame.answers.length;
+    if (outstanding > this.#rangesMax) {
+      throw new SyncBudgetError("ranges", outstanding, this.#rangesMax);
+    }
+    const first = this.#rounds === 1;
+    if (first) this.#estimateFrom(sent, frame.answers, differing, have.length + need.length);
+    let fresh = differing.map((d) => this.#plan(d, first));
+    if (first) fresh = this.#scope(fresh, have.length + need.length);
+    const deferred = sent.slice(frame.answers.length).map((s) => s.region);
+    this.#queue = [...deferred, ...fresh, ...this.#queue];
     if (this.#queue.length > this.#rangesMax) {
       throw new SyncBudgetError("ranges", this.#queue.length, this.#rangesMax);
     }
@@ -291,65 +202,142 @@ export class Reconciler<T> {
     return { next: this.#emit(), have, need };
   }
 
-  /** Server child fingerprints: settle empty and last-nibble children, descend into the rest. */
-  #compareChildren(
-    range: Extract<SyncRange, { kind: "children" }>,
-    have: Uint8Array[],
-    need: Uint8Array[],
-  ): void {
-    for (let c = 0; c < CHILDREN_PER_RANGE; c++) {
-      const child = childPath(range.prefix, c);
-      const theirs = range.fingerprints[c];
-      const count = this.#trie.count(child);
-      if (theirs === null && count === 0) continue;
-      if (theirs !== null && equalBytes(wireFingerprint(this.#trie, child), theirs)) continue;
-      if (theirs === null) have.push(...this.#trie.ids(child));
-      else if (child.length === ID_NIBBLES) {
-        if (count === 0) need.push(packPath(child));
-      } else {
-        const ask = count <= SYNC_WHOLE_RANGE_IDS_MAX ? "fingerprint" : "children";
-        this.#fresh.push({ prefix: child, ask });
-      }
-    }
+  /** One answered range: resolve what its entries settle, collect what still differs. */
+  #digest({ range, region, cells: mine }: Sent, answer: CellAnswer, out: Found): void {
+    const cells = presentCells(range);
+    const cellBits = range.bits + range.split;
+    const prior = region.mask === null && region.expect > 0
+      ? region.expect / 2 ** range.split
+      : null;
+    let e = 0;
+    cells.forEach((j, k) => {
+      if ((answer.differ[k >> 3] & (1 << (k & 7))) === 0) return;
+      const entry = answer.entries[e++];
+      const path = subCellPath(range, j);
+      const left = entry.kind === "ids"
+        ? this.#diffIds(path, cellBits, entry, out)
+        : this.#decodeCell(path, cellBits, entry, cellOf(mine, k), out, prior);
+      if (left !== null) out.differing.push(left);
+    });
   }
-  /** Server id list: diff both ways, or ask again for full ids if a shared prefix shows. */
+
+  /** A server id list: diff both ways; a mismatch the 16-byte prefixes cannot show asks wide. */
   #diffIds(
-    range: Extract<SyncRange, { kind: "ids" }>,
-    have: Uint8Array[],
-    need: Uint8Array[],
+    path: Uint8Array,
+    bits: number,
+    entry: Extract<CellEntry, { kind: "ids" }>,
+    out: Found,
+  ): Differing | null {
+    const mine = idsUnder(this.#trie, path, bits);
+    const { mineOnly, theirsOnly } = diffLists(mine, entry.ids, entry.width);
+    out.have.push(...mineOnly);
+    out.need.push(...theirsOnly);
+    const found = mineOnly.length + theirsOnly.length, theirs = entry.ids;
+    if (found > 0 || entry.width === ID_BYTES) return null;
+    return { path, bits, least: 2, theirs: theirs.length, mine: mine.length, prior: 2, wide: true };
+  }
+
+  /** A server cell: one id when it is pure, else a range to ask about again. */
+  #decodeCell(
+    path: Uint8Array,
+    bits: number,
+    entry: Extract<CellEntry, { kind: "cell" }>,
+    mine: Cell,
+    out: Found,
+    prior: number | null,
+  ): Differing | null {
+    // Past 128 bits every id of the cell has the same first 16 bytes: a cell names none.
+    const pure = bits < 8 * CELL_ID_BYTES ? pureId(entry, mine) : null;
+    if (pure !== null && this.#settle(pure.sign, pure.id16, path, bits, out)) return null;
+    const delta = Math.abs(entry.count - mine.count);
+    const same = delta === 0 && compareBytes(entry.sum16, sum16(mine), CELL_ID_BYTES) === 0 &&
+      entry.check[0] === mine.check[0] && entry.check[1] === mine.check[1];
+    const least = delta >= 2 ? delta : delta === 1 ? 3 : 2;
+    return { path, bits, least, theirs: entry.count, mine: mine.count, prior, wide: same };
+  }
+
+  /** Reports the id a pure cell names, if it checks out against the client's own ids. */
+  #settle(sign: 1 | -1, id16: Uint8Array, path: Uint8Array, bits: number, out: Found): boolean {
+    const held = this.#trie.lookup(id16, SYNC_RANGE_IDS_MAX)
+      .filter((e) => inPrefix(e.id, path, bits)).map((e) => e.id);
+    if (sign === -1) {
+      // Two of ours under one 16-byte prefix: the cell cannot say which; ask for full ids.
+      if (held.length !== 1) return false;
+      out.have.push(held[0]);
+      return true;
+    }
+    if (held.length > 0 || !inPrefix(id16, path, bits)) return false;
+    out.need.push(id16);
+    return true;
+  }
+
+  /** The estimate of d from the strata: how many cells of each differed. */
+  #estimateFrom(
+    sent: readonly { range: CellRange }[],
+    answers: readonly CellAnswer[],
+    differing: readonly Differing[],
+    found: number,
   ): void {
-    const mine = this.#trie.ids(range.prefix);
-    const theirs = range.ids;
-    const width = range.width;
-    const mineOnly: Uint8Array[] = [];
-    const theirsOnly: Uint8Array[] = [];
-    const common = new IdAccumulator();
-    let i = 0, j = 0, matched = false;
-    while (i < mine.length || j < theirs.length) {
-      let c = 0;
-      if (i === mine.length) c = 1;
-      else if (j === theirs.length) c = -1;
-      else c = compareBytes(mine[i], theirs[j], width);
-      if (c < 0) mineOnly.push(mine[i++]);
-      else if (c === 0) {
-        common.add(mine[i++]);
-        matched = true;
-      } else {
-        if (!matched) theirsOnly.push(theirs[j]);
-        j++;
-        matched = false;
-      }
+    const strata = answers.map((answer, i) => ({
+      bits: sent[i].range.bits + sent[i].range.split,
+      asked: presentCount(sent[i].range),
+      differ: answer.entries.length,
+    }));
+    let theirs = this.#trie.size, least = found;
+    for (const d of differing) (theirs += d.theirs - d.mine, least += d.least);
+    this.#estimate = estimateDifferences(strata, least, this.#trie.size + Math.max(theirs, 0));
+  }
+
+  #plan(range: Differing, first: boolean): Region {
+    const prior = range.prior ?? this.#estimate / 2 ** range.bits;
+    const perDifference = first ? PLAN_CELLS_PER_DIFFERENCE : PLAN_CELLS_PER_DIFFERENCE_AGAIN;
+    const room = this.#frameBytesMax - REQUEST_HEADER_BYTES - 64;
+    return planRegion(range, expectIn(range, prior), perDifference, room);
+  }
+
+  /**
+   * Keeps what a session limited to `differencesMax` can take: whole regions in rotated order
+   * (from `startAt`) while their expected differences fit; if not even one fits, a window of
+   * the first, a power of two smaller. Anything left out makes the session incomplete.
+   */
+  #scope(fresh: Region[], found: number): Region[] {
+    const budget = this.#differencesMax - found;
+    const total = fresh.reduce((sum, r) => sum + r.expect, 0);
+    if (!Number.isFinite(budget) || total <= budget || fresh.length === 0) return fresh;
+    this.#dropped = true;
+    this.#cut = "differences";
+    const first = this.#startAt % fresh.length;
+    const rotated = [...fresh.slice(first), ...fresh.slice(0, first)];
+    const kept: Region[] = [];
+    let sum = 0;
+    for (const region of rotated) {
+      if (sum + region.expect > Math.max(budget, 1)) continue;
+      kept.push(region);
+      sum += region.expect;
     }
-    const consistent = equalBytes(
-      common.fingerprintBytes().subarray(0, SYNC_FINGERPRINT_BYTES),
-      range.fingerprint,
-    );
-    if (width !== ID_BYTES && theirsOnly.length === 0 && !consistent) {
-      this.#fresh.push({ prefix: range.prefix, ask: "wide" });
-      return;
-    }
-    have.push(...mineOnly);
-    need.push(...theirsOnly);
+    if (kept.length > 0) return kept;
+    return [this.#window(rotated[0], Math.max(budget, 1))];
+  }
+
+  /** A window of `region` holding about `budget` of its expected differences. */
+  #window(region: Region, budget: number): Region {
+    const w = Math.min(Math.ceil(Math.log2(region.expect / budget)), 255 - region.bits);
+    const at = Math.floor(this.#startAt / 16) % 2 ** w;
+    const path = subCellPath({ ...region, split: w }, at);
+    const expect = region.expect / 2 ** w;
+    const bits = region.bits + w;
+    const mine = cellAt(this.#trie, path, bits, newCell()).count;
+    const range: Differing = {
+      path,
+      bits,
+      least: 1,
+      theirs: mine,
+      mine,
+      prior: expect,
+      wide: region.wide,
+    };
+    const room = this.#frameBytesMax - REQUEST_HEADER_BYTES - 64;
+    return planRegion(range, expect, PLAN_CELLS_PER_DIFFERENCE, room);
   }
 
   /** Takes what fits of the queue into the next request. */
@@ -359,27 +347,31 @@ export class Reconciler<T> {
       this.#cut = "rounds";
       return null;
     }
-    let bytes = FRAME_HEADER_BYTES_MAX;
-    const sent: SyncRange[] = [];
-    while (sent.length < this.#queue.length && sent.length < SYNC_FRAME_RANGES_MAX) {
-      const range = this.#build(this.#queue[sent.length]);
-      const size = rangeBytes(range);
-      if (bytes + size > this.#frameBytesMax) break;
+    let bytes = REQUEST_HEADER_BYTES;
+    let taken = 0;
+    while (taken < this.#queue.length && taken < SYNC_CELL_RANGES_MAX) {
+      const size = requestRangeBytes(this.#queue[taken]);
+      if (taken > 0 && bytes + size > this.#frameBytesMax) break;
       bytes += size;
-      sent.push(range);
+      taken++;
     }
-    this.#queue.splice(0, sent.length);
-    this.#sent = sent;
+    this.#sent = this.#queue.splice(0, taken).map((region) => this.#build(region));
     this.#rounds++;
-    const request = encodeFrame({ deferred: 0, ranges: sent });
+    const request = encodeCellRequest({ salt: this.#salt, ranges: this.#sent.map((s) => s.range) });
     this.#spend(request.length);
     return request;
   }
 
-  #build(range: Pending): SyncRange {
-    if (range.ask === "children") return childrenRange(this.#trie, range.prefix);
-    const fingerprint = wireFingerprint(this.#trie, range.prefix);
-    return { kind: "fingerprint", prefix: range.prefix, fingerprint, wide: range.ask === "wide" };
+  /** A region as a request range: the client's fingerprint of each asked sub-cell. */
+  #build(region: Region): Sent {
+    const cells = presentCells(region);
+    const mine = subCells(this.#trie, region.path, region.bits, region.split, cells);
+    const fingerprints = new Uint32Array(cells.length);
+    for (let k = 0; k < cells.length; k++) {
+      fingerprints[k] = subCellFingerprint(this.#saltWords, mine, k);
+    }
+    const path = region.path.slice(0, (region.bits + 7) >> 3);
+    return { region, range: { ...region, path, fingerprints }, cells: mine };
   }
 
   #spend(bytes: number): void {
@@ -390,11 +382,15 @@ export class Reconciler<T> {
   }
 }
 
-/** A sent range again as a pending one (the server deferred it). */
-function pending(range: SyncRange): Pending {
-  if (range.kind === "children") return { prefix: range.prefix, ask: "children" };
-  return {
-    prefix: range.prefix,
-    ask: range.kind === "fingerprint" && range.wide ? "wide" : "fingerprint",
-  };
+/** A region sent, as the range it was sent as and the client's cells of it. */
+interface Sent {
+  readonly region: Region;
+  readonly range: CellRange;
+  readonly cells: SubCells;
+}
+
+interface Found {
+  readonly have: Uint8Array[];
+  readonly need: Uint8Array[];
+  readonly differing: Differing[];
 }

@@ -16,6 +16,8 @@ export const ID_NIBBLES = ID_BYTES * 2;
 export const TRIE_LEAF_IDS_MAX = 256;
 
 const LIMBS = ID_BYTES / 4;
+/** 32-bit words of an id's check (`idCheck`). */
+export const CHECK_WORDS = 2;
 const LEAF_IDS_INITIAL = 4;
 /** Scratch limbs of the id being added or summed (the trie is single-threaded). */
 const LIMBS_SCRATCH = new Uint32Array(LIMBS);
@@ -31,8 +33,12 @@ export class Leaf<T> {
   ids = new Uint8Array(LEAF_IDS_INITIAL * ID_BYTES);
   readonly values: T[] = [];
   length = 0;
+  /** XOR of the ids' checks, kept with `sum` (null at the top leaves). */
+  readonly check: Uint32Array | null;
   /** Sum of the ids, kept below the accumulated levels only (null at the top leaves). */
-  constructor(readonly sum: Uint32Array | null) {}
+  constructor(readonly sum: Uint32Array | null) {
+    this.check = sum === null ? null : new Uint32Array(CHECK_WORDS);
+  }
 
   /** Index of `id`, or `-(insertion point) - 1` when absent (ids here share bytes 0..1). */
   search(id: Uint8Array): number {
@@ -59,6 +65,7 @@ export class Leaf<T> {
     this.values.splice(at, 0, value);
     this.length++;
     if (this.sum !== null) addId(this.sum, id, 0);
+    if (this.check !== null) xorCheck(this.check, id, 0);
   }
 
   /** `[lo, hi)`: the indices of the ids matching `prefix` (compared from nibble `from`). */
@@ -71,6 +78,13 @@ export class Leaf<T> {
     const sum = new Uint32Array(LIMBS);
     for (let i = lo; i < hi; i++) addId(sum, this.ids, i * ID_BYTES);
     return sum;
+  }
+
+  /** The XOR of the checks of the ids at `[lo, hi)`. */
+  checkOf(lo: number, hi: number): Uint32Array {
+    const check = new Uint32Array(CHECK_WORDS);
+    for (let i = lo; i < hi; i++) xorCheck(check, this.ids, i * ID_BYTES);
+    return check;
   }
 
   #bound(prefix: NibblePath, from: number, upper: boolean): number {
@@ -89,6 +103,7 @@ export class Leaf<T> {
 export class Inner<T> {
   readonly children: (TrieNode<T> | undefined)[] = new Array(16);
   readonly sum = new Uint32Array(LIMBS);
+  readonly check = new Uint32Array(CHECK_WORDS);
   count = 0;
 }
 
@@ -113,6 +128,7 @@ export function insertUnder<T>(
   let parent: Inner<T> | null = null;
   for (; node instanceof Inner; depth++) {
     addId(node.sum, id, 0);
+    xorCheck(node.check, id, 0);
     node.count++;
     parent = node;
     const c = nibbleAt(id, depth);
@@ -131,6 +147,7 @@ function splitLeaf<T>(leaf: Leaf<T>, depth: number): Inner<T> {
   const inner = new Inner<T>();
   inner.count = leaf.length;
   inner.sum.set(leaf.sum ?? leaf.sumOf(0, leaf.length));
+  inner.check.set(leaf.check ?? leaf.checkOf(0, leaf.length));
   for (let i = 0; i < leaf.length; i++) {
     const offset = i * ID_BYTES;
     const c = nibbleAt(leaf.ids.subarray(offset, offset + ID_BYTES), depth);
@@ -201,6 +218,63 @@ export function addId(sums: Uint32Array, bytes: Uint8Array, offset: number, at =
     carry = s > 0xffff_ffff ? 1 : 0;
     sums[at + k] = carry === 1 ? s - 0x1_0000_0000 : s;
   }
+}
+
+/**
+ * An id's check: two MurmurHash3 (x86, 32-bit) digests of its first 16 bytes, seeds 0 and
+ * `CHECK_SEED_HIGH`, written to `out[at]`, `out[at + 1]`. Ranges keep the XOR of their ids'
+ * checks, so a range that differs by exactly one id tells which (see `src/sync/_cell.ts`).
+ */
+export function idCheck(bytes: Uint8Array, offset: number, out: Uint32Array, at = 0): void {
+  const w0 = word(bytes, offset), w1 = word(bytes, offset + 4);
+  const w2 = word(bytes, offset + 8), w3 = word(bytes, offset + 12);
+  out[at] = murmur4(w0, w1, w2, w3, 0);
+  out[at + 1] = murmur4(w0, w1, w2, w3, CHECK_SEED_HIGH);
+}
+
+/** Seed of the check's second word. */
+export const CHECK_SEED_HIGH = 0x9747b28c;
+const CHECK_SCRATCH = new Uint32Array(CHECK_WORDS);
+
+/** check[at..at+2) ^= the check of the id at bytes[offset..offset+16). */
+export function xorCheck(check: Uint32Array, bytes: Uint8Array, offset: number, at = 0): void {
+  idCheck(bytes, offset, CHECK_SCRATCH);
+  check[at] ^= CHECK_SCRATCH[0];
+  check[at + 1] ^= CHECK_SCRATCH[1];
+}
+
+function word(bytes: Uint8Array, at: number): number {
+  return bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24);
+}
+
+/** MurmurHash3_x86_32 of the 16 bytes whose little-endian words are w0..w3. */
+function murmur4(w0: number, w1: number, w2: number, w3: number, seed: number): number {
+  let h = murmurRound(seed, w0);
+  h = murmurRound(h, w1);
+  h = murmurRound(h, w2);
+  h = murmurRound(h, w3);
+  return murmurFinal(h, 16);
+}
+
+/** One MurmurHash3_x86_32 block step: mixes the 32-bit word `k` into `h`. */
+export function murmurRound(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** MurmurHash3_x86_32's finalisation of `h` after `length` bytes. */
+export function murmurFinal(h: number, length: number): number {
+  h ^= length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 /** Compares the packed id at `offset` with `id`, bytes `from`..31. */

@@ -1,41 +1,52 @@
 /**
- * Range-based set reconciliation of delta ids (the Negentropy family) as a pure core: two regions
- * find which ids each holds that the other lacks, with traffic proportional to the difference,
- * in stateless rounds that each fit one HTTP request/response. The server side is one function
- * (`respond`), the client side a small object (`Reconciler`) that owns the session.
+ * Range-based set reconciliation of delta ids (the Negentropy family, with coded symbols at the
+ * leaves) as a pure core: two regions find which ids each holds that the other lacks, with
+ * traffic proportional to the difference, in stateless rounds that each fit one HTTP
+ * request/response. The server side is one function (`respond`), the client side a small object
+ * (`Reconciler`) that owns the session.
  *
- * Ranges are nibble-path prefixes of the ids (`IdTrie`), compared by fingerprint, and each
- * message goes one level deeper (alternating descent). The first request carries the client's
- * fingerprints of all 256 two-nibble ranges. The server answers each range that differs with its
- * id list if it holds at most `idListMax` ids there (`SYNC_RANGE_IDS_MAX` if the client holds
- * none), else with its 16 child fingerprints. The client diffs id lists both ways; for each
- * child that differs it sends its own fingerprints of that child's children (or, holding at most
- * `SYNC_WHOLE_RANGE_IDS_MAX` ids there, the child's fingerprint alone, so the server lists it).
- * A round trip descends two levels. Measured (bench/reconcile.ts), 100 differences (50 a side):
- * 10k ids, 2 rounds, ~19 KB; 100k, 2 rounds, ~28 KB; 1M, 3 rounds, ~45 KB (2 rounds, ~50 KB with
- * `idListMax` 32) — against 32 MB for the full id list of 1M.
+ * ## Version 2: cells (`_cell_frame.ts`, `_reconciler.ts`)
  *
- * The frame format is in `_range_frame.ts`, the client in `_reconciler.ts`; this module is the
- * public face (server, client, codec) and its limits.
+ * A range is a bit prefix of the ids. Its cell is its count, the sum of its ids and the XOR of
+ * their 64-bit checks (`_cell.ts`), all kept by `IdTrie` per node, so a cell costs O(1). The
+ * client sends salted 4-byte fingerprints of the cells it asks about; the server answers each
+ * cell that differs with its ids (when it holds at most the range's listMax there) or with its
+ * cell, from which the client reads the one id by which the cell differs, if it differs by one.
+ *
+ * - Round 1 asks about nested strata (15 cells 4 bits deep, 15 cells 8 bits deep under the
+ *   first, ..., about log16 n strata, ~330 bytes at 1M ids): small differences settle here;
+ *   how many cells of each stratum differ estimates the difference d.
+ * - Round 2 splits each range still differing into about 4 sub-cells per difference it should
+ *   hold (adaptive fan-out, from 2 to 65,536 sub-cells a range), so ~78% of the differences sit
+ *   alone in a sub-cell and are named by its cell; where the server holds few ids against the
+ *   difference (an empty side, a dense difference) it asks for id lists sized to the range.
+ * - Later rounds split the few sub-cells that held several differences 16-fold per difference.
+ *
+ * Measured (bench/reconcile.ts, 1M vs 1M): see docs/performance.md, "Reconciliation against
+ * the field (issue 14)". A session limited by `differencesMax` reconciles only a window of the
+ * id space holding about that many differences (rotated by `startAt`).
+ *
+ * ## Version 1 (`_range_frame.ts`, `_reconciler_v1.ts`)
+ *
+ * Nibble prefixes compared by 8-byte fingerprints, each message one level deeper (16 children
+ * a range), id lists of at most 16 ids. `respond()` still answers version-1 frames (the first
+ * byte tells), in version-1 frames of at most 64 KiB, so clients that speak only version 1 keep
+ * working; `ReconcilerV1` is its client.
  *
  * ## Id prefixes
  *
- * Lists carry 16-byte id prefixes: among n ids, two distinct ids share one with probability at
- * most n²/2^129, 2^-89 for 1M. `IdTrie.lookup()` / `resolveIds()` map them back to full ids on
- * the server. A shared prefix across the two sides (id X here, X' there) is caught when the
- * client finds nothing to fetch in a range whose fingerprints differ; it then asks for that range
- * again with FINGERPRINT_WIDE and gets full ids. If the same range also had ids to fetch, the
- * collision surfaces in the next session, after the fetch: reconciliation always converges.
+ * Lists and cells carry 16-byte id prefixes: among n ids, two distinct ids share one with
+ * probability at most n²/2^129, 2^-89 for 1M. `IdTrie.lookup()` / `resolveIds()` map them back
+ * to full ids on the server. A prefix shared across the two sides (id X here, X' there) shows as
+ * a range that differs while its lists or cells look alike; the client then asks for that range
+ * again with full 32-byte ids. Reconciliation always converges.
  *
  * ## Costs and limits
  *
- * Equal sets settle in one round (request ≤ 2,131 bytes: 16 CHILDREN ranges; response 3 bytes).
- * An empty server settles in one round; so does an empty client against a few thousand ids.
- * Dense differences degrade to moving the ids themselves (15–30 bytes an id), one frame a
- * round: an empty client against 100k ids takes ~25 rounds, disjoint 10k vs 10k ~5 and 100k vs
- * 100k ~60, bounded by `SYNC_ROUNDS_MAX` a session. A fresh region should copy a snapshot. The
- * server's work per request is bounded by the request (≤ 16 fingerprints for each of ≤ 1,024
- * ranges) and by the response size.
+ * Equal sets settle in one round. The server's work per request is bounded by the request: one
+ * cell per asked sub-cell (O(1) at most 16 bits deep), ids only where it holds at most listMax,
+ * ranges that neither repeat nor nest; a version-2 frame is at most `SYNC_FRAME_BYTES_MAX`
+ * (4 MiB), and the answer to one range at most `SYNC_ANSWER_BYTES_MAX`.
  */
 import { ID_BYTES, type IdEntry, type IdTrie } from "./id_trie.ts";
 import {
@@ -53,8 +64,8 @@ import {
   PREFIX_BYTES_MAX,
   rangeBytes,
   SYNC_FINGERPRINT_BYTES,
-  SYNC_FRAME_BYTES_MAX,
   SYNC_FRAME_RANGES_MAX,
+  SYNC_FRAME_V1_BYTES_MAX,
   SYNC_ID_PREFIX_BYTES,
   SYNC_RANGE_IDS_MAX,
   SyncFrameError,
@@ -62,15 +73,17 @@ import {
   varintBytes,
   wireFingerprint,
 } from "./_range_frame.ts";
-import { SYNC_WHOLE_RANGE_IDS_MAX } from "./_reconciler.ts";
+import { SYNC_WHOLE_RANGE_IDS_MAX } from "./_reconciler_v1.ts";
+import { SYNC_FRAME_BYTES_MAX, SYNC_FRAME_VERSION_CELLS } from "./_cell_frame.ts";
+import { respondCells, SYNC_CELL_RESPONSE_BYTES_MIN } from "./_cell_respond.ts";
 import { FINGERPRINT_BYTES } from "../protocol/fingerprint.ts";
 
 export {
   decodeFrame,
   encodeFrame,
   SYNC_FINGERPRINT_BYTES,
-  SYNC_FRAME_BYTES_MAX,
   SYNC_FRAME_RANGES_MAX,
+  SYNC_FRAME_V1_BYTES_MAX,
   SYNC_FRAME_VERSION,
   SYNC_ID_PREFIX_BYTES,
   SYNC_RANGE_IDS_MAX,
@@ -80,20 +93,39 @@ export {
   type SyncRange,
 } from "./_range_frame.ts";
 export {
-  Reconciler,
+  type CellAnswer,
+  type CellEntry,
+  type CellRange,
+  decodeCellRequest,
+  decodeCellResponse,
+  encodeCellRequest,
+  encodeCellResponse,
+  SYNC_ANSWER_BYTES_MAX,
+  SYNC_CELL_FINGERPRINT_BYTES,
+  SYNC_CELL_RANGES_MAX,
+  SYNC_FRAME_BYTES_MAX,
+  SYNC_FRAME_VERSION_CELLS,
+  SYNC_SPLIT_BITS_MAX,
+} from "./_cell_frame.ts";
+export { SYNC_CELL_RESPONSE_BYTES_MIN } from "./_cell_respond.ts";
+export { Reconciler, SYNC_CLIENT_FRAME_BYTES } from "./_reconciler.ts";
+export {
+  ReconcilerV1,
+  SYNC_START_NIBBLES,
+  SYNC_START_NIBBLES_MAX,
+  SYNC_WHOLE_RANGE_IDS_MAX,
+} from "./_reconciler_v1.ts";
+export {
   type ReconcilerOptions,
   type ReconcileStep,
   SYNC_ROUNDS_MAX,
   SYNC_SESSION_BYTES_MAX,
   SYNC_SESSION_DIFFERENCES_MAX,
   SYNC_SESSION_RANGES_MAX,
-  SYNC_START_NIBBLES,
-  SYNC_START_NIBBLES_MAX,
-  SYNC_WHOLE_RANGE_IDS_MAX,
   SyncBudgetError,
-} from "./_reconciler.ts";
+} from "./_session.ts";
 
-/** Default for `idListMax`: a server holding at most this many ids in a differing range sends them. */
+/** Version 1: default `idListMax`, a server holding at most this many ids in a differing range sends them. */
 export const ID_LIST_MAX = 16;
 
 /** Largest answer to one request range: 16 children, each an id list or a CHILDREN range. */
@@ -102,11 +134,14 @@ const ANSWER_BYTES_MAX = CHILDREN_PER_RANGE * Math.max(
     SYNC_RANGE_IDS_MAX * ID_BYTES,
   CHILDREN_RANGE_BYTES_MAX,
 );
-/** Smallest usable response limit, bytes: the answer to any one request range must fit. */
+/** Version 1: smallest usable response limit, bytes: the answer to any one request range must fit. */
 export const SYNC_RESPONSE_BYTES_MIN = FRAME_HEADER_BYTES_MAX + ANSWER_BYTES_MAX;
 
 // Every response must be able to answer at least one request range, or a session could stall.
-if (SYNC_RESPONSE_BYTES_MIN > SYNC_FRAME_BYTES_MAX) {
+if (
+  SYNC_RESPONSE_BYTES_MIN > SYNC_FRAME_V1_BYTES_MAX ||
+  SYNC_CELL_RESPONSE_BYTES_MIN > SYNC_FRAME_BYTES_MAX
+) {
   throw new Error("SYNC_FRAME_BYTES_MAX must hold the answer to one range at SYNC_RANGE_IDS_MAX");
 }
 if (
@@ -121,30 +156,49 @@ if (SYNC_FINGERPRINT_BYTES > FINGERPRINT_BYTES || 2 * SYNC_ID_PREFIX_BYTES !== I
 
 /** Server options; defaults on the fields. */
 export interface RespondOptions {
-  /** Send the id list of a differing range holding at most this many ids. Default `ID_LIST_MAX`. */
+  /** Version 1: send the id list of a differing range holding at most this many ids. Default `ID_LIST_MAX`. */
   readonly idListMax?: number;
-  /** Response size cap, bytes, ≥ `SYNC_RESPONSE_BYTES_MIN`. Default `SYNC_FRAME_BYTES_MAX`. */
+  /**
+   * Response size cap, bytes: version 1 `SYNC_RESPONSE_BYTES_MIN`..`SYNC_FRAME_V1_BYTES_MAX`
+   * (default the latter), version 2 `SYNC_CELL_RESPONSE_BYTES_MIN`..`SYNC_FRAME_BYTES_MAX`
+   * (default the latter). A cap past a version's maximum is cut to it.
+   */
   readonly frameBytesMax?: number;
 }
 
 /**
- * Answers one request frame against the server's `trie`, statelessly: ranges whose fingerprints
- * match get nothing; others get the server's id list or child fingerprints. Ranges that do not
- * fit in the response are counted in its `deferred` field. Throws `SyncFrameError` for any frame
- * that is not a valid request.
+ * Answers one request frame against the server's `trie`, statelessly, in the request's frame
+ * version (its first byte): version 2 with `respondCells` (`_cell_respond.ts`), version 1 below.
+ * Ranges that do not fit in the response are counted in its `deferred` field. Throws
+ * `SyncFrameError` for any frame that is not a valid request.
  */
 export function respond<T>(
   trie: IdTrie<T>,
   request: Uint8Array,
   options: RespondOptions = {},
 ): Uint8Array {
+  if (request instanceof Uint8Array && request[0] === SYNC_FRAME_VERSION_CELLS) {
+    const cap = Math.min(options.frameBytesMax ?? SYNC_FRAME_BYTES_MAX, SYNC_FRAME_BYTES_MAX);
+    if (!(cap >= SYNC_CELL_RESPONSE_BYTES_MIN)) {
+      throw new RangeError(`Cannot respond with frameBytesMax ${cap}: too small`);
+    }
+    return respondCells(trie, request, cap);
+  }
+  return respondV1(trie, request, options);
+}
+
+/** Answers a version-1 request: ranges whose fingerprints match get nothing; others the server's id list or child fingerprints. */
+function respondV1<T>(trie: IdTrie<T>, request: Uint8Array, options: RespondOptions): Uint8Array {
   const idListMax = options.idListMax ?? ID_LIST_MAX;
-  const frameBytesMax = options.frameBytesMax ?? SYNC_FRAME_BYTES_MAX;
+  const frameBytesMax = Math.min(
+    options.frameBytesMax ?? SYNC_FRAME_V1_BYTES_MAX,
+    SYNC_FRAME_V1_BYTES_MAX,
+  );
   if (!Number.isInteger(idListMax) || idListMax < 1 || idListMax > SYNC_RANGE_IDS_MAX) {
     throw new RangeError(`Cannot respond with idListMax ${idListMax}: 1..${SYNC_RANGE_IDS_MAX}`);
   }
-  if (frameBytesMax < SYNC_RESPONSE_BYTES_MIN || frameBytesMax > SYNC_FRAME_BYTES_MAX) {
-    throw new RangeError(`Cannot respond with frameBytesMax ${frameBytesMax}: too small or large`);
+  if (frameBytesMax < SYNC_RESPONSE_BYTES_MIN) {
+    throw new RangeError(`Cannot respond with frameBytesMax ${frameBytesMax}: too small`);
   }
   const frame = decodeFrame(request);
   if (frame.deferred !== 0) {

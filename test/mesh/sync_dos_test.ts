@@ -8,42 +8,24 @@ import assert from "node:assert/strict";
 import { SYNC_PENALTY_MS_MIN } from "../../src/mesh/mesh_node.ts";
 import { RegionIndex, SYNC_CHANNEL_TRIES_MAX } from "../../src/mesh/region_index.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
-import {
-  decodeFrame,
-  encodeFrame,
-  SYNC_FRAME_BYTES_MAX,
-  SYNC_FRAME_RANGES_MAX,
-  type SyncRange,
-} from "../../src/sync/range_reconcile.ts";
+import { encodeCellRequest } from "../../src/sync/range_reconcile.ts";
 import { encodeBase64Url } from "../../src/protocol/base64url.ts";
 import { InProcessMesh } from "../support/in_process_mesh.ts";
+import { cellLiar } from "../support/sync_liar.ts";
 
-const randomFingerprints = () =>
-  Array.from({ length: 16 }, () => crypto.getRandomValues(new Uint8Array(8)));
-
-/** Answers every range asked with 16 random child fingerprints, as much as fits in a frame. */
-function liarAnswer(request: Uint8Array): Uint8Array {
-  const asked = decodeFrame(request).ranges;
-  const out: SyncRange[] = [];
-  let bytes = 8, answered = 0;
-  for (const range of asked) {
-    const paths = range.kind === "children"
-      ? Array.from({ length: 16 }, (_, c) => [...range.prefix, c])
-      : [[...range.prefix]];
-    const answers: SyncRange[] = paths.filter((p) => p.length < 64).map((p) => ({
-      kind: "children",
-      prefix: Uint8Array.from(p),
-      fingerprints: randomFingerprints(),
-    }));
-    const size = answers.reduce((sum, a) => sum + 4 + ((a.prefix.length + 1) >> 1) + 128, 0);
-    if (bytes + size > SYNC_FRAME_BYTES_MAX) break;
-    if (out.length + answers.length > SYNC_FRAME_RANGES_MAX) break;
-    out.push(...answers);
-    bytes += size;
-    answered++;
-  }
-  return encodeFrame({ deferred: asked.length - answered, ranges: out });
+/** mulberry32, so the liar's answers replay. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
 }
+
+/** Answers every asked sub-cell with a random cell far from the asker's, as much as fits. */
+const liarAnswer = cellLiar(random(1));
 
 Deno.test("MeshNode.antiEntropyTick() abandons a session with a lying /v1/sync peer, backs off from it and retries later", async () => {
   const mesh = new InProcessMesh([{ id: "eu-1", zone: "eu" }, { id: "eu-2", zone: "eu" }]);
@@ -105,7 +87,7 @@ Deno.test("RegionIndex.respond() for empty channels keeps no trie and evicts no 
   }));
   await store.putDeltas(deltas);
   const index = new RegionIndex(store);
-  const request = encodeFrame({ deferred: 0, ranges: [] });
+  const request = encodeCellRequest({ salt: new Uint8Array(8), ranges: [] });
   await index.respond(request, "big");
   assert.equal(store.fullReads.get("big"), 1);
   for (let i = 0; i < 4 * SYNC_CHANNEL_TRIES_MAX; i++) {
