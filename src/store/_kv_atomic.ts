@@ -67,14 +67,45 @@ export function chunkForAtomic(deltas: readonly StoredDelta[]): StoredDelta[][] 
   return chunks;
 }
 
-/** Commits `op`; a commit that met SQLite's write lock held by another process is a lost race. */
-export function commitOrContend(
+/**
+ * How one store's delta commits went: how often an attempt lost a race, and to what. Instances
+ * sharing a store see each other only here (a commit that lost is retried on fresh reads).
+ */
+export interface KvCommitStats {
+  /** Atomic commits that stored deltas. */
+  commits: number;
+  /** Commit attempts with deltas to store, successful or not. */
+  attempts: number;
+  /** Attempts refused because a checked counter (a channel's, the log's) had changed. */
+  conflicts: number;
+  /** Attempts that met SQLite's write lock held by another process (a local file only). */
+  locked: number;
+}
+
+export const newCommitStats = (): KvCommitStats => ({
+  commits: 0,
+  attempts: 0,
+  conflicts: 0,
+  locked: 0,
+});
+
+/**
+ * Commits `op`; a commit that met SQLite's write lock held by another process is a lost race.
+ * With `stats`, counts the attempt and how it ended.
+ */
+export async function commitOrContend(
   op: Deno.AtomicOperation,
+  stats?: KvCommitStats,
 ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
-  return op.commit().catch((error) => {
-    if (isLockContention(error)) return { ok: false } as const;
-    throw error;
+  if (stats !== undefined) stats.attempts++;
+  const result = await op.commit().catch((error) => {
+    if (!isLockContention(error)) throw error;
+    if (stats !== undefined) stats.locked++;
+    return null;
   });
+  if (result === null) return { ok: false };
+  if (stats !== undefined) result.ok ? stats.commits++ : stats.conflicts++;
+  return result;
 }
 
 /**

@@ -24,19 +24,13 @@
  * its counter ["g"], so log numbers are gapless too — at the price that writers on different
  * channels from different instances now serialise on that one key.
  */
-import {
-  backOff,
-  chunkForAtomic,
-  commitOrContend,
-  compareAndSet,
-  setIfAbsent,
-} from "./_kv_atomic.ts";
+import { compareAndSet, type KvCommitStats, setIfAbsent } from "./_kv_atomic.ts";
 import { KvBlobs } from "./_kv_blobs.ts";
 import { KvIndex } from "./_kv_index.ts";
-import { type KvPlanRead, KvPlanReader, storedRunAbove } from "./_kv_plan_input.ts";
+import { KvPlanReader, storedRunAbove } from "./_kv_plan_input.ts";
+import { KvDeltaWriter, type StoredEquivocation, type StoredLogEntry } from "./_kv_put.ts";
 import { KvTokenBuckets } from "./_kv_token_buckets.ts";
 import { grantLease, releasedLease } from "./_lease.ts";
-import { type Plan, planPut } from "./_put_plan.ts";
 import { assertTokenRequests } from "./_token_bucket.ts";
 import {
   assertCursorAdvance,
@@ -50,14 +44,12 @@ import {
   type ArrivalPage,
   type AuthorHead,
   type DeltaOrigin,
-  type Equivocation,
   type EquivocationPage,
   type IndexKey,
   type IndexListOptions,
   type IndexPage,
   type IndexWrite,
   type Lease,
-  type LogEntry,
   type LogPage,
   type PutOutcome,
   type RegionStore,
@@ -74,24 +66,13 @@ export {
   KV_ATOMIC_MUTATIONS_MAX,
   KV_CHUNK_BYTES_MAX,
   KV_COMMIT_ATTEMPTS_MAX,
+  type KvCommitStats,
 } from "./_kv_atomic.ts";
 export { KV_GET_MANY_KEYS_MAX } from "./_kv_plan_input.ts";
+export { KV_GROUP_COMMIT_DELTAS_MAX } from "./_kv_put.ts";
 
-/** Most deltas one group commit gathers from queued writers (bounds the wait of each). */
-export const KV_GROUP_COMMIT_DELTAS_MAX = 1_000;
 /** A delta as stored under ["a", channel, arrival]. */
 type StoredRecord = Omit<StoredDelta, "channel">;
-/** A region-log entry as stored under ["l", n]. */
-type StoredLogEntry = Omit<LogEntry, "n">;
-/** An equivocation as stored under ["q", n]. */
-type StoredEquivocation = Omit<Equivocation, "n">;
-
-interface PendingPut {
-  readonly deltas: readonly StoredDelta[];
-  readonly origin: DeltaOrigin;
-  resolve(outcomes: PutOutcome[]): void;
-  reject(error: unknown): void;
-}
 
 export interface DenoKvStoreOptions {
   /** Key prefix, so several regions or tests can share one database. Default `[]`. */
@@ -105,25 +86,24 @@ export class DenoKvStore implements RegionStore {
   readonly #kv: Deno.Kv;
   readonly #prefix: Deno.KvKey;
   readonly #ownsKv: boolean;
-  /**
-   * Group commit: writers of one instance queue here and one drain loop writes everything queued
-   * so far in as few atomic commits as the limits allow. Commits cost a disk sync each, and
-   * concurrent writers of one channel would otherwise collide on its counter and retry. Other
-   * instances are still serialised by the counter checks (channel counters and the log's).
-   */
-  readonly #queue: PendingPut[] = [];
   readonly #reader: KvPlanReader;
   /** Token buckets: their own queue and commits, apart from the delta path and its caches. */
   readonly #buckets: KvTokenBuckets;
   readonly #index: KvIndex;
   readonly blobs: KvBlobs;
-  #draining = false;
+  readonly #writer: KvDeltaWriter;
 
   constructor(kv: Deno.Kv, options: DenoKvStoreOptions = {}) {
     this.#kv = kv;
     this.#prefix = options.prefix ?? [];
     this.#ownsKv = options.ownsKv ?? true;
     this.#reader = new KvPlanReader(kv, (...parts) => this.#key(...parts));
+    this.#writer = new KvDeltaWriter(
+      kv,
+      (...parts) => this.#key(...parts),
+      (work) => this.#guard(work),
+      this.#reader,
+    );
     this.#buckets = new KvTokenBuckets(kv, (bucket) => this.#key("rl", bucket));
     this.#index = new KvIndex(kv, this.#key("x"), (work) => this.#guard(work));
     this.blobs = new KvBlobs(kv, (...parts) => this.#key(...parts), (work) => this.#guard(work));
@@ -137,120 +117,18 @@ export class DenoKvStore implements RegionStore {
     return new DenoKvStore(await Deno.openKv(path), options);
   }
 
+  /** How this instance's delta commits went since it opened (a copy). */
+  get commitStats(): KvCommitStats {
+    return this.#writer.stats;
+  }
+
   putDeltas(deltas: readonly StoredDelta[], origin: DeltaOrigin = "agent"): Promise<PutOutcome[]> {
-    return new Promise((resolve, reject) => {
+    try {
       assertOrigin(origin);
-      this.#queue.push({ deltas, origin, resolve, reject });
-      if (!this.#draining) this.#drain();
-    });
-  }
-
-  async #drain(): Promise<void> {
-    this.#draining = true;
-    while (this.#queue.length > 0) {
-      const group: PendingPut[] = [];
-      let size = 0;
-      while (
-        this.#queue.length > 0 &&
-        (group.length === 0 || size + this.#queue[0].deltas.length <= KV_GROUP_COMMIT_DELTAS_MAX)
-      ) {
-        const next = this.#queue.shift()!;
-        group.push(next);
-        size += next.deltas.length;
-      }
-      try {
-        const outcomes: PutOutcome[] = [];
-        const origins = group.flatMap((g) => g.deltas.map(() => g.origin));
-        for (const chunk of chunkForAtomic(group.flatMap((g) => g.deltas))) {
-          const chunkOrigins = origins.slice(outcomes.length, outcomes.length + chunk.length);
-          outcomes.push(...await this.#guard(() => this.#putChunk(chunk, chunkOrigins)));
-        }
-        let offset = 0;
-        for (const g of group) {
-          g.resolve(outcomes.slice(offset, offset += g.deltas.length));
-        }
-      } catch (error) {
-        for (const g of group) g.reject(error);
-      }
+    } catch (error) {
+      return Promise.reject(error);
     }
-    this.#draining = false;
-  }
-
-  /** Writes one chunk in one atomic commit; `origins[i]` is the log origin of `chunk[i]`. */
-  async #putChunk(
-    chunk: readonly StoredDelta[],
-    origins: readonly DeltaOrigin[],
-  ): Promise<PutOutcome[]> {
-    const channels = [...new Set(chunk.map((d) => d.channel))];
-    for (let attempt = 1;; attempt++) {
-      let committed = false;
-      try {
-        const read = await this.#reader.read(chunk, channels);
-        const plan = planPut(chunk, read.input);
-        if (plan.writes.length === 0) return plan.outcomes;
-        const { op, logLast } = this.#writeOf(plan, read, origins);
-        const result = await commitOrContend(op);
-        if (result.ok) {
-          committed = true;
-          this.#remember(plan, read, result.versionstamp, logLast);
-          return plan.outcomes;
-        }
-      } finally {
-        // Another writer got in first, or the store failed: what we knew may be stale.
-        if (!committed) this.#reader.forget(channels);
-      }
-      await backOff(attempt, "commit deltas");
-    }
-  }
-
-  /**
-   * The atomic write of `plan`: checks of every counter it was planned from, each accepted
-   * delta's record, id pointer, seq slot and region-log entry, and the new counters and heads.
-   */
-  #writeOf(plan: Plan, read: KvPlanRead, origins: readonly DeltaOrigin[]) {
-    const op = this.#kv.atomic();
-    for (const channel of plan.lastArrival.keys()) {
-      op.check({
-        key: this.#key("c", channel),
-        versionstamp: read.entries.get(channel)!.versionstamp,
-      });
-    }
-    op.check({ key: this.#key("g"), versionstamp: read.log.versionstamp });
-    // Writes follow the accepted outcomes in input order: this pairs each with its origin.
-    const writeOrigins = plan.outcomes.flatMap((o, i) =>
-      o.status === "duplicate" ? [] : [origins[i]]
-    );
-    let n = read.log.last;
-    plan.writes.forEach(({ delta, arrival, existingId }, i) => {
-      const { channel, id, author, seq, body, sig } = delta;
-      op.set(this.#key("a", channel, arrival), { id, author, seq, body, sig });
-      op.set(this.#key("d", channel, id), arrival);
-      if (existingId === undefined) op.set(this.#key("s", channel, author, seq), id);
-      const entry: StoredLogEntry = { channel, id, origin: writeOrigins[i] };
-      op.set(this.#key("l", ++n), entry);
-      if (existingId !== undefined) {
-        const equivocation: StoredEquivocation = { author, channel, seq, id, existingId };
-        op.set(this.#key("q", n), equivocation);
-      }
-    });
-    op.set(this.#key("g"), n);
-    for (const [channel, last] of plan.lastArrival) op.set(this.#key("c", channel), last);
-    for (const [hk, head] of plan.heads) op.set(this.#headKvKey(hk), head);
-    return { op, logLast: n };
-  }
-
-  /** After a commit at `versionstamp`, the caches are exact again for what it wrote. */
-  #remember(plan: Plan, read: KvPlanRead, versionstamp: string, logLast: number): void {
-    this.#reader.log = { versionstamp, last: logLast };
-    for (const [channel, last] of plan.lastArrival) {
-      const entry = read.entries.get(channel)!;
-      entry.versionstamp = versionstamp;
-      entry.last = last;
-    }
-    for (const [hk, head] of plan.heads) {
-      const [channel, author] = hk.split("\u0000");
-      this.#reader.cache.setHead(read.entries.get(channel)!, author, head);
-    }
+    return this.#writer.put(deltas, origin);
   }
 
   getDelta(channel: string, id: string): Promise<StoredDelta | null> {
@@ -423,12 +301,6 @@ export class DenoKvStore implements RegionStore {
 
   #key(...parts: Deno.KvKeyPart[]): Deno.KvKey {
     return [...this.#prefix, ...parts];
-  }
-
-  /** The Deno KV key of an author head named by `headKey(channel, author)`. */
-  #headKvKey(hk: string): Deno.KvKey {
-    const [channel, author] = hk.split("\u0000");
-    return this.#key("h", channel, author);
   }
 
   async #guard<T>(work: () => Promise<T>): Promise<T> {

@@ -60,12 +60,12 @@ import {
   assertLeaseRequest,
   assertLogPage,
   assertName,
-  assertOrigin,
   LOG_PAGE_ENTRIES_MAX,
 } from "./_store_args.ts";
 import { UpstashBlobs } from "./_upstash_blobs.ts";
 import { UpstashIndex } from "./_upstash_index.ts";
-import { isNoScript, UpstashRunner } from "./_upstash_runner.ts";
+import { UpstashDeltaWriter, type UpstashPutStats } from "./_upstash_put.ts";
+import { UpstashRunner } from "./_upstash_runner.ts";
 import {
   CURSOR_SCRIPT,
   EQUIVOCATIONS_SCRIPT,
@@ -73,7 +73,6 @@ import {
   LEASE_SCRIPT,
   LIST_SCRIPT,
   LOG_SCRIPT,
-  PUT_SCRIPT,
   RELEASE_SCRIPT,
   TOKEN_SCRIPT,
 } from "./_upstash_scripts.ts";
@@ -83,15 +82,11 @@ import {
   TOKEN_BUCKET_TTL_MS_MAX,
 } from "./_token_bucket.ts";
 import {
-  assertStorable,
-  type Call,
   parseEquivocation,
   parseGrant,
   parseLease,
   parseLogEntry,
-  parsePutReply,
   parseRecord,
-  planRequests,
 } from "./_upstash_wire.ts";
 import {
   type ArrivalPage,
@@ -116,6 +111,7 @@ import {
 export { planRequests } from "./_upstash_wire.ts";
 
 export { REPLAY_GUARD_TTL_SECONDS, type UpstashStoreOptions, type UpstashStoreTuning };
+export type { UpstashPutStats };
 
 export class UpstashStore implements RegionStore {
   readonly kind = "upstash";
@@ -126,6 +122,7 @@ export class UpstashStore implements RegionStore {
   readonly #run: UpstashRunner;
   readonly #index: UpstashIndex;
   readonly blobs: UpstashBlobs;
+  readonly #writer: UpstashDeltaWriter;
 
   /**
    * Builds its own client from `{url, token}` (no auto-pipelining or deserialization, a
@@ -146,6 +143,7 @@ export class UpstashStore implements RegionStore {
     this.#pageBytesMax = checked.listPageBytesMax ?? LIST_PAGE_BYTES_DEFAULT;
     this.#index = new UpstashIndex(this.#run, this.#prefix, this.#pageBytesMax);
     this.blobs = new UpstashBlobs(this.#run, this.#prefix);
+    this.#writer = new UpstashDeltaWriter(this.#run, this.#prefix, this.#putBytesMax);
   }
 
   /** A store on `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN` as read by `env`. */
@@ -163,64 +161,13 @@ export class UpstashStore implements RegionStore {
     return new UpstashStore({ url, token, ...tuning });
   }
 
-  async putDeltas(
-    deltas: readonly StoredDelta[],
-    origin: DeltaOrigin = "agent",
-  ): Promise<PutOutcome[]> {
-    assertOrigin(origin);
-    deltas.forEach(assertStorable);
-    const outcomes: PutOutcome[] = new Array(deltas.length);
-    if (deltas.length === 0) return outcomes;
-    const sha = await this.#run.sha(PUT_SCRIPT);
-    for (const request of planRequests(deltas, this.#putBytesMax)) {
-      const replies = await this.#run.guard(
-        "store deltas",
-        () => this.#runPut(request, origin, sha),
-      );
-      request.forEach((call, i) => {
-        parsePutReply(replies[i], call.deltas.length).forEach((outcome, k) => {
-          outcomes[call.indices[k]] = outcome;
-        });
-      });
-    }
-    return outcomes;
+  /** How this instance's delta writes went since it opened (a copy). */
+  get putStats(): UpstashPutStats {
+    return this.#writer.stats;
   }
 
-  /** Sends one request of script calls (by SHA); resends with EVAL those redis did not know. */
-  async #runPut(request: readonly Call[], origin: DeltaOrigin, sha: string): Promise<unknown[]> {
-    const nonce = crypto.randomUUID();
-    const log = this.#regionKey("log");
-    const invocations = request.map((call, i) => {
-      const base = this.#channelKey(call.channel);
-      const keys = [
-        `${base}:d`,
-        `${base}:a`,
-        `${base}:h`,
-        `${base}:r:${nonce}:${i}`,
-        `${log}:n`,
-        log,
-        this.#regionKey("equivocations"),
-      ];
-      const args = [`${base}:s:`, String(REPLAY_GUARD_TTL_SECONDS), origin, call.channel];
-      for (const d of call.deltas) args.push(d.id, d.author, String(d.seq), d.sig, d.body);
-      return { keys, args };
-    });
-    const replies = await this.#run.exec(
-      invocations,
-      (p, { keys, args }) => p.evalsha(sha, keys, args),
-    );
-    const missing = replies.flatMap((r, i) => isNoScript(r.error) ? [i] : []);
-    if (missing.length > 0) {
-      const again = await this.#run.exec(
-        missing.map((i) => invocations[i]),
-        (p, { keys, args }) => p.eval(PUT_SCRIPT, keys, args),
-      );
-      missing.forEach((i, k) => replies[i] = again[k]);
-    }
-    return replies.map((r) => {
-      if (r.error) throw new StoreUnavailableError(`Upstash rejected a script call: ${r.error}`);
-      return r.result;
-    });
+  putDeltas(deltas: readonly StoredDelta[], origin: DeltaOrigin = "agent"): Promise<PutOutcome[]> {
+    return this.#writer.put(deltas, origin);
   }
 
   async getDelta(channel: string, id: string): Promise<StoredDelta | null> {
