@@ -122,14 +122,18 @@ async function fill(
 /**
  * Cuts bytes into chunks and writes them a batch (`chunksPerWrite` chunks) at a time, with one
  * write in flight while the next batch fills: reading the stream and committing to the store
- * overlap, and at most two batches (≤ 2 × 600 KiB on Deno KV) are held.
+ * overlap, and at most two batches (≤ 2 × 720 KiB on Deno KV) are held. The buffers grow with
+ * the bytes received (doubling from one chunk up to a batch), so an upload whose body stalls
+ * holds nothing and a slow one about what it sent: a client cannot pin a batch per request.
  */
 class ChunkWriter {
   readonly #blobs: BlobStore;
   readonly #upload: string;
   readonly #charge?: (totalBytes: number) => Promise<void>;
-  #buffer: Uint8Array;
-  #spare: Uint8Array;
+  readonly #batchBytes: number;
+  #buffer = new Uint8Array(0);
+  /** The buffer of the write in flight (or last sent), reused for the batch after next. */
+  #spare = new Uint8Array(0);
   #filled = 0;
   #written = 0;
   #nextChunk = 0;
@@ -140,8 +144,7 @@ class ChunkWriter {
     this.#blobs = blobs;
     this.#upload = upload;
     this.#charge = charge;
-    this.#buffer = new Uint8Array(blobs.chunkBytes * blobs.chunksPerWrite);
-    this.#spare = new Uint8Array(this.#buffer.length);
+    this.#batchBytes = blobs.chunkBytes * blobs.chunksPerWrite;
   }
 
   /** Bytes taken so far (written, in flight or buffered). */
@@ -153,13 +156,24 @@ class ChunkWriter {
   async write(bytes: Uint8Array): Promise<boolean> {
     let at = 0;
     while (at < bytes.length) {
-      const n = Math.min(bytes.length - at, this.#buffer.length - this.#filled);
+      const n = Math.min(bytes.length - at, this.#batchBytes - this.#filled);
+      this.#reserve(this.#filled + n);
       this.#buffer.set(bytes.subarray(at, at + n), this.#filled);
       this.#filled += n;
       at += n;
-      if (this.#filled === this.#buffer.length && !await this.#send()) return false;
+      if (this.#filled === this.#batchBytes && !await this.#send()) return false;
     }
     return true;
+  }
+
+  /** Grows the buffer being filled to hold `bytes` (doubling, at most a batch). */
+  #reserve(bytes: number): void {
+    if (bytes <= this.#buffer.length) return;
+    let capacity = Math.max(this.#buffer.length, this.#blobs.chunkBytes);
+    while (capacity < bytes) capacity *= 2;
+    const grown = new Uint8Array(Math.min(capacity, this.#batchBytes));
+    grown.set(this.#buffer.subarray(0, this.#filled));
+    this.#buffer = grown;
   }
 
   /** Sends what is buffered (the last chunk may be short) and waits for every write. */
