@@ -4,8 +4,8 @@
  * `_equivocations` the shape of every proof (their inner signatures are the caller's too: see
  * `proofSignatures`), for `_registry` one card op keyed by its author, `_topic:` channels hold
  * topic messages only, an `_inbox:` channel direct messages and its owner's acknowledgements,
- * `_proposals` one proposal of its author per delta, a `_votes:` channel one ballot of its author
- * per delta (which expires, for agents' pushes, when the proposal closes), `_blobs` blob
+ * `_proposals` one proposal of its author per delta and a `_votes:` channel one ballot of its
+ * author per delta (both expire, for agents' pushes, when the proposal closes), `_blobs` blob
  * references keyed by their own author, and every other `_` channel reserved. Pure; never throws.
  */
 import { REGISTRY_CHANNEL, registryOpsProblem } from "./agent_card.ts";
@@ -23,6 +23,7 @@ import type { Op } from "./delta.ts";
 import {
   type Ballot,
   ballotCloses,
+  PROPOSAL_GRACE_MS_DEFAULT,
   proposalOpsProblem,
   PROPOSALS_CHANNEL,
   voteOpsProblem,
@@ -43,7 +44,14 @@ export function parseEnvelope(envelope: unknown, nowMs: number): Parsed {
   }
   if (channel === PROPOSALS_CHANNEL) {
     const problem = proposalOpsProblem(author, seq, ts, ops);
-    return problem === null ? parsed : reject(id, "bad_proposal", problem);
+    if (problem !== null) return reject(id, "bad_proposal", problem);
+    // Nobody could vote on a proposal pushed after its close: agents may push it until then.
+    const value = (ops[0] as { value: unknown }).value as { deadline: number; grace?: number };
+    const closes = ballotCloses({
+      deadline: value.deadline,
+      grace: value.grace ?? PROPOSAL_GRACE_MS_DEFAULT,
+    });
+    return { ...parsed, delta: { ...parsed.delta, expires: closes } };
   }
   if (channel.startsWith(INBOX_CHANNEL_PREFIX)) {
     const problem = ackOpsProblem(channel.slice(INBOX_CHANNEL_PREFIX.length), author, ops);
