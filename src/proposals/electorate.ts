@@ -5,8 +5,12 @@
  * n deltas each signed in a channel before the proposal's `ts`. Region-local data (reputation,
  * arrival times, liveness) never enters it, so equal delta sets give equal electorates.
  *
- * Each instance follows the channels it needs incrementally (`StoreFollower`), so a tally after
- * new arrivals reads only those.
+ * Each instance follows the channels it needs incrementally (`StoreFollower`): one registry
+ * history, and one activity index per channel shared by every proposal that weighs by it (kept
+ * when a proposal is evicted). A proposal's electorate is built once and then kept up to date:
+ * a read after new arrivals looks again only at the agents whose cards or activity changed, so
+ * what a read costs does not grow with the registry or the channel (a public GET must not walk
+ * them).
  */
 import { StoreFollower } from "../guard/channel_follower.ts";
 import { parseAgentCard, REGISTRY_CHANNEL, tagTerm } from "../protocol/agent_card.ts";
@@ -31,6 +35,8 @@ interface CardVersion {
  */
 export class RegistryHistory {
   readonly #versions = new Map<string, CardVersion[]>();
+  /** The author of each version noted, in the order noted. */
+  readonly #changes: string[] = [];
   readonly #follower: StoreFollower;
   #version = 0;
 
@@ -73,61 +79,106 @@ export class RegistryHistory {
     const list = this.#versions.get(author) ?? [];
     if (list.length === 0) this.#versions.set(author, list);
     list.push({ stamp: { ts, lc, author, seq, op: 0, id }, terms });
+    this.#changes.push(author);
+  }
+
+  /** How many versions were noted so far: pass it to `changedSince` later. */
+  get mark(): number {
+    return this.#changes.length;
+  }
+
+  /** The authors with versions noted since `mark`. */
+  changedSince(mark: number): Set<string> {
+    return new Set(this.#changes.slice(mark));
   }
 
   /** The agents whose card as of `ts` (deltas signed strictly before it) matches the query. */
-  matching(query: Exclude<Eligibility, { agents: readonly string[] }>, ts: number): string[] {
-    const skill = "skill" in query ? query.skill : undefined;
-    const tag = query.tag === undefined ? undefined : tagTerm(query.tag);
+  matching(query: RegistryQuery, ts: number): string[] {
     const out: string[] = [];
-    for (const [author, versions] of this.#versions) {
-      let card: CardVersion | undefined;
-      for (const v of versions) {
-        if (v.stamp.ts < ts && (card === undefined || compareStamps(v.stamp, card.stamp) > 0)) {
-          card = v;
-        }
-      }
-      const terms = card?.terms;
-      if (terms === undefined || terms === null) continue;
-      if (skill !== undefined && !terms.skills.includes(skill)) continue;
-      if (tag !== undefined && !terms.tags.includes(tag)) continue;
-      out.push(author);
+    for (const author of this.#versions.keys()) {
+      if (this.matches(author, query, ts)) out.push(author);
     }
     return out;
   }
+
+  /** Whether `author`'s card as of `ts` (deltas signed strictly before it) matches the query. */
+  matches(author: string, query: RegistryQuery, ts: number): boolean {
+    let card: CardVersion | undefined;
+    for (const v of this.#versions.get(author) ?? []) {
+      if (v.stamp.ts < ts && (card === undefined || compareStamps(v.stamp, card.stamp) > 0)) {
+        card = v;
+      }
+    }
+    const terms = card?.terms;
+    if (terms === undefined || terms === null) return false;
+    if ("skill" in query && !terms.skills.includes(query.skill)) return false;
+    return query.tag === undefined || terms.tags.includes(tagTerm(query.tag));
+  }
 }
 
-/** Per author, how many deltas of one channel were signed strictly before a time. */
-export class ActivityCounts {
-  readonly #counts = new Map<string, number>();
-  readonly #follower: StoreFollower;
-  #version = 0;
+/** A registry query of an electorate: a skill and/or a tag. */
+type RegistryQuery = Exclude<Eligibility, { agents: readonly string[] }>;
 
-  constructor(store: RegionStore, channel: string, beforeTs: number) {
+/**
+ * Per author, the `ts` of each of its deltas in one channel, sorted: how many it signed before
+ * any time, for every proposal that weighs by the channel.
+ */
+export class ActivityIndex {
+  readonly #times = new Map<string, number[]>();
+  /** Authors whose times are out of order (a delta arrived after a later-signed one). */
+  readonly #unsorted = new Set<string>();
+  /** The author of each delta noted, in the order noted. */
+  readonly #changes: string[] = [];
+  readonly #follower: StoreFollower;
+
+  constructor(store: RegionStore, channel: string) {
     this.#follower = new StoreFollower(0, async (cursor) => {
       const page = await store.listArrivals(channel, cursor, PAGE);
       for (const record of page.deltas) {
         const { ts } = JSON.parse(record.body) as { ts: number };
-        if (ts >= beforeTs) continue;
-        this.#counts.set(record.author, (this.#counts.get(record.author) ?? 0) + 1);
+        const times = this.#times.get(record.author) ?? [];
+        if (times.length === 0) this.#times.set(record.author, times);
+        // Mostly in order (arrivals follow time); sorted when next counted if not.
+        if (times.length > 0 && ts < times[times.length - 1]) this.#unsorted.add(record.author);
+        times.push(ts);
+        this.#changes.push(record.author);
       }
-      if (page.deltas.length > 0) this.#version++;
       return page;
     });
   }
 
-  get version(): number {
-    return this.#version;
-  }
-
+  /** Catches up with everything stored before the call. */
   refresh(): Promise<void> {
     return this.#follower.refresh();
   }
 
-  /** The author's count. */
-  of(author: string): number {
-    return this.#counts.get(author) ?? 0;
+  /** How many deltas were noted so far: pass it to `changedSince` later. */
+  get mark(): number {
+    return this.#changes.length;
   }
+
+  /** The authors with deltas noted since `mark`. */
+  changedSince(mark: number): Set<string> {
+    return new Set(this.#changes.slice(mark));
+  }
+
+  /** How many deltas `author` signed in the channel with `ts` strictly before `beforeTs`. */
+  countBefore(author: string, beforeTs: number): number {
+    const times = this.#times.get(author) ?? [];
+    if (this.#unsorted.delete(author)) times.sort((a, b) => a - b);
+    return below(times, beforeTs);
+  }
+}
+
+/** How many of the sorted `times` are below `ts` (binary search). */
+function below(times: readonly number[], ts: number): number {
+  let lo = 0, hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid] < ts) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** An electorate from its eligible agents and a weight per agent. */
@@ -145,16 +196,37 @@ export function electorateOf(
   return { weightOf: (voter) => weights.get(voter) ?? 0, total, size: weights.size };
 }
 
+/** Activity indexes one instance keeps at most (one per channel); the least recently used go. */
+export const ACTIVITY_CHANNELS_MAX = 64;
 /**
- * Builds and caches the electorate of proposals in one instance: the registry history is shared
- * by every proposal that queries the registry; activity counts are per proposal (their cut-off
- * is its `ts`). An electorate is rebuilt only when what it is built from has grown.
+ * Deltas the activity indexes of one instance hold at most between them (a number each, ~8
+ * bytes): past it, the least recently used indexes other than the one just read go.
+ */
+export const ACTIVITY_DELTAS_HELD_MAX = 4_000_000;
+
+/** A proposal's electorate as built, with what it was built from (to bring it up to date). */
+interface Built {
+  readonly registry: RegistryHistory | null;
+  readonly activity: ActivityIndex | null;
+  registryMark: number;
+  activityMark: number;
+  readonly weights: Map<string, number>;
+  total: number;
+  readonly electorate: Electorate;
+}
+
+/**
+ * Builds and keeps the electorate of proposals in one instance: the registry history is shared
+ * by every proposal that queries the registry, an activity index by every proposal that weighs
+ * by its channel. A proposal's electorate is built once, then brought up to date by looking
+ * again only at the agents whose cards or activity changed since.
  */
 export class Electorates {
   readonly #store: RegionStore;
   #registry: RegistryHistory | null = null;
-  readonly #activity = new Map<string, ActivityCounts>();
-  readonly #cache = new Map<string, { key: string; electorate: Electorate }>();
+  /** Per channel, its activity index; the map's order is recency. */
+  readonly #activity = new Map<string, ActivityIndex>();
+  readonly #built = new Map<string, Built>();
 
   constructor(store: RegionStore) {
     this.#store = store;
@@ -162,27 +234,49 @@ export class Electorates {
 
   /** The electorate of `proposal`, caught up with everything stored before the call. */
   async of(proposal: Proposal): Promise<Electorate> {
-    const registry = "agents" in proposal.eligible ? null : await this.#registryHistory();
-    const activity = await this.#activityOf(proposal);
-    const key = `${registry?.version ?? -1}/${activity?.version ?? -1}`;
-    const cached = this.#cache.get(proposal.id);
-    if (cached !== undefined && cached.key === key) return cached.electorate;
     const eligible = proposal.eligible;
-    const agents = "agents" in eligible
-      ? eligible.agents
-      : registry!.matching(eligible, proposal.ts);
-    const electorate = electorateOf(
-      agents,
-      activity === null ? () => 1 : (agent) => activityWeight(activity.of(agent)),
-    );
-    this.#cache.set(proposal.id, { key, electorate });
-    return electorate;
+    const [registry, activity] = await Promise.all([
+      "agents" in eligible ? null : this.#registryHistory(),
+      proposal.weights === "equal" ? null : this.#activityIndex(proposal.weights.activity),
+    ]);
+    // From here on, synchronous: a concurrent call never sees half an update.
+    const weight = activity === null
+      ? () => 1
+      : (agent: string) => activityWeight(activity.countBefore(agent, proposal.ts));
+    const listed = "agents" in eligible ? eligible.agents : null;
+    const built = this.#built.get(proposal.id);
+    if (built === undefined || built.registry !== registry || built.activity !== activity) {
+      const agents = listed ?? registry!.matching(eligible as RegistryQuery, proposal.ts);
+      const fresh = buildOf(agents, weight, registry, activity);
+      this.#built.set(proposal.id, fresh);
+      return fresh.electorate;
+    }
+    const changed = new Set<string>();
+    if (registry !== null) {
+      for (const a of registry.changedSince(built.registryMark)) changed.add(a);
+    }
+    if (activity !== null) {
+      for (const a of activity.changedSince(built.activityMark)) changed.add(a);
+    }
+    built.registryMark = registry?.mark ?? 0;
+    built.activityMark = activity?.mark ?? 0;
+    for (const agent of changed) {
+      const member = listed !== null
+        ? listed.includes(agent)
+        : registry!.matches(agent, eligible as RegistryQuery, proposal.ts);
+      const next = member ? weight(agent) : 0;
+      const previous = built.weights.get(agent) ?? 0;
+      if (next === previous) continue;
+      if (next === 0) built.weights.delete(agent);
+      else built.weights.set(agent, next);
+      built.total += next - previous;
+    }
+    return built.electorate;
   }
 
-  /** Forgets what was built for a proposal no longer followed. */
+  /** Forgets what was built for a proposal no longer followed (the shared indexes stay). */
   forget(proposalId: string): void {
-    this.#cache.delete(proposalId);
-    this.#activity.delete(proposalId);
+    this.#built.delete(proposalId);
   }
 
   async #registryHistory(): Promise<RegistryHistory> {
@@ -191,14 +285,60 @@ export class Electorates {
     return this.#registry;
   }
 
-  async #activityOf(proposal: Proposal): Promise<ActivityCounts | null> {
-    if (proposal.weights === "equal") return null;
-    let counts = this.#activity.get(proposal.id);
-    if (counts === undefined) {
-      counts = new ActivityCounts(this.#store, proposal.weights.activity, proposal.ts);
-      this.#activity.set(proposal.id, counts);
+  async #activityIndex(channel: string): Promise<ActivityIndex> {
+    let index = this.#activity.get(channel);
+    if (index !== undefined) {
+      this.#activity.delete(channel); // re-inserted last: the map's order is recency
+    } else {
+      index = new ActivityIndex(this.#store, channel);
+      if (this.#activity.size >= ACTIVITY_CHANNELS_MAX) {
+        this.#activity.delete(this.#activity.keys().next().value!);
+      }
     }
-    await counts.refresh();
-    return counts;
+    this.#activity.set(channel, index);
+    await index.refresh();
+    let held = 0;
+    for (const other of this.#activity.values()) held += other.mark;
+    for (const [name, other] of this.#activity) {
+      if (held <= ACTIVITY_DELTAS_HELD_MAX) break;
+      if (other === index) continue;
+      this.#activity.delete(name);
+      held -= other.mark;
+    }
+    return index;
   }
+}
+
+/** A proposal's electorate built from scratch, with the marks of what it was built from. */
+function buildOf(
+  agents: readonly string[],
+  weight: (agent: string) => number,
+  registry: RegistryHistory | null,
+  activity: ActivityIndex | null,
+): Built {
+  const weights = new Map<string, number>();
+  let total = 0;
+  for (const agent of agents) {
+    const w = weight(agent);
+    weights.set(agent, w);
+    total += w;
+  }
+  const built: Built = {
+    registry,
+    activity,
+    registryMark: registry?.mark ?? 0,
+    activityMark: activity?.mark ?? 0,
+    weights,
+    total,
+    electorate: {
+      weightOf: (voter) => weights.get(voter) ?? 0,
+      get total() {
+        return built.total;
+      },
+      get size() {
+        return weights.size;
+      },
+    },
+  };
+  return built;
 }
