@@ -1,31 +1,41 @@
 /**
- * Range reconciliation, in-process: two tries of N ids differing by 100 (50 only on each side,
- * spread at random) reconcile through `Reconciler` and `respond()`, for N = 10k, 100k and 1M.
+ * Range reconciliation, in-process, frame version 2 (cells, `Reconciler`) against version 1
+ * (before issue 14, `ReconcilerV1`) on the same tries:
  *
- *   deno run -A bench/reconcile.ts
+ *   deno run -A bench/reconcile.ts [differences at 1M]
  *
- * Prints one JSON line: per N and server `idListMax`, the rounds, request/response/total frame
- * bytes, the reconcile time, the time to build both tries, and the ratio to a full id-list
- * exchange (32 bytes × N). Targets at 1M: ≤ 5 rounds and ≤ 64 KiB.
+ * 1. N = 10k, 100k and 1M per side differing by 100 (50 only on each side, spread at random).
+ * 2. 1M vs 1M differing by d = 1 (one id only the server holds), 2, 100, 10,000 and 100,000
+ *    (10% of the set; half a side): one session that finds every difference.
+ * 3. 1M vs 1M differing by 10,000 as a region runs it: sessions with the default budgets (each
+ *    stops at 4,096 differences and moves at most 2,000 ids each way) until the sets are equal.
  *
- * Then 1M vs 1M differing by 10,000 (5,000 a side), as a region runs it: sessions with the
- * default budgets, each moving at most 2,000 ids each way, until equal; per session the rounds,
- * bytes and peak outstanding ranges (against `SYNC_SESSION_BYTES_MAX` / `_RANGES_MAX`).
+ * Prints one JSON line: per row the rounds (round trips), request/response/total frame bytes,
+ * bytes per difference, and the reconcile time of both sides (ms, wall clock of this process;
+ * compare the two versions' ratio, not the absolute figure, on a shared machine).
  */
 import { ID_BYTES, IdTrie } from "../src/sync/id_trie.ts";
 import {
-  ID_LIST_MAX,
   Reconciler,
+  ReconcilerV1,
+  type ReconcileStep,
   resolveIds,
   respond,
+  SYNC_FRAME_BYTES_MAX,
   SYNC_SESSION_BYTES_MAX,
   SYNC_SESSION_RANGES_MAX,
 } from "../src/sync/range_reconcile.ts";
 
 const SIZES = [10_000, 100_000, 1_000_000];
-const DIFFERENCE = 100;
-const ID_LIST_MAXES = [ID_LIST_MAX, 32];
+const DIFFERENCES_AT_1M = (Deno.args[0] ?? "1,2,100,10000,100000").split(",").map(Number);
+const SESSION_DELTAS_MAX = 2_000; // src/mesh/region_index.ts SYNC_SESSION_DELTAS_MAX
 const RANDOM_CHUNK_BYTES = 65_536; // getRandomValues' limit per call
+const unbounded = {
+  differencesMax: Infinity,
+  bytesMax: Infinity,
+  rangesMax: Infinity,
+  frameBytesMax: SYNC_FRAME_BYTES_MAX,
+};
 
 function randomIds(n: number): Uint8Array {
   const bytes = new Uint8Array(n * ID_BYTES);
@@ -35,104 +45,101 @@ function randomIds(n: number): Uint8Array {
   return bytes;
 }
 
-/** Client and server tries: n − 50 ids in common, 50 more each of their own. */
-function buildPair(
-  n: number,
-  difference = DIFFERENCE,
-): { client: IdTrie<string>; server: IdTrie<string>; ms: number } {
-  const own = difference / 2;
-  const bytes = randomIds(n + own);
+/** Client and server tries of n ids each (the server n + 1 when d = 1) differing by d. */
+function buildPair(n: number, d: number) {
+  const [mine, theirs] = d === 1 ? [0, 1] : [d / 2, d / 2];
+  const bytes = randomIds(n + theirs);
+  const id = (i: number) => bytes.subarray(i * ID_BYTES, (i + 1) * ID_BYTES);
   const started = performance.now();
   const client = new IdTrie<string>(), server = new IdTrie<string>();
-  for (let i = 0; i < n + own; i++) {
-    const id = bytes.subarray(i * ID_BYTES, (i + 1) * ID_BYTES);
-    const common = i < n - own;
-    if (common || i % 2 === 0) client.add(id, "bench");
-    if (common || i % 2 === 1) server.add(id, "bench");
-  }
-  return { client, server, ms: performance.now() - started };
+  for (let i = 0; i < n - mine; i++) (client.add(id(i), "b"), server.add(id(i), "b"));
+  for (let i = n - mine; i < n; i++) client.add(id(i), "b");
+  for (let i = n; i < n + theirs; i++) server.add(id(i), "b");
+  return { client, server, buildMs: Math.round(performance.now() - started) };
 }
 
-function run(client: IdTrie<string>, server: IdTrie<string>, idListMax: number) {
+/** One session that finds every difference; checks what it found against the truth. */
+function run(client: IdTrie<string>, server: IdTrie<string>, d: number, version: 1 | 2) {
   const started = performance.now();
-  const reconciler = new Reconciler(client);
-  let request: Uint8Array | null = reconciler.start();
+  const session = version === 2
+    ? new Reconciler(client, unbounded)
+    : new ReconcilerV1(client, { ...unbounded, frameBytesMax: undefined });
+  let request: Uint8Array | null = session.start();
   let requestBytes = 0, responseBytes = 0;
   const have: Uint8Array[] = [], need: Uint8Array[] = [];
   while (request !== null) {
     requestBytes += request.length;
-    const response = respond(server, request, { idListMax });
+    const response: Uint8Array = respond(server, request);
     responseBytes += response.length;
-    const step = reconciler.receive(response);
+    const step: ReconcileStep = session.receive(response);
     have.push(...step.have);
     need.push(...step.need);
     request = step.next;
   }
   const ms = performance.now() - started;
-  const fetched = resolveIds(server, need, DIFFERENCE);
-  const exact = have.length === DIFFERENCE / 2 && have.every((id) => !server.has(id)) &&
-    fetched.length === DIFFERENCE / 2 && fetched.every((e) => !client.has(e.id));
+  const fetched = resolveIds(server, need, Infinity);
+  const exact = have.every((id) => !server.has(id)) && fetched.every((e) => !client.has(e.id)) &&
+    have.length + fetched.length === d;
   const totalBytes = requestBytes + responseBytes;
-  const fullIdListBytes = client.size * ID_BYTES;
   return {
+    version,
     ids: client.size,
-    idListMax,
-    rounds: reconciler.rounds,
+    differences: d,
+    rounds: session.rounds,
     requestBytes,
     responseBytes,
     totalBytes,
+    bytesPerDifference: Math.round(totalBytes / d),
     ms: Math.round(ms * 10) / 10,
     exact,
-    fullIdListBytes,
-    fullListOverTotal: Math.round(fullIdListBytes / totalBytes),
   };
 }
 
-const results = [];
-for (const n of SIZES) {
-  const { client, server, ms } = buildPair(n);
-  for (const idListMax of ID_LIST_MAXES) {
-    results.push({ ...run(client, server, idListMax), buildBothTriesMs: Math.round(ms) });
-  }
-}
-/** Sessions as a region runs them until the two sets are equal. */
+/** Sessions as a region runs them (default budgets) until the two sets are equal. */
 function sessions(client: IdTrie<string>, server: IdTrie<string>) {
   const out = [];
-  for (;;) {
-    const reconciler = new Reconciler(client);
-    let request: Uint8Array | null = reconciler.start();
+  for (let startAt = 0;; startAt++) {
+    const session = new Reconciler(client, { startAt });
+    let request: Uint8Array | null = session.start();
     let peak = 0;
     const have: Uint8Array[] = [], need: Uint8Array[] = [];
     while (request !== null) {
-      const step = reconciler.receive(respond(server, request));
-      peak = Math.max(peak, reconciler.outstanding);
-      for (const id of step.have) have.push(id);
-      for (const id of step.need) need.push(id);
+      const step = session.receive(respond(server, request));
+      peak = Math.max(peak, session.outstanding);
+      have.push(...step.have);
+      need.push(...step.need);
       request = step.next;
     }
     out.push({
-      rounds: reconciler.rounds,
-      bytes: reconciler.bytes,
+      rounds: session.rounds,
+      bytes: session.bytes,
       peakRanges: peak,
       have: have.length,
       need: need.length,
     });
     if (have.length + need.length === 0) return out;
-    have.slice(0, SESSION_DELTAS_MAX).forEach((id) => server.add(id, "bench"));
+    have.slice(0, SESSION_DELTAS_MAX).forEach((id) => server.add(id, "b"));
     resolveIds(server, need.slice(0, SESSION_DELTAS_MAX), Infinity)
-      .forEach((e) => client.add(e.id, "bench"));
+      .forEach((e) => client.add(e.id, "b"));
   }
 }
 
-const SESSION_DELTAS_MAX = 2_000; // src/region/region_index.ts SYNC_SESSION_DELTAS_MAX
+const bySize = SIZES.map((n) => {
+  const { client, server, buildMs } = buildPair(n, 100);
+  return {
+    buildBothTriesMs: buildMs,
+    v2: run(client, server, 100, 2),
+    v1: run(client, server, 100, 1),
+  };
+});
+const at1M = DIFFERENCES_AT_1M.map((d) => {
+  const { client, server } = buildPair(1_000_000, d);
+  return { v2: run(client, server, d, 2), v1: run(client, server, d, 1) };
+});
 const large = buildPair(1_000_000, 10_000);
-const largeDifference = {
-  ids: 1_000_000,
-  difference: 10_000,
+const regionSessions = {
   budgets: { bytes: SYNC_SESSION_BYTES_MAX, ranges: SYNC_SESSION_RANGES_MAX },
   sessions: sessions(large.client, large.server),
   equal: large.client.fingerprint([]).join() === large.server.fingerprint([]).join(),
 };
-console.log(
-  JSON.stringify({ bench: "reconcile", difference: DIFFERENCE, results, largeDifference }),
-);
+console.log(JSON.stringify({ bench: "reconcile", bySize, at1M, regionSessions }));

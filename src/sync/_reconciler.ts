@@ -55,8 +55,13 @@ import {
   SyncBudgetError,
 } from "./_session.ts";
 
-/** Default request size cap of a version-2 client, bytes. */
-export const SYNC_CLIENT_FRAME_BYTES = SYNC_FRAME_BYTES_MAX;
+/**
+ * Default request size cap of a version-2 client, bytes: a session limited to
+ * `SYNC_SESSION_DIFFERENCES_MAX` asks ~16,000 sub-cells a round (~64 KB), and the cap keeps what a
+ * hostile server can make the client compute and receive per round small. Sessions meant to find
+ * far more differences at once raise it up to `SYNC_FRAME_BYTES_MAX`.
+ */
+export const SYNC_CLIENT_FRAME_BYTES = 262_144;
 const CLIENT_FRAME_BYTES_MIN = 1_024;
 const REQUEST_HEADER_BYTES = 1 + SYNC_SALT_BYTES + 3;
 
@@ -176,6 +181,12 @@ export class Reconciler<T> {
     const frame = decodeCellResponse(response, sent.map((s) => s.range));
     if (frame.answers.length === 0) {
       throw new SyncFrameError("unexpected", "Cannot accept a response that answers no range");
+    }
+    // Every entry may open a range: refuse a response that could outgrow the budget before
+    // spending work on it (honest responses of a bounded session hold a few thousand).
+    const entries = frame.answers.reduce((n, a) => n + a.entries.length, 0);
+    if (entries + this.#queue.length > this.#rangesMax) {
+      throw new SyncBudgetError("ranges", entries + this.#queue.length, this.#rangesMax);
     }
     this.#sent = [];
     const have: Uint8Array[] = [], need: Uint8Array[] = [];
@@ -322,20 +333,10 @@ export class Reconciler<T> {
   /** A window of `region` holding about `budget` of its expected differences. */
   #window(region: Region, budget: number): Region {
     const w = Math.min(Math.ceil(Math.log2(region.expect / budget)), 255 - region.bits);
-    const at = Math.floor(this.#startAt / 16) % 2 ** w;
-    const path = subCellPath({ ...region, split: w }, at);
-    const expect = region.expect / 2 ** w;
-    const bits = region.bits + w;
+    const path = subCellPath({ ...region, split: w }, Math.floor(this.#startAt / 16) % 2 ** w);
+    const [bits, expect] = [region.bits + w, region.expect / 2 ** w];
     const mine = cellAt(this.#trie, path, bits, newCell()).count;
-    const range: Differing = {
-      path,
-      bits,
-      least: 1,
-      theirs: mine,
-      mine,
-      prior: expect,
-      wide: region.wide,
-    };
+    const range = { path, bits, least: 1, theirs: mine, mine, prior: expect, wide: region.wide };
     const room = this.#frameBytesMax - REQUEST_HEADER_BYTES - 64;
     return planRegion(range, expect, PLAN_CELLS_PER_DIFFERENCE, room);
   }

@@ -15,15 +15,17 @@ export const SYNC_ROUNDS_MAX = 1_024;
 export const SYNC_SESSION_DIFFERENCES_MAX = 4_096;
 /**
  * Most ranges the client holds outstanding (queued and sent). Measured peaks of honest sessions
- * (depth-first, stopping at `SYNC_SESSION_DIFFERENCES_MAX`): 11,431 for an empty client against
- * 1M ids, 3,754 for 1M vs 1M differing by 10,000, 4,096 for disjoint 100k vs 100k. A server
- * answering every range with 16 child fingerprints grows the queue by ~7,800 a round.
+ * stopping at `SYNC_SESSION_DIFFERENCES_MAX` (bench/reconcile.ts, bench/sync_dos.ts): version 2,
+ * 1,059 for 1M vs 1M differing by 10,000; version 1, 11,431 for an empty client against 1M ids and
+ * 3,754 for 1M vs 1M differing by 10,000. A hostile server that answers every sub-cell with a
+ * random cell breaks it in round 2 to 4.
  */
 export const SYNC_SESSION_RANGES_MAX = 32_768;
 /**
- * Most frame bytes, both directions, of one session. Measured peaks of honest sessions: 1.47 MB
- * for 1M vs 1M differing by 10,000 (12 rounds, most of it re-sent deferred ranges), 0.24 MB for
- * disjoint 100k vs 100k, 0.19 MB for an empty client against 1M ids.
+ * Most frame bytes, both directions, of one session. Measured peaks of honest sessions stopping at
+ * `SYNC_SESSION_DIFFERENCES_MAX`: version 2, 0.41 MB for 1M vs 1M differing by 10,000 (3 rounds);
+ * version 1, 1.47 MB there (12 rounds), 0.24 MB for disjoint 100k vs 100k. Unbounded sessions
+ * (`differencesMax: Infinity`) must raise it with the difference: ~42 bytes a difference.
  */
 export const SYNC_SESSION_BYTES_MAX = 8 * 1_048_576;
 
