@@ -77,7 +77,7 @@ export class Blobs {
     }
     this.telemetry = options.telemetry ?? createTelemetry();
     this.base = { [names.ATTR_REGION]: options.region, [names.ATTR_STORE_KIND]: this.store.kind };
-    this.references = new BlobReferences(new ChannelViews(this.store));
+    this.references = new BlobReferences(new ChannelViews(this.store), this.store);
     this.puller = new PeerPuller({
       blobs: this.store.blobs,
       peers: options.peers ?? (() => []),

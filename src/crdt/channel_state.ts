@@ -122,6 +122,11 @@ export class ChannelState {
     return kept;
   }
 
+  /** The live value of map key `key`, or undefined when absent or deleted (no view rendered). */
+  mapValue(key: string): OpValue | undefined {
+    return this.#map.get(key);
+  }
+
   /** Live add tags of `elem` in set `name` (what an `rmv` must name to remove it now). */
   liveTags(name: string, elem: string): string[] {
     return this.#sets.get(name)?.liveTags(elem) ?? [];
