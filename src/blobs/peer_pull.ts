@@ -87,6 +87,8 @@ export class PeerPuller {
     try {
       const response = await this.#o.fetch(`${peer.url}/v1/blobs/${sha256}`, {
         headers: { [BLOB_SCOPE_HEADER]: BLOB_SCOPE_LOCAL },
+        // A peer answers from its own store: a redirect (to anywhere) is not followed.
+        redirect: "manual",
         signal,
       });
       if (response.status !== 200) {

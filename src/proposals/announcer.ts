@@ -71,7 +71,7 @@ export class ProposalAnnouncer {
       });
       if (!claimed) continue; // another instance announces it
       const { tally } = report;
-      const status = await this.#o.publish(
+      const status = await this.#publish(
         await this.#sign({
           event: "outcome",
           region: this.#o.region,
@@ -83,9 +83,27 @@ export class ProposalAnnouncer {
           eligible: tally.eligible,
         }),
       );
-      if (status === "accepted") announced++;
+      if (status === "accepted" || status === "duplicate") announced++;
+      else await this.#release(proposal.id, now); // not published: a later tick tries again
     }
     return announced;
+  }
+
+  /** The region's answer to the publish, or `failed` when it did not answer. */
+  async #publish(envelope: { body: string; sig: string }): Promise<string> {
+    try {
+      return await this.#o.publish(envelope);
+    } catch {
+      return "failed";
+    }
+  }
+
+  /** Takes back this instance's mark of `id`, so the announcement is tried again. */
+  async #release(id: string, markedAt: number): Promise<void> {
+    await this.#o.store.writeIndex({
+      expect: [{ key: markKey(id), value: String(markedAt) }],
+      delete: [markKey(id)],
+    }).catch(() => false);
   }
 
   async #sign(data: Record<string, unknown>): Promise<{ body: string; sig: string }> {
