@@ -5,16 +5,14 @@
 import { configSummary, regionConfig } from "./src/compose/config.ts";
 import { openRegion } from "./src/compose/open_region.ts";
 import { TimerScheduler } from "./src/mesh/scheduler.ts";
+import { denoEnv, denoHost } from "./src/adapters/deno.ts";
 import { configureLog, log as rootLog } from "./src/telemetry/log.ts";
 import { names } from "./src/telemetry/mod.ts";
-import { scheduleMeshJobs } from "./workers/mesh_jobs.ts";
-import { scheduleRegistryJobs } from "./workers/registry_jobs.ts";
-import { scheduleProposalJobs } from "./workers/proposal_jobs.ts";
-import { scheduleBlobJobs } from "./workers/blob_jobs.ts";
+import { scheduleRegionJobs } from "./workers/region_jobs.ts";
 
 let config;
 try {
-  config = regionConfig(Deno.env.toObject());
+  config = regionConfig(denoEnv());
 } catch (error) {
   console.error((error as Error).message);
   Deno.exit(2);
@@ -23,7 +21,7 @@ configureLog({ level: config.MESH_LOG_LEVEL });
 const log = rootLog.with({ region: config.MESH_REGION });
 let region;
 try {
-  region = await openRegion(config);
+  region = await openRegion(config, denoHost);
 } catch (error) {
   if (!(error instanceof TypeError)) throw error;
   console.error(error.message);
@@ -64,12 +62,9 @@ try {
   await region.close();
   Deno.exit(2);
 }
-// A long-lived process runs the mesh's jobs on timers (Deno Deploy uses KvQueueScheduler).
+// A long-lived process runs the jobs on timers (Deno Deploy uses KvQueueScheduler).
 const scheduler = new TimerScheduler({ telemetry: region.telemetry, log });
-if (region.mesh !== null) scheduleMeshJobs(scheduler, region.mesh);
-scheduleRegistryJobs(scheduler, region.registry);
-if (region.announcer !== null) scheduleProposalJobs(scheduler, region.announcer);
-scheduleBlobJobs(scheduler, region.blobs);
+scheduleRegionJobs(scheduler, region);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {

@@ -24,6 +24,9 @@ import { LOG_LEVEL_DEFAULT, LOG_LEVELS } from "../telemetry/log.ts";
 /** Fewest characters a `MESH_METRICS_TOKEN` may have (a bearer token should not be guessable). */
 export const METRICS_TOKEN_CHARS_MIN = 16;
 
+/** Default of `MESH_JOB_WINDOW_MS`: most of the minute between two cron triggers, in ms. */
+export const JOB_WINDOW_MS_DEFAULT = 50_000;
+
 /** Largest rate or burst the environment may set (beyond it, set no limit you can reach). */
 const RATE_LIMIT_MAX = 1e9;
 const rate = (fallback: number) =>
@@ -51,8 +54,12 @@ const configSchema = z.strictObject({
   MESH_STORE: z.enum(["denokv", "upstash"]).default("denokv"),
   /** Path of the topology JSON file; unset runs a standalone region (no peers). */
   MESH_TOPOLOGY: z.string().min(1).optional(),
+  /** The topology file's text itself, for hosts without files (Workers, Vercel Edge). */
+  MESH_TOPOLOGY_JSON: z.string().min(1).optional(),
   /** Path of the mesh's admission JSON file (§19); unset leaves every channel open. */
   MESH_ADMISSION: z.string().min(1).optional(),
+  /** The admission file's text itself, for hosts without files (Workers, Vercel Edge). */
+  MESH_ADMISSION_JSON: z.string().min(1).optional(),
   /** This region's ed25519 secret seed (base64url); else `<MESH_DATA>/<region>.key.json`. */
   MESH_REGION_KEY: z.string().min(1).optional(),
   /** Heartbeat period between exchanging regions, in ms. Default 250. */
@@ -109,6 +116,16 @@ const configSchema = z.strictObject({
     METRICS_TOKEN_CHARS_MIN,
     `must be at least ${METRICS_TOKEN_CHARS_MIN} characters`,
   ).optional(),
+  /**
+   * On hosts whose jobs run on a cron trigger (Workers, Vercel Edge; docs/deploy.md): how long
+   * each trigger runs the jobs on timers, in ms. Default 50000 (a trigger a minute).
+   */
+  MESH_JOB_WINDOW_MS: z.coerce.number().int().min(100).max(840_000).default(JOB_WINDOW_MS_DEFAULT),
+  /** Vercel: the bearer token Vercel Cron sends to the jobs route (at least 16 characters). */
+  CRON_SECRET: z.string().min(
+    METRICS_TOKEN_CHARS_MIN,
+    `must be at least ${METRICS_TOKEN_CHARS_MIN} characters`,
+  ).optional(),
   /** Set by Deno Deploy; when present the platform's Deno KV is used instead of MESH_DATA. */
   DENO_DEPLOYMENT_ID: z.string().optional(),
   UPSTASH_REDIS_REST_URL: z.url().optional(),
@@ -117,7 +134,9 @@ const configSchema = z.strictObject({
 
 export type RegionConfig = z.infer<typeof configSchema>;
 
-const KEYS = Object.keys(configSchema.shape) as (keyof RegionConfig)[];
+/** Every environment variable a region reads (Vercel's Build Output lists them: `envVarsInUse`). */
+export const REGION_CONFIG_VARIABLES = Object.keys(configSchema.shape) as (keyof RegionConfig)[];
+const KEYS = REGION_CONFIG_VARIABLES;
 
 /** Picks the mesh's variables out of `env` and validates them. Throws with the variable's name. */
 export function regionConfig(
@@ -136,6 +155,13 @@ export function regionConfig(
     );
   }
   const config = parsed.data;
+  for (const name of ["MESH_TOPOLOGY", "MESH_ADMISSION"] as const) {
+    if (config[name] !== undefined && config[`${name}_JSON`] !== undefined) {
+      throw new TypeError(
+        `Cannot start region as both ${name} and ${name}_JSON are set: set one (a path, or the text)`,
+      );
+    }
+  }
   if (
     config.MESH_STORE === "upstash" &&
     (config.UPSTASH_REDIS_REST_URL === undefined ||
@@ -146,6 +172,11 @@ export function regionConfig(
     );
   }
   return config;
+}
+
+/** Whether the region runs in a topology (MESH_TOPOLOGY or MESH_TOPOLOGY_JSON is set). */
+export function inTopology(config: RegionConfig): boolean {
+  return config.MESH_TOPOLOGY !== undefined || config.MESH_TOPOLOGY_JSON !== undefined;
 }
 
 /**
@@ -164,10 +195,11 @@ export function configSummary(config: RegionConfig): Record<string, unknown> {
     upstash_url: config.UPSTASH_REDIS_REST_URL === undefined
       ? undefined
       : new URL(config.UPSTASH_REDIS_REST_URL).origin,
-    topology: config.MESH_TOPOLOGY ?? null,
-    admission: config.MESH_ADMISSION ?? null,
+    topology: config.MESH_TOPOLOGY ?? (config.MESH_TOPOLOGY_JSON === undefined ? null : "inline"),
+    admission: config.MESH_ADMISSION ??
+      (config.MESH_ADMISSION_JSON === undefined ? null : "inline"),
     // Where the region key comes from (a mesh region only): the variable, or the key file.
-    region_key: config.MESH_TOPOLOGY === undefined
+    region_key: !inTopology(config)
       ? undefined
       : config.MESH_REGION_KEY === undefined
       ? "file"

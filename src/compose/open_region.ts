@@ -1,23 +1,22 @@
 /** Wires a region from its configuration: opens the store, the mesh when a topology is given, and
- * the app. The Deno shell around the pure core. */
+ * the app, on whatever the runtime's adapter gives (`RegionHost`, host.ts). */
 import type { Hono } from "hono";
-import { verifyEd25519 } from "../crypto/mod.ts";
-import { DenoKvStore } from "../store/deno_kv_store.ts";
+import { verifyEd25519 } from "../crypto/ed25519.ts";
 import type { RegionStore } from "../store/region_store.ts";
-import { type AdmissionPolicy, parseAdmission } from "../guard/admission.ts";
+import { defaultClientAddress } from "../guard/client_address.ts";
 import { meshRegionApp } from "./mesh_region_app.ts";
 import { instrumentStore } from "./instrumented_store.ts";
 import { metricsRoute, metricsScrape } from "./metrics_route.ts";
 import { createTelemetry, log, type Telemetry } from "../telemetry/mod.ts";
-import type { RegionConfig } from "./config.ts";
+import { inTopology, type RegionConfig } from "./config.ts";
+import { loadAdmission, loadMesh, openStore, type RegionHost } from "./host.ts";
 import { MeshNode } from "../mesh/mesh_node.ts";
 import { RegionIndex } from "../mesh/region_index.ts";
-import { loadRegionKey } from "../mesh/region_key.ts";
-import { Topology } from "../mesh/topology.ts";
 import { Registry } from "../registry/registry.ts";
 import { TopicHub } from "../topics/hub.ts";
 import { Blobs } from "../blobs/mod.ts";
 import { blobPeers } from "./blob_peers.ts";
+import { BackgroundWork } from "./background.ts";
 import { StatusBoard } from "../status/board.ts";
 import { ProposalBook } from "../proposals/book.ts";
 import { ANNOUNCE_TOPIC, ProposalAnnouncer } from "../proposals/announcer.ts";
@@ -41,22 +40,28 @@ export interface OpenRegion {
   readonly blobs: Blobs;
   /** Announces decided outcomes signed with the region key; null outside a mesh (no key). */
   readonly announcer: ProposalAnnouncer | null;
+  /** Work requests started and did not wait for (edge hosts hand it to `waitUntil`). */
+  readonly background: BackgroundWork;
   close(): Promise<void>;
 }
 
-/** Opens the configured store (creating MESH_DATA for Deno KV), the mesh and the region's app. */
-export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
-  const admission = await loadAdmission(config);
-  const mesh = config.MESH_TOPOLOGY === undefined ? null : await loadMesh(config);
+/**
+ * Opens the configured store, the mesh and the region's app on `host` (the runtime's adapter:
+ * `denoHost`, or an edge runtime's). Throws a TypeError naming what is wrong with the config.
+ */
+export async function openRegion(config: RegionConfig, host: RegionHost): Promise<OpenRegion> {
+  const admission = await loadAdmission(config, host);
+  const mesh = inTopology(config) ? await loadMesh(config, host) : null;
   // With MESH_METRICS_TOKEN the instruments also record into a meter GET /metrics scrapes.
   const scrape = config.MESH_METRICS_TOKEN === undefined ? null : metricsScrape();
   const telemetry = createTelemetry({ meters: scrape === null ? [] : [scrape.meter] });
   const logger = log.with({ region: config.MESH_REGION });
-  const store = instrumentStore(await openStore(config), {
+  const store = instrumentStore(await openStore(config, host), {
     region: config.MESH_REGION,
     telemetry,
     log: logger,
   });
+  const background = new BackgroundWork();
   try {
     const index = new RegionIndex(store);
     const registry = new Registry({
@@ -66,6 +71,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       telemetry,
       // In a mesh the topology names the region's public URL: agent requests must be for it.
       authorities: mesh === null ? [] : [new URL(mesh.self.url).host],
+      background: (work) => background.track(work),
     });
     const topics = new TopicHub({ store });
     const proposals = new ProposalBook({ store });
@@ -81,6 +87,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       telemetry,
       log: logger,
       admission,
+      background: (work) => background.track(work),
       onStored: async (deltas, source) => {
         status.noteStored(deltas, source); // declared below; called only once the region serves
         topics.onStored(deltas);
@@ -123,7 +130,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
         authorDeltaRatePerS: config.MESH_AUTHOR_DELTA_RATE_PER_S,
         authorDeltaBurst: config.MESH_AUTHOR_DELTA_BURST,
       },
-      trustProxy: config.MESH_TRUST_PROXY,
+      clientAddress: defaultClientAddress(config.MESH_TRUST_PROXY, host.remoteAddress),
       admission,
       corsOrigins: config.MESH_CORS_ORIGINS,
       blobs,
@@ -156,6 +163,7 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
       announcer,
       blobs,
       status,
+      background,
       async close() {
         await registry.liveness.flush(Date.now()).catch(() => 0); // what waits, if it can
         topics.close();
@@ -169,76 +177,4 @@ export async function openRegion(config: RegionConfig): Promise<OpenRegion> {
     await store.close();
     throw error;
   }
-}
-
-/** Reads and parses the admission file, when one is configured. Throws naming what is wrong. */
-async function loadAdmission(config: RegionConfig): Promise<AdmissionPolicy | undefined> {
-  const path = config.MESH_ADMISSION;
-  if (path === undefined) return undefined;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    throw new TypeError(
-      `Cannot start region as MESH_ADMISSION ${path} cannot be read: ${(error as Error).message}`,
-    );
-  }
-  return parseAdmission(text, path);
-}
-
-/** Reads the topology and this region's key; they must agree. Throws naming what is wrong. */
-async function loadMesh(config: RegionConfig) {
-  const path = config.MESH_TOPOLOGY!;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    throw new TypeError(
-      `Cannot start region as MESH_TOPOLOGY ${path} cannot be read: ${(error as Error).message}`,
-    );
-  }
-  const topology = Topology.parse(text, `topology ${path}`);
-  const self = topology.region(config.MESH_REGION);
-  if (self === undefined) {
-    throw new TypeError(
-      `Cannot start region as MESH_REGION "${config.MESH_REGION}" is not in topology ${path}`,
-    );
-  }
-  const { key, source, created } = await loadRegionKey(
-    config.MESH_REGION,
-    config.MESH_DATA,
-    config.MESH_REGION_KEY,
-  );
-  if (key.id !== self.publicKey) {
-    // A key made just now for a region that has one elsewhere is of no use: do not leave it.
-    if (created) await Deno.remove(source).catch(() => {});
-    throw new TypeError(
-      `Cannot start region as its key (${source}${
-        created ? ", just created" : ""
-      }) has public key ${key.id}, ` +
-        `but topology ${path} lists ${self.publicKey} for region "${self.id}"` +
-        (created
-          ? `: set MESH_DATA to the folder holding ${config.MESH_REGION}.key.json ` +
-            "(for `deno task mesh`: ./data/mesh) or MESH_REGION_KEY to its secret"
-          : ""),
-    );
-  }
-  return { self, topology, key };
-}
-
-async function openStore(config: RegionConfig): Promise<RegionStore> {
-  if (config.MESH_STORE === "upstash") {
-    const { UpstashStore } = await import("../store/upstash_store.ts");
-    return new UpstashStore({
-      url: config.UPSTASH_REDIS_REST_URL!,
-      token: config.UPSTASH_REDIS_REST_TOKEN!,
-      prefix: `mesh:${config.MESH_REGION}:`,
-    });
-  }
-  if (config.DENO_DEPLOYMENT_ID !== undefined) {
-    // On Deno Deploy the platform's KV (FoundationDB) is the database; it takes no path.
-    return new DenoKvStore(await Deno.openKv(), { prefix: ["mesh", config.MESH_REGION] });
-  }
-  await Deno.mkdir(config.MESH_DATA, { recursive: true });
-  return await DenoKvStore.open(`${config.MESH_DATA}/${config.MESH_REGION}.kv`);
 }

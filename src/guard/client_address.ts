@@ -1,11 +1,11 @@
 /**
- * Which client a push is charged to: the connection's remote address (Hono's Deno conninfo), or,
- * behind a trusted proxy, the first `X-Forwarded-For` entry. And the subject an address is
+ * Which client a push is charged to: the remote address the runtime's adapter knows (Deno's
+ * connection info, the header Cloudflare or Vercel sets), or, behind a trusted proxy, the first
+ * `X-Forwarded-For` entry. And the subject an address is
  * limited as: IPv6 addresses by their /64 (one host usually holds a whole /64, so limiting single
  * addresses would let it rotate through 2^64 fresh buckets).
  */
 import type { Context } from "hono";
-import { getConnInfo } from "hono/deno";
 
 /** The address of a request whose connection is unknown (e.g. `app.request()` in tests). */
 export const UNKNOWN_CLIENT_ADDRESS = "unknown";
@@ -15,24 +15,34 @@ export const CLIENT_ADDRESS_CHARS_MAX = 100;
 /** Picks the client address of a request. */
 export type ClientAddressFn = (c: Context) => string;
 
+/** The client's address as the runtime knows it, if it does (given by the runtime's adapter). */
+export type RemoteAddressFn = (c: Context) => string | undefined;
+
 /**
  * The default {@linkcode ClientAddressFn}. With `trustProxy`, the first `X-Forwarded-For` entry
  * when the header is present — only safe behind a proxy that overwrites the header (one that
- * appends to it leaves the first entry to the client). Else the remote address of the connection
- * when the runtime passed one (`Deno.serve` and `deno serve` do), else "unknown".
+ * appends to it leaves the first entry to the client). Else what `remote` says (the adapter's),
+ * else the `remoteAddr` of the handler's second argument when the server passed one (`Deno.serve`
+ * and `deno serve` do: Hono's `c.env`), else "unknown".
  */
-export function defaultClientAddress(trustProxy: boolean): ClientAddressFn {
+export function defaultClientAddress(
+  trustProxy: boolean,
+  remote: RemoteAddressFn = serverRemoteAddress,
+): ClientAddressFn {
   return (c) => {
     if (trustProxy) {
       const first = c.req.header("x-forwarded-for")?.split(",")[0].trim();
       if (first) return first.slice(0, CLIENT_ADDRESS_CHARS_MAX);
     }
-    const env = c.env as { remoteAddr?: { hostname?: unknown } } | undefined;
-    if (typeof env?.remoteAddr?.hostname === "string") {
-      return getConnInfo(c).remote.address ?? UNKNOWN_CLIENT_ADDRESS;
-    }
-    return UNKNOWN_CLIENT_ADDRESS;
+    return remote(c)?.slice(0, CLIENT_ADDRESS_CHARS_MAX) || UNKNOWN_CLIENT_ADDRESS;
   };
+}
+
+/** `remoteAddr.hostname` of the connection info a server passed as the handler's second argument. */
+export function serverRemoteAddress(c: Context): string | undefined {
+  const env = c.env as { remoteAddr?: { hostname?: unknown } } | undefined;
+  const hostname = env?.remoteAddr?.hostname;
+  return typeof hostname === "string" ? hostname : undefined;
 }
 
 /**

@@ -79,6 +79,8 @@ export interface MeshNodeOptions {
   readonly onStored?: StoredHook;
   /** Send deltas to peers while they commit here (`forward`); else from the log only. Default true. */
   readonly forwardEagerly?: boolean;
+  /** Told of sends a request starts and does not await, for edge hosts (compose/background.ts). */
+  readonly background?: (work: Promise<unknown>) => void;
 }
 
 /** What a region tells its peers about itself in every heartbeat (and its reply). */
@@ -202,11 +204,14 @@ export class MeshNode {
     if (this.#kicked || !this.lease.isLeader) return;
     this.#kicked = true;
     // Not under the request that kicked: each send continues its own deltas' traces (#marks).
-    setTimeout(() =>
-      detached(() => {
-        this.#kicked = false;
-        this.fanOutTick().catch(() => undefined); // the periodic tick retries
-      }), 0);
+    const kicked = new Promise<void>((resolve) =>
+      setTimeout(() =>
+        detached(() => {
+          this.#kicked = false;
+          this.fanOutTick().catch(() => undefined).then(resolve); // the periodic tick retries
+        }), 0)
+    );
+    this.#o.background?.(kicked);
   }
 
   /**
@@ -231,6 +236,7 @@ export class MeshNode {
       kick: () => this.kick(),
     });
     this.#forwards.track(sends);
+    for (const send of sends) this.#o.background?.(send);
   }
 
   /** Resolves once every eager forward under way has ended (for tests that step time). */

@@ -11,7 +11,6 @@ export * from "./peer_inbox.ts";
 export * from "./peer_routes.ts";
 export * from "./phi_accrual.ts";
 export * from "./region_index.ts";
-export * from "./region_key.ts";
 export * from "./region_message.ts";
 export * from "./scheduler.ts";
 export * from "./topology.ts";

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import type { AgentKey } from "../crypto/agent_key.ts";
-import { verifyEd25519 } from "../crypto/mod.ts";
+import { verifyEd25519 } from "../crypto/ed25519.ts";
 import { deltaId } from "../protocol/delta.ts";
 import { DELTA_BODY_BYTES_MAX } from "../protocol/limits.ts";
 import { utf8ByteLength, utf8Encode } from "../protocol/utf8.ts";

@@ -7,7 +7,7 @@ import type { AdmissionPolicy } from "../guard/admission.ts";
 import { defaultClientAddress } from "../guard/client_address.ts";
 import { RateLimiter, type RateLimits } from "../guard/rate_limiter.ts";
 import type { ReputationPolicy } from "../guard/reputation.ts";
-import { verifyEd25519 } from "../crypto/mod.ts";
+import { verifyEd25519 } from "../crypto/ed25519.ts";
 import type { Delta } from "../protocol/delta.ts";
 import type { VerifyFn } from "../protocol/result.ts";
 import { type RegionStore, StoreUnavailableError } from "../store/region_store.ts";

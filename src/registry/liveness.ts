@@ -39,11 +39,20 @@ export class Liveness {
   /** The background write of what is due; one at a time. */
   #writing: Promise<void> | null = null;
   readonly #log: Logger;
+  readonly #background: (work: Promise<unknown>) => void;
 
-  /** `log`: where a failed background write is told (the job retries it). */
-  constructor(store: RegionStore, log: Logger = rootLog) {
+  /**
+   * `log`: where a failed background write is told (the job retries it). `background`: told of
+   * each background write (an edge host keeps the request that started it alive until it ends).
+   */
+  constructor(
+    store: RegionStore,
+    log: Logger = rootLog,
+    background: (work: Promise<unknown>) => void = () => {},
+  ) {
     this.#store = store;
     this.#log = log;
+    this.#background = background;
   }
 
   /** Authors with a newer `ts` waiting to be written. */
@@ -99,6 +108,7 @@ export class Liveness {
       .then(() => this.#evict(nowMs))
       .catch((error) => this.#log.warn(names.EVENT_REGISTRY_FAILED, { work: "liveness", error }))
       .finally(() => this.#writing = null);
+    this.#background(this.#writing);
   }
 
   /** The entry of `author`, moved to the most recent end (created empty). */

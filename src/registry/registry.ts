@@ -35,6 +35,11 @@ export interface RegistryOptions {
    */
   readonly authorities?: readonly string[];
   readonly telemetry?: Telemetry;
+  /**
+   * Told of work a request starts and does not wait for (liveness writes), which an edge host
+   * must keep the request alive for (src/compose/background.ts). Default: nobody.
+   */
+  readonly background?: (work: Promise<unknown>) => void;
 }
 
 /** A delta as the registry needs it: where it was stored, by whom, and its signed time. */
@@ -69,7 +74,7 @@ export class Registry {
     this.telemetry = options.telemetry ?? createTelemetry();
     this.indexer = new RegistryIndexer(options.store);
     this.#log = log.with({ region: this.region });
-    this.liveness = new Liveness(options.store, this.#log);
+    this.liveness = new Liveness(options.store, this.#log, options.background);
     this.#base = { [names.ATTR_REGION]: this.region, [names.ATTR_STORE_KIND]: this.store.kind };
   }
 

@@ -120,13 +120,24 @@ async function collect(
 ) {
   const messages: TopicMessageJson[] = [];
   let cursor = subscription.position();
-  const deadline = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, waitMs))]);
-  while (messages.length < limit) {
-    // Once something is in hand, only what is already there is taken.
-    const next = await subscription.next(deadline, messages.length === 0);
-    if (next.kind !== "event") break;
-    messages.push(eventJson(next.event));
-    cursor = next.cursor;
+  // The request's end or the wait, whichever comes first (by hand: `AbortSignal.any` is missing
+  // from Vercel's edge runtime).
+  const deadline = new AbortController();
+  const stop = () => deadline.abort();
+  const timer = setTimeout(stop, Math.max(1, waitMs));
+  signal.addEventListener("abort", stop, { once: true });
+  if (signal.aborted) stop();
+  try {
+    while (messages.length < limit) {
+      // Once something is in hand, only what is already there is taken.
+      const next = await subscription.next(deadline.signal, messages.length === 0);
+      if (next.kind !== "event") break;
+      messages.push(eventJson(next.event));
+      cursor = next.cursor;
+    }
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", stop);
   }
   return { messages, cursor };
 }

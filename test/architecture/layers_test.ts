@@ -15,7 +15,8 @@ const REGION_LINES_MAX = 2_000;
 
 /**
  * The folders each folder of `src/` may import from (besides itself). Arrows point down: the
- * pure core at the bottom, the composition root at the top, the agent SDK beside it all.
+ * pure core at the bottom, the composition root above it, the runtimes' adapters on top, the
+ * agent SDK beside it all.
  */
 const MAY_IMPORT: Record<string, readonly string[]> = {
   protocol: ["crypto"],
@@ -51,6 +52,24 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     "telemetry",
   ],
   client: ["protocol", "crypto", "crdt"],
+  adapters: [
+    "protocol",
+    "crypto",
+    "crdt",
+    "sync",
+    "store",
+    "guard",
+    "region",
+    "mesh",
+    "registry",
+    "topics",
+    "mailbox",
+    "proposals",
+    "blobs",
+    "status",
+    "telemetry",
+    "compose",
+  ],
 };
 
 interface SourceFile {

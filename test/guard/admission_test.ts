@@ -8,6 +8,7 @@ import { type AdmissionPolicy, parseAdmission } from "../../src/guard/admission.
 import { createRegionApp } from "../../src/region/app.ts";
 import { regionConfig } from "../../src/compose/config.ts";
 import { openRegion } from "../../src/compose/open_region.ts";
+import { denoHost } from "../../src/adapters/deno.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import { InProcessMesh } from "../support/in_process_mesh.ts";
 import { bodyOf, signBody, T0_MS } from "../support/signing.ts";
@@ -204,11 +205,14 @@ Deno.test("openRegion() refuses to start with an invalid MESH_ADMISSION file", a
     await Deno.writeTextFile(path, JSON.stringify({ v: 1, channels: [{ match: "x" }] }));
     const config = regionConfig({ MESH_DATA: dir, MESH_ADMISSION: path });
     await assert.rejects(
-      openRegion(config),
+      openRegion(config, denoHost),
       /Cannot start region as MESH_ADMISSION .*admission\.json is invalid: channels\.0\.policy:/,
     );
     await assert.rejects(
-      openRegion(regionConfig({ MESH_DATA: dir, MESH_ADMISSION: `${dir}/missing.json` })),
+      openRegion(
+        regionConfig({ MESH_DATA: dir, MESH_ADMISSION: `${dir}/missing.json` }),
+        denoHost,
+      ),
       /MESH_ADMISSION .*missing\.json cannot be read/,
     );
   } finally {

@@ -2,7 +2,7 @@
  * A child process for the KvQueueScheduler test: registers one 100 ms job on the shared KV file
  * given as the first argument, runs for the given milliseconds, prints how many times it ran.
  */
-import { KvQueueScheduler } from "../../src/mesh/scheduler.ts";
+import { KvQueueScheduler } from "../../src/adapters/kv_queue_scheduler.ts";
 
 const [path, ms] = Deno.args;
 const kv = await Deno.openKv(path);
