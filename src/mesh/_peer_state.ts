@@ -20,8 +20,8 @@ export interface PeerState {
   failures: number;
   nextFanOutMs: number;
   behind: number;
-  /** Log position this target acknowledged, as last seen here (-1: unknown, look it up). */
-  acked: number;
+  /** Log position (per shard) this target acknowledged, as last seen here (null: look it up). */
+  acked: number[] | null;
   /** A drain to this target is running (a kick and a tick must not drain it twice at once). */
   draining: boolean;
   /** New entries arrived while draining: drain again right after. */
@@ -49,7 +49,7 @@ export function newPeerState(heartbeatMs: number): PeerState {
     failures: 0,
     nextFanOutMs: 0,
     behind: 0,
-    acked: -1,
+    acked: null,
     draining: false,
     again: false,
     forwarding: false,
@@ -126,7 +126,7 @@ export interface PeerRowSources {
   readonly targets: ReadonlySet<string>;
   /** This instance runs the heartbeat job (it is the region's leader). */
   readonly monitoring: boolean;
-  /** The region-log position a target acknowledged (its fan-out cursor). */
+  /** How many region-log entries a target acknowledged (its fan-out cursors, summed). */
   readonly acked: (peer: string) => Promise<number>;
   readonly logHead: number;
   readonly nowMs: number;
@@ -143,7 +143,7 @@ export function peerRows<
   return Promise.all(
     rows.filter((r) => r.id !== self).map(async (row) => {
       const target = o.targets.has(row.id);
-      const outboxDepth = target ? o.logHead - await o.acked(row.id) : null;
+      const outboxDepth = target ? Math.max(0, o.logHead - await o.acked(row.id)) : null;
       // Only the leader instance heartbeats, and only its targets: phi means nothing elsewhere.
       const monitored = target && o.monitoring;
       return peerStatus(row, o.peers.get(row.id)!, target, monitored, outboxDepth, o.nowMs);

@@ -77,7 +77,7 @@ export function forwardEach(
 
 /** Whether `peer` may be forwarded to now: nothing in flight, nothing behind, no back-off. */
 export function mayForward(peer: PeerState, nowMs: number): boolean {
-  return !peer.draining && !peer.forwarding && !peer.unsent && peer.acked >= 0 &&
+  return !peer.draining && !peer.forwarding && !peer.unsent && peer.acked !== null &&
     peer.behind === 0 && peer.failures === 0 && nowMs >= peer.nextFanOutMs;
 }
 

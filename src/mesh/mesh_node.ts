@@ -7,7 +7,8 @@
 import type { AdmissionPolicy } from "../guard/admission.ts";
 import type { AgentKey } from "../crypto/agent_key.ts";
 import type { DeltaOrigin, RegionStore } from "../store/region_store.ts";
-import { drainTo, envelopeBatches, fanOutCursor, fanOutLabel } from "./fan_out.ts";
+import { caughtUp, drainTo, envelopeBatches, fanOutCursors, fanOutLabel } from "./fan_out.ts";
+import { logTotal } from "../store/region_log.ts";
 import { forwardEach, Underway } from "./eager_forward.ts";
 import type { Delta } from "../protocol/delta.ts";
 import type { DeltaResult, VerifyFn } from "../protocol/result.ts";
@@ -247,7 +248,7 @@ export class MeshNode {
   /** Leader only: drains the region log to every exchange target that is behind and due. */
   async fanOutTick(): Promise<void> {
     if (!this.lease.isLeader) return;
-    const head = await this.#o.store.logHead();
+    const heads = await this.#o.store.logHeads();
     // One partition view for the whole tick: who leads and who is a target must agree, or a
     // target could be drained as if we did not lead and its entries skipped.
     const view = this.#partition();
@@ -260,7 +261,7 @@ export class MeshNode {
           peer.again = true;
           return;
         }
-        if (now < peer.nextFanOutMs || peer.acked >= head) return;
+        if (now < peer.nextFanOutMs || caughtUp(peer.acked, heads)) return;
         peer.draining = true;
         const attrs = {
           [names.ATTR_REGION]: this.self.id,
@@ -274,11 +275,11 @@ export class MeshNode {
             target,
             leadsZone,
             async (t, origin, deltas) => (await this.#sendForResults(t, origin, deltas)) !== null,
-            peer.forwarded,
+            { heads, acked: peer.acked, forwarded: peer.forwarded },
           );
           this.#observer.drained(span, target.id, result.sent, result.behind);
           peer.behind = result.behind;
-          peer.acked = result.ok ? result.cursor : -1;
+          peer.acked = result.ok ? result.cursor : null;
           if (result.ok) {
             peer.failures = 0;
             peer.nextFanOutMs = 0;
@@ -388,7 +389,7 @@ export class MeshNode {
         peers: this.#peers,
         targets,
         monitoring: this.lease.isLeader,
-        acked: (id) => this.#o.store.getCursor(fanOutCursor(id)),
+        acked: async (id) => logTotal(await this.#o.store.getCursors(fanOutCursors(id))),
         logHead: summary.logHead,
         nowMs: now,
       }),

@@ -10,6 +10,7 @@ import type { AdmissionPolicy } from "../guard/admission.ts";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 import type { Delta } from "../protocol/delta.ts";
 import type { RegionStore, StoredDelta } from "../store/region_store.ts";
+import { logStart, logTotal, readLogAfter } from "../store/region_log.ts";
 import { IdAccumulator } from "../protocol/fingerprint.ts";
 import { IdTrie } from "../sync/id_trie.ts";
 import {
@@ -37,7 +38,7 @@ export const SYNC_CHANNEL_TRIES_MAX = 64;
 export const SYNC_CHANNEL_TRIE_IDS_MIN = 256;
 /** Most ids (or 16-byte id prefixes) one `POST /v1/sync/fetch` may ask for. */
 export const SYNC_FETCH_IDS_MAX = 256;
-/** Log entries read per page while catching the index up. */
+/** Log entries read per page (of each shard) while catching the index up. */
 export const INDEX_CATCHUP_PAGE = 1_000;
 /** Longest wait for one reconciliation round trip, in ms. */
 export const SYNC_REQUEST_TIMEOUT_MS = 5_000;
@@ -89,7 +90,8 @@ export class RegionIndex {
   readonly #store: RegionStore;
   readonly #trie = new IdTrie<string>();
   readonly #ids = new IdAccumulator();
-  #cursor = 0;
+  /** The log position (per shard) the index reflects. */
+  #cursor = logStart();
   #catching: Promise<void> | null = null;
   readonly #channelTries = new Map<string, { trie: IdTrie<string>; cursor: number }>();
   /** Sessions started; each begins its walk one top range further on. */
@@ -101,9 +103,9 @@ export class RegionIndex {
     this.#store = store;
   }
 
-  /** Log position the index reflects. */
+  /** How many region-log entries the index reflects (its position, summed over shards). */
   get logCursor(): number {
-    return this.#cursor;
+    return logTotal(this.#cursor);
   }
 
   get size(): number {
@@ -130,13 +132,13 @@ export class RegionIndex {
 
   async #readLog(): Promise<void> {
     for (;;) {
-      const page = await this.#store.listLog(this.#cursor, INDEX_CATCHUP_PAGE);
-      for (const entry of page.entries) {
+      const read = await readLogAfter(this.#store, this.#cursor, INDEX_CATCHUP_PAGE);
+      for (const entry of read.entries) {
         const id = decodeBase64Url(entry.id)!;
         if (this.#trie.add(id, entry.channel)) this.#ids.add(id);
       }
-      this.#cursor = page.cursor;
-      if (!page.more) return;
+      this.#cursor = read.position;
+      if (!read.more) return;
     }
   }
 

@@ -21,10 +21,17 @@ export const KV_CHUNK_BYTES_MAX = 600_000;
 export const KV_COMMIT_ATTEMPTS_MAX = 20;
 /** Longest backoff between two commit attempts, in ms. */
 const KV_COMMIT_BACKOFF_MS_MAX = 50;
-/** Mutations one accepted delta costs: record, id pointer, seq slot, region-log entry. */
-const MUTATIONS_PER_DELTA = 4;
-/** Checks and mutations every write with deltas costs once: the region-log counter. */
-const LOG_COUNTER_OPS = 1;
+/**
+ * Mutations one accepted delta costs at most: record, id pointer, seq slot, region-log entry,
+ * and an equivocation entry when it is one.
+ */
+const MUTATIONS_PER_DELTA = 5;
+/**
+ * Checks (and at most as many mutations) every write with deltas costs once: the counters of the
+ * two log shards it may append to (its data shard, the gating shard), and the equivocation
+ * counter with the legacy log's counter it numbers above.
+ */
+const LOG_COUNTER_OPS = 4;
 /**
  * Estimated bytes of the keys and small values one delta writes besides its body and sig: four
  * keys naming its channel (record, id pointer, seq slot, head), and id, author and channel
@@ -38,7 +45,8 @@ if (KV_CHUNK_BYTES_MAX >= KV_ATOMIC_BYTES_MAX) {
 
 /**
  * Splits a batch so that each atomic write stays inside Deno KV's limits: mutations, checks
- * (counted per channel counter and per author head, plus the region-log counter) and bytes.
+ * (counted per channel counter and per author head, plus the log and equivocation counters) and
+ * bytes.
  * Chunks are consecutive slices of the batch, in order.
  */
 export function chunkForAtomic(deltas: readonly StoredDelta[]): StoredDelta[][] {

@@ -14,11 +14,12 @@ export const KV_GET_MANY_KEYS_MAX = 10;
 const SLOT_SCAN_PAGE_MAX = 32;
 
 /**
- * What this instance knows of the region-log counter ["g"]: exact while the counter keeps this
- * versionstamp (null: no counter yet). Every commit with deltas checks it, so a stale one only
- * costs a failed commit, after which it is forgotten and read again.
+ * What this instance knows of a counter — a log shard's ["gs", shard], or the equivocations'
+ * ["qn"] — exact while the counter keeps this versionstamp (null: no counter yet). Every commit
+ * that bumps one checks it, so a stale one only costs a failed commit, after which it is
+ * forgotten and read again.
  */
-export interface CachedLogCounter {
+export interface CachedCounter {
   readonly versionstamp: string | null;
   readonly last: number;
 }
@@ -27,14 +28,27 @@ export interface KvPlanRead {
   readonly input: PlanInput;
   /** Cache entries of the chunk's channels: their counter versionstamps are the checks. */
   readonly entries: Map<string, CachedChannel>;
-  readonly log: CachedLogCounter;
+  /** The counters of the log shards the chunk writes to, by shard. */
+  readonly logs: Map<number, CachedCounter>;
+}
+
+/**
+ * The numbering of equivocations: their own counter ["qn"] and, read-only, the counter ["g"] of
+ * the log before it was sharded (the old numbering was by log entry, so new numbers start above
+ * it). A commit that stores an equivocation checks both.
+ */
+export interface EquivocationCounters {
+  readonly own: CachedCounter;
+  readonly legacy: CachedCounter;
 }
 
 export class KvPlanReader {
   /** Per-channel counters and heads, exact at their counter's versionstamp. */
   readonly cache = new KvChannelCache();
-  /** The region-log counter as last read or written by this instance; null when unknown. */
-  log: CachedLogCounter | null = null;
+  /** Log shard counters as last read or written by this instance. */
+  readonly logs = new Map<number, CachedCounter>();
+  /** The equivocation counters as last read or written here; null when unknown. */
+  equivocations: EquivocationCounters | null = null;
   readonly #kv: Deno.Kv;
   readonly #key: (...parts: Deno.KvKeyPart[]) => Deno.KvKey;
 
@@ -59,7 +73,19 @@ export class KvPlanReader {
   /** After a failed commit or a store error: what this instance knew may be stale. */
   forget(channels: readonly string[]): void {
     for (const channel of channels) this.cache.drop(channel);
-    this.log = null;
+    this.logs.clear();
+    this.equivocations = null;
+  }
+
+  /** The equivocation counters, read (both in one go) when not known. */
+  async readEquivocations(): Promise<EquivocationCounters> {
+    if (this.equivocations !== null) return this.equivocations;
+    const [own, legacy] = await this.#getMany<number>([this.#key("qn"), this.#key("g")]);
+    const counter = (e: Deno.KvEntryMaybe<number>) => ({
+      versionstamp: e.versionstamp,
+      last: e.value ?? 0,
+    });
+    return this.equivocations = { own: counter(own), legacy: counter(legacy) };
   }
 
   /**
@@ -67,8 +93,12 @@ export class KvPlanReader {
    * before anything else: any write after that read changes a counter's versionstamp, so the
    * commit's check fails and nothing is planned from a torn read.
    */
-  async read(chunk: readonly StoredDelta[], channels: readonly string[]): Promise<KvPlanRead> {
-    const { entries, log } = await this.#readCounters(channels);
+  async read(
+    chunk: readonly StoredDelta[],
+    channels: readonly string[],
+    shards: readonly number[],
+  ): Promise<KvPlanRead> {
+    const { entries, logs } = await this.#readCounters(channels, shards);
     const authors = [...new Map(chunk.map((d) => [headKey(d.channel, d.author), d])).values()];
     const unknown = authors.filter((d) => !entries.get(d.channel)!.heads.has(d.author));
     const read = await this.#getMany<AuthorHead>(
@@ -140,24 +170,30 @@ export class KvPlanReader {
       storedAbove: (channel, author, seq) => above.has(slotKey(channel, author, seq)),
       stored: (channel, id) => stored.has(idKey(channel, id)),
     };
-    return { input, entries, log };
+    return { input, entries, logs };
   }
 
-  /** Cache entries of `channels` and the log counter, reading (in one go) those not cached. */
-  async #readCounters(channels: readonly string[]) {
+  /**
+   * Cache entries of `channels` and the counters of log `shards`, reading (in one go) those not
+   * cached.
+   */
+  async #readCounters(channels: readonly string[], shards: readonly number[]) {
     const entries = new Map<string, CachedChannel>();
     const misses = channels.filter((c) => {
       const entry = this.cache.get(c);
       if (entry !== undefined) entries.set(c, entry);
       return entry === undefined;
     });
-    const keys = misses.map((c) => this.#key("c", c));
-    if (this.log === null) keys.push(this.#key("g"));
+    const unknown = shards.filter((shard) => !this.logs.has(shard));
+    const keys = [
+      ...misses.map((c) => this.#key("c", c)),
+      ...unknown.map((shard) => this.#key("gs", shard)),
+    ];
     const counters = await this.#getMany<number>(keys);
-    if (this.log === null) {
-      const { versionstamp, value } = counters.pop()!;
-      this.log = { versionstamp, last: value ?? 0 };
-    }
+    counters.splice(misses.length).forEach(({ versionstamp, value }, i) => {
+      this.logs.set(unknown[i], { versionstamp, last: value ?? 0 });
+    });
+    const logs = new Map(shards.map((shard) => [shard, this.logs.get(shard)!]));
     misses.forEach((c, i) => {
       const entry = {
         versionstamp: counters[i].versionstamp,
@@ -167,7 +203,7 @@ export class KvPlanReader {
       entries.set(c, entry);
       this.cache.set(c, entry);
     });
-    return { entries, log: this.log };
+    return { entries, logs };
   }
 
   async #getMany<T>(keys: Deno.KvKey[]): Promise<Deno.KvEntryMaybe<T>[]> {

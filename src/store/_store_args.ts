@@ -2,7 +2,7 @@
  * Argument checks shared by every RegionStore for the region log, named cursors and leases. A
  * bad argument is a programmer bug, so these throw (RangeError or TypeError) instead of answering.
  */
-import { ARRIVAL_COUNTS_CHANNELS_MAX, type DeltaOrigin } from "./region_store.ts";
+import { ARRIVAL_COUNTS_CHANNELS_MAX, CURSORS_READ_MAX, type DeltaOrigin } from "./region_store.ts";
 
 /** Most region-log entries one `listLog` page returns, whatever `limit` asks for. */
 export const LOG_PAGE_ENTRIES_MAX = 1_000;
@@ -19,6 +19,16 @@ export function assertArrivalCounts(channels: readonly string[]): void {
       `Cannot count arrivals of ${channels.length} channels in one call: at most ${ARRIVAL_COUNTS_CHANNELS_MAX}`,
     );
   }
+}
+
+/** Checks a cursor list given to `getCursors`: names, at most CURSORS_READ_MAX of them. */
+export function assertCursorNames(names: readonly string[]): void {
+  if (!Array.isArray(names) || names.length > CURSORS_READ_MAX) {
+    throw new RangeError(
+      `Cannot read cursors as 'names' must be an array of at most ${CURSORS_READ_MAX} names`,
+    );
+  }
+  for (const name of names) assertName("cursor name", name);
 }
 
 export function assertLogPage(after: number, limit: number): void {

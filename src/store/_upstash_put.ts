@@ -7,6 +7,7 @@ import { isNoScript, type UpstashRunner } from "./_upstash_runner.ts";
 import { PUT_SCRIPT } from "./_upstash_scripts.ts";
 import { assertStorable, type Call, parsePutReply, planRequests } from "./_upstash_wire.ts";
 import { assertOrigin } from "./_store_args.ts";
+import { LEGACY_LOG_SHARD, logShardFor, randomDataShard } from "./region_log.ts";
 import {
   type DeltaOrigin,
   type PutOutcome,
@@ -27,11 +28,24 @@ export interface UpstashPutStats {
   resent: number;
 }
 
+/**
+ * The hash of one log shard's entries (`<key>:n` is its counter). The legacy shard keeps the
+ * name of the one log stores had before it was sharded.
+ */
+export function upstashLogKey(prefix: string, shard: number): string {
+  return shard === LEGACY_LOG_SHARD ? `${prefix}{~region}:log` : `${prefix}{~region}:log:${shard}`;
+}
+
 export class UpstashDeltaWriter {
   readonly #run: UpstashRunner;
   readonly #prefix: string;
   readonly #putBytesMax: number;
   readonly #stats: UpstashPutStats = { requests: 0, scriptCalls: 0, resent: 0 };
+  /**
+   * The data shard this instance logs to. Redis runs one script at a time, so instances never
+   * lose a race here and need not move; the shards only keep the layout one for every store.
+   */
+  readonly #shard = randomDataShard();
 
   constructor(run: UpstashRunner, prefix: string, putBytesMax: number) {
     this.#run = run;
@@ -67,9 +81,10 @@ export class UpstashDeltaWriter {
   /** Sends one request of script calls (by SHA); resends with EVAL those redis did not know. */
   async #runPut(request: readonly Call[], origin: DeltaOrigin, sha: string): Promise<unknown[]> {
     const nonce = crypto.randomUUID();
-    const log = `${this.#prefix}{~region}:log`;
+    const region = `${this.#prefix}{~region}`;
     const invocations = request.map((call, i) => {
       const base = `${this.#prefix}{${call.channel}}`;
+      const log = upstashLogKey(this.#prefix, logShardFor(call.channel, this.#shard));
       const keys = [
         `${base}:d`,
         `${base}:a`,
@@ -77,7 +92,9 @@ export class UpstashDeltaWriter {
         `${base}:r:${nonce}:${i}`,
         `${log}:n`,
         log,
-        `${this.#prefix}{~region}:equivocations`,
+        `${region}:equivocations`,
+        `${region}:equivocations:n`,
+        `${upstashLogKey(this.#prefix, LEGACY_LOG_SHARD)}:n`,
       ];
       const args = [`${base}:s:`, String(REPLAY_GUARD_TTL_SECONDS), origin, call.channel];
       for (const d of call.deltas) args.push(d.id, d.author, String(d.seq), d.sig, d.body);

@@ -6,20 +6,24 @@
  */
 
 /**
- * Classifies and stores one channel's deltas in order, appending each stored one to the region
- * log. KEYS: records, arrivals, heads, replay guard, log counter, log entries, equivocations.
- * ARGV: slot key prefix, guard TTL, origin, channel, then id, author, seq, sig, body per delta.
- * Returns "a<arrival>" | "d" | "e<arrival>:<existing id>" per delta, comma-separated. A second
- * body for a taken seq is stored as well (the slot keeps the first) and recorded in the
- * equivocations sorted set, scored by its log number. Each delta's checks come before its
- * writes, and nothing after its first write can fail, so no delta is half-written and the log
- * holds exactly the stored ones. A replayed call (same guard key) writes nothing.
+ * Classifies and stores one channel's deltas in order, appending each stored one to a shard of
+ * the region log. KEYS: records, arrivals, heads, replay guard, the shard's log counter, its log
+ * entries, equivocations, the equivocation counter, the legacy log's counter. ARGV: slot key
+ * prefix, guard TTL, origin, channel, then id, author, seq, sig, body per delta. Returns
+ * "a<arrival>" | "d" | "e<arrival>:<existing id>" per delta, comma-separated. A second body for
+ * a taken seq is stored as well (the slot keeps the first) and recorded in the equivocations
+ * sorted set, scored by its number: one above the equivocation counter and the legacy log's
+ * counter (equivocations of a store written before the log was sharded were numbered by their
+ * log entry). Each delta's checks come before its writes, and nothing after its first write can
+ * fail, so no delta is half-written and the log holds exactly the stored ones. A replayed call
+ * (same guard key) writes nothing.
  */
 export const PUT_SCRIPT = `
 local done = redis.call('GET', KEYS[4])
 if done then return done end
 local out = {}
 local logged = tonumber(redis.call('GET', KEYS[5]) or '0')
+local equivocated = nil
 local tag = ARGV[3] .. ' ' .. ARGV[4] .. ' '
 local stored = 0
 for i = 5, #ARGV, 5 do
@@ -48,9 +52,14 @@ for i = 5, #ARGV, 5 do
     redis.call('HSET', KEYS[3], author, string.format('%.0f %.0f %.0f', c, m, k))
     logged = logged + 1
     stored = stored + 1
-    local at = string.format('%.0f', logged)
-    redis.call('HSET', KEYS[6], at, tag .. id)
+    redis.call('HSET', KEYS[6], string.format('%.0f', logged), tag .. id)
     if existing then
+      if not equivocated then
+        equivocated = math.max(tonumber(redis.call('GET', KEYS[8]) or '0'),
+          tonumber(redis.call('GET', KEYS[9]) or '0'))
+      end
+      equivocated = equivocated + 1
+      local at = string.format('%.0f', equivocated)
       redis.call('ZADD', KEYS[7], at,
         at .. ' ' .. author .. ' ' .. seq .. ' ' .. id .. ' ' .. existing .. ' ' .. ARGV[4])
       out[#out + 1] = string.format('e%.0f:', arrival) .. existing
@@ -60,6 +69,7 @@ for i = 5, #ARGV, 5 do
   end
 end
 if stored > 0 then redis.call('SET', KEYS[5], string.format('%.0f', logged)) end
+if equivocated then redis.call('SET', KEYS[8], string.format('%.0f', equivocated)) end
 local result = table.concat(out, ',')
 redis.call('SET', KEYS[4], result, 'EX', ARGV[2])
 return result
@@ -117,7 +127,8 @@ return out
 `;
 
 /**
- * Reads a page of the region log. KEYS: log counter, log entries. ARGV: after, limit. Returns
+ * Reads a page of one shard of the region log. KEYS: its counter, its entries. ARGV: after,
+ * limit. Returns
  * {last n as a string, entry n = after + 1, entry after + 2, ...}, each entry
  * "<origin> <channel> <id>".
  */

@@ -104,10 +104,10 @@ export function parsePutReply(reply: unknown, count: number): PutOutcome[] {
 }
 
 /** Parses a region-log entry "<origin> <channel> <id>". */
-export function parseLogEntry(n: number, entry: string): LogEntry {
+export function parseLogEntry(shard: number, n: number, entry: string): LogEntry {
   const [origin, channel, id] = entry.split(" ");
-  if (id === undefined) throw new Error(`Cannot parse region-log entry ${n}: ${entry}`);
-  return { n, channel, id, origin: origin as DeltaOrigin };
+  if (id === undefined) throw new Error(`Cannot parse region-log entry ${shard}/${n}: ${entry}`);
+  return { shard, n, channel, id, origin: origin as DeltaOrigin };
 }
 
 /** Parses a lease "<epoch> <expiresAtMs> <holder>" (the holder is last: it may hold spaces). */

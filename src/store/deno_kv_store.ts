@@ -8,10 +8,13 @@
  *   ["s", channel, author, seq]  → id                                   (seq slot: dedupe, conflicts)
  *   ["h", channel, author]       → {contiguous, max, count}             (author head)
  *   ["c", channel]               → last arrival number
- *   ["l", n]                     → {channel, id, origin}                (region log entry n)
- *   ["g"]                        → last region-log number n
- *   ["q", n]                     → {author, channel, seq, id, existingId} (equivocation whose
- *                                   second half is log entry n; its slot keeps the first half)
+ *   ["ls", shard, n]             → {channel, id, origin}                (region log, shard ≥ 1)
+ *   ["gs", shard]                → last entry number n of the shard
+ *   ["l", n], ["g"]              → the same, of the legacy shard 0: the one log of a store
+ *                                   written before the log was sharded (read, never written)
+ *   ["q", n]                     → {author, channel, seq, id, existingId} (equivocation n; its
+ *                                   slot keeps the first half)
+ *   ["qn"]                       → last equivocation number (new ones go above ["g"] too)
  *   ["cur", name]                → n                                    (named cursor)
  *   ["lease", name]              → {holder, epoch, expiresAtMs}
  *   ["rl", bucket]               → {tokens, atMs}                       (token bucket, expiring)
@@ -20,20 +23,24 @@
  * Every write in a channel bumps its counter, and each commit checks the versionstamps of the
  * counters it bumps: so any concurrent write to the same channel (its slots, heads or arrivals)
  * fails the commit, which is retried on fresh reads. No arrival number is skipped or reused.
- * Every commit that accepts deltas also appends them to the region log and bumps (and checks)
- * its counter ["g"], so log numbers are gapless too — at the price that writers on different
- * channels from different instances now serialise on that one key.
+ * Every commit that accepts deltas also appends them to the region log, in the shard each goes
+ * to (region_log.ts), and bumps and checks those shards' counters, so each shard is gapless too.
+ * Until issue 13 the log was one counter ["g"] that every commit checked, so instances writing
+ * different channels still serialised on it; now each instance appends to a data shard of its
+ * own, and instances collide only while two of them happen to share one (the loser moves).
  */
 import { compareAndSet, type KvCommitStats, setIfAbsent } from "./_kv_atomic.ts";
 import { KvBlobs } from "./_kv_blobs.ts";
 import { KvIndex } from "./_kv_index.ts";
-import { KvPlanReader, storedRunAbove } from "./_kv_plan_input.ts";
+import { KV_GET_MANY_KEYS_MAX, KvPlanReader, storedRunAbove } from "./_kv_plan_input.ts";
+import { assertLogShard, LEGACY_LOG_SHARD, LOG_SHARDS, logTotal } from "./region_log.ts";
 import { KvDeltaWriter, type StoredEquivocation, type StoredLogEntry } from "./_kv_put.ts";
 import { KvTokenBuckets } from "./_kv_token_buckets.ts";
 import { grantLease, releasedLease } from "./_lease.ts";
 import { assertTokenRequests } from "./_token_bucket.ts";
 import {
   assertCursorAdvance,
+  assertCursorNames,
   assertLeaseRequest,
   assertLogPage,
   assertName,
@@ -79,6 +86,8 @@ export interface DenoKvStoreOptions {
   readonly prefix?: Deno.KvKey;
   /** Close the Kv handle on `close()`. Default true. */
   readonly ownsKv?: boolean;
+  /** The data shard of the region log to start on (region_log.ts). Default: one at random. */
+  readonly logShard?: number;
 }
 
 export class DenoKvStore implements RegionStore {
@@ -103,6 +112,7 @@ export class DenoKvStore implements RegionStore {
       (...parts) => this.#key(...parts),
       (work) => this.#guard(work),
       this.#reader,
+      options.logShard,
     );
     this.#buckets = new KvTokenBuckets(kv, (bucket) => this.#key("rl", bucket));
     this.#index = new KvIndex(kv, this.#key("x"), (work) => this.#guard(work));
@@ -120,6 +130,11 @@ export class DenoKvStore implements RegionStore {
   /** How this instance's delta commits went since it opened (a copy). */
   get commitStats(): KvCommitStats {
     return this.#writer.stats;
+  }
+
+  /** The data shard of the region log this instance appends to now (region_log.ts). */
+  get logShard(): number {
+    return this.#writer.shard;
   }
 
   putDeltas(deltas: readonly StoredDelta[], origin: DeltaOrigin = "agent"): Promise<PutOutcome[]> {
@@ -180,14 +195,25 @@ export class DenoKvStore implements RegionStore {
     });
   }
 
-  async listLog(after: number, limit: number): Promise<LogPage> {
+  async listLog(shard: number, after: number, limit: number): Promise<LogPage> {
+    assertLogShard(shard);
     assertLogPage(after, limit);
     const take = Math.min(limit, LOG_PAGE_ENTRIES_MAX);
+    const parts = shard === LEGACY_LOG_SHARD ? ["l"] : ["ls", shard];
     return await this.#guard(async () => {
-      const page = await this.#listAfter<StoredLogEntry>(["l"], after, take);
-      const entries = page.items.map(({ n, value }) => ({ n, ...value }));
+      const page = await this.#listAfter<StoredLogEntry>(parts, after, take);
+      const entries = page.items.map(({ n, value }) => ({ shard, n, ...value }));
       return { entries, cursor: entries.at(-1)?.n ?? after, more: page.more };
     });
+  }
+
+  /** The shards' counters, the legacy one ["g"] first, in getMany calls of 10 keys. */
+  logHeads(): Promise<number[]> {
+    const keys = Array.from(
+      { length: LOG_SHARDS },
+      (_, shard) => shard === LEGACY_LOG_SHARD ? this.#key("g") : this.#key("gs", shard),
+    );
+    return this.#guard(async () => (await this.#getMany<number>(keys)).map((n) => n ?? 0));
   }
 
   /** The entries under `[...parts, n]` for n > `after` in order: `take` of them, and if more. */
@@ -205,8 +231,24 @@ export class DenoKvStore implements RegionStore {
     return { items, more };
   }
 
-  logHead(): Promise<number> {
-    return this.#guard(async () => (await this.#kv.get<number>(this.#key("g"))).value ?? 0);
+  async logHead(): Promise<number> {
+    return logTotal(await this.logHeads());
+  }
+
+  async getCursors(names: readonly string[]): Promise<number[]> {
+    assertCursorNames(names);
+    return await this.#guard(async () =>
+      (await this.#getMany<number>(names.map((name) => this.#key("cur", name)))).map((n) => n ?? 0)
+    );
+  }
+
+  /** The values at `keys` (null where absent), in getMany calls of at most 10 keys at once. */
+  async #getMany<T>(keys: Deno.KvKey[]): Promise<(T | null)[]> {
+    const pages: Promise<Deno.KvEntryMaybe<T>[]>[] = [];
+    for (let i = 0; i < keys.length; i += KV_GET_MANY_KEYS_MAX) {
+      pages.push(this.#kv.getMany<T[]>(keys.slice(i, i + KV_GET_MANY_KEYS_MAX)));
+    }
+    return (await Promise.all(pages)).flat().map((entry) => entry.value);
   }
 
   async getCursor(name: string): Promise<number> {

@@ -10,11 +10,20 @@ import {
 } from "./_index_args.ts";
 import { grantLease, releasedLease } from "./_lease.ts";
 import { MemoryBlobs } from "./_memory_blobs.ts";
+import {
+  assertLogShard,
+  FIRST_DATA_SHARD,
+  LEGACY_LOG_SHARD,
+  LOG_SHARDS,
+  logShardFor,
+  logTotal,
+} from "./region_log.ts";
 import { idKey, planPut, slotKey } from "./_put_plan.ts";
 import { assertTokenRequests, type BucketState, bucketTtlMs, drawTokens } from "./_token_bucket.ts";
 import {
   assertArrivalCounts,
   assertCursorAdvance,
+  assertCursorNames,
   assertLeaseRequest,
   assertLogPage,
   assertName,
@@ -56,9 +65,11 @@ export class MemoryStore implements RegionStore {
   readonly #slots = new Map<string, string>();
   readonly #heads = new Map<string, AuthorHead>();
   readonly #arrivals = new Map<string, ArrivedDelta[]>();
-  /** The region log; entry n is at index n - 1. */
-  readonly #log: LogEntry[] = [];
+  /** The region log's shards; entry n of a shard is at index n - 1 of its list. */
+  readonly #log: LogEntry[][] = Array.from({ length: LOG_SHARDS }, () => []);
   readonly #equivocations: Equivocation[] = [];
+  /** The data shard this store writes its log entries to. */
+  readonly #shard: number;
   readonly #index = new Map<string, IndexEntry>();
   /** The index entries in key order, rebuilt on the first list after a write. */
   #sorted: IndexEntry[] | null = null;
@@ -69,7 +80,17 @@ export class MemoryStore implements RegionStore {
   readonly #buckets = new Map<string, BucketState & { readonly expiresAtMs: number }>();
   /** When set, every operation throws StoreUnavailableError (for failure tests). */
   failing = false;
+  /**
+   * When set, writes the log as stores did before it was sharded (issue 13): every entry in
+   * shard 0, equivocations numbered by their log entry. For tests of a region upgraded in place.
+   */
+  legacyLog = false;
   readonly blobs: MemoryBlobs = new MemoryBlobs(() => this.#check());
+
+  /** `logShard`: the data shard this store logs to. Default the first. */
+  constructor(options: { readonly logShard?: number } = {}) {
+    this.#shard = options.logShard ?? FIRST_DATA_SHARD;
+  }
 
   // deno-lint-ignore require-await
   async putDeltas(
@@ -98,11 +119,14 @@ export class MemoryStore implements RegionStore {
       let list = this.#arrivals.get(delta.channel);
       if (list === undefined) this.#arrivals.set(delta.channel, list = []);
       list.push(arrived);
-      const n = this.#log.length + 1;
-      this.#log.push({ n, channel: delta.channel, id: delta.id, origin });
+      const shard = this.legacyLog ? LEGACY_LOG_SHARD : logShardFor(delta.channel, this.#shard);
+      const n = this.#log[shard].length + 1;
+      this.#log[shard].push({ shard, n, channel: delta.channel, id: delta.id, origin });
       if (existingId !== undefined) {
         const { author, channel, seq, id } = delta;
-        this.#equivocations.push({ n, author, channel, seq, id, existingId });
+        const legacy = this.#log[LEGACY_LOG_SHARD].length;
+        const e = this.legacyLog ? n : Math.max(this.#equivocations.at(-1)?.n ?? 0, legacy) + 1;
+        this.#equivocations.push({ n: e, author, channel, seq, id, existingId });
       }
     }
     for (const [key, head] of plan.heads) this.#heads.set(key, head);
@@ -156,18 +180,31 @@ export class MemoryStore implements RegionStore {
   }
 
   // deno-lint-ignore require-await
-  async listLog(after: number, limit: number): Promise<LogPage> {
+  async listLog(shard: number, after: number, limit: number): Promise<LogPage> {
+    assertLogShard(shard);
     assertLogPage(after, limit);
     this.#check();
-    const entries = this.#log.slice(after, after + Math.min(limit, LOG_PAGE_ENTRIES_MAX));
+    const log = this.#log[shard];
+    const entries = log.slice(after, after + Math.min(limit, LOG_PAGE_ENTRIES_MAX));
     const cursor = entries.at(-1)?.n ?? after;
-    return { entries, cursor, more: cursor < this.#log.length };
+    return { entries, cursor, more: cursor < log.length };
   }
 
   // deno-lint-ignore require-await
-  async logHead(): Promise<number> {
+  async logHeads(): Promise<number[]> {
     this.#check();
-    return this.#log.length;
+    return this.#log.map((log) => log.length);
+  }
+
+  async logHead(): Promise<number> {
+    return logTotal(await this.logHeads());
+  }
+
+  // deno-lint-ignore require-await
+  async getCursors(names: readonly string[]): Promise<number[]> {
+    assertCursorNames(names);
+    this.#check();
+    return names.map((name) => this.#cursors.get(name) ?? 0);
   }
 
   // deno-lint-ignore require-await

@@ -2,5 +2,6 @@
 export * from "./blob_store.ts";
 export * from "./deno_kv_store.ts";
 export * from "./memory_store.ts";
+export * from "./region_log.ts";
 export * from "./region_store.ts";
 export * from "./upstash_store.ts";

@@ -40,8 +40,10 @@ export type PutOutcome =
   | { readonly status: "equivocation"; readonly arrival: number; readonly existingId: string };
 
 /**
- * One equivocation the store holds both halves of: written with the second half, numbered by
- * that half's region-log entry `n` (so the list is ordered like the log, with gaps).
+ * One equivocation the store holds both halves of: written with the second half, in the same
+ * atomic write. Numbered in the order they were stored, region-wide: 1, 2, 3, ... above every
+ * entry a store written before the log was sharded holds (those were numbered by their second
+ * half's region-log entry, with gaps), so a follower's cursor goes on across an upgrade.
  */
 export interface Equivocation {
   readonly n: number;
@@ -87,9 +89,14 @@ export type DeltaOrigin =
   /** Repaired by anti-entropy; never fanned out (the reconciling side has it already). */
   | "sync";
 
-/** One entry of the region log: every accepted delta of every channel, in commit order. */
+/**
+ * One entry of the region log: every accepted delta of every channel, in commit order within
+ * its shard (`region_log.ts` says which shard an entry goes to, and why).
+ */
 export interface LogEntry {
-  /** Position in the region log: 1, 2, 3, ... without gaps. */
+  /** The shard: 0 to `LOG_SHARDS - 1`. */
+  readonly shard: number;
+  /** Position in the shard: 1, 2, 3, ... without gaps. */
   readonly n: number;
   readonly channel: string;
   readonly id: string;
@@ -192,6 +199,8 @@ export interface IndexListOptions {
 
 /** Most requests one `takeTokensMany` call may carry (a push charges one per delta). */
 export const TOKEN_REQUESTS_MAX = 1_024;
+/** Most cursors one `getCursors` call may read (a peer's fan-out cursors, one per log shard). */
+export const CURSORS_READ_MAX = 256;
 /** Most channels one `arrivalCounts` call may ask about (a page of `GET /v1/channels`). */
 export const ARRIVAL_COUNTS_CHANNELS_MAX = 1_000;
 
@@ -207,7 +216,8 @@ export interface RegionStore {
    * `equivocation`. Deltas must already be verified. When the store
    * fails, throws {@linkcode StoreUnavailableError}; every delta is then either wholly stored or
    * not at all (a retry reports the stored ones as `duplicate`). Each accepted delta is also
-   * appended to the region log with `origin` (default `"agent"`) in the same atomic write.
+   * appended to the region log with `origin` (default `"agent"`) in the same atomic write, in the
+   * shard `region_log.ts` names.
    */
   putDeltas(deltas: readonly StoredDelta[], origin?: DeltaOrigin): Promise<PutOutcome[]>;
   /**
@@ -231,12 +241,16 @@ export interface RegionStore {
   arrivalCounts(channels: readonly string[]): Promise<number[]>;
   /** The author's head in the channel, or null when nothing of theirs is stored there. */
   getHead(channel: string, author: string): Promise<AuthorHead | null>;
-  /** Up to `limit` region-log entries with `n` greater than `after`, in order. */
-  listLog(after: number, limit: number): Promise<LogPage>;
-  /** `n` of the last region-log entry (0 when empty). */
+  /** Up to `limit` entries of log shard `shard` with `n` greater than `after`, in order. */
+  listLog(shard: number, after: number, limit: number): Promise<LogPage>;
+  /** Per log shard, in shard order (`LOG_SHARDS` of them), `n` of its last entry (0: none). */
+  logHeads(): Promise<number[]>;
+  /** How many entries the region log holds: the sum of `logHeads()`. */
   logHead(): Promise<number>;
   /** A named cursor (e.g. a peer's fan-out progress); 0 when never set. */
   getCursor(name: string): Promise<number>;
+  /** Named cursors, in order, 0 for those never set; at most {@linkcode CURSORS_READ_MAX}. */
+  getCursors(names: readonly string[]): Promise<number[]>;
   /** Moves a named cursor forward to `n`; never moves it back. Returns the cursor after. */
   advanceCursor(name: string, n: number): Promise<number>;
   /**

@@ -10,10 +10,13 @@
  *   P{C}:s:<author>    hash   seq → id                            (seq slot)
  *   P{C}:r:<uuid>      string outcomes of one script call, 60 s   (replay guard)
  * and region-wide keys under the hash tag `{~region}` (`~` never occurs in a channel name):
- *   P{~region}:log:n   string last region-log number n
- *   P{~region}:log     hash   n → "<origin> <channel> <id>"       (region log)
- *   P{~region}:equivocations  sorted set, score n (the log number of the second half):
+ *   P{~region}:log:<s>:n  string last entry number n of region-log shard s ≥ 1 (region_log.ts)
+ *   P{~region}:log:<s>    hash   n → "<origin> <channel> <id>"    (its entries)
+ *   P{~region}:log:n, P{~region}:log  the same, of the legacy shard 0: the one log of a store
+ *                      written before the log was sharded (read, never written)
+ *   P{~region}:equivocations  sorted set, score n (its number, region-wide):
  *                      "<n> <author> <seq> <id> <existing id> <channel>"
+ *   P{~region}:equivocations:n  string last equivocation number (new ones go above log:n too)
  *   P{~region}:cursors hash   name → n                            (named cursors)
  *   P{~region}:leases  hash   name → "<epoch> <expiresAtMs> <holder>"
  *   P{~region}:nonce:<nonce>  string, with an expiry: a claimed region-message nonce
@@ -26,7 +29,8 @@
  * request, so a push costs one round trip (two when redis lost the script and EVAL resends it).
  * Each script call is atomic, and it classifies its deltas in order, so a repeat or a rival
  * within the batch is seen as `duplicate` or `seq_conflict`; the same call appends the accepted
- * ones to the region log, so log and deltas commit together. The replay guard makes a request
+ * ones to the region log (the instance's data shard, or the gating shard for `_certificates`), so
+ * log and deltas commit together. The replay guard makes a request
  * that `@upstash/redis` retries after a network error (it retries when `fetch` throws, even if
  * redis already ran the script) answer the outcomes of the first run instead of `duplicate`, and
  * log nothing twice. Every other method is one request too (two on a cold script cache).
@@ -57,6 +61,7 @@ import {
 import {
   assertArrivalCounts,
   assertCursorAdvance,
+  assertCursorNames,
   assertLeaseRequest,
   assertLogPage,
   assertName,
@@ -64,7 +69,8 @@ import {
 } from "./_store_args.ts";
 import { UpstashBlobs } from "./_upstash_blobs.ts";
 import { UpstashIndex } from "./_upstash_index.ts";
-import { UpstashDeltaWriter, type UpstashPutStats } from "./_upstash_put.ts";
+import { UpstashDeltaWriter, upstashLogKey, type UpstashPutStats } from "./_upstash_put.ts";
+import { assertLogShard, LOG_SHARDS, logTotal } from "./region_log.ts";
 import { UpstashRunner } from "./_upstash_runner.ts";
 import {
   CURSOR_SCRIPT,
@@ -244,26 +250,56 @@ export class UpstashStore implements RegionStore {
     return { entries, cursor: entries.at(-1)?.n ?? after, more };
   }
 
-  async listLog(after: number, limit: number): Promise<LogPage> {
+  async listLog(shard: number, after: number, limit: number): Promise<LogPage> {
+    assertLogShard(shard);
     assertLogPage(after, limit);
-    const log = this.#regionKey("log");
+    const log = upstashLogKey(this.#prefix, shard);
     const take = Math.min(limit, LOG_PAGE_ENTRIES_MAX);
     const items = await this.#run.script("list the region log", LOG_SCRIPT, [`${log}:n`, log], [
       String(after),
       String(take),
     ]) as unknown[];
     const last = Number(items[0]);
-    const entries = items.slice(1).map((item, i) => parseLogEntry(after + i + 1, String(item)));
+    const entries = items.slice(1).map((item, i) =>
+      parseLogEntry(shard, after + i + 1, String(item))
+    );
     const cursor = after + entries.length;
     return { entries, cursor, more: last > cursor };
   }
 
-  async logHead(): Promise<number> {
-    const last = await this.#run.guard(
-      "read the region log head",
-      () => this.#redis.get(`${this.#regionKey("log")}:n`),
+  /** Every shard's counter in one MGET. */
+  async logHeads(): Promise<number[]> {
+    const keys = Array.from(
+      { length: LOG_SHARDS },
+      (_, shard) => `${upstashLogKey(this.#prefix, shard)}:n`,
     );
-    return last === null || last === undefined ? 0 : Number(last);
+    const heads = await this.#run.guard(
+      "read the region log heads",
+      () => this.#redis.mget<(string | null)[]>(...keys),
+    );
+    return heads.map((n) => n === null || n === undefined ? 0 : Number(n));
+  }
+
+  async logHead(): Promise<number> {
+    return logTotal(await this.logHeads());
+  }
+
+  /** The cursors in one HMGET. */
+  async getCursors(names: readonly string[]): Promise<number[]> {
+    assertCursorNames(names);
+    if (names.length === 0) return [];
+    const [reply] = await this.#run.guard(
+      "read cursors",
+      () => this.#run.exec([0], (p) => p.hmget(this.#regionKey("cursors"), ...names)),
+    );
+    if (reply.error) throw new StoreUnavailableError(`Upstash rejected HMGET: ${reply.error}`);
+    // Raw, HMGET answers a list in field order; a client that deserializes makes it an object
+    // by field (null when no field is set).
+    const at = reply.result ?? [];
+    return names.map((name, i) => {
+      const n = Array.isArray(at) ? at[i] : (at as Record<string, unknown>)[name];
+      return n === null || n === undefined ? 0 : Number(n);
+    });
   }
 
   async getCursor(name: string): Promise<number> {

@@ -7,6 +7,7 @@
  */
 import type { Delta } from "../protocol/delta.ts";
 import type { RegionStore } from "../store/region_store.ts";
+import { readLogAfter } from "../store/region_log.ts";
 import { TOPIC_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
 import type { Subscription } from "./subscription.ts";
 import { subjectMatches } from "./subject.ts";
@@ -14,7 +15,7 @@ import { topicEventOf } from "./topic_event.ts";
 
 /** Default pause between reads of the region log while there are subscribers, in ms. */
 export const HUB_POLL_MS_DEFAULT = 50;
-/** Region-log entries read per poll page. */
+/** Region-log entries read per poll page (of each shard). */
 const LOG_PAGE = 512;
 /** Ids of messages this instance handed over itself, remembered so the log read skips them. */
 const RECENT_IDS_MAX = 8_192;
@@ -28,8 +29,8 @@ export class TopicHub {
   readonly #store: RegionStore;
   readonly #pollMs: number;
   readonly #subscribers = new Set<Subscription>();
-  /** The region-log position read so far; null while nobody subscribes. */
-  #logCursor: number | null = null;
+  /** The region-log position (per shard) read so far; null while nobody subscribes. */
+  #logCursor: number[] | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #polling: Promise<void> | null = null;
   readonly #recent = new Set<string>();
@@ -50,8 +51,8 @@ export class TopicHub {
    */
   async add(subscription: Subscription): Promise<void> {
     if (this.#logCursor === null) {
-      const head = await this.#store.logHead();
-      this.#logCursor ??= head;
+      const heads = await this.#store.logHeads();
+      this.#logCursor ??= heads;
     }
     this.#subscribers.add(subscription);
     this.#schedule();
@@ -102,7 +103,7 @@ export class TopicHub {
 
   async #readLog(): Promise<void> {
     while (this.#logCursor !== null) {
-      const page = await this.#store.listLog(this.#logCursor, LOG_PAGE);
+      const page = await readLogAfter(this.#store, this.#logCursor, LOG_PAGE);
       const wanted = page.entries.filter((e) =>
         e.channel.startsWith(TOPIC_CHANNEL_PREFIX) && !this.#recent.has(e.id) &&
         this.#wants(e.channel)
@@ -113,7 +114,8 @@ export class TopicHub {
         if (event !== null) { for (const s of this.#subscribers) s.offer(event); }
       }
       if (this.#logCursor === null) return; // everyone left meanwhile
-      this.#logCursor = Math.max(this.#logCursor, page.cursor);
+      const at = this.#logCursor;
+      this.#logCursor = page.position.map((n, shard) => Math.max(n, at[shard]));
       if (!page.more) return;
     }
   }

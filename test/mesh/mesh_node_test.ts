@@ -5,6 +5,7 @@ import * as names from "../../src/telemetry/names.ts";
 import { InProcessMesh } from "../support/in_process_mesh.ts";
 import { testAgent } from "../support/signing.ts";
 import { collectTelemetry } from "../support/telemetry_registry.ts";
+import { readLog } from "../support/region_log.ts";
 
 const LAYOUT = [
   { id: "eu-1", zone: "eu" },
@@ -27,12 +28,12 @@ Deno.test("MeshNode fans a pushed delta out to its zone and across zones, once e
   assert.equal(new Set(views).size, 1);
   assert.equal(JSON.parse(views[0]).deltas, 1);
   for (const r of LAYOUT) {
-    const log = await mesh.region(r.id).store.listLog(0, 100);
-    assert.equal(log.entries.length, 1, `${r.id} stored it once`);
+    const log = await readLog(mesh.region(r.id).store);
+    assert.equal(log.length, 1, `${r.id} stored it once`);
   }
   // eu-2 (an agent's region) → eu-1 as zone; eu-1 leads eu → us-1 as remote.
-  assert.equal((await mesh.region("eu-1").store.listLog(0, 1)).entries[0].origin, "zone");
-  assert.equal((await mesh.region("us-1").store.listLog(0, 1)).entries[0].origin, "remote");
+  assert.equal((await readLog(mesh.region("eu-1").store))[0].origin, "zone");
+  assert.equal((await readLog(mesh.region("us-1").store))[0].origin, "remote");
 });
 
 Deno.test("MeshNode reports a cut-off region as minority and converges by fan-out and anti-entropy after the heal", async () => {

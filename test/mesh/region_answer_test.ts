@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { verifyEd25519 } from "../../src/crypto/mod.ts";
 import { parseEnvelope } from "../../src/protocol/envelope.ts";
 import { DELTA_BODY_BYTES_MAX } from "../../src/protocol/limits.ts";
-import { fanOutCursor } from "../../src/mesh/fan_out.ts";
+import { fanOutCursors } from "../../src/mesh/fan_out.ts";
+import { logTotal } from "../../src/store/region_log.ts";
 import type { DeltaResult } from "../../src/region/ingest.ts";
 import { FANOUT_BACKOFF_MS_MAX, MeshNode } from "../../src/mesh/mesh_node.ts";
 import { envelopeId, type PeerAnswer, PeerClient } from "../../src/mesh/peer_client.ts";
@@ -362,7 +363,7 @@ Deno.test("MeshNode fan-out counts a delta delivered only on an untampered, boun
   assert.equal(node.lease.isLeader, true);
   const d = testAgent(() => mesh.nowMs).sign("room", [{ op: "set", key: "k", value: 1 }]);
   assert.equal((await mesh.push("eu-1", [d]))[0].status, "accepted");
-  const cursor = () => eu1.store.getCursor(fanOutCursor("eu-2"));
+  const cursor = async () => logTotal(await eu1.store.getCursors(fanOutCursors("eu-2")));
   const before = await cursor();
   await node.fanOutTick();
   // eu-2 stored it, but eu-1 cannot know that from an altered answer: the delta stays queued.

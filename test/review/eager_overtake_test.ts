@@ -22,6 +22,8 @@ import { certificateMessage, CERTIFICATES_CHANNEL } from "../../src/protocol/cer
 import { parseAdmission } from "../../src/guard/admission.ts";
 import { InProcessMesh, type InProcessRegion } from "../support/in_process_mesh.ts";
 import { bodyOf, idOf, signBody } from "../support/signing.ts";
+import { fanOutCursors } from "../../src/mesh/fan_out.ts";
+import { logTotal } from "../../src/store/region_log.ts";
 
 const ZONE = [{ id: "eu-1", zone: "eu" }, { id: "eu-2", zone: "eu" }];
 
@@ -173,7 +175,7 @@ Deno.test({
     /** What eu-1 sent eu-2 in each peer message, with eu-2's answer per delta. */
     const trace: string[] = [];
 
-    // eu-2's peer endpoint can be held; eu-1's commits of `_certificates` and its next logHead too.
+    // eu-2's peer endpoint can be held; eu-1's commits of `_certificates` and its next logHeads too.
     let peerHold: ReturnType<typeof gate> | null = null;
     const peerArrived = gate();
     const realApp = eu2.app;
@@ -216,14 +218,14 @@ Deno.test({
       return await realPut(deltas, origin);
     };
     let headHold: ReturnType<typeof gate> | null = null;
-    const realHead = eu1.store.logHead.bind(eu1.store);
-    eu1.store.logHead = async () => {
+    const realHeads = eu1.store.logHeads.bind(eu1.store);
+    eu1.store.logHeads = async () => {
       if (headHold !== null) {
         const hold = headHold;
         headHold = null;
         await hold.opened;
       }
-      return await realHead();
+      return await realHeads();
     };
 
     const x = AgentKey.generate();
@@ -268,7 +270,8 @@ Deno.test({
     heldPeer.open();
     assert.equal((await pushOther)[0].status, "accepted");
     await settle();
-    assert.equal(await eu1.store.getCursor("fanout:eu-2"), await eu1.store.logHead());
+    const acked = await eu1.store.getCursors(fanOutCursors("eu-2"));
+    assert.equal(logTotal(acked), await eu1.store.logHead());
     // 4. The certificate commits; the drain its kick starts is on its first store read when the
     //    gated delta (admitted on the certificate now held here) is pushed.
     const heldHead = headHold = gate();

@@ -7,10 +7,7 @@ import fc from "fast-check";
 import { DELTA_BODY_BYTES_MAX } from "../../src/protocol/limits.ts";
 import {
   ARRIVAL_COUNTS_CHANNELS_MAX,
-  type DeltaOrigin,
   type Lease,
-  type LogEntry,
-  type PutOutcome,
   type RegionStore,
   type StoredDelta,
   StoreUnavailableError,
@@ -19,6 +16,7 @@ import {
 import { fakeAuthor, storedDelta } from "../support/deltas.ts";
 import { headCases } from "./_head_cases.ts";
 import { indexCases } from "./_index_cases.ts";
+import { logCases, readLog } from "./_log_cases.ts";
 
 /** A fresh store and, when the implementation can simulate outages, a switch for them. */
 export interface StoreFixture {
@@ -38,6 +36,12 @@ export interface StoreFixture {
    * data does not outlive the instance. `cleanup` closes what it returns.
    */
   reopen?(): Promise<RegionStore>;
+  /**
+   * Stores `deltas` (in an empty store) as a store written before the log was sharded (issue 13)
+   * held them: every log entry in the one log, shard 0, and equivocations numbered by their log
+   * entry. Absent when the implementation cannot.
+   */
+  writeLegacy?(deltas: readonly StoredDelta[]): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -68,6 +72,7 @@ export function runStoreConformance(
   const A = fakeAuthor(1), B = fakeAuthor(2);
   headCases(test);
   indexCases(test);
+  logCases(test);
 
   test("putDeltas() accepts new deltas and numbers arrivals per channel from 1", async ({ store }) => {
     const out = await store.putDeltas([
@@ -142,45 +147,13 @@ export function runStoreConformance(
     ]);
     // The slot keeps the first: contiguous and max stay, count counts both bodies.
     assert.deepEqual(await store.getHead("c", A), { contiguous: 1, max: 1, count: 2 });
-    const log = await store.listLog(0, 10);
-    assert.deepEqual(log.entries.map((e) => e.id), [first.id, second.id]);
+    const log = await readLog(store);
+    assert.deepEqual(log.map((e) => e.id), [first.id, second.id]);
     assert.deepEqual(await store.listEquivocations(0, 10), {
-      entries: [{ n: 2, author: A, channel: "c", seq: 1, id: second.id, existingId: first.id }],
-      cursor: 2,
+      entries: [{ n: 1, author: A, channel: "c", seq: 1, id: second.id, existingId: first.id }],
+      cursor: 1,
       more: false,
     });
-  });
-
-  test("listEquivocations() pages in log order with stable cursors and counts every extra body", async ({ store }) => {
-    await store.putDeltas([storedDelta("x", B, 1), storedDelta("c", A, 1, "a0")]);
-    const thirds = ["a1", "a2", "a3"].map((salt) => storedDelta("c", A, 1, salt));
-    await store.putDeltas([storedDelta("c", B, 2), thirds[0]]);
-    await store.putDeltas([thirds[1], storedDelta("x", B, 1, "b1"), thirds[2]]);
-    const first = await store.listEquivocations(0, 2);
-    assert.equal(first.entries.length, 2);
-    assert.ok(first.more);
-    const rest = await store.listEquivocations(first.cursor, 10);
-    assert.equal(rest.more, false);
-    const all = [...first.entries, ...rest.entries];
-    // Calls are ordered; channels within one call need not be.
-    assert.deepEqual(all.slice(0, 1).map((e) => e.id), [thirds[0].id]);
-    assert.deepEqual(
-      all.slice(1).map((e) => `${e.channel} ${e.author}`).sort(),
-      [
-        `c ${A}`,
-        `c ${A}`,
-        `x ${B}`,
-      ].sort(),
-    );
-    assert.ok(all.every((e, i) => i === 0 || e.n > all[i - 1].n));
-    const log = await store.listLog(0, 100);
-    for (const e of all) assert.equal(log.entries.find((l) => l.n === e.n)?.id, e.id);
-    assert.deepEqual(await store.listEquivocations(rest.cursor, 10), {
-      entries: [],
-      cursor: rest.cursor,
-      more: false,
-    });
-    assert.deepEqual(await store.getHead("c", A), { contiguous: 1, max: 1, count: 4 });
   });
 
   test("getDelta() returns the exact record and null for unknown ids or channels", async ({ store }) => {
@@ -368,120 +341,6 @@ export function runStoreConformance(
       max: 3,
       count: 3,
     });
-  });
-
-  test("putDeltas() logs exactly the accepted deltas with their origin, in commit order", async ({ store }) => {
-    assert.equal(await store.logHead(), 0);
-    assert.deepEqual(await store.listLog(0, 10), { entries: [], cursor: 0, more: false });
-    const a1 = storedDelta("c1", A, 1), a2 = storedDelta("c2", A, 1);
-    const rival = storedDelta("c1", A, 1, "rival");
-    await store.putDeltas([a1, a1, rival, a2]);
-    await store.putDeltas([a2, storedDelta("c1", B, 1)], "zone");
-    await store.putDeltas([rival, storedDelta("c2", B, 1)], "sync");
-    await store.putDeltas([]);
-    const log = (await store.listLog(0, 10)).entries;
-    assert.deepEqual(log.map((e) => e.n), [1, 2, 3, 4, 5]);
-    // One call may commit channel by channel, so only calls are ordered, not channels in a call.
-    // The rival is an equivocation: stored as evidence, so logged (and relayed) like the rest.
-    assert.deepEqual(
-      unordered(log.slice(0, 3)),
-      unordered([
-        { channel: "c1", id: a1.id, origin: "agent" },
-        { channel: "c1", id: rival.id, origin: "agent" },
-        { channel: "c2", id: a2.id, origin: "agent" },
-      ]),
-    );
-    assert.deepEqual(log.slice(3), [
-      { n: 4, channel: "c1", id: storedDelta("c1", B, 1).id, origin: "zone" },
-      { n: 5, channel: "c2", id: storedDelta("c2", B, 1).id, origin: "sync" },
-    ]);
-    assert.equal(await store.logHead(), 5);
-    await assertLogMatchesArrivals(store, ["c1", "c2"]);
-  });
-
-  test("listLog() pages the region log in order with stable cursors", async ({ store }) => {
-    const all = Array.from({ length: 25 }, (_, i) => storedDelta(`c${i % 4}`, fakeAuthor(i), 1));
-    await store.putDeltas(all.slice(0, 10), "remote");
-    await store.putDeltas(all.slice(10), "relay");
-    const seen: LogEntry[] = [];
-    let cursor = 0;
-    for (let pages = 0;; pages++) {
-      assert.ok(pages < 10, "pagination must terminate");
-      const page = await store.listLog(cursor, 7);
-      assert.ok(page.entries.length <= 7);
-      page.entries.forEach((e, i) => assert.equal(e.n, cursor + i + 1));
-      seen.push(...page.entries);
-      cursor = page.cursor;
-      if (!page.more) break;
-    }
-    assert.deepEqual(seen, await readLog(store), "pages of 7 and of 17 agree");
-    assert.deepEqual(seen.map((e) => e.n), all.map((_, i) => i + 1));
-    const asPut = (deltas: StoredDelta[], origin: DeltaOrigin) =>
-      unordered(deltas.map((d) => ({ channel: d.channel, id: d.id, origin })));
-    assert.deepEqual(unordered(seen.slice(0, 10)), asPut(all.slice(0, 10), "remote"));
-    assert.deepEqual(unordered(seen.slice(10)), asPut(all.slice(10), "relay"));
-    await assertLogMatchesArrivals(store, ["c0", "c1", "c2", "c3"]);
-    assert.equal(await store.logHead(), 25);
-    assert.deepEqual(await store.listLog(25, 7), { entries: [], cursor: 25, more: false });
-    assert.deepEqual(await store.listLog(40, 7), { entries: [], cursor: 40, more: false });
-    assert.deepEqual(await store.listLog(3, 0), { entries: [], cursor: 3, more: true });
-    assert.deepEqual((await store.listLog(18, 7)).more, false);
-    assert.deepEqual(await store.listLog(18, 7), await store.listLog(18, 7), "a page is stable");
-    await assert.rejects(() => store.listLog(-1, 5), RangeError);
-    await assert.rejects(() => store.listLog(0, 1.5), RangeError);
-  });
-
-  test("putDeltas() from concurrent writers logs each accepted delta once, without gaps", async ({ store }) => {
-    const writers = 6, rounds = 4;
-    const origins: DeltaOrigin[] = ["agent", "zone", "remote"];
-    const results = await Promise.all(Array.from({ length: writers }, async (_, w) => {
-      const mine: [StoredDelta, PutOutcome, DeltaOrigin][] = [];
-      for (let r = 0; r < rounds; r++) {
-        const own = Array.from(
-          { length: 5 },
-          (_, k) => storedDelta(`c${(w + r) % 3}`, fakeAuthor(10 + w), r * 5 + k + 1),
-        );
-        // Every writer also pushes the same delta each round: exactly one of them stores it.
-        const batch = [...own, storedDelta(`c${r % 3}`, A, r + 1)];
-        const origin = origins[w % origins.length];
-        const out = await store.putDeltas(batch, origin);
-        batch.forEach((d, i) => mine.push([d, out[i], origin]));
-      }
-      return mine;
-    }));
-    const accepted = results.flat().filter(([, o]) => o.status === "accepted");
-    assert.equal(accepted.length, writers * rounds * 5 + rounds);
-    const log = await readLog(store);
-    assert.deepEqual(log.map((e) => e.n), accepted.map((_, i) => i + 1));
-    const originOf = new Map(accepted.map(([d, , origin]) => [`${d.channel} ${d.id}`, origin]));
-    for (const e of log) assert.equal(originOf.get(`${e.channel} ${e.id}`), e.origin);
-    assert.equal(originOf.size, log.length, "no delta is logged twice");
-    assert.equal(await store.logHead(), log.length);
-    await assertLogMatchesArrivals(store, ["c0", "c1", "c2"]);
-  });
-
-  test("a store failure mid-write leaves log and deltas consistent and the retry logs nothing twice", async (fixture) => {
-    if (fixture.faults === undefined) return;
-    const { store, faults } = fixture;
-    const channels = ["warm", "c0", "c1", "c2", "c3", "c4"];
-    await store.putDeltas([storedDelta("warm", A, 1)]);
-    // 150 authors in 5 channels: more heads than one Deno KV commit may touch.
-    const batch = Array.from(
-      { length: 300 },
-      (_, i) => storedDelta(`c${i % 5}`, fakeAuthor(i % 150), Math.floor(i / 150) + 1),
-    );
-    await (faults.failAfterWrite ?? faults.fail)();
-    await assert.rejects(() => store.putDeltas(batch, "zone"), StoreUnavailableError);
-    await faults.heal();
-    const landed = await assertLogMatchesArrivals(store, channels);
-    if (faults.failAfterWrite !== undefined) assert.ok(landed > 1, "the first write landed");
-    const retry = await store.putDeltas(batch, "zone");
-    assert.ok(retry.every((o) => o.status === "accepted" || o.status === "duplicate"));
-    assert.equal(retry.filter((o) => o.status === "accepted").length, 301 - landed);
-    assert.equal(await assertLogMatchesArrivals(store, channels), 301);
-    const log = await readLog(store);
-    assert.equal(new Set(log.map((e) => e.id)).size, 301, "no delta is logged twice");
-    assert.ok(log.slice(1).every((e) => e.origin === "zone"));
   });
 
   test("advanceCursor() never moves a cursor back and concurrent advances keep the max", async ({ store }) => {
@@ -801,39 +660,4 @@ function modelAcquire(
   };
 }
 
-/** Log entries without `n`, in a canonical order: one call's share of the log, as a set. */
-function unordered(entries: readonly Omit<LogEntry, "n">[]): Omit<LogEntry, "n">[] {
-  return entries.map(({ channel, id, origin }) => ({ channel, id, origin }))
-    .sort((x, y) => x.id < y.id ? -1 : x.id > y.id ? 1 : 0);
-}
-
-/** The whole region log, read in small pages. */
-export async function readLog(store: RegionStore): Promise<LogEntry[]> {
-  const entries: LogEntry[] = [];
-  for (let cursor = 0, more = true; more;) {
-    const page = await store.listLog(cursor, 17);
-    entries.push(...page.entries);
-    ({ cursor, more } = page);
-  }
-  return entries;
-}
-
-/**
- * Asserts that the region log is gapless and holds exactly the stored deltas of `channels` (the
- * only ones written), each once, in each channel's arrival order. Returns how many there are.
- */
-export async function assertLogMatchesArrivals(
-  store: RegionStore,
-  channels: readonly string[],
-): Promise<number> {
-  const log = await readLog(store);
-  assert.deepEqual(log.map((e) => e.n), log.map((_, i) => i + 1), "log numbers are gapless");
-  assert.equal(await store.logHead(), log.length);
-  for (const channel of channels) {
-    const arrivals = (await store.listArrivals(channel, 0, 10_000)).deltas.map((d) => d.id);
-    const logged = log.filter((e) => e.channel === channel).map((e) => e.id);
-    assert.deepEqual(logged, arrivals, `log and arrivals of ${channel}`);
-  }
-  assert.ok(log.every((e) => channels.includes(e.channel)));
-  return log.length;
-}
+export { assertLogMatchesArrivals, readLog } from "./_log_cases.ts";

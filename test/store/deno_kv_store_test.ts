@@ -10,6 +10,8 @@ import type { DeltaOrigin, PutOutcome, StoredDelta } from "../../src/store/regio
 import { fakeAuthor, storedDelta } from "../support/deltas.ts";
 import { failingKv } from "../support/failing_kv.ts";
 import { assertLogMatchesArrivals, readLog, runStoreConformance } from "./conformance.ts";
+import { writeLegacyKv } from "./_legacy_layout.ts";
+import { FIRST_DATA_SHARD } from "../../src/store/region_log.ts";
 
 runStoreConformance("DenoKvStore", async () => {
   const real = await Deno.openKv(":memory:");
@@ -31,6 +33,7 @@ runStoreConformance("DenoKvStore", async () => {
       heal: () => void (faulty.failing = false),
       failAfterWrite: () => void (armed = true),
     },
+    writeLegacy: (deltas) => writeLegacyKv(real, deltas),
     cleanup: async () => {
       for (const r of reopened) await r.close();
       await store.close();
@@ -96,8 +99,9 @@ Deno.test("chunkForAtomic() keeps each chunk within Deno KV's check limit", () =
   const chunks = chunkForAtomic(batch);
   assert.ok(chunks.length >= 3);
   for (const chunk of chunks) {
-    // The channel counter, one head per author, and the region-log counter.
-    assert.ok(1 + chunk.length + 1 <= KV_ATOMIC_CHECKS_MAX);
+    // The channel counter, one head per author, two log shards' counters, the equivocation
+    // counter and the legacy log's counter it numbers above.
+    assert.ok(1 + chunk.length + 4 <= KV_ATOMIC_CHECKS_MAX);
   }
   assert.deepEqual(chunks.flat(), batch);
 });
@@ -106,10 +110,11 @@ Deno.test("chunkForAtomic() keeps each chunk within Deno KV's mutation limit", (
   const batch = Array.from({ length: 1_000 }, (_, i) => storedDelta("c", fakeAuthor(1), i + 1));
   const chunks = chunkForAtomic(batch);
   for (const chunk of chunks) {
-    // Record, id pointer, seq slot and log entry per delta; channel counter, head, log counter.
-    assert.ok(4 * chunk.length + 3 <= KV_ATOMIC_MUTATIONS_MAX, `${chunk.length} deltas`);
+    // Record, id pointer, seq slot, log entry and (for an equivocation) its entry per delta;
+    // channel counter, head, two log shards' counters, the equivocation counter.
+    assert.ok(5 * chunk.length + 5 <= KV_ATOMIC_MUTATIONS_MAX, `${chunk.length} deltas`);
   }
-  assert.equal(chunks[0].length, Math.floor((KV_ATOMIC_MUTATIONS_MAX - 3) / 4));
+  assert.equal(chunks[0].length, Math.floor((KV_ATOMIC_MUTATIONS_MAX - 6) / 5));
   assert.deepEqual(chunks.flat(), batch);
 });
 
@@ -335,6 +340,49 @@ Deno.test("DenoKvStore repairs a head an older version left short: at once on re
     assert.deepEqual((await kv.get(["h", "c", A])).value, { contiguous: 6, max: 8, count: 7 });
     await store.close();
   } finally {
+    kv.close();
+  }
+});
+
+Deno.test("DenoKvStore instances that start on one log shard move apart after a lost race and stop colliding", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const stores = [0, 1, 2, 3].map(() =>
+    new DenoKvStore(kv, { ownsKv: false, logShard: FIRST_DATA_SHARD })
+  );
+  try {
+    // Each instance writes channels of its own: only the log shard can be a shared key.
+    const round = (r: number) =>
+      Promise.all(
+        stores.map((store, i) => store.putDeltas([storedDelta(`own${i}`, fakeAuthor(i), r + 1)])),
+      );
+    for (let r = 0; r < 40; r++) await round(r);
+    const shards = stores.map((s) => s.logShard);
+    assert.equal(new Set(shards).size, stores.length, `apart: ${shards}`);
+    const before = stores.map((s) => s.commitStats.conflicts);
+    for (let r = 40; r < 60; r++) await round(r);
+    assert.deepEqual(stores.map((s) => s.commitStats.conflicts), before, "no more conflicts");
+    const channels = stores.map((_, i) => `own${i}`);
+    assert.equal(await assertLogMatchesArrivals(stores[0], channels), 4 * 60);
+  } finally {
+    for (const store of stores) await store.close();
+    kv.close();
+  }
+});
+
+Deno.test("DenoKvStore counts a commit that lost a race as a conflict, not a failure", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const a = new DenoKvStore(kv, { ownsKv: false }), b = new DenoKvStore(kv, { ownsKv: false });
+  try {
+    await a.putDeltas([storedDelta("c", fakeAuthor(1), 1)]); // a caches c's counter
+    await b.putDeltas([storedDelta("c", fakeAuthor(2), 1)]); // ... which b moves
+    assert.deepEqual(await a.putDeltas([storedDelta("c", fakeAuthor(1), 2)]), [
+      { status: "accepted", arrival: 3 },
+    ]);
+    assert.deepEqual(a.commitStats, { commits: 2, attempts: 3, conflicts: 1, locked: 0 });
+    assert.throws(() => new DenoKvStore(kv, { ownsKv: false, logShard: 1 }), RangeError);
+  } finally {
+    await a.close();
+    await b.close();
     kv.close();
   }
 });

@@ -9,6 +9,11 @@ runStoreConformance("MemoryStore", () => {
       fail: () => void (store.failing = true),
       heal: () => void (store.failing = false),
     },
+    writeLegacy: async (deltas) => {
+      store.legacyLog = true;
+      await store.putDeltas(deltas);
+      store.legacyLog = false;
+    },
     cleanup: () => store.close(),
   });
 });

@@ -85,10 +85,13 @@ upstashTest(
   async (env) => {
     const store = storeOf(env);
     await store.putDeltas([storedDelta("c", A, 1), storedDelta("d", A, 1)]);
+    const shard = (await store.logHeads()).findIndex((head) => head > 0);
     const calls: [string, () => Promise<unknown>, number][] = [
-      ["listLog", () => store.listLog(0, 100), 2],
+      ["listLog", () => store.listLog(shard, 0, 100), 2],
+      ["logHeads", () => store.logHeads(), 1],
       ["logHead", () => store.logHead(), 1],
       ["getCursor", () => store.getCursor("fanout:x"), 1],
+      ["getCursors", () => store.getCursors(["fanout:x", "fanout:x:2"]), 1],
       ["advanceCursor", () => store.advanceCursor("fanout:x", 2), 2],
       ["acquireLease", () => store.acquireLease("leader", "i-1", 1_000, 0), 2],
       ["getLease", () => store.getLease("leader"), 1],
@@ -98,7 +101,7 @@ upstashTest(
       assert.equal(await requestsDuring(env, call), cold, `${name}, cold`);
       assert.equal(await requestsDuring(env, call), 1, `${name}, warm`);
     }
-    assert.equal((await store.listLog(0, 100)).entries.length, 2);
+    assert.equal((await store.listLog(shard, 0, 100)).entries.length, 2);
   },
 );
 
@@ -144,23 +147,31 @@ upstashTest(
     const all = await keys(env);
     const guards = all.filter((k) => k.startsWith("mesh:{chan.1}:r:"));
     assert.equal(guards.length, 1);
-    assert.deepEqual(all.filter((k) => !guards.includes(k)), [
-      "mesh:{chan.1}:a",
-      "mesh:{chan.1}:d",
-      "mesh:{chan.1}:h",
-      `mesh:{chan.1}:s:${A}`,
-      `mesh:{chan.1}:s:${B}`,
-      "mesh:{~region}:log",
-      "mesh:{~region}:log:n",
-    ]);
+    const shard = (await store.logHeads()).findIndex((head) => head > 0);
+    const log = `mesh:{~region}:log:${shard}`;
+    assert.deepEqual(
+      all.filter((k) => !guards.includes(k)),
+      [
+        "mesh:{chan.1}:a",
+        "mesh:{chan.1}:d",
+        "mesh:{chan.1}:h",
+        `mesh:{chan.1}:s:${A}`,
+        `mesh:{chan.1}:s:${B}`,
+        log,
+        `${log}:n`,
+      ].sort(),
+    );
     await store.advanceCursor("fanout:x", 1);
     await store.acquireLease("leader", "i-1", 1_000, 0);
-    assert.deepEqual((await keys(env)).filter((k) => k.startsWith("mesh:{~region}:")), [
-      "mesh:{~region}:cursors",
-      "mesh:{~region}:leases",
-      "mesh:{~region}:log",
-      "mesh:{~region}:log:n",
-    ]);
+    assert.deepEqual(
+      (await keys(env)).filter((k) => k.startsWith("mesh:{~region}:")),
+      [
+        "mesh:{~region}:cursors",
+        "mesh:{~region}:leases",
+        log,
+        `${log}:n`,
+      ].sort(),
+    );
     const ttl = await withResp(env, (c) => c.command("TTL", guards[0])) as number;
     assert.ok(ttl > 0 && ttl <= REPLAY_GUARD_TTL_SECONDS, `TTL ${ttl}`);
     const other = storeOf(env, { prefix: "r2:" });
