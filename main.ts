@@ -62,8 +62,12 @@ try {
   await region.close();
   Deno.exit(2);
 }
-// A long-lived process runs the jobs on timers (Deno Deploy uses KvQueueScheduler).
-const scheduler = new TimerScheduler({ telemetry: region.telemetry, log });
+// A long-lived process runs the jobs on timers (Deno Deploy uses KvQueueScheduler); with
+// MESH_JOBS_TOKEN, requests drive them instead (POST /v1/jobs/tick and pushes), as on a host
+// whose only clock is a cron trigger.
+const scheduler = config.MESH_JOBS_TOKEN === undefined
+  ? new TimerScheduler({ telemetry: region.telemetry, log })
+  : region.jobs;
 scheduleRegionJobs(scheduler, region);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -10,7 +10,10 @@
  *   (src/compose/background.ts), which the host would otherwise cut short;
  * - its jobs run on a cron trigger: each trigger runs them on a `TimerScheduler` for
  *   MESH_JOB_WINDOW_MS, then stops them (a trigger a minute and a 50 s window keep them running
- *   five sixths of the time; docs/deploy.md says what that costs the mesh).
+ *   five sixths of the time; docs/deploy.md says what that costs the mesh). With
+ *   MESH_JOBS_TOKEN, requests drive them instead (issue 13): a trigger is one round of the due
+ *   jobs (`TickScheduler.tick`), as `POST /v1/jobs/tick` is, and pushes run the due lease,
+ *   heartbeat and fan-out jobs (docs/operations.md).
  */
 import { configSummary, type RegionConfig, regionConfig } from "../compose/config.ts";
 import type { RegionHost } from "../compose/host.ts";
@@ -87,6 +90,11 @@ export class EdgeRegion {
    */
   async runJobs(env: unknown, windowMs?: number): Promise<Record<string, JobStats>> {
     const { region, config } = await this.open(env);
+    // Requests drive the jobs (MESH_JOBS_TOKEN): a trigger is one bounded round of the due ones.
+    if (config.MESH_JOBS_TOKEN !== undefined) {
+      await region.jobs.tick();
+      return region.jobs.stats();
+    }
     const scheduler = new TimerScheduler({
       telemetry: region.telemetry,
       log: log.with({ region: config.MESH_REGION }),
@@ -101,6 +109,7 @@ export class EdgeRegion {
     const config = regionConfig({ MESH_STORE: "upstash", ...env });
     configureLog({ level: config.MESH_LOG_LEVEL });
     const region = await openRegion(config, this.#host);
+    if (config.MESH_JOBS_TOKEN !== undefined) this.#jobs(region.jobs, region);
     log.info(names.EVENT_REGION_STARTED, {
       ...configSummary(config),
       region: config.MESH_REGION,

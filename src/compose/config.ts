@@ -121,6 +121,15 @@ const configSchema = z.strictObject({
    * each trigger runs the jobs on timers, in ms. Default 50000 (a trigger a minute).
    */
   MESH_JOB_WINDOW_MS: z.coerce.number().int().min(100).max(840_000).default(JOB_WINDOW_MS_DEFAULT),
+  /**
+   * Bearer token of `POST /v1/jobs/tick` (at least 16 characters). Set, requests drive the
+   * region's jobs (issue 13): that route runs one round of the due ones, pushes run the due
+   * lease, heartbeat and fan-out jobs, and no timers or queues run them (docs/operations.md).
+   */
+  MESH_JOBS_TOKEN: z.string().min(
+    METRICS_TOKEN_CHARS_MIN,
+    `must be at least ${METRICS_TOKEN_CHARS_MIN} characters`,
+  ).optional(),
   /** Vercel: the bearer token Vercel Cron sends to the jobs route (at least 16 characters). */
   CRON_SECRET: z.string().min(
     METRICS_TOKEN_CHARS_MIN,
@@ -216,5 +225,6 @@ export function configSummary(config: RegionConfig): Record<string, unknown> {
     cors_origins: config.MESH_CORS_ORIGINS,
     log_level: config.MESH_LOG_LEVEL,
     metrics: config.MESH_METRICS_TOKEN !== undefined,
+    jobs: config.MESH_JOBS_TOKEN === undefined ? "scheduler" : "requests",
   };
 }

@@ -20,6 +20,8 @@ import { blobRoutes, Blobs } from "../blobs/mod.ts";
 import { blobPeers } from "./blob_peers.ts";
 import { StatusBoard } from "../status/board.ts";
 import { statusAnswer, statusRoutes } from "../status/routes.ts";
+import { PUSH_JOBS, type TickScheduler } from "../mesh/tick_scheduler.ts";
+import { jobsRoute } from "./jobs_route.ts";
 
 export interface MeshRegionOptions extends RegionOptions {
   /** The mesh, when the region runs in a topology: /v1/peer/*, /v1/sync, and its status. */
@@ -45,6 +47,15 @@ export interface MeshRegionOptions extends RegionOptions {
    * node's `onStored` feeds. Default: new, over the mesh node when there is one.
    */
   readonly board?: StatusBoard;
+  /**
+   * The region's jobs when requests drive them (issue 13): a push runs the due lease, heartbeat
+   * and fan-out jobs beside its answer. Default: none (timers or queues run the jobs).
+   */
+  readonly jobs?: TickScheduler;
+  /** With `jobs`: the bearer token of `POST /v1/jobs/tick` (MESH_JOBS_TOKEN); unset, no route. */
+  readonly jobsToken?: string;
+  /** Told of the rounds pushes start and do not wait for (edge hosts: `waitUntil`). */
+  readonly background?: (work: Promise<unknown>) => void;
 }
 
 export function meshRegionApp(options: MeshRegionOptions): Hono {
@@ -54,6 +65,9 @@ export function meshRegionApp(options: MeshRegionOptions): Hono {
     topics: givenHub,
     proposals: givenBook,
     board: givenBoard,
+    jobs,
+    jobsToken,
+    background,
     ...region
   } = options;
   const proposals = givenBook ?? new ProposalBook({ store: region.store, now: region.now });
@@ -83,6 +97,9 @@ export function meshRegionApp(options: MeshRegionOptions): Hono {
     ...region,
     onStored: async (stored) => {
       mesh?.node.kick();
+      // Beside the answer: the round ends on its own, and a failure is the job's to count.
+      const round = jobs?.tick(PUSH_JOBS);
+      if (round !== undefined) background?.(round);
       board.noteStored(stored, null);
       await region.onStored?.(stored);
       await registry.onStored(stored, null);
@@ -105,5 +122,8 @@ export function meshRegionApp(options: MeshRegionOptions): Hono {
   });
   app.route("/", registryRoutes(registry));
   if (mesh !== undefined) app.route("/", meshRoutes(mesh.node, mesh.index, region.admission));
+  if (jobs !== undefined && jobsToken !== undefined) {
+    app.route("/", jobsRoute(jobsToken, () => jobs.tick()));
+  }
   return app;
 }

@@ -4,6 +4,7 @@ export * from "./blob_peers.ts";
 export * from "./config.ts";
 export * from "./host.ts";
 export * from "./instrumented_store.ts";
+export * from "./jobs_route.ts";
 export * from "./metrics_route.ts";
 export * from "./prometheus_text.ts";
 export * from "./mesh_region_app.ts";

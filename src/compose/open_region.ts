@@ -20,6 +20,7 @@ import { BackgroundWork } from "./background.ts";
 import { StatusBoard } from "../status/board.ts";
 import { ProposalBook } from "../proposals/book.ts";
 import { ANNOUNCE_TOPIC, ProposalAnnouncer } from "../proposals/announcer.ts";
+import { TickScheduler } from "../mesh/tick_scheduler.ts";
 
 export interface OpenRegion {
   readonly app: Hono;
@@ -42,6 +43,12 @@ export interface OpenRegion {
   readonly announcer: ProposalAnnouncer | null;
   /** Work requests started and did not wait for (edge hosts hand it to `waitUntil`). */
   readonly background: BackgroundWork;
+  /**
+   * The region's jobs when requests drive them (MESH_JOBS_TOKEN set, issue 13): the entrypoint
+   * registers them here instead of on timers or queues; `POST /v1/jobs/tick` and a platform's
+   * trigger run `jobs.tick()`, pushes run the due lease, heartbeat and fan-out jobs.
+   */
+  readonly jobs: TickScheduler;
   close(): Promise<void>;
 }
 
@@ -62,6 +69,8 @@ export async function openRegion(config: RegionConfig, host: RegionHost): Promis
     log: logger,
   });
   const background = new BackgroundWork();
+  const jobs = new TickScheduler({ telemetry, log: logger });
+  const requestJobs = config.MESH_JOBS_TOKEN !== undefined;
   try {
     const index = new RegionIndex(store);
     const registry = new Registry({
@@ -134,6 +143,9 @@ export async function openRegion(config: RegionConfig, host: RegionHost): Promis
       admission,
       corsOrigins: config.MESH_CORS_ORIGINS,
       blobs,
+      jobs: requestJobs ? jobs : undefined,
+      jobsToken: config.MESH_JOBS_TOKEN,
+      background: (work) => background.track(work),
     });
     if (scrape !== null) app.route("/", metricsRoute(config.MESH_METRICS_TOKEN!, scrape.scrape));
     const announcer = mesh === null ? null : new ProposalAnnouncer({
@@ -164,7 +176,9 @@ export async function openRegion(config: RegionConfig, host: RegionHost): Promis
       blobs,
       status,
       background,
+      jobs,
       async close() {
+        await jobs.stop();
         await registry.liveness.flush(Date.now()).catch(() => 0); // what waits, if it can
         topics.close();
         status.close();

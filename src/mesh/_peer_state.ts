@@ -1,7 +1,13 @@
 /** What one mesh instance tracks about each peer region: detection, fan-out, anti-entropy. */
 import type { Summary } from "./peer_inbox.ts";
 import { peerHealth } from "./peer_health.ts";
-import { PhiAccrualDetector } from "./phi_accrual.ts";
+import {
+  PHI_ACCEPTABLE_PAUSE_MS_DEFAULT,
+  PHI_EXPECTED_INTERVAL_MS_DEFAULT,
+  PHI_MIN_STD_DEVIATION_MS_DEFAULT,
+  PHI_OPTION_MS_MAX,
+  PhiAccrualDetector,
+} from "./phi_accrual.ts";
 import { partitionView } from "./partition.ts";
 import type { Topology } from "./topology.ts";
 
@@ -13,6 +19,12 @@ import type { Topology } from "./topology.ts";
 export const SYNC_PENALTY_MS_MIN = 30_000;
 /** Longest back-off from anti-entropy with a misbehaving peer, in ms. */
 export const SYNC_PENALTY_MS_MAX = 600_000;
+
+/** Heartbeat periods per floor of the detector's deviation (its defaults: 250 ms, 50 ms). */
+const PHI_SD_PER_PERIOD = PHI_EXPECTED_INTERVAL_MS_DEFAULT / PHI_MIN_STD_DEVIATION_MS_DEFAULT;
+if (PHI_ACCEPTABLE_PAUSE_MS_DEFAULT !== PHI_EXPECTED_INTERVAL_MS_DEFAULT) {
+  throw new Error("a detector's pause is one heartbeat period: the defaults must agree");
+}
 
 export interface PeerState {
   readonly detector: PhiAccrualDetector;
@@ -41,10 +53,19 @@ export interface PeerState {
   syncPenaltyUntilMs: number;
 }
 
-/** A peer not heard from yet, whose heartbeats are expected every `heartbeatMs`. */
+/**
+ * A peer not heard from yet, whose heartbeats are expected every `heartbeatMs`. The detector's
+ * tolerances scale with the period — a pause of one period, a deviation of at least a fifth of
+ * one — which are its defaults at the default 250 ms, and keep a peer heard once a minute (jobs
+ * on a one-minute cron, issue 13) from reading as down between two rounds.
+ */
 export function newPeerState(heartbeatMs: number): PeerState {
   return {
-    detector: new PhiAccrualDetector({ expectedIntervalMs: heartbeatMs }),
+    detector: new PhiAccrualDetector({
+      expectedIntervalMs: heartbeatMs,
+      acceptableHeartbeatPauseMs: Math.min(heartbeatMs, PHI_OPTION_MS_MAX),
+      minStdDeviationMs: heartbeatMs / PHI_SD_PER_PERIOD,
+    }),
     summary: null,
     failures: 0,
     nextFanOutMs: 0,

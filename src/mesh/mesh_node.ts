@@ -137,6 +137,8 @@ export class MeshNode {
       leaseTtlMs: this.lease.ttlMs,
       summary: () => this.summary(),
       onAdmitted: (deltas, origin) => this.forward(deltas, origin),
+      // A relay may go on (across zones): drain now, as after a push, not at the next tick.
+      onStored: (deltas, source) => (this.kick(), options.onStored?.(deltas, source)),
       noteSummary: (from, summary) => {
         this.#peers.get(from)!.summary = { ...summary, receivedAtMs: this.#now() };
       },

@@ -13,4 +13,5 @@ export * from "./phi_accrual.ts";
 export * from "./region_index.ts";
 export * from "./region_message.ts";
 export * from "./scheduler.ts";
+export * from "./tick_scheduler.ts";
 export * from "./topology.ts";

@@ -57,7 +57,7 @@ export class JobRunner {
   constructor(
     readonly name: string,
     readonly job: Job,
-    scheduler: "timer" | "queue",
+    scheduler: "timer" | "queue" | "tick",
     o: Required<SchedulerOptions> & { throttle: LogThrottle },
   ) {
     this.#attrs = { [names.ATTR_JOB]: name, [names.ATTR_JOB_SCHEDULER]: scheduler };

@@ -182,3 +182,28 @@ for (
     },
   );
 }
+
+Deno.test("EdgeRegion with MESH_JOBS_TOKEN: a trigger is one round of the due jobs, and so is POST /v1/jobs/tick", async () => {
+  const token = "a-jobs-token-of-16+";
+  let runs = 0;
+  const edge = new EdgeRegion(EDGE, (scheduler) => {
+    scheduler.every("count", 60_000, () => Promise.resolve(void runs++));
+  });
+  const env = { ...NOWHERE, MESH_JOBS_TOKEN: token, MESH_JOB_WINDOW_MS: "60000" };
+  const started = Date.now();
+  assert.equal((await edge.runJobs(env)).count.runs, 1);
+  assert.ok(Date.now() - started < 5_000, "a round, not a 60 s window");
+  assert.equal((await edge.runJobs(env)).count.runs, 1, "not due again within its interval");
+  const tick = (auth: string) =>
+    edge.fetch(
+      new Request("http://r/v1/jobs/tick", { method: "POST", headers: { authorization: auth } }),
+      env,
+      context(),
+    );
+  assert.equal((await tick("Bearer not-the-token-at-all")).status, 401);
+  const round = await tick(`Bearer ${token}`);
+  assert.equal(round.status, 200);
+  assert.deepEqual((await round.json()).notDue, ["count"]);
+  assert.equal(runs, 1);
+  await (await edge.open(env)).region.close();
+});

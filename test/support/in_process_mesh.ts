@@ -14,6 +14,8 @@ import { Registry } from "../../src/registry/registry.ts";
 import { Topology } from "../../src/mesh/topology.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import { T0_MS } from "./signing.ts";
+import { TickScheduler } from "../../src/mesh/tick_scheduler.ts";
+import { scheduleMeshJobs } from "../../workers/mesh_jobs.ts";
 
 export interface InProcessRegion {
   readonly id: string;
@@ -22,7 +24,12 @@ export interface InProcessRegion {
   readonly store: MemoryStore;
   readonly key: AgentKey;
   readonly registry: Registry;
+  /** The region's jobs, when requests drive them (`requestJobs`). */
+  readonly jobs?: TickScheduler;
 }
+
+/** The bearer token of `POST /v1/jobs/tick` on regions whose jobs requests drive. */
+export const JOBS_TOKEN = "in-process-jobs-token";
 
 /**
  * What the simulated network does with one request from region `from` to region `to`:
@@ -45,6 +52,16 @@ export interface InProcessMeshOptions {
   readonly admission?: AdmissionPolicy;
   /** The nodes' `forwardEagerly` (MeshNodeOptions); default true. */
   readonly forwardEagerly?: boolean;
+  /**
+   * Requests drive each region's jobs (a TickScheduler on the mesh's clock, its pushes running
+   * the due lease, heartbeat and fan-out jobs, `POST /v1/jobs/tick`): `cronTick()` is the
+   * platform's trigger. Default false (the test calls the jobs through `tick()`).
+   */
+  readonly requestJobs?: boolean;
+  /** The nodes' heartbeat period, in ms; default 250. */
+  readonly heartbeatMs?: number;
+  /** The nodes' leader lease, in ms; default 3000. */
+  readonly leaseTtlMs?: number;
 }
 
 export class InProcessMesh {
@@ -58,6 +75,9 @@ export class InProcessMesh {
   readonly #intercept: NonNullable<InProcessMeshOptions["intercept"]>;
   readonly #admission: AdmissionPolicy | undefined;
   readonly #forwardEagerly: boolean;
+  readonly #requestJobs: boolean;
+  readonly #heartbeatMs: number;
+  readonly #leaseTtlMs: number;
 
   constructor(
     layout: readonly { id: string; zone: string }[],
@@ -68,6 +88,9 @@ export class InProcessMesh {
     this.#intercept = options.intercept ?? ((_from, _to, _path, init) => init);
     this.#admission = options.admission;
     this.#forwardEagerly = options.forwardEagerly ?? true;
+    this.#requestJobs = options.requestJobs ?? false;
+    this.#heartbeatMs = options.heartbeatMs ?? 250;
+    this.#leaseTtlMs = options.leaseTtlMs ?? 3_000;
     const keys = new Map(layout.map((r) => [r.id, AgentKey.generate()]));
     const zones = [...new Set(layout.map((r) => r.zone))].map((zone) => ({
       id: zone,
@@ -95,16 +118,18 @@ export class InProcessMesh {
       instance,
       now: () => this.nowMs,
       fetch: (input, init) => this.#route(id, input, init),
-      heartbeatMs: 250,
+      heartbeatMs: this.#heartbeatMs,
       random: () => this.#random(),
       // The clock is simulated: a request slowed down by a busy test machine must not count as
       // a lost heartbeat.
       peerTimeoutMs: 60_000,
-      leaseTtlMs: 3_000,
+      leaseTtlMs: this.#leaseTtlMs,
       admission: this.#admission,
       forwardEagerly: this.#forwardEagerly,
       onStored: (deltas, source) => registry.onStored(deltas, source),
     });
+    const jobs = this.#requestJobs ? new TickScheduler({ now: () => this.nowMs }) : undefined;
+    if (jobs !== undefined) scheduleMeshJobs(jobs, node);
     const app = meshRegionApp({
       region: id,
       store,
@@ -114,8 +139,10 @@ export class InProcessMesh {
       admission: this.#admission,
       // Blob pulls go through the simulated network too.
       peerFetch: (input, init) => this.#route(id, input, init),
+      jobs,
+      jobsToken: jobs === undefined ? undefined : JOBS_TOKEN,
     });
-    const region = { id, app, node, store, key, registry };
+    const region = { id, app, node, store, key, registry, jobs };
     this.regions.set(id, region);
     return region;
   }
@@ -153,6 +180,29 @@ export class InProcessMesh {
     // Eager forwards run beside the ticks; a step ends when they have.
     for (const node of nodes) await node.forwardsSettled();
     this.nowMs += stepMs;
+  }
+
+  /**
+   * The platform's scheduled trigger, where requests drive the jobs (`requestJobs`): one round of
+   * every region's due jobs, then waits for what pushes started. Does not move the clock.
+   */
+  async cronTick(): Promise<void> {
+    for (const r of this.regions.values()) await r.jobs!.tick();
+    await this.settle();
+  }
+
+  /**
+   * Waits for the rounds pushes started, the eager forwards under way and the drains kicked
+   * (they start on a timer: the event loop is given a few turns).
+   */
+  async settle(): Promise<void> {
+    for (let turn = 0; turn < 3; turn++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      for (const r of this.regions.values()) {
+        await r.jobs?.idle();
+        await r.node.forwardsSettled();
+      }
+    }
   }
 
   /** Cuts `alone` off from every other region, both ways (null: heals every cut). */
