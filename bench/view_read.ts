@@ -13,7 +13,7 @@ import { encodeBase64Url } from "../src/protocol/base64url.ts";
 import { deltaId } from "../src/protocol/delta.ts";
 import { EQUIVOCATIONS_CHANNEL } from "../src/protocol/equivocation.ts";
 import { utf8Encode } from "../src/protocol/utf8.ts";
-import { ChannelViews } from "../src/region/channel_views.ts";
+import { ChannelViews } from "../src/views/channel_views.ts";
 import { MemoryStore } from "../src/store/memory_store.ts";
 import type { StoredDelta } from "../src/store/region_store.ts";
 

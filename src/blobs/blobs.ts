@@ -5,7 +5,7 @@
  * `workers/blob_jobs.ts`). Everything durable is in the store, so any number of instances share
  * one region's blobs.
  */
-import { ChannelViews } from "../region/channel_views.ts";
+import { ChannelViews } from "../views/channel_views.ts";
 import type { RegionStore } from "../store/region_store.ts";
 import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
 import { type BlobBudgets, blobBudgets } from "./budget.ts";

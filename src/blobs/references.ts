@@ -6,11 +6,11 @@
  * kept per hash from the channel's arrivals; the whole set of hashes (the collector's) is derived
  * from the view once per change of the fold.
  */
-import type { ChannelState } from "../crdt/channel_state.ts";
+import type { ChannelFold } from "../crdt/channel_fold.ts";
 import { StoreFollower } from "../guard/channel_follower.ts";
 import { blobRefKey, BLOBS_CHANNEL, parseBlobRefKey } from "../protocol/blob_ref.ts";
 import type { Op } from "../protocol/delta.ts";
-import type { ChannelViews } from "../region/channel_views.ts";
+import type { ChannelViews } from "../views/channel_views.ts";
 import type { RegionStore } from "../store/region_store.ts";
 
 /** `_blobs` deltas read per store page while catching up. */
@@ -18,7 +18,7 @@ const PAGE = 1_000;
 
 export class BlobReferences {
   readonly #views: ChannelViews;
-  #derived: { state: ChannelState; size: number; hashes: ReadonlySet<string> } | null = null;
+  #derived: { state: ChannelFold; size: number; hashes: ReadonlySet<string> } | null = null;
   /** Per hash, every author that ever set a reference to it (whether it still holds or not). */
   readonly #setters = new Map<string, Set<string>>();
   readonly #follower: StoreFollower;

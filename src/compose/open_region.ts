@@ -21,6 +21,8 @@ import { StatusBoard } from "../status/board.ts";
 import { ProposalBook } from "../proposals/book.ts";
 import { ANNOUNCE_TOPIC, ProposalAnnouncer } from "../proposals/announcer.ts";
 import { TickScheduler } from "../mesh/tick_scheduler.ts";
+import { CheckpointJob } from "../views/checkpoint_job.ts";
+import { listChannels } from "../region/channel_directory.ts";
 
 export interface OpenRegion {
   readonly app: Hono;
@@ -39,6 +41,8 @@ export interface OpenRegion {
   readonly proposals: ProposalBook;
   /** Content-addressed blobs (/v1/blobs); its job is `blobs.tick()` (the collector). */
   readonly blobs: Blobs;
+  /** Writes view checkpoints (issue 13); its job is `checkpoints.tick()`, under a lease. */
+  readonly checkpoints: CheckpointJob;
   /** Announces decided outcomes signed with the region key; null outside a mesh (no key). */
   readonly announcer: ProposalAnnouncer | null;
   /** Work requests started and did not wait for (edge hosts hand it to `waitUntil`). */
@@ -148,6 +152,13 @@ export async function openRegion(config: RegionConfig, host: RegionHost): Promis
       background: (work) => background.track(work),
     });
     if (scrape !== null) app.route("/", metricsRoute(config.MESH_METRICS_TOKEN!, scrape.scrape));
+    const checkpoints = new CheckpointJob({
+      region: config.MESH_REGION,
+      store,
+      instance: `${config.MESH_REGION}-${crypto.randomUUID().slice(0, 8)}`,
+      channels: (after, limit) => listChannels(store, "", after, limit),
+      telemetry,
+    });
     const announcer = mesh === null ? null : new ProposalAnnouncer({
       book: proposals,
       store,
@@ -174,6 +185,7 @@ export async function openRegion(config: RegionConfig, host: RegionHost): Promis
       proposals,
       announcer,
       blobs,
+      checkpoints,
       status,
       background,
       jobs,

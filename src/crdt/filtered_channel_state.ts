@@ -1,23 +1,63 @@
 /**
  * A channel's fold without the deltas of excluded authors (quarantined ones, docs/protocol.md
  * §9.6), kept incrementally: a delta of an excluded author is never folded in, so it costs no
- * memory and no work, and the fold is rebuilt only when the excluded set grows by an author who
- * already has deltas folded. The excluded set only grows, so at any time the state equals the fold
- * of (deltas applied) minus (deltas of excluded authors) — a function of those two sets alone,
- * whatever the interleaving of `apply` and `exclude`.
+ * memory and no work. The excluded set only grows. The fold (`ChannelFold`) does not keep the
+ * deltas, so it cannot take an author's deltas back out: when the excluded set grows by an author
+ * who already has deltas folded, `exclude` says the fold is stale, and the caller folds the kept
+ * deltas again from its source (the store). At any time a fold that is not stale equals the fold
+ * of (deltas applied) minus (deltas of excluded authors), whatever the interleaving of `apply`
+ * and `exclude`.
+ *
+ * It also counts what it left out — how many deltas and whose — so that a checkpoint of it
+ * (`snapshot`) can be checked against the arrivals it covers and reused only under a quarantine
+ * that leaves out the same authors' deltas (`restore`, then `exclude`).
  */
-import { ChannelState, type FoldedDelta } from "./channel_state.ts";
+import { ChannelFold, type FoldedDelta } from "./channel_fold.ts";
+import type { FoldSnapshot } from "./fold_snapshot.ts";
+
+/** A filtered fold as plain JSON data: the fold, and what was left out of it. */
+export interface FilteredSnapshot {
+  readonly fold: FoldSnapshot;
+  /** Excluded authors whose deltas were applied and left out. */
+  readonly dropped: string[];
+  /** How many deltas were left out. */
+  readonly droppedDeltas: number;
+}
 
 export class FilteredChannelState {
-  #state: ChannelState;
+  readonly #state: ChannelFold;
   readonly #excluded = new Set<string>();
+  readonly #dropped = new Set<string>();
+  #droppedDeltas = 0;
 
-  constructor(channel: string) {
-    this.#state = new ChannelState(channel);
+  constructor(channel: string, state?: ChannelFold) {
+    this.#state = state ?? new ChannelFold(channel);
   }
 
-  /** The fold of the kept deltas: what the view renders. Replaced (not mutated) by a refold. */
-  get state(): ChannelState {
+  /**
+   * The filtered fold `snapshot` describes, excluding the authors it left out. Throws a
+   * `TypeError` when the snapshot is malformed.
+   */
+  static restore(channel: string, snapshot: FilteredSnapshot): FilteredChannelState {
+    const { dropped, droppedDeltas } = snapshot;
+    if (
+      !Array.isArray(dropped) || !dropped.every((a) => typeof a === "string") ||
+      !Number.isSafeInteger(droppedDeltas) || droppedDeltas < 0
+    ) throw new TypeError("Cannot restore a filtered fold: bad dropped authors or count");
+    const restored = new FilteredChannelState(channel, ChannelFold.restore(channel, snapshot.fold));
+    for (const author of dropped) {
+      if (restored.#state.hasAuthor(author)) {
+        throw new TypeError(`Cannot restore a filtered fold that both holds and drops ${author}`);
+      }
+      restored.#excluded.add(author);
+      restored.#dropped.add(author);
+    }
+    restored.#droppedDeltas = droppedDeltas;
+    return restored;
+  }
+
+  /** The fold of the kept deltas: what the view renders. */
+  get state(): ChannelFold {
     return this.#state;
   }
 
@@ -26,34 +66,67 @@ export class FilteredChannelState {
     return this.#state.size;
   }
 
+  /** How many deltas were applied: folded, or left out as an excluded author's. */
+  get applied(): number {
+    return this.#state.size + this.#droppedDeltas;
+  }
+
+  /** Excluded authors whose deltas were left out. */
+  get dropped(): ReadonlySet<string> {
+    return this.#dropped;
+  }
+
   /** Whether `author`'s deltas are left out. */
   excludes(author: string): boolean {
     return this.#excluded.has(author);
   }
 
   /**
-   * Folds `delta` in unless its author is excluded. Returns false (and changes nothing) when it is
-   * excluded or already held.
+   * Folds `delta` in unless its author is excluded; each delta at most once. Returns false when
+   * it was left out.
    */
   apply(delta: FoldedDelta): boolean {
-    if (this.#excluded.has(delta.author)) return false;
-    return this.#state.apply(delta);
+    if (this.#excluded.has(delta.author)) {
+      this.skip(delta.author);
+      return false;
+    }
+    this.#state.apply(delta);
+    return true;
   }
 
   /**
-   * Excludes every author of `authors` from now on (authors already excluded stay so). When one
-   * of them has deltas folded, refolds the kept deltas once. Returns how many deltas that refold
-   * folded (0 when none was needed).
+   * Counts a delta of `author`, an excluded author, as left out: what `apply` does with it,
+   * without the delta itself (the caller need not parse it).
    */
-  exclude(authors: Iterable<string>): number {
-    let hit = false;
+  skip(author: string): void {
+    if (!this.#excluded.has(author)) {
+      throw new Error(`Cannot skip a delta of ${author}: not excluded`);
+    }
+    this.#dropped.add(author);
+    this.#droppedDeltas++;
+  }
+
+  /**
+   * Excludes every author of `authors` from now on (authors already excluded stay so). Returns
+   * true when one of them has deltas folded: the fold is then stale and must be built again from
+   * the deltas, under the grown excluded set.
+   */
+  exclude(authors: Iterable<string>): boolean {
+    let stale = false;
     for (const author of authors) {
       if (this.#excluded.has(author)) continue;
       this.#excluded.add(author);
-      if (this.#state.hasAuthor(author)) hit = true;
+      if (this.#state.hasAuthor(author)) stale = true;
     }
-    if (!hit) return 0;
-    this.#state = this.#state.without(this.#excluded);
-    return this.#state.size;
+    return stale;
+  }
+
+  /** The filtered fold as plain JSON data, for `FilteredChannelState.restore`. */
+  snapshot(): FilteredSnapshot {
+    return {
+      fold: this.#state.snapshot(),
+      dropped: [...this.#dropped],
+      droppedDeltas: this.#droppedDeltas,
+    };
   }
 }

@@ -19,6 +19,16 @@ export class LwwMap {
     }
   }
 
+  /** Keys held, deletions included. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Every key held with its winning stamp and value (`undefined`: deleted), in no order. */
+  *held(): IterableIterator<[string, Stamp, OpValue | undefined]> {
+    for (const [key, entry] of this.#entries) yield [key, entry.stamp, entry.value];
+  }
+
   /** The live value at `key`, or undefined when absent or deleted. */
   get(key: string): OpValue | undefined {
     return this.#entries.get(key)?.value;

@@ -3,41 +3,70 @@
  * remove names the tags it observed and kills only those, so an add the remover had not seen
  * survives. Removed tags are remembered even before their add arrives, which keeps the result
  * independent of delivery order.
+ *
+ * Each add must be applied at most once (its tag names its delta, and the fold applies each
+ * delta once). That lets the set forget a tag as soon as both its add and a remove naming it are
+ * in: the tag is dead for ever, so neither side is kept. What stays is the live tags and the
+ * removed tags whose add had not arrived when the remove did (or whose add was already gone: a
+ * second remove of one tag), so a set whose adds are removed again does not grow with history.
  */
 export class OrSet {
+  /** Live tags per element: added, and not named by any remove seen. */
   readonly #added = new Map<string, Set<string>>();
+  /** Tags named by a remove whose add was not held when the remove came. */
   readonly #removed = new Map<string, Set<string>>();
+  #tags = 0;
+
+  /** Tags held, live and removed: what the set costs in memory. */
+  get tags(): number {
+    return this.#tags;
+  }
 
   add(elem: string, tag: string): void {
-    bucket(this.#added, elem).add(tag);
+    const removed = this.#removed.get(elem);
+    if (removed?.delete(tag)) {
+      this.#tags--;
+      if (removed.size === 0) this.#removed.delete(elem);
+      return;
+    }
+    const added = bucket(this.#added, elem);
+    if (!added.has(tag)) this.#tags++;
+    added.add(tag);
   }
 
   remove(elem: string, tags: readonly string[]): void {
-    const removed = bucket(this.#removed, elem);
-    for (const tag of tags) removed.add(tag);
+    for (const tag of tags) {
+      const added = this.#added.get(elem);
+      if (added?.delete(tag)) {
+        this.#tags--;
+        if (added.size === 0) this.#added.delete(elem);
+        continue;
+      }
+      const removed = bucket(this.#removed, elem);
+      if (!removed.has(tag)) this.#tags++;
+      removed.add(tag);
+    }
   }
 
   has(elem: string): boolean {
-    const tags = this.#added.get(elem);
-    if (tags === undefined) return false;
-    const removed = this.#removed.get(elem);
-    if (removed === undefined) return tags.size > 0;
-    for (const tag of tags) if (!removed.has(tag)) return true;
-    return false;
+    return this.#added.has(elem);
   }
 
   /** Live tags of `elem`: what a remover should name to remove it now. Sorted. */
   liveTags(elem: string): string[] {
-    const removed = this.#removed.get(elem);
-    return [...(this.#added.get(elem) ?? [])].filter((t) => !removed?.has(t))
-      .sort();
+    return [...(this.#added.get(elem) ?? [])].sort();
   }
 
   /** Live elements, sorted by JavaScript string order. */
   elements(): string[] {
-    const live: string[] = [];
-    for (const elem of this.#added.keys()) if (this.has(elem)) live.push(elem);
-    return live.sort();
+    return [...this.#added.keys()].sort();
+  }
+
+  /** Every element with tags held: `[elem, live tags, removed tags not yet matched]`. */
+  *held(): IterableIterator<[string, string[], string[]]> {
+    for (const elem of new Set([...this.#added.keys(), ...this.#removed.keys()])) {
+      yield [elem, [...this.#added.get(elem) ?? []], [...this.#removed.get(elem) ?? []]];
+    }
   }
 }
 

@@ -47,6 +47,25 @@ export class IdAccumulator {
     this.#count += other.#count;
   }
 
+  /** A copy of the running sum (32 bytes, little-endian): what a checkpoint keeps of the ids. */
+  sumBytes(): Uint8Array {
+    return this.#sum.slice();
+  }
+
+  /**
+   * An accumulator holding `count` ids that sum to `sum` (as `sumBytes` gave them): a fold
+   * restored from a checkpoint goes on adding ids to it.
+   */
+  static restore(sum: Uint8Array, count: number): IdAccumulator {
+    if (sum.length !== ID_BYTES || !Number.isSafeInteger(count) || count < 0) {
+      throw new RangeError(`Cannot restore an id sum from ${sum.length} bytes and count ${count}`);
+    }
+    const restored = new IdAccumulator();
+    restored.#sum.set(sum);
+    restored.#count = count;
+    return restored;
+  }
+
   /** The fingerprint bytes: sha256(sum || varint(count))[0..16]. */
   fingerprintBytes(): Uint8Array {
     const varint = encodeVarint(this.#count);

@@ -16,7 +16,7 @@ import { requestTelemetry } from "../telemetry/http_request.ts";
 import type { RegionDeps } from "./deps.ts";
 import { channelListRoute } from "./channel_list_route.ts";
 import { channelRoutes } from "./channel_routes.ts";
-import { ChannelViews } from "./channel_views.ts";
+import { ChannelViews } from "../views/channel_views.ts";
 import { corsMiddleware } from "./cors.ts";
 import { Problem } from "./problem.ts";
 import { pushRoute } from "./push_route.ts";
@@ -174,20 +174,22 @@ export function allowOnly(app: Hono, path: string, allow: string): void {
 
 function regionDeps(options: RegionOptions): RegionDeps {
   const { region, store } = options;
+  const telemetry = options.telemetry ?? createTelemetry();
+  const base = { [names.ATTR_REGION]: region, [names.ATTR_STORE_KIND]: store.kind };
   return {
     region,
     store,
     verify: options.verify ?? verifyEd25519,
     now: options.now ?? Date.now,
-    telemetry: options.telemetry ?? createTelemetry(),
-    views: new ChannelViews(store),
+    telemetry,
+    views: new ChannelViews(store, { telemetry, base }),
     limiter: new RateLimiter(store, options.rateLimits, options.reputation),
     clientAddress: options.clientAddress ?? defaultClientAddress(options.trustProxy ?? false),
     admission: options.admission,
     authorities: (options.authorities ?? []).map((a) => a.toLowerCase()),
     onStored: options.onStored ?? (() => {}),
     onAdmitted: options.onAdmitted,
-    base: { [names.ATTR_REGION]: region, [names.ATTR_STORE_KIND]: store.kind },
+    base,
   };
 }
 

@@ -33,7 +33,7 @@ export function channelRoutes(deps: RegionDeps): Hono {
       { ...base, [names.ATTR_CHANNEL]: channel },
       async (span) => {
         const started = performance.now();
-        const { state, caughtUp } = await views.read(channel);
+        const { state, caughtUp, source } = await views.read(channel);
         const text = state.viewText();
         telemetry.viewReadDuration.record(
           (performance.now() - started) / 1000,
@@ -42,6 +42,7 @@ export function channelRoutes(deps: RegionDeps): Hono {
         span.setAttributes({
           [names.ATTR_VIEW_DELTAS]: state.size,
           [names.ATTR_VIEW_CATCHUP]: caughtUp,
+          [names.ATTR_VIEW_SOURCE]: source,
         });
         return c.body(text, 200, { "content-type": "application/json" });
       },

@@ -6,7 +6,7 @@ import type { Delta } from "../protocol/delta.ts";
 import type { VerifyFn } from "../protocol/result.ts";
 import type { RegionStore } from "../store/region_store.ts";
 import type { Telemetry } from "../telemetry/mod.ts";
-import type { ChannelViews } from "./channel_views.ts";
+import type { ChannelViews } from "../views/channel_views.ts";
 
 export interface RegionDeps {
   readonly region: string;

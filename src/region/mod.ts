@@ -4,7 +4,6 @@ export * from "./app.ts";
 export * from "./channel_directory.ts";
 export * from "./channel_list_route.ts";
 export * from "./channel_routes.ts";
-export * from "./channel_views.ts";
 export * from "./cors.ts";
 export * from "./deps.ts";
 export * from "./ingest.ts";

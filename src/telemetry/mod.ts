@@ -69,6 +69,8 @@ export interface Telemetry {
   readonly storeDuration: Histogram;
   readonly storeErrors: Counter;
   readonly jobTicks: Counter;
+  /** View checkpoints read and written, by outcome (src/views/view_checkpoint.ts). */
+  readonly viewCheckpoints: Counter;
   /** Runs `work` in a span named `name`; records exceptions and ends the span. */
   inSpan<T>(
     name: string,
@@ -284,6 +286,10 @@ function meshInstruments(meter: Pick<Meter, "createCounter" | "createHistogram" 
     jobTicks: meter.createCounter(names.METRIC_JOB_TICKS, {
       description: "Scheduled job ticks, by job and outcome (ran, skipped, failed).",
       unit: "{tick}",
+    }),
+    viewCheckpoints: meter.createCounter(names.METRIC_VIEW_CHECKPOINTS, {
+      description: "View checkpoints read by cold view reads and written by the job, by outcome.",
+      unit: "{checkpoint}",
     }),
   };
 }

@@ -135,3 +135,11 @@ export const EVENT_JOB_FAILED = "mesh.job.failed";
 export const EVENT_REGISTRY_FAILED = "mesh.registry.failed";
 export const EVENT_HTTP_FAILED = "mesh.http.failed";
 export const EVENT_HTTP_REQUEST = "mesh.http.request";
+
+// View checkpoints (src/views/view_checkpoint.ts, src/views/checkpoint_job.ts)
+export const SPAN_VIEW_CHECKPOINT = "mesh.view.checkpoint";
+export const METRIC_VIEW_CHECKPOINTS = "mesh.view.checkpoints";
+export const ATTR_VIEW_SOURCE = "mesh.view.source";
+export const ATTR_VIEW_CHECKPOINT_OUTCOME = "mesh.view.checkpoint.outcome";
+export const ATTR_VIEW_CHECKPOINT_CHARS = "mesh.view.checkpoint.chars";
+export const ATTR_VIEW_CHECKPOINT_CURSOR = "mesh.view.checkpoint.cursor";

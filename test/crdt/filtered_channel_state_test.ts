@@ -1,6 +1,7 @@
 /**
- * FilteredChannelState: the fold without excluded authors, kept incrementally, must equal a fold
- * from scratch of the kept deltas, whatever the interleaving of deltas and exclusions.
+ * FilteredChannelState: the fold without excluded authors, kept incrementally and built again from
+ * the deltas when it says it is stale, must equal a fold from scratch of the kept deltas, whatever
+ * the interleaving of deltas and exclusions; and a snapshot of it must carry what it left out.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -12,7 +13,7 @@ const CHANNEL = "filtered";
 const NUM_RUNS = 300;
 const AUTHORS = [authorId("A"), authorId("_"), authorId("a"), authorId("z")];
 
-/** One step: a delta arrives (maybe again), or the quarantine grows by some authors. */
+/** One step: a delta arrives (each once, as a store's arrivals do), or the quarantine grows. */
 type Step =
   | { readonly kind: "delta"; readonly delta: FoldedDelta }
   | { readonly kind: "exclude"; readonly authors: readonly string[] };
@@ -51,7 +52,6 @@ const deltaSpecArb = fc.record({
 
 const stepSpecArb = fc.oneof(
   { weight: 5, arbitrary: deltaSpecArb.map((d) => ({ kind: "delta" as const, ...d })) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("replay" as const), pick: fc.nat() }) },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -61,21 +61,16 @@ const stepSpecArb = fc.oneof(
   },
 );
 
+type StepSpec = typeof stepSpecArb extends fc.Arbitrary<infer T> ? T : never;
+
 /** Specs to steps: per-author seqs, `rmv` ops naming earlier adds (across authors). */
 function buildSteps(specs: readonly StepSpec[]): Step[] {
   const seqs = AUTHORS.map(() => 0);
   const adds: { tag: string; elem: string }[] = [];
-  const deltas: FoldedDelta[] = [];
   const steps: Step[] = [];
   for (const spec of specs) {
     if (spec.kind === "exclude") {
       steps.push(spec);
-      continue;
-    }
-    if (spec.kind === "replay") {
-      if (deltas.length > 0) {
-        steps.push({ kind: "delta", delta: deltas[spec.pick % deltas.length] });
-      }
       continue;
     }
     const seq = spec.equivocate && seqs[spec.author] > 0 ? seqs[spec.author] : ++seqs[spec.author];
@@ -95,13 +90,13 @@ function buildSteps(specs: readonly StepSpec[]): Step[] {
     ops.forEach((op, i) => {
       if (op.op === "add") adds.push({ tag: tagOf(delta, i), elem: op.elem });
     });
-    deltas.push(delta);
-    steps.push({ kind: "delta", delta });
+    // Two specs can make one body (same author, seq, ts and ops): one delta, arriving once.
+    if (!steps.some((s) => s.kind === "delta" && s.delta.id === delta.id)) {
+      steps.push({ kind: "delta", delta });
+    }
   }
   return steps;
 }
-
-type StepSpec = typeof stepSpecArb extends fc.Arbitrary<infer T> ? T : never;
 
 const stepsArb = fc.array(stepSpecArb, { maxLength: 30 }).map(buildSteps);
 
@@ -112,22 +107,40 @@ function filteredFold(deltas: readonly FoldedDelta[], excluded: ReadonlySet<stri
   return state.viewText();
 }
 
+/** Runs `steps` the way a view cache does: incrementally, built again from `seen` when stale. */
+function run(
+  steps: readonly Step[],
+  check?: (f: FilteredChannelState, seen: FoldedDelta[], excluded: Set<string>) => void,
+) {
+  let state = new FilteredChannelState(CHANNEL);
+  const seen: FoldedDelta[] = [];
+  const excluded = new Set<string>();
+  for (const step of steps) {
+    if (step.kind === "delta") {
+      seen.push(step.delta);
+      state.apply(step.delta);
+    } else {
+      for (const a of step.authors) excluded.add(a);
+      if (state.exclude(step.authors)) {
+        state = new FilteredChannelState(CHANNEL);
+        state.exclude(excluded);
+        for (const d of seen) state.apply(d);
+      }
+    }
+    check?.(state, seen, excluded);
+  }
+  return state;
+}
+
 Deno.test("FilteredChannelState equals a from-scratch filtered fold after every step of any interleaving", () => {
   fc.assert(
     fc.property(stepsArb, (steps) => {
-      const incremental = new FilteredChannelState(CHANNEL);
-      const seen: FoldedDelta[] = [];
-      const excluded = new Set<string>();
-      for (const step of steps) {
-        if (step.kind === "delta") {
-          seen.push(step.delta);
-          incremental.apply(step.delta);
-        } else {
-          for (const a of step.authors) excluded.add(a);
-          incremental.exclude(step.authors);
-        }
-        assert.equal(incremental.state.viewText(), filteredFold(seen, excluded));
-      }
+      run(steps, (state, seen, excluded) => {
+        assert.equal(state.state.viewText(), filteredFold(seen, excluded));
+        assert.equal(state.applied, seen.length);
+        const left = seen.filter((d) => excluded.has(d.author));
+        assert.deepEqual([...state.dropped].sort(), [...new Set(left.map((d) => d.author))].sort());
+      });
     }),
     { numRuns: NUM_RUNS },
   );
@@ -142,15 +155,34 @@ Deno.test("FilteredChannelState renders byte-identical views for every order of 
   );
   fc.assert(
     fc.property(arb, ([steps, shuffled]) => {
-      const texts = [steps, shuffled].map((order) => {
-        const state = new FilteredChannelState(CHANNEL);
-        for (const step of order) {
-          if (step.kind === "delta") state.apply(step.delta);
-          else state.exclude(step.authors);
-        }
-        return state.state.viewText();
-      });
-      assert.equal(texts[1], texts[0]);
+      assert.equal(run(shuffled).state.viewText(), run(steps).state.viewText());
+    }),
+    { numRuns: NUM_RUNS },
+  );
+});
+
+Deno.test("FilteredChannelState.restore() of a snapshot, under the same exclusions, folds on like the original", () => {
+  const arb = stepsArb.chain((steps) =>
+    fc.tuple(fc.constant(steps), fc.nat({ max: steps.length }))
+  );
+  fc.assert(
+    fc.property(arb, ([steps, cut]) => {
+      const before = run(steps.slice(0, cut));
+      const text = JSON.stringify(before.snapshot());
+      const restored = FilteredChannelState.restore(CHANNEL, JSON.parse(text));
+      assert.equal(restored.state.viewText(), before.state.viewText());
+      assert.equal(restored.applied, before.applied);
+      for (const author of before.dropped) assert.ok(restored.excludes(author));
+      // The snapshot names only the excluded authors it left deltas of: the reader excludes its
+      // own quarantine, which holds at least the writer's, and the fold is current under it.
+      const excluded = steps.slice(0, cut).flatMap((s) => s.kind === "exclude" ? s.authors : []);
+      assert.equal(restored.exclude(excluded), false);
+      const after = steps.slice(cut).filter((s) => s.kind === "delta");
+      for (const step of after) {
+        before.apply(step.delta);
+        restored.apply(step.delta);
+      }
+      assert.equal(restored.state.viewText(), before.state.viewText());
     }),
     { numRuns: NUM_RUNS },
   );
@@ -169,21 +201,39 @@ Deno.test("FilteredChannelState.apply() never holds an excluded author's delta",
     state.apply(folded({ channel: CHANNEL, author: b, seq: 1, ts: 0, lc: 0, ops })),
     true,
   );
-  assert.equal(state.size, 1);
+  assert.deepEqual([state.size, state.applied, [...state.dropped]], [1, 2, [a]]);
   assert.equal(state.state.hasAuthor(a), false);
 });
 
-Deno.test("FilteredChannelState.exclude() refolds only when a newly excluded author has deltas held", () => {
+Deno.test("FilteredChannelState.exclude() says stale only when a newly excluded author has deltas folded", () => {
   const state = new FilteredChannelState(CHANNEL);
   const [a, b, c] = AUTHORS;
   const ops: Op[] = [{ op: "inc", counter: "c", by: 1 }];
   for (const author of [a, b, b]) {
     state.apply(folded({ channel: CHANNEL, author, seq: state.size + 1, ts: 0, lc: 0, ops }));
   }
-  const before = state.state;
-  assert.equal(state.exclude([c]), 0, "an author with nothing held costs no refold");
-  assert.equal(state.state, before);
-  assert.equal(state.exclude([b]), 1, "one refold of the one kept delta");
-  assert.equal(state.exclude([b, c]), 0, "excluding again changes nothing");
-  assert.deepEqual(Object.keys(state.state.view().heads), [a]);
+  assert.equal(state.exclude([c]), false, "an author with nothing folded leaves the fold current");
+  assert.equal(state.exclude([b]), true, "b's deltas are folded: stale");
+  assert.equal(state.exclude([b, c]), false, "excluding again says nothing new");
+});
+
+Deno.test("FilteredChannelState.restore() refuses a snapshot that both folds and drops an author", () => {
+  const state = new FilteredChannelState(CHANNEL);
+  const [a] = AUTHORS;
+  state.apply(
+    folded({
+      channel: CHANNEL,
+      author: a,
+      seq: 1,
+      ts: 0,
+      lc: 0,
+      ops: [{ op: "inc", counter: "c", by: 1 }],
+    }),
+  );
+  const snapshot = { ...state.snapshot(), dropped: [a], droppedDeltas: 1 };
+  assert.throws(() => FilteredChannelState.restore(CHANNEL, snapshot), TypeError);
+  assert.throws(
+    () => FilteredChannelState.restore(CHANNEL, { ...state.snapshot(), droppedDeltas: -1 }),
+    TypeError,
+  );
 });

@@ -13,7 +13,7 @@ import { BlobReferences } from "../../src/blobs/references.ts";
 import { ChannelState } from "../../src/crdt/channel_state.ts";
 import { deltaId } from "../../src/protocol/delta.ts";
 import { utf8Encode } from "../../src/protocol/utf8.ts";
-import { ChannelViews } from "../../src/region/channel_views.ts";
+import { ChannelViews } from "../../src/views/channel_views.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import type { StoredDelta } from "../../src/store/region_store.ts";
 import { T0_MS } from "../support/signing.ts";

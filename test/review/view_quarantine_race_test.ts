@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { AgentKey } from "../../src/crypto/agent_key.ts";
 import type { Envelope } from "../../src/client/mesh_client.ts";
 import { verifyEd25519 } from "../../src/crypto/mod.ts";
-import { ChannelViews } from "../../src/region/channel_views.ts";
+import { ChannelViews } from "../../src/views/channel_views.ts";
 import { ingest } from "../../src/region/ingest.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import type { RegionStore } from "../../src/store/region_store.ts";

@@ -4,8 +4,8 @@
  * lost, heartbeats, pushes fanned out eagerly and by drains, a partition and its heal, anti-
  * entropy, a peer punished for an oversized sync answer), the registry, topics (a delivered and a
  * dropped subscriber), mailboxes, proposals, blobs (an upload, a pull, a collection), rate limits,
- * an instrumented store that fails, and scheduled jobs on a timer scheduler. Run it inside
- * `collectTelemetry`.
+ * an instrumented store that fails, scheduled jobs on a timer scheduler, and a view checkpoint
+ * written and read cold. Run it inside `collectTelemetry`.
  */
 import assert from "node:assert/strict";
 import { signRequest } from "../../src/client/request_signer.ts";
@@ -16,6 +16,8 @@ import { instrumentStore } from "../../src/compose/instrumented_store.ts";
 import { meshRegionApp } from "../../src/compose/mesh_region_app.ts";
 import { TimerScheduler } from "../../src/mesh/scheduler.ts";
 import { Registry } from "../../src/registry/registry.ts";
+import { listChannels } from "../../src/region/channel_directory.ts";
+import { CheckpointJob } from "../../src/views/checkpoint_job.ts";
 import { SYNC_FRAME_BYTES_MAX } from "../../src/sync/range_reconcile.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import { createTelemetry } from "../../src/telemetry/mod.ts";
@@ -40,6 +42,7 @@ export async function meshWorkload(): Promise<void> {
   await blobsAcrossRegions();
   await agentFeatures();
   await storeAndJobs();
+  await viewCheckpoints();
 }
 
 async function betweenRegions(): Promise<void> {
@@ -234,4 +237,31 @@ async function storeAndJobs(): Promise<void> {
   scheduler.every("fails", 5, () => Promise.reject(new Error("this job fails on purpose")));
   await new Promise((r) => setTimeout(r, 30));
   await scheduler.stop();
+}
+
+/** A channel large enough to checkpoint: the job writes its checkpoint, a cold read starts there. */
+async function viewCheckpoints(): Promise<void> {
+  const store = new MemoryStore();
+  const app = meshRegionApp({ region: "t", store, now: () => T0_MS });
+  const agent = testAgent();
+  const deltas = Array.from(
+    { length: 5 },
+    (_, i) => agent.sign("big", [{ op: "inc", counter: "n", by: i }]),
+  );
+  await (await app.request("/v1/deltas", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ deltas }),
+  })).body?.cancel();
+  const job = new CheckpointJob({
+    region: "t",
+    store,
+    instance: "t-1",
+    channels: (after, limit) => listChannels(store, "", after, limit),
+    minDeltas: 5,
+    everyDeltas: 5,
+  });
+  assert.equal((await job.tick()).written, 1);
+  const cold = meshRegionApp({ region: "t", store, now: () => T0_MS });
+  assert.match(await (await cold.request("/v1/channels/big")).text(), /"n":10/);
 }

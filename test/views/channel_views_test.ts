@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { AgentKey } from "../../src/crypto/agent_key.ts";
 import type { Envelope } from "../../src/client/mesh_client.ts";
 import { createRegionApp } from "../../src/region/app.ts";
-import { ChannelViews } from "../../src/region/channel_views.ts";
+import { ChannelViews } from "../../src/views/channel_views.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import { bodyOf, signBody, T0_MS } from "../support/signing.ts";
 
@@ -49,12 +49,12 @@ Deno.test("ChannelViews.read() after a write with a quarantined author folds in 
   await push(app, [delta(honest, 21)]);
   const next = await views.read("c");
   assert.equal(next.caughtUp, 1);
-  assert.equal(next.refolded, 0);
+  assert.deepEqual([next.source, next.rebuilt], ["cache", false]);
   assert.equal(next.state, first.state, "the cached fold is updated in place, not rebuilt");
   assert.equal(next.state.size, 21);
 });
 
-Deno.test("ChannelViews.read() refolds once when the quarantine grows by an author with deltas in the channel", async () => {
+Deno.test("ChannelViews.read() folds again once when the quarantine grows by an author with deltas in the channel", async () => {
   const { app, store } = region();
   const honest = AgentKey.generate(), cheat = AgentKey.generate();
   await push(app, [delta(honest, 1), delta(honest, 2), delta(cheat, 1, "first"), delta(cheat, 2)]);
@@ -62,21 +62,24 @@ Deno.test("ChannelViews.read() refolds once when the quarantine grows by an auth
   assert.equal((await views.read("c")).state.size, 4);
   await push(app, [delta(cheat, 1, "second")]);
   const grown = await views.read("c");
-  assert.equal(grown.refolded, 2, "the two honest deltas are folded again, once");
+  assert.equal(grown.rebuilt, true);
+  assert.equal(grown.caughtUp, 5, "every arrival read again from the store, once");
+  assert.equal(grown.state.size, 2);
   assert.equal(grown.state.hasAuthor(cheat.id), false);
   await push(app, [delta(honest, 3)]);
   const after = await views.read("c");
-  assert.deepEqual([after.caughtUp, after.refolded], [1, 0]);
+  assert.deepEqual([after.caughtUp, after.rebuilt], [1, false]);
   assert.equal(after.state.viewText(), (await new ChannelViews(store).read("c")).state.viewText());
 });
 
-Deno.test("ChannelViews.deltasHeld counts only the deltas the views render", async () => {
+Deno.test("ChannelViews.entriesHeld counts the state the views render, not the deltas", async () => {
   const { app, store } = region();
   const honest = AgentKey.generate(), cheat = AgentKey.generate();
   await quarantinedChannel(app, honest, cheat, 10);
   const views = new ChannelViews(store);
-  await views.read("c");
-  assert.equal(views.deltasHeld, 10, "no second, unfiltered copy of the channel");
+  assert.equal((await views.read("c")).state.size, 10);
+  // Keys k0, k1, k2, counter n and one author: nothing of the quarantined author, no deltas.
+  assert.equal(views.entriesHeld, 5);
 });
 
 Deno.test("ChannelViews.read() renders the same view text incrementally as a cold read of the store", async () => {

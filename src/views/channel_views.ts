@@ -1,0 +1,237 @@
+/**
+ * Channel views for a stateless edge instance. The store is the truth; this keeps a bounded
+ * cache of folded channel states, each with the arrival cursor it reflects, and on every read
+ * folds in only what arrived since. A cold instance starts a channel from its checkpoint in the
+ * store (`view_checkpoint.ts`), verified, and folds the arrivals after it; without a usable one,
+ * from the channel's first arrival.
+ *
+ * The cached folds (`ChannelFold`) hold the state a view is made of, never the deltas, so their
+ * memory is the state's and not the history's; the cache is bounded in state entries.
+ *
+ * The view rule (docs/protocol.md §9.6): a channel's view excludes every delta of an author for
+ * whom the region's delta set holds a valid equivocation proof. The cache holds only that
+ * filtered fold: a quarantined author's deltas are skipped as they arrive, and when the
+ * quarantine grows by an author who has deltas in the fold, the fold is built again (from the
+ * checkpoint if that author has nothing in it, else from the first arrival), once.
+ */
+import type { ChannelFold, FoldedDelta } from "../crdt/channel_fold.ts";
+import { FilteredChannelState } from "../crdt/filtered_channel_state.ts";
+import { EQUIVOCATIONS_CHANNEL } from "../protocol/equivocation.ts";
+import type { RegionStore, StoredDelta } from "../store/region_store.ts";
+import { quarantineOf } from "../guard/quarantine.ts";
+import { names, type Telemetry } from "../telemetry/mod.ts";
+import { checkpointText, readCheckpoint } from "./view_checkpoint.ts";
+
+/** Channels kept folded in memory per instance. */
+export const VIEW_CACHE_CHANNELS_MAX = 256;
+/**
+ * State entries (`ChannelFold.entries`: map keys, set tags, counters, authors) kept folded in
+ * memory per instance, over all cached channels: a few hundred MB at most.
+ */
+export const VIEW_CACHE_ENTRIES_MAX = 1_000_000;
+/** Deltas read from the store per page while catching a view up. */
+export const VIEW_CATCHUP_PAGE_DELTAS = 1_000;
+
+interface Cached {
+  /** The channel's deltas up to `cursor`, without those of the authors it was told to exclude. */
+  readonly view: FilteredChannelState;
+  cursor: number;
+  /** The quarantine version `view` excludes. */
+  quarantineVersion: number;
+}
+
+/** Where a read found the fold it caught up. */
+export type ViewSource = "cache" | "checkpoint" | "store";
+
+export interface ViewRead {
+  /** The state the view renders: without the deltas of quarantined authors. */
+  readonly state: ChannelFold;
+  /** How many arrivals this read took from the store (folded, or left out as quarantined). */
+  readonly caughtUp: number;
+  /** Where the fold started: the cache, a checkpoint, or the channel's first arrival. */
+  readonly source: ViewSource;
+  /** True when the quarantine grew by an author folded in, and the fold was built again. */
+  readonly rebuilt: boolean;
+}
+
+/** A consistent copy of a channel's fold, for a checkpoint. */
+export interface ViewCheckpoint {
+  /** The checkpoint text (`checkpointText`). */
+  readonly text: string;
+  readonly cursor: number;
+  readonly deltas: number;
+  readonly fingerprint: string;
+}
+
+export interface ChannelViewsOptions {
+  /** Start cold channels from their checkpoints. Default true. */
+  readonly checkpoints?: boolean;
+  /** Counts checkpoints loaded and turned down (`mesh.view.checkpoints`). Default: none. */
+  readonly telemetry?: Telemetry;
+  /** Attributes of those counts. */
+  readonly base?: Record<string, string>;
+}
+
+export class ChannelViews {
+  readonly #store: RegionStore;
+  readonly #options: ChannelViewsOptions;
+  readonly #cache = new Map<string, Cached>();
+  readonly #inflight = new Map<string, Promise<unknown>>();
+
+  constructor(store: RegionStore, options: ChannelViewsOptions = {}) {
+    this.#store = store;
+    this.#options = options;
+  }
+
+  /** State entries held over all cached channels; at most `VIEW_CACHE_ENTRIES_MAX` after a read. */
+  get entriesHeld(): number {
+    let total = 0;
+    for (const c of this.#cache.values()) total += c.view.state.entries;
+    return total;
+  }
+
+  /** The channel's state, caught up with everything stored before the call. */
+  read(channel: string): Promise<ViewRead> {
+    return this.#exclusive(channel, async () => (await this.#catchUp(channel)).read);
+  }
+
+  /**
+   * The channel's fold, caught up, as checkpoint text with what its pointer says, copied while no
+   * other read of the channel runs.
+   */
+  checkpoint(channel: string): Promise<ViewCheckpoint> {
+    return this.#exclusive(channel, async () => {
+      const { read, cached } = await this.#catchUp(channel);
+      return {
+        text: checkpointText(channel, cached.view, cached.cursor),
+        cursor: cached.cursor,
+        deltas: read.state.size,
+        fingerprint: read.state.fingerprint(),
+      };
+    });
+  }
+
+  /** Runs `work` once no other work on `channel` runs; later callers wait for it, then run. */
+  #exclusive<T>(channel: string, work: () => Promise<T>): Promise<T> {
+    const running = this.#inflight.get(channel);
+    if (running !== undefined) {
+      return running.then(
+        () => this.#exclusive(channel, work),
+        () => this.#exclusive(channel, work),
+      );
+    }
+    const started = work().finally(() => this.#inflight.delete(channel));
+    this.#inflight.set(channel, started);
+    return started;
+  }
+
+  async #catchUp(channel: string): Promise<{ read: ViewRead; cached: Cached }> {
+    let cached = this.#cache.get(channel);
+    let source: ViewSource = "cache";
+    let rebuilt = false;
+    let caughtUp = 0;
+    if (cached !== undefined && await this.#excludeQuarantined(channel, cached)) {
+      cached = undefined;
+      rebuilt = true;
+    }
+    for (;;) {
+      if (cached === undefined) ({ cached, source } = await this.#open(channel));
+      const taken = await this.#foldArrivals(channel, cached);
+      caughtUp += taken;
+      // The quarantine may have grown while the pages were read, by an equivocation another
+      // instance stored: one whose second half is among the deltas just read is in the store's
+      // list by now (written in the same atomic write), so read the quarantine again.
+      if (taken === 0 && !this.#quarantineGrew(channel, cached)) break;
+      if (!(await this.#excludeQuarantined(channel, cached))) break;
+      cached = undefined; // an author folded in is quarantined now: build the fold again
+      rebuilt = true;
+    }
+    this.#remember(channel, cached);
+    return { read: { state: cached.view.state, caughtUp, source, rebuilt }, cached };
+  }
+
+  /**
+   * A fold of `channel` to start from, excluding the quarantine: its checkpoint when one is
+   * usable, else an empty one at arrival 0.
+   */
+  async #open(channel: string): Promise<{ cached: Cached; source: ViewSource }> {
+    // The checkpoint first, the quarantine after: the quarantine read then holds every author
+    // the checkpoint's writer excluded (it only grows).
+    const loaded = this.#options.checkpoints === false
+      ? null
+      : await readCheckpoint(this.#store, channel);
+    const { authors, version } = await this.#quarantine(channel);
+    if (loaded?.outcome === "loaded") {
+      const { view, cursor } = loaded;
+      const usable = [...view.dropped].every((a) => authors.has(a)) && !view.exclude(authors);
+      this.#count(usable ? "loaded" : "stale");
+      if (usable) {
+        return { cached: { view, cursor, quarantineVersion: version }, source: "checkpoint" };
+      }
+    } else if (loaded?.outcome === "rejected") {
+      this.#count("rejected");
+    }
+    const view = new FilteredChannelState(channel);
+    view.exclude(authors);
+    return { cached: { view, cursor: 0, quarantineVersion: version }, source: "store" };
+  }
+
+  /** Folds in the arrivals after the cursor; returns how many there were. */
+  async #foldArrivals(channel: string, cached: Cached): Promise<number> {
+    let taken = 0;
+    for (;;) {
+      const page = await this.#store.listArrivals(channel, cached.cursor, VIEW_CATCHUP_PAGE_DELTAS);
+      for (const record of page.deltas) {
+        if (cached.view.excludes(record.author)) cached.view.skip(record.author);
+        else cached.view.apply(folded(record));
+      }
+      taken += page.deltas.length;
+      cached.cursor = page.cursor;
+      if (!page.more) return taken;
+    }
+  }
+
+  async #quarantine(channel: string): Promise<{ authors: ReadonlySet<string>; version: number }> {
+    // The proofs themselves are never filtered.
+    if (channel === EQUIVOCATIONS_CHANNEL) return { authors: new Set(), version: 0 };
+    const quarantine = quarantineOf(this.#store);
+    const authors = await quarantine.authors();
+    return { authors, version: quarantine.version }; // read with `authors`, before any await
+  }
+
+  /** Catches the quarantine up and excludes its authors; true when the fold is now stale. */
+  async #excludeQuarantined(channel: string, cached: Cached): Promise<boolean> {
+    const { authors, version } = await this.#quarantine(channel);
+    if (version === cached.quarantineVersion) return false;
+    cached.quarantineVersion = version;
+    return cached.view.exclude(authors);
+  }
+
+  #quarantineGrew(channel: string, cached: Cached): boolean {
+    return channel !== EQUIVOCATIONS_CHANNEL &&
+      quarantineOf(this.#store).version !== cached.quarantineVersion;
+  }
+
+  #count(outcome: string): void {
+    this.#options.telemetry?.viewCheckpoints.add(1, {
+      ...this.#options.base,
+      [names.ATTR_VIEW_CHECKPOINT_OUTCOME]: outcome,
+    });
+  }
+
+  #remember(channel: string, cached: Cached): void {
+    this.#cache.delete(channel); // re-insert: Map order is recency order
+    this.#cache.set(channel, cached);
+    let total = this.entriesHeld;
+    for (const [name, c] of this.#cache) {
+      if (this.#cache.size <= VIEW_CACHE_CHANNELS_MAX && total <= VIEW_CACHE_ENTRIES_MAX) break;
+      this.#cache.delete(name);
+      total -= c.view.state.entries;
+    }
+  }
+}
+
+/** A stored record as the fold needs it. Stored bodies passed the schema when they were accepted. */
+function folded(record: StoredDelta): FoldedDelta {
+  return { ...JSON.parse(record.body), id: record.id };
+}

@@ -1,0 +1,4 @@
+/** The public face of src/views/: what other folders may use. Files starting with _ stay private. */
+export * from "./channel_views.ts";
+export * from "./checkpoint_job.ts";
+export * from "./view_checkpoint.ts";
