@@ -77,7 +77,8 @@ const STAGES = [
   "message_ready", // eu-1: the message to us-1 was in hand (mesh.fanout.send started)
   "request_sent", // eu-1: fetch called (Deno's client span), else = message_ready
   "peer_received", // us-1: the /v1/peer/deltas handler started
-  "peer_verified", // us-1: the ingest's checks ended (region message checked, signature verified)
+  "peer_checked", // us-1: the region message checked (signature, epoch), the ingest started
+  "peer_verified", // us-1: the ingest's checks ended (parse, the delta's signature verified)
   "peer_committed", // us-1: the ingest's store commit ended
   "readable", // us-1: the first view read that folded it in ended
   "seen", // this poller had the answer
@@ -131,6 +132,7 @@ export function breakdown(spans: readonly SpanRecord[], windows: readonly Window
       send?.startMs,
       fetchSpan?.startMs ?? send?.startMs,
       inbox?.startMs,
+      childOf(inbox, names.SPAN_INGEST_VERIFY)?.startMs,
       childOf(inbox, names.SPAN_INGEST_VERIFY)?.endMs,
       childOf(inbox, names.SPAN_INGEST_COMMIT)?.endMs,
       read?.endMs,

@@ -14,9 +14,9 @@
  * - `BENCH_SAMPLES` per route (default 200), `BENCH_ROUTES` (default `eu-1>us-1,eu-2>us-1`)
  * - `BENCH_TRACE=1`: the regions export OpenTelemetry spans (Deno's built-in OTel, OTLP/JSON) to a
  *   collector in this process, and the breakdown per stage of the eu-1 → us-1 hop is printed
- *   (push accepted → fan-out woken → log read → request sent → peer received → peer verified →
- *   peer committed → readable in the peer's view → seen by this poller). Tracing costs time of its
- *   own: compare totals with a run without it.
+ *   (push accepted → fan-out woken → log read → request sent → peer received → peer checked →
+ *   peer verified → peer committed → readable in the peer's view → seen by this poller). Tracing
+ *   costs time of its own: compare totals with a run without it.
  *
  * The poller reads the view back to back (no sleep), so its granularity is one view round trip
  * (reported as `poll_rtt_ms`).

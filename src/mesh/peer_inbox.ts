@@ -134,7 +134,6 @@ export class PeerInbox {
             `origin "${message.origin}" is not allowed from region "${sender.id}"`,
           );
         }
-        await this.#d.index.catchUp();
         const outcome = await ingest(
           message.deltas,
           this.#d.store,
@@ -148,6 +147,10 @@ export class PeerInbox {
             onAdmitted: (deltas) => this.#d.onAdmitted?.(deltas, message.origin),
           },
         );
+        // The index only lets the ingest skip verifying what is stored already (a lagging index
+        // costs a verification; the store still answers duplicate), so its log read is off the
+        // hop's path: started once the deltas are stored, for the next message, and not awaited.
+        this.#d.index.catchUp().catch(() => {});
         await this.#d.onStored?.([...outcome.accepted, ...outcome.evidence], sender.id);
         if (!(await Promise.all(claims)).every(Boolean)) {
           throw new RegionMessageRefused(
@@ -218,6 +221,8 @@ export class PeerInbox {
   }
 
   #verifyContext<T>(kind: string, schema: z.ZodType<T>) {
+    // The fence's store read runs beside the signature check instead of after it.
+    let epochRead: { region: string; stored: Promise<number> } | undefined;
     return {
       kind,
       topology: this.#d.topology,
@@ -226,7 +231,17 @@ export class PeerInbox {
       replay: this.#replay,
       schema,
       verify: this.#d.verify,
-      admitEpoch: (region: string, epoch: number) => this.#admitEpoch(region, epoch),
+      senderKnown: (region: string) => {
+        const stored = this.#d.store.getCursor(`epoch:${region}`);
+        stored.catch(() => {}); // awaited by admitEpoch if the message gets that far
+        epochRead = { region, stored };
+      },
+      admitEpoch: (region: string, epoch: number) =>
+        this.#admitEpoch(
+          region,
+          epoch,
+          epochRead?.region === region ? epochRead.stored : undefined,
+        ),
       claimNonce: (key: string, ttlMs: number) =>
         this.#d.store.claimNonce(key, ttlMs, this.#d.now()),
     };
@@ -267,9 +282,9 @@ export class PeerInbox {
    * admitted, or the region would be fenced off for ever. The highest epoch is kept in the
    * store (written only when it rises: a durable write per message would cost a disk sync).
    */
-  async #admitEpoch(region: string, epoch: number): Promise<boolean> {
+  async #admitEpoch(region: string, epoch: number, read?: Promise<number>): Promise<boolean> {
+    const stored = await (read ?? this.#d.store.getCursor(`epoch:${region}`));
     const now = this.#d.now();
-    const stored = await this.#d.store.getCursor(`epoch:${region}`);
     let fence = this.#fences.get(region);
     // Another instance saw a higher epoch since we last looked: fence from it, heard now.
     if (fence === undefined || stored > fence.stored) {

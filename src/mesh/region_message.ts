@@ -131,6 +131,11 @@ export interface VerifyContext<T> {
   readonly claimNonce?: (key: string, ttlMs: number) => Promise<boolean>;
   /** Whether a message of `region` with `epoch` is not from a deposed leader (see MeshNode). */
   readonly admitEpoch: (region: string, epoch: number) => Promise<boolean>;
+  /**
+   * Told the sender as soon as it is known, before the signature is checked, so what admitEpoch
+   * will read can be read meanwhile (it must not change anything: the message is not yet proven).
+   */
+  readonly senderKnown?: (region: string) => void;
 }
 
 /** Checks a received region message (everything but what its kind means). */
@@ -166,6 +171,7 @@ export async function checkRegionMessage<T>(
   if (sig === null || sig.length !== 64 || !ID_PATTERN.test(sender.publicKey)) {
     return fail("bad_signature", `${SIGNATURE_HEADER} must be a 64-byte base64url signature`);
   }
+  ctx.senderKnown?.(sender.id);
   const signed = utf8Encode(REGION_SIGNATURE_TAG + body);
   if (!await ctx.verify(decodeBase64Url(sender.publicKey)!, sig, signed)) {
     return fail("bad_signature", `signature does not verify under region "${sender.id}"'s key`);
