@@ -161,7 +161,7 @@ async function cronRoute(base: string) {
   const lines = (await answer.text()).trim().split("\n").map((l) => JSON.parse(l));
   assert.deepEqual(lines[0], { windowMs: WINDOW_MS });
   const jobs = lines[1].jobs as Record<string, { runs: number; failures: number }>;
-  assert.deepEqual(Object.keys(jobs).sort(), ["blob-gc", "registry"]);
+  assert.deepEqual(Object.keys(jobs).sort(), ["blob-gc", "registry", "view-checkpoints"]);
   for (const [name, stats] of Object.entries(jobs)) {
     assert.ok(stats.runs >= 1 && stats.failures === 0, `${name}: ${JSON.stringify(stats)}`);
   }
