@@ -4,7 +4,8 @@
  * directory (`channels`: the region's, src/region/channel_directory.ts) with the channels'
  * arrival counts, and their checkpoint pointers,
  * and writes a checkpoint for each channel that is large enough and due: `everyDeltas` arrivals
- * past its checkpoint, or any arrival and a checkpoint older than `CHECKPOINT_AGE_MS_MAX`. A tick
+ * past its checkpoint (and `CHECKPOINT_DELTAS_PER_CHUNK` per chunk of it, so a large state is not
+ * rewritten as often), or any arrival and a checkpoint older than `CHECKPOINT_AGE_MS_MAX`. A tick
  * writes at most `CHECKPOINT_WRITES_PER_TICK_MAX`; the directory cursor moves on only when the
  * page has nothing left due, so a burst of due channels is worked off over the next ticks.
  *
@@ -26,11 +27,19 @@ import {
 /** The lease that makes one instance of the region the checkpoint writer. */
 export const CHECKPOINT_LEASE = "view-checkpoints";
 /** Default period of the job, in ms. */
-export const CHECKPOINT_JOB_MS_DEFAULT = 5_000;
+export const CHECKPOINT_JOB_MS_DEFAULT = 2_000;
 /** Channels with fewer arrivals are not checkpointed: they fold cold in tens of ms. */
-export const CHECKPOINT_MIN_DELTAS_DEFAULT = 10_000;
-/** Default arrivals past a channel's checkpoint that make a new one due. */
-export const CHECKPOINT_EVERY_DELTAS_DEFAULT = 5_000;
+export const CHECKPOINT_MIN_DELTAS_DEFAULT = 2_000;
+/**
+ * Default arrivals past a channel's checkpoint that make a new one due: a cold read folds at most
+ * about this many (plus what arrives in a job period) after the checkpoint.
+ */
+export const CHECKPOINT_EVERY_DELTAS_DEFAULT = 1_000;
+/**
+ * Arrivals past a checkpoint per chunk it has before it is written again, at least: a large state
+ * is rewritten less often, so a write costs at most ~64 characters per arrival on average.
+ */
+export const CHECKPOINT_DELTAS_PER_CHUNK = 250;
 /** Age past which a checkpoint with any arrival after it is written again, in ms (10 minutes). */
 export const CHECKPOINT_AGE_MS_MAX = 600_000;
 /** Channels of the directory one tick examines (one `readIndex` of their pointers: ≤ 256). */
@@ -131,7 +140,7 @@ export class CheckpointJob {
     const at = previous.pointer;
     if (at === null) return true;
     const behind = arrivals - at.cursor;
-    return behind >= this.#o.everyDeltas ||
+    return behind >= Math.max(this.#o.everyDeltas, at.chunks * CHECKPOINT_DELTAS_PER_CHUNK) ||
       (behind > 0 && this.#o.now() - at.writtenAtMs >= CHECKPOINT_AGE_MS_MAX);
   }
 

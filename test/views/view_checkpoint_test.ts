@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { channelDirectoryOf, listChannels } from "../../src/region/channel_directory.ts";
 import { ChannelViews } from "../../src/views/channel_views.ts";
-import { CheckpointJob } from "../../src/views/checkpoint_job.ts";
+import { CHECKPOINT_DELTAS_PER_CHUNK, CheckpointJob } from "../../src/views/checkpoint_job.ts";
 import {
   CHECKPOINT_CHUNK_CHARS,
   CHECKPOINT_INDEX_ROOT,
@@ -240,7 +240,7 @@ Deno.test("CheckpointJob.tick() writes due channels only, as the lease holder on
     store,
     channels: (after: string | undefined, limit: number) => listChannels(store, "", after, limit),
     minDeltas: 100,
-    everyDeltas: 100,
+    everyDeltas: 300,
     now: () => now,
   };
   const leader = new CheckpointJob({ ...options, instance: "leader" });
@@ -248,14 +248,14 @@ Deno.test("CheckpointJob.tick() writes due channels only, as the lease holder on
   assert.deepEqual(await leader.tick(), { leader: true, examined: 2, written: 1, deferred: 0 });
   assert.equal((await other.tick()).leader, false);
   assert.equal((await leader.tick()).written, 0, "nothing new: not due");
-  await writer.fill(store, 99);
-  assert.equal((await leader.tick()).written, 0, "99 arrivals behind: not due");
+  await writer.fill(store, 299);
+  assert.equal((await leader.tick()).written, 0, "299 arrivals behind: not due");
   now += 600_000;
   assert.equal((await leader.tick()).written, 1, "behind, and older than the age limit");
-  await writer.fill(store, 100);
-  assert.equal((await leader.tick()).written, 1, "100 arrivals behind");
+  await writer.fill(store, 300);
+  assert.equal((await leader.tick()).written, 1, "300 arrivals behind");
   const { pointer } = (await readPointers(store, [CHANNEL]))[0];
-  assert.equal(pointer?.cursor, 349);
+  assert.equal(pointer?.cursor, 749);
   assert.equal((await readPointers(store, ["small"]))[0].pointer, null, "under minDeltas");
 });
 
@@ -267,4 +267,16 @@ Deno.test("chunkText() cuts at CHECKPOINT_CHUNK_CHARS, never inside a surrogate 
   assert.equal(chunks[0].length, CHECKPOINT_CHUNK_CHARS - 1);
   assert.deepEqual(chunkText(""), [""]);
   assert.equal(parsePointer("{"), null);
+});
+
+Deno.test("CheckpointJob.tick() writes a large state again only after CHECKPOINT_DELTAS_PER_CHUNK arrivals per chunk", async () => {
+  const store = new MemoryStore();
+  const writer = await checkpointed(store); // several chunks, then 200 arrivals
+  await channelDirectoryOf(store).record([CHANNEL]);
+  const { pointer } = (await readPointers(store, [CHANNEL]))[0];
+  const chunks = pointer!.chunks;
+  const leader = job(store); // everyDeltas 100: below chunks × 250
+  assert.equal((await leader.tick()).written, 0, `${chunks} chunks: 200 arrivals are not enough`);
+  await writer.fill(store, chunks * CHECKPOINT_DELTAS_PER_CHUNK - 200);
+  assert.equal((await leader.tick()).written, 1);
 });
