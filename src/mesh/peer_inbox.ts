@@ -134,6 +134,10 @@ export class PeerInbox {
             `origin "${message.origin}" is not allowed from region "${sender.id}"`,
           );
         }
+        // Awaited here, not left running: the catch-up is shared by concurrent requests, and an
+        // edge runtime (workerd) refuses a request's awaiting I/O another request started — the
+        // unawaited version wedged a worker in a mesh (test/integration/edge_mesh_test.ts).
+        await this.#d.index.catchUp();
         const outcome = await ingest(
           message.deltas,
           this.#d.store,
@@ -147,10 +151,6 @@ export class PeerInbox {
             onAdmitted: (deltas) => this.#d.onAdmitted?.(deltas, message.origin),
           },
         );
-        // The index only lets the ingest skip verifying what is stored already (a lagging index
-        // costs a verification; the store still answers duplicate), so its log read is off the
-        // hop's path: started once the deltas are stored, for the next message, and not awaited.
-        this.#d.index.catchUp().catch(() => {});
         await this.#d.onStored?.([...outcome.accepted, ...outcome.evidence], sender.id);
         if (!(await Promise.all(claims)).every(Boolean)) {
           throw new RegionMessageRefused(
