@@ -116,8 +116,8 @@ export function benchCard(seed: number, n: number): AgentCard {
   };
 }
 
-/** PKCS #8 prefix of a raw 32-byte Ed25519 seed. */
-const PKCS8_PREFIX = new Uint8Array([
+/** PKCS #8 prefix of a raw 32-byte Ed25519 seed (RFC 8410). */
+const PKCS8_PREFIX = Uint8Array.from([
   0x30,
   0x2e,
   0x02,
@@ -136,15 +136,22 @@ const PKCS8_PREFIX = new Uint8Array([
   0x20,
 ]);
 
+/** A WebCrypto signing key from a raw 32-byte Ed25519 seed (shared by the benches). */
+export function importEd25519Seed(seed: Uint8Array): Promise<CryptoKey> {
+  const pkcs8 = new Uint8Array(PKCS8_PREFIX.length + 32);
+  pkcs8.set(PKCS8_PREFIX);
+  pkcs8.set(seed, PKCS8_PREFIX.length);
+  return crypto.subtle.importKey("pkcs8", pkcs8, "Ed25519", true, ["sign"]);
+}
+
 /** The key of author number `n` of run `seed`: its secret seed is the counter, not random. */
 export async function benchKey(seed: number, n: number): Promise<{ id: string; key: CryptoKey }> {
-  const der = new Uint8Array(48);
-  der.set(PKCS8_PREFIX);
-  const view = new DataView(der.buffer, 16);
+  const secret = new Uint8Array(32);
+  const view = new DataView(secret.buffer);
   view.setUint32(0, seed);
   view.setFloat64(8, n);
   view.setUint32(24, 0x6d657368); // "mesh": no seed is all zeros
-  const key = await crypto.subtle.importKey("pkcs8", der, "Ed25519", true, ["sign"]);
+  const key = await importEd25519Seed(secret);
   const { x } = await crypto.subtle.exportKey("jwk", key);
   return { id: x!, key };
 }

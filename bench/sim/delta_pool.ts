@@ -19,29 +19,10 @@ import { utf8Encode } from "../../src/protocol/utf8.ts";
 import type { Rng } from "../../test/support/seeded_rng.ts";
 import { T0_MS } from "../../test/support/signing.ts";
 import type { WritePlan } from "./write_plan.ts";
+import { importEd25519Seed } from "../_registry_cards.ts";
 
 /** How many keys or envelopes are in flight at once through WebCrypto. */
 const CRYPTO_CHUNK = 2_048;
-/** PKCS #8 prefix of a raw 32-byte Ed25519 seed (RFC 8410). */
-const PKCS8_PREFIX = Uint8Array.from([
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-]);
-
 export interface PoolStats {
   keysMs: number;
   signMs: number;
@@ -114,7 +95,7 @@ export class DeltaPool {
       const to = Math.min(agents, from + CRYPTO_CHUNK);
       let started = performance.now();
       const keys = await Promise.all(
-        range(from, to).map((a) => importSecret(secrets.subarray(a * 32, a * 32 + 32))),
+        range(from, to).map((a) => importEd25519Seed(secrets.subarray(a * 32, a * 32 + 32))),
       );
       const jwks = await Promise.all(keys.map((k) => crypto.subtle.exportKey("jwk", k)));
       jwks.forEach((jwk, i) => publicKeys[from + i] = jwk.x!);
@@ -134,7 +115,7 @@ export class DeltaPool {
     const started = performance.now();
     for (const d of forgeries) {
       const s = plan.signer[d];
-      const key = await importSecret(secrets.subarray(s * 32, s * 32 + 32));
+      const key = await importEd25519Seed(secrets.subarray(s * 32, s * 32 + 32));
       await this.#signOne(d, key, publicKeys[plan.author[d]]);
     }
     this.stats.signMs += performance.now() - started;
@@ -221,13 +202,6 @@ export class DeltaPool {
     const forged = this.plan.signer[d] !== this.plan.author[d];
     if (ok === forged) throw new Error(`delta ${d}: verifier said ${ok}, forged ${forged}`);
   }
-}
-
-function importSecret(seed: Uint8Array): Promise<CryptoKey> {
-  const pkcs8 = new Uint8Array(48);
-  pkcs8.set(PKCS8_PREFIX);
-  pkcs8.set(seed, 16);
-  return crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, true, ["sign"]);
 }
 
 function range(from: number, to: number): number[] {
