@@ -14,7 +14,9 @@ import { scheduleProposalJobs } from "./proposal_jobs.ts";
 import { scheduleRegistryJobs } from "./registry_jobs.ts";
 
 export function scheduleRegionJobs(scheduler: Scheduler, region: OpenRegion): void {
-  if (region.mesh !== null) scheduleMeshJobs(scheduler, region.mesh);
+  if (region.mesh !== null) {
+    scheduleMeshJobs(scheduler, region.mesh, region.bootstrap ?? undefined);
+  }
   scheduleRegistryJobs(scheduler, region.registry);
   if (region.announcer !== null) scheduleProposalJobs(scheduler, region.announcer);
   scheduleBlobJobs(scheduler, region.blobs);

@@ -68,6 +68,15 @@ const configSchema = z.strictObject({
   MESH_LEASE_TTL_MS: z.coerce.number().int().min(1_000).max(600_000).default(3_000),
   /** Pause between anti-entropy rounds, in ms. Default 2000. */
   MESH_ANTI_ENTROPY_MS: z.coerce.number().int().min(100).max(3_600_000).default(2_000),
+  /**
+   * Bootstrap by bulk copy (docs/protocol.md §26): `auto` copies from a peer when this region's
+   * set is far smaller than the peer's; `off` never (anti-entropy only); a region id copies from
+   * that peer once, when no copy is recorded in the store. Default `auto`.
+   */
+  MESH_BOOTSTRAP: z.string().regex(
+    /^(auto|off|[a-z0-9][a-z0-9-]{0,31})$/,
+    "must be auto, off or a region id",
+  ).default("auto"),
   /** Push requests per second one client address may sustain. Default 1000. */
   MESH_ADDRESS_PUSH_RATE_PER_S: rate(ADDRESS_PUSH_RATE_PER_S),
   /** Push requests one client address may send at once. Default 2000. */
@@ -216,6 +225,7 @@ export function configSummary(config: RegionConfig): Record<string, unknown> {
     heartbeat_ms: config.MESH_HEARTBEAT_MS,
     lease_ttl_ms: config.MESH_LEASE_TTL_MS,
     anti_entropy_ms: config.MESH_ANTI_ENTROPY_MS,
+    bootstrap: config.MESH_BOOTSTRAP,
     address_push_rate_per_s: config.MESH_ADDRESS_PUSH_RATE_PER_S,
     address_push_burst: config.MESH_ADDRESS_PUSH_BURST,
     author_delta_rate_per_s: config.MESH_AUTHOR_DELTA_RATE_PER_S,

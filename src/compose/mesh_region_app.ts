@@ -7,6 +7,7 @@
 import type { Hono } from "hono";
 import type { MeshNode } from "../mesh/mesh_node.ts";
 import { meshRoutes } from "../mesh/peer_routes.ts";
+import { bootstrapRoutes, type BootstrapServer } from "../mesh/bootstrap_server.ts";
 import type { RegionIndex } from "../mesh/region_index.ts";
 import { createRegionApp, type RegionOptions } from "../region/app.ts";
 import { Registry } from "../registry/registry.ts";
@@ -25,7 +26,12 @@ import { jobsRoute } from "./jobs_route.ts";
 
 export interface MeshRegionOptions extends RegionOptions {
   /** The mesh, when the region runs in a topology: /v1/peer/*, /v1/sync, and its status. */
-  readonly mesh?: { readonly node: MeshNode; readonly index: RegionIndex };
+  readonly mesh?: {
+    readonly node: MeshNode;
+    readonly index: RegionIndex;
+    /** Serves bulk-copy pages (`POST /v1/peer/bootstrap`, §26); absent, the route is 404. */
+    readonly bootstrap?: BootstrapServer;
+  };
   /**
    * The registry (/v1/agents); give the one the mesh node's `onStored` feeds. Default: one over
    * the region's store and clock.
@@ -122,6 +128,7 @@ export function meshRegionApp(options: MeshRegionOptions): Hono {
   });
   app.route("/", registryRoutes(registry));
   if (mesh !== undefined) app.route("/", meshRoutes(mesh.node, mesh.index, region.admission));
+  if (mesh?.bootstrap !== undefined) app.route("/", bootstrapRoutes(mesh.bootstrap));
   if (jobs !== undefined && jobsToken !== undefined) {
     app.route("/", jobsRoute(jobsToken, () => jobs.tick()));
   }

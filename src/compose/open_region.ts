@@ -23,6 +23,9 @@ import { ANNOUNCE_TOPIC, ProposalAnnouncer } from "../proposals/announcer.ts";
 import { TickScheduler } from "../mesh/tick_scheduler.ts";
 import { CheckpointJob } from "../views/checkpoint_job.ts";
 import { listChannels } from "../region/channel_directory.ts";
+import { Bootstrap, bootstrapMode, peerSizesOf } from "../mesh/bootstrap.ts";
+import { BootstrapServer } from "../mesh/bootstrap_server.ts";
+import type { StoredHook } from "../mesh/region_index.ts";
 
 export interface OpenRegion {
   readonly app: Hono;
@@ -43,6 +46,8 @@ export interface OpenRegion {
   readonly blobs: Blobs;
   /** Writes view checkpoints (issue 13); its job is `checkpoints.tick()`, under a lease. */
   readonly checkpoints: CheckpointJob;
+  /** Bootstrap by bulk copy (docs/protocol.md §26); its job is `bootstrap.tick()`. Mesh only. */
+  readonly bootstrap: Bootstrap | null;
   /** Announces decided outcomes signed with the region key; null outside a mesh (no key). */
   readonly announcer: ProposalAnnouncer | null;
   /** Work requests started and did not wait for (edge hosts hand it to `waitUntil`). */
@@ -88,6 +93,11 @@ export async function openRegion(config: RegionConfig, host: RegionHost): Promis
     });
     const topics = new TopicHub({ store });
     const proposals = new ProposalBook({ store });
+    const relayed: StoredHook = async (deltas, source) => {
+      status.noteStored(deltas, source); // declared below; called only once the region serves
+      topics.onStored(deltas);
+      await registry.onStored(deltas, source);
+    };
     const node = mesh === null ? null : new MeshNode({
       ...mesh,
       store,
@@ -101,11 +111,27 @@ export async function openRegion(config: RegionConfig, host: RegionHost): Promis
       log: logger,
       admission,
       background: (work) => background.track(work),
-      onStored: async (deltas, source) => {
-        status.noteStored(deltas, source); // declared below; called only once the region serves
-        topics.onStored(deltas);
-        await registry.onStored(deltas, source);
-      },
+      onStored: relayed,
+    });
+    const bootstrap = mesh === null || node === null ? null : new Bootstrap({
+      ...mesh,
+      store,
+      index,
+      verify: verifyEd25519,
+      lease: node.lease,
+      peers: () => peerSizesOf(node),
+      admission,
+      onStored: relayed,
+      telemetry,
+      log: logger,
+      mode: bootstrapMode(config.MESH_BOOTSTRAP),
+    });
+    const bootstrapServer = mesh === null ? undefined : new BootstrapServer({
+      ...mesh,
+      store,
+      verify: verifyEd25519,
+      now: Date.now,
+      telemetry,
     });
     const status = new StatusBoard({
       region: config.MESH_REGION,
@@ -132,7 +158,7 @@ export async function openRegion(config: RegionConfig, host: RegionHost): Promis
       region: config.MESH_REGION,
       store,
       telemetry,
-      mesh: node === null ? undefined : { node, index },
+      mesh: node === null ? undefined : { node, index, bootstrap: bootstrapServer },
       registry,
       topics,
       proposals,
@@ -186,6 +212,7 @@ export async function openRegion(config: RegionConfig, host: RegionHost): Promis
       announcer,
       blobs,
       checkpoints,
+      bootstrap,
       status,
       background,
       jobs,

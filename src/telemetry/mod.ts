@@ -71,6 +71,10 @@ export interface Telemetry {
   readonly jobTicks: Counter;
   /** View checkpoints read and written, by outcome (src/views/view_checkpoint.ts). */
   readonly viewCheckpoints: Counter;
+  /** Bulk-copy pages asked (by a bootstrapping region) and served, by outcome (§26). */
+  readonly bootstrapPages: Counter;
+  /** Deltas a bulk copy handed to ingest, by outcome (as mesh.deltas.ingested). */
+  readonly bootstrapDeltas: Counter;
   /** Runs `work` in a span named `name`; records exceptions and ends the span. */
   inSpan<T>(
     name: string,
@@ -290,6 +294,14 @@ function meshInstruments(meter: Pick<Meter, "createCounter" | "createHistogram" 
     viewCheckpoints: meter.createCounter(names.METRIC_VIEW_CHECKPOINTS, {
       description: "View checkpoints read by cold view reads and written by the job, by outcome.",
       unit: "{checkpoint}",
+    }),
+    bootstrapPages: meter.createCounter(names.METRIC_BOOTSTRAP_PAGES, {
+      description: "Bulk-copy pages asked and served, by outcome.",
+      unit: "{page}",
+    }),
+    bootstrapDeltas: meter.createCounter(names.METRIC_BOOTSTRAP_DELTAS, {
+      description: "Deltas a bulk copy handed to ingest, by outcome.",
+      unit: "{delta}",
     }),
   };
 }

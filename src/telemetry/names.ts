@@ -143,3 +143,12 @@ export const ATTR_VIEW_SOURCE = "mesh.view.source";
 export const ATTR_VIEW_CHECKPOINT_OUTCOME = "mesh.view.checkpoint.outcome";
 export const ATTR_VIEW_CHECKPOINT_CHARS = "mesh.view.checkpoint.chars";
 export const ATTR_VIEW_CHECKPOINT_CURSOR = "mesh.view.checkpoint.cursor";
+
+// Bootstrap by bulk copy (src/mesh/bootstrap.ts, src/mesh/bootstrap_server.ts, protocol §26)
+export const SPAN_BOOTSTRAP_PAGE = "mesh.bootstrap.page";
+export const SPAN_BOOTSTRAP_SERVE = "mesh.bootstrap.serve";
+export const METRIC_BOOTSTRAP_PAGES = "mesh.bootstrap.pages";
+export const METRIC_BOOTSTRAP_DELTAS = "mesh.bootstrap.deltas";
+export const ATTR_BOOTSTRAP_OUTCOME = "mesh.bootstrap.outcome";
+export const EVENT_BOOTSTRAP_STARTED = "mesh.bootstrap.started";
+export const EVENT_BOOTSTRAP_ENDED = "mesh.bootstrap.ended";

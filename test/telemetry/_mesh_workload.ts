@@ -5,7 +5,8 @@
  * entropy, a peer punished for an oversized sync answer), the registry, topics (a delivered and a
  * dropped subscriber), mailboxes, proposals, blobs (an upload, a pull, a collection), rate limits,
  * an instrumented store that fails, scheduled jobs on a timer scheduler, and a view checkpoint
- * written and read cold. Run it inside `collectTelemetry`.
+ * written and read cold, and a bulk copy (bootstrap) of one region from another. Run it inside
+ * `collectTelemetry`.
  */
 import assert from "node:assert/strict";
 import { signRequest } from "../../src/client/request_signer.ts";
@@ -24,6 +25,7 @@ import { createTelemetry } from "../../src/telemetry/mod.ts";
 import { SUBSCRIBER_BUFFER_EVENTS_MAX } from "../../src/topics/subscription.ts";
 import { TopicHub } from "../../src/topics/hub.ts";
 import { InProcessMesh } from "../support/in_process_mesh.ts";
+import { TwoRegions } from "../bootstrap/_two_regions.ts";
 import { T0_MS, testAgent } from "../support/signing.ts";
 import { announce, card } from "../registry/_cards.ts";
 import { ack, ackOf, directMessage, inbox, send } from "../mailbox/_mail.ts";
@@ -43,6 +45,17 @@ export async function meshWorkload(): Promise<void> {
   await agentFeatures();
   await storeAndJobs();
   await viewCheckpoints();
+  await bootstrapCopy();
+}
+
+/** A fresh region copies its peer's log (pages asked, served, stored; deltas counted). */
+async function bootstrapCopy(): Promise<void> {
+  const mesh = new TwoRegions(new MemoryStore(), new MemoryStore(), { mode: { from: "eu-1" } });
+  for (let i = 0; i < 4; i++) await mesh.tick();
+  await mesh.seed(12, 2);
+  await mesh.fresh.bootstrap.tick();
+  assert.equal(mesh.fresh.bootstrap.state?.status, "done");
+  assert.ok(await mesh.converged());
 }
 
 async function betweenRegions(): Promise<void> {
