@@ -4,14 +4,12 @@
  * leader — and its status. The signed region-to-region endpoints, which any instance serves, are
  * the `PeerInbox` it holds.
  */
-import type { AdmissionPolicy } from "../guard/admission.ts";
-import type { AgentKey } from "../crypto/agent_key.ts";
-import type { DeltaOrigin, RegionStore } from "../store/region_store.ts";
+import type { DeltaOrigin } from "../store/region_store.ts";
 import { caughtUp, drainTo, envelopeBatches, fanOutCursors, fanOutLabel } from "./fan_out.ts";
 import { logTotal } from "../store/region_log.ts";
 import { forwardEach, Underway } from "./eager_forward.ts";
 import type { Delta } from "../protocol/delta.ts";
-import type { DeltaResult, VerifyFn } from "../protocol/result.ts";
+import type { DeltaResult } from "../protocol/result.ts";
 import { LeaderLease } from "./leader_lease.ts";
 import {
   judgeSession,
@@ -24,65 +22,35 @@ import {
 } from "./_peer_state.ts";
 import { exchangeTargets, zoneLeaders } from "./partition.ts";
 import { envelopeId, PeerClient } from "./peer_client.ts";
+import { HEARTBEAT_WAIT_MS_MAX, Heartbeats } from "./heartbeats.ts";
+import {
+  ANTI_ENTROPY_DEFER_MS_MAX,
+  ANTI_ENTROPY_MS_DEFAULT,
+  FANOUT_BACKOFF_MS_MAX,
+  HEARTBEAT_MS_DEFAULT,
+  type MeshNodeOptions,
+} from "./mesh_options.ts";
 import {
   EPOCH_FENCE_LEASES,
-  heartbeatSchema,
   PEER_DELTAS_MAX,
   PeerInbox,
   RegionMessageRefused,
   type SignedAnswer,
   type Summary,
 } from "./peer_inbox.ts";
-import type { RegionIndex, StoredHook } from "./region_index.ts";
 import type { RegionInfo, Topology } from "./topology.ts";
-import { createTelemetry, type Logger, names, type Telemetry } from "../telemetry/mod.ts";
+import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
 import { detached, TraceMarks } from "../telemetry/trace_context.ts";
 import { MeshObserver } from "./mesh_observer.ts";
 
-/** Default heartbeat period between exchanging regions, in ms. */
-export const HEARTBEAT_MS_DEFAULT = 250;
-/** Default pause between anti-entropy rounds with one peer, in ms. */
-export const ANTI_ENTROPY_MS_DEFAULT = 2_000;
-/** Default fan-out drain period, in ms (a push also triggers a drain at once). */
-export const FANOUT_MS_DEFAULT = 50;
-/** Longest back-off between fan-out attempts to a failing peer, in ms. */
-export const FANOUT_BACKOFF_MS_MAX = 2_000;
-/**
- * Longest anti-entropy may wait for a peer while fan-out has a backlog for it, in ms. Under steady
- * load a backlog never quite empties, and some deltas reach a peer by anti-entropy alone.
- */
-export const ANTI_ENTROPY_DEFER_MS_MAX = 10_000;
-
-export interface MeshNodeOptions {
-  readonly self: RegionInfo;
-  readonly topology: Topology;
-  readonly key: AgentKey;
-  readonly store: RegionStore;
-  readonly index: RegionIndex;
-  readonly verify: VerifyFn;
-  /** This instance's id (lease holder), unique per process. */
-  readonly instance: string;
-  readonly now?: () => number;
-  readonly fetch?: typeof fetch;
-  readonly heartbeatMs?: number;
-  readonly leaseTtlMs?: number;
-  readonly antiEntropyMs?: number;
-  readonly telemetry?: Telemetry;
-  /** Where leadership, peer and partition events are logged. Default: the root logger. */
-  readonly log?: Logger;
-  /** Randomness for back-off jitter (tests and simulations pass a seeded one). */
-  readonly random?: () => number;
-  /** Real-time limit of one request to a peer, in ms. Default PEER_REQUEST_TIMEOUT_MS. */
-  readonly peerTimeoutMs?: number;
-  /** The mesh's admission policy, applied to relayed and repaired deltas. Default: all open. */
-  readonly admission?: AdmissionPolicy;
-  /** Told of the deltas a peer relayed or anti-entropy repaired here, and of that peer's id. */
-  readonly onStored?: StoredHook;
-  /** Send deltas to peers while they commit here (`forward`); else from the log only. Default true. */
-  readonly forwardEagerly?: boolean;
-  /** Told of sends a request starts and does not await, for edge hosts (compose/background.ts). */
-  readonly background?: (work: Promise<unknown>) => void;
-}
+export {
+  ANTI_ENTROPY_DEFER_MS_MAX,
+  ANTI_ENTROPY_MS_DEFAULT,
+  FANOUT_BACKOFF_MS_MAX,
+  FANOUT_MS_DEFAULT,
+  HEARTBEAT_MS_DEFAULT,
+  type MeshNodeOptions,
+} from "./mesh_options.ts";
 
 /** What a region tells its peers about itself in every heartbeat (and its reply). */
 export { EPOCH_FENCE_LEASES, PEER_DELTAS_MAX, RegionMessageRefused };
@@ -108,6 +76,7 @@ export class MeshNode {
   #antiEntropyTurn = 0;
   #kicked = false;
   readonly #forwards = new Underway();
+  readonly #heartbeats: Heartbeats;
 
   constructor(options: MeshNodeOptions) {
     this.#o = options;
@@ -147,6 +116,17 @@ export class MeshNode {
       if (region.id === this.self.id) continue;
       this.#peers.set(region.id, newPeerState(this.heartbeatMs));
     }
+    this.#heartbeats = new Heartbeats({
+      self: this.self.id,
+      client: this.#client,
+      peers: this.#peers,
+      now: this.#now,
+      telemetry: this.#telemetry,
+      epoch: () => this.lease.epoch,
+      waitMs: options.heartbeatWaitMs ?? Math.min(this.heartbeatMs, HEARTBEAT_WAIT_MS_MAX),
+      sleep: options.sleep,
+      background: options.background,
+    });
   }
 
   // ---- jobs (run on scheduler ticks) ----------------------------------------------------------
@@ -157,7 +137,11 @@ export class MeshNode {
     this.#observer.lease(this.lease);
   }
 
-  /** Leader only: heartbeat every exchange target; replies feed the failure detectors. */
+  /**
+   * Leader only: heartbeats every exchange target that has none unanswered, each on its own
+   * schedule; answers feed the failure detectors. Waits for them at most one period
+   * (heartbeats.ts): a hanging peer never holds up the beats to the others.
+   */
   async heartbeatTick(): Promise<void> {
     if (!this.lease.isLeader) return;
     const attrs = {
@@ -166,37 +150,14 @@ export class MeshNode {
     };
     await this.#telemetry.inSpan(names.SPAN_HEARTBEAT, attrs, async (span) => {
       const summary = await this.summary();
-      const answered = await Promise.all(this.#targets().map((t) => this.#heartbeat(t, summary)));
+      const round = await this.#heartbeats.round(this.#targets(), summary);
       span.setAttributes({
-        [names.ATTR_PEERS_ANSWERED]: answered.filter(Boolean).length,
+        [names.ATTR_PEERS_ANSWERED]: round.answered,
         [names.ATTR_PARTITION]: summary.partition,
       });
       const view = this.#partition();
       this.#observer.view(view, this.#targets(view), this.#peers, this.#now());
     });
-  }
-
-  async #heartbeat(target: RegionInfo, summary: Summary): Promise<boolean> {
-    // The client checks the answer is signed by `target` and bound to this heartbeat.
-    const answer = await this.#client.send(
-      target,
-      "/v1/peer/heartbeat",
-      "heartbeat",
-      this.lease.epoch,
-      { summary },
-      heartbeatSchema,
-    );
-    if (!answer.ok || answer.body.summary.region !== target.id) return false;
-    const peer = this.#peers.get(target.id)!;
-    peer.detector.heartbeat(this.#now());
-    // The link works again (e.g. a partition healed): retry fan-out now, not after the back-off.
-    if (peer.failures > 0) peer.nextFanOutMs = 0;
-    peer.summary = { ...answer.body.summary, receivedAtMs: this.#now() };
-    this.#telemetry.heartbeatRtt.record(answer.rttMs / 1000, {
-      [names.ATTR_REGION]: this.self.id,
-      [names.ATTR_PEER]: target.id,
-    });
-    return true;
   }
 
   /**
@@ -336,7 +297,10 @@ export class MeshNode {
           onStored: this.#o.onStored,
           telemetry: this.#telemetry,
           region: this.self.id,
+          zone: this.self.zone,
         });
+        // Repairs are logged as the peer's relay would be, and may go on: drain now.
+        if (result.pulled > 0) this.kick();
         const penalized = judgeSession(peer, result.ok, result.penalty, this.#now());
         this.#observer.session(span, target.id, result, penalized ? result.penalty! : null);
         if (!result.ok) throw new Error(`anti-entropy with ${target.id}: ${result.error}`);

@@ -3,13 +3,14 @@
  * caught up from the region log like views are from arrivals. It answers `POST /v1/sync`
  * (region-wide, or one channel's set for an agent catching up), resolves `POST /v1/sync/fetch`,
  * and drives this region's side of anti-entropy with a peer: reconcile ids, pull what we lack
- * (re-verified, stored with origin `sync`), push what the peer lacks.
+ * (re-verified, and stored as the peer's relay would have been: see `repairOrigin`), push what
+ * the peer lacks (labelled the same way for it).
  */
 import { z } from "zod";
 import type { AdmissionPolicy } from "../guard/admission.ts";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 import type { Delta } from "../protocol/delta.ts";
-import type { RegionStore, StoredDelta } from "../store/region_store.ts";
+import type { DeltaOrigin, RegionStore, StoredDelta } from "../store/region_store.ts";
 import { logStart, logTotal, readLogAfter } from "../store/region_log.ts";
 import { IdAccumulator } from "../protocol/fingerprint.ts";
 import { IdTrie } from "../sync/id_trie.ts";
@@ -24,7 +25,7 @@ import {
 import { ingest, type VerifyFn } from "../region/ingest.ts";
 import { envelopeBatches } from "./fan_out.ts";
 import type { DeltaResult } from "../protocol/result.ts";
-import type { PeerClient } from "./peer_client.ts";
+import { envelopeId, type PeerClient } from "./peer_client.ts";
 import { Problem } from "../region/problem.ts";
 import type { RegionInfo } from "./topology.ts";
 import { names, type Telemetry } from "../telemetry/mod.ts";
@@ -81,6 +82,23 @@ export interface SessionContext {
   /** Spans of each round (`mesh.sync.round`), attributed to region `region`. Default: none. */
   readonly telemetry?: Telemetry;
   readonly region?: string;
+  /** This region's zone: repairs are labelled by it (see `repairOrigin`). Default: `sync`. */
+  readonly zone?: string;
+}
+
+/**
+ * The origin a delta anti-entropy moves between this region (zone `zone`) and `peer` is logged
+ * with, at either end: as the peer's fan-out would have relayed it — `zone` between regions of
+ * one zone, `remote` across zones — so a delta a session brings before fan-out did still goes on
+ * where fan-out would have sent it (a zone leader passes it to the other zones, or to its own
+ * zone). It cannot loop or multiply: a region logs a delta once (a duplicate is not logged),
+ * fan-out reads the log, so each region sends each delta at most once per target, as for any
+ * relay; and a peer that feeds us deltas by sync can already relay them to us by
+ * `/v1/peer/deltas` with these very labels. `sync` (never fanned out) without a zone.
+ */
+export function repairOrigin(zone: string | undefined, peer: RegionInfo): DeltaOrigin {
+  if (zone === undefined) return "sync";
+  return peer.zone === zone ? "zone" : "remote";
 }
 
 /** Told of deltas a peer region (`source`) relayed or repaired and this region stored. */
@@ -260,13 +278,19 @@ export class RegionIndex {
         fetchAnswerSchema,
       );
       if (!answer.ok) throw new Error(`sync fetch failed: ${answer.error}`);
-      const { deltas } = answer.body;
+      // Only what was asked for: a repair is a delta this session found missing here.
+      const wanted = new Set(ids);
+      const deltas = answer.body.deltas.filter((d) => asked(wanted, envelopeId(d)));
       const { accepted, evidence } = await ingest(
         deltas,
         this.#store,
         ctx.verify,
         ctx.now(),
-        { origin: "sync", known: (id) => this.has(id), admission: ctx.admission },
+        {
+          origin: repairOrigin(ctx.zone, peer),
+          known: (id) => this.has(id),
+          admission: ctx.admission,
+        },
       );
       pulled += accepted.length + evidence.length;
       await ctx.onStored?.([...accepted, ...evidence], peer.id);
@@ -294,10 +318,7 @@ export class RegionIndex {
           "/v1/peer/deltas",
           "deltas",
           ctx.epoch,
-          {
-            origin: "sync",
-            deltas: batch,
-          },
+          { origin: repairOrigin(ctx.zone, peer), deltas: batch },
         );
         if (!answer.ok) throw new Error(`push to ${peer.id} failed: ${answer.error}`);
         pushed += batch.length;
@@ -372,4 +393,10 @@ async function readFrame(response: Response): Promise<Uint8Array | null> {
   const out = new Uint8Array(length);
   chunks.reduce((at, chunk) => (out.set(chunk, at), at + chunk.length), 0);
   return out;
+}
+
+/** Whether delta id `id` is among `ids` (full ids or 16-byte prefixes, base64url). */
+function asked(ids: ReadonlySet<string>, id: string | null): boolean {
+  if (id === null) return true; // not a delta: ingest rejects it and says why
+  return ids.has(id) || ids.has(encodeBase64Url(decodeBase64Url(id)!.subarray(0, 16)));
 }

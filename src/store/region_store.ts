@@ -86,7 +86,11 @@ export type DeltaOrigin =
   | "remote"
   /** Relayed by this region's own zone leader from another zone; never fanned out again. */
   | "relay"
-  /** Repaired by anti-entropy; never fanned out (the reconciling side has it already). */
+  /**
+   * Repaired by anti-entropy by a region that labels its repairs so (earlier versions); never
+   * fanned out. Repairs are now logged as the peer's relay would be (`zone` or `remote`:
+   * src/mesh/region_index.ts, `repairOrigin`), so fan-out passes them on.
+   */
   | "sync";
 
 /**

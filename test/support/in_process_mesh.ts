@@ -9,6 +9,7 @@ import { verifyEd25519 } from "../../src/crypto/mod.ts";
 import type { AdmissionPolicy } from "../../src/guard/admission.ts";
 import { meshRegionApp } from "../../src/compose/mesh_region_app.ts";
 import { MeshNode } from "../../src/mesh/mesh_node.ts";
+import { PEER_REQUEST_TIMEOUT_MS } from "../../src/mesh/peer_client.ts";
 import { RegionIndex } from "../../src/mesh/region_index.ts";
 import { Registry } from "../../src/registry/registry.ts";
 import { Topology } from "../../src/mesh/topology.ts";
@@ -35,12 +36,13 @@ export const JOBS_TOKEN = "in-process-jobs-token";
  * What the simulated network does with one request from region `from` to region `to`:
  * deliver it; drop it (the sender sees a refused connection); deliver it but lose the reply (the
  * receiver acted, the sender sees a failure); or deliver it twice (the sender gets the first reply).
+ * A link in `InProcessMesh.hung` neither answers nor refuses: see there.
  */
 export type Delivery = "deliver" | "drop" | "lose-reply" | "duplicate";
 
 export interface InProcessMeshOptions {
   /** Decides each request's fate after `cut` let it through; default: always deliver. */
-  readonly delivery?: (from: string, to: string) => Delivery;
+  readonly delivery?: (from: string, to: string, path: string) => Delivery;
   /** Randomness of the nodes' back-off jitter; default Math.random. */
   readonly random?: () => number;
   /**
@@ -62,6 +64,21 @@ export interface InProcessMeshOptions {
   readonly heartbeatMs?: number;
   /** The nodes' leader lease, in ms; default 3000. */
   readonly leaseTtlMs?: number;
+  /**
+   * Waits on the simulated clock: the nodes' heartbeat ticks wait for answers until `advance()`
+   * moves the clock past their wait, and a request over a `hung` link fails once the clock passed
+   * PEER_REQUEST_TIMEOUT_MS after it was sent. For tests that run jobs concurrently with a
+   * ClockedScheduler (test/support/clocked_scheduler.ts); `tick()` would wait for ever on a hung
+   * link. Default false: real timers.
+   */
+  readonly clockedWaits?: boolean;
+}
+
+/** A request over a hung link, or a wait on the simulated clock, until `dueMs` (null: never). */
+interface Waiter {
+  readonly hung: boolean;
+  readonly dueMs: number | null;
+  readonly end: () => void;
 }
 
 export class InProcessMesh {
@@ -70,7 +87,16 @@ export class InProcessMesh {
   readonly regions = new Map<string, InProcessRegion>();
   /** Directed links that drop every request, as `"<from>><to>"` (by URL host). */
   readonly cut = new Set<string>();
-  readonly #delivery: (from: string, to: string) => Delivery;
+  /**
+   * Directed links that swallow every request, as `"<from>><to>"`: it neither answers nor is
+   * refused (a blackhole, as a partition that drops packets), so the sender learns of it only at
+   * its timeout — the node's real one, the simulated PEER_REQUEST_TIMEOUT_MS with `clockedWaits`,
+   * or `releaseHung()`.
+   */
+  readonly hung = new Set<string>();
+  readonly #waiters = new Set<Waiter>();
+  readonly #clocked: boolean;
+  readonly #delivery: (from: string, to: string, path: string) => Delivery;
   readonly #random: () => number;
   readonly #intercept: NonNullable<InProcessMeshOptions["intercept"]>;
   readonly #admission: AdmissionPolicy | undefined;
@@ -91,6 +117,7 @@ export class InProcessMesh {
     this.#requestJobs = options.requestJobs ?? false;
     this.#heartbeatMs = options.heartbeatMs ?? 250;
     this.#leaseTtlMs = options.leaseTtlMs ?? 3_000;
+    this.#clocked = options.clockedWaits ?? false;
     const keys = new Map(layout.map((r) => [r.id, AgentKey.generate()]));
     const zones = [...new Set(layout.map((r) => r.zone))].map((zone) => ({
       id: zone,
@@ -127,6 +154,7 @@ export class InProcessMesh {
       admission: this.#admission,
       forwardEagerly: this.#forwardEagerly,
       onStored: (deltas, source) => registry.onStored(deltas, source),
+      sleep: this.#clocked ? (ms, signal) => this.#sleep(ms, signal) : undefined,
     });
     const jobs = this.#requestJobs ? new TickScheduler({ now: () => this.nowMs }) : undefined;
     if (jobs !== undefined) scheduleMeshJobs(jobs, node);
@@ -156,7 +184,8 @@ export class InProcessMesh {
     const to = url.hostname.split(".")[0];
     const refused = () => new TypeError(`connection refused: ${from} → ${to}`);
     if (this.cut.has(`${from}>${to}`) || !this.regions.has(to)) throw refused();
-    const fate = this.#delivery(from, to);
+    if (this.hung.has(`${from}>${to}`)) return await this.#hang(from, to, init?.signal);
+    const fate = this.#delivery(from, to, url.pathname);
     if (fate === "drop") throw refused();
     const app = this.regions.get(to)!.app;
     init = this.#intercept(from, to, url.pathname, init ?? {});
@@ -171,6 +200,54 @@ export class InProcessMesh {
     return response;
   }
 
+  /** A request over a hung link: fails at the sender's timeout (see `hung`), never answers. */
+  #hang(from: string, to: string, signal?: AbortSignal | null): Promise<never> {
+    return new Promise((_, reject) => {
+      const dueMs = this.#clocked ? this.nowMs + PEER_REQUEST_TIMEOUT_MS : null;
+      const waiter: Waiter = {
+        hung: true,
+        dueMs,
+        end: () => {
+          this.#waiters.delete(waiter);
+          reject(new DOMException(`no answer: ${from} → ${to} (hung)`, "TimeoutError"));
+        },
+      };
+      this.#waiters.add(waiter);
+      signal?.addEventListener("abort", () => waiter.end(), { once: true });
+    });
+  }
+
+  /** A wait of `ms` on the simulated clock (see `clockedWaits`), or until `signal` aborts. */
+  #sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        hung: false,
+        dueMs: this.nowMs + ms,
+        end: () => (this.#waiters.delete(waiter), resolve()),
+      };
+      this.#waiters.add(waiter);
+      signal.addEventListener("abort", () => waiter.end(), { once: true });
+    });
+  }
+
+  /** Moves the clock by `ms` and ends the waits (and hung requests) it made due. */
+  advance(ms: number): void {
+    this.nowMs += ms;
+    for (const waiter of [...this.#waiters]) {
+      if (waiter.dueMs !== null && waiter.dueMs <= this.nowMs) waiter.end();
+    }
+  }
+
+  /** Requests hanging on hung links now. */
+  get hanging(): number {
+    return [...this.#waiters].filter((w) => w.hung).length;
+  }
+
+  /** Fails every request still hanging on a hung link (call before a test ends). */
+  releaseHung(): void {
+    for (const waiter of [...this.#waiters]) waiter.end();
+  }
+
   /** Runs one tick of every job on every region, then advances the clock by `stepMs`. */
   async tick(stepMs = 250): Promise<void> {
     const nodes = [...this.regions.values()].map((r) => r.node);
@@ -179,7 +256,7 @@ export class InProcessMesh {
     for (const node of nodes) await node.fanOutTick();
     // Eager forwards run beside the ticks; a step ends when they have.
     for (const node of nodes) await node.forwardsSettled();
-    this.nowMs += stepMs;
+    this.advance(stepMs);
   }
 
   /**
