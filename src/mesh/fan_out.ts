@@ -15,7 +15,10 @@
  * | remote      | if I lead my zone, as `relay`          | no (its zone leader sent to all)|
  * | relay, sync | no                                     | no                              |
  *
- * Whatever a changing leader or a partition makes this miss, anti-entropy repairs.
+ * Whatever a changing leader or a partition makes this miss, anti-entropy repairs; a delta it
+ * repairs is logged as the peer would have relayed it (`zone` from a region of my zone, `remote`
+ * from another: region_index.ts, `repairOrigin`), so it goes on from here as a relay would.
+ * `sync` is what older regions label their repairs.
  *
  * Order across shards: a delta admitted by a certificate must not reach a peer before the
  * certificate (the peer would refuse it, and only anti-entropy would bring it). Certificates are
@@ -36,10 +39,30 @@ export const FANOUT_BATCH_DELTAS_MAX = 256;
  * (REGION_MESSAGE_BYTES_MAX), leaving room for the message's own escaping of the bodies.
  */
 export const FANOUT_MESSAGE_BYTES_MAX = 1_048_576;
-/** Messages sent to one target at once during a drain. */
+/** Messages of one page, sent to the target at once. */
 export const FANOUT_MESSAGES_IN_FLIGHT = 4;
+/** Most deltas one page sends to its target: a page counts the entries that go there. */
+export const FANOUT_PAGE_DELTAS_MAX = FANOUT_BATCH_DELTAS_MAX * FANOUT_MESSAGES_IN_FLIGHT;
+/**
+ * Most log entries one page may scan for its deltas. Entries that do not go to the target (a
+ * zone leader's log holds every zone's deltas; few of them go to one far zone) are skipped
+ * without filling the page, up to this bound per page (CPU and store reads per round trip).
+ */
+export const FANOUT_PAGE_SCAN_MAX = 4 * FANOUT_PAGE_DELTAS_MAX;
+/** Log entries read from the store at once while a page is gathered. */
+export const FANOUT_LOG_READ_MAX = 1_024;
+/**
+ * Pages of one drain sent to the target before the first is acknowledged (so at most
+ * FANOUT_PAGES_IN_FLIGHT × FANOUT_MESSAGES_IN_FLIGHT messages to one target at once): a drain
+ * moves up to this many pages per round trip.
+ */
+export const FANOUT_PAGES_IN_FLIGHT = 2;
 /** Most log entries examined per target per drain (bounds one tick's work). */
 export const FANOUT_ENTRIES_PER_DRAIN_MAX = 8_192;
+
+if (FANOUT_PAGE_SCAN_MAX < FANOUT_PAGE_DELTAS_MAX) {
+  throw new Error("FANOUT_PAGE_SCAN_MAX must let a page of target entries fill");
+}
 
 // A message's JSON escapes each envelope once more: at most 2x for bodies of quotes and
 // backslashes, plus the message head. A full batch must stay well under the receiver's limit.
@@ -138,10 +161,12 @@ export interface DrainStart {
 /**
  * Drains the log to one target from its cursors: the legacy and gating shards to their end, then
  * each data shard up to `start.heads` (see the module doc), at most
- * FANOUT_ENTRIES_PER_DRAIN_MAX entries in all. Each step reads FANOUT_MESSAGES_IN_FLIGHT
- * messages' worth of one shard and sends its messages at once (a set has no order to keep); the
- * shard's cursor moves past the step only when every message was acknowledged, so a failure
- * resends the whole step later (the receiver answers `duplicate` for what it has).
+ * FANOUT_ENTRIES_PER_DRAIN_MAX entries examined in all. Each shard goes in pages of at most
+ * FANOUT_PAGE_DELTAS_MAX entries for the target (FANOUT_PAGE_SCAN_MAX log entries scanned), each
+ * page's messages sent at once (a set has no order to keep), FANOUT_PAGES_IN_FLIGHT pages at a
+ * time. The shard's cursor moves past a page only when it and every page before it were
+ * acknowledged, so a failure resends from the first page not acknowledged (the receiver answers
+ * `duplicate` for what it has): nothing is skipped, nothing lost.
  */
 export async function drainTo(
   store: RegionStore,
@@ -180,44 +205,110 @@ interface ShardStep {
   readonly name: string;
 }
 
+type Totals = { sent: number; skipped: number; examined: number };
+
+/** One page: its messages, and the shard position it ends at. */
+interface Page {
+  readonly messages: { label: DeltaOrigin; deltas: { body: string; sig: string }[] }[];
+  /** `n` of the last log entry the page scanned. */
+  readonly last: number;
+  /** The shard has nothing after the page (up to the bound). */
+  readonly end: boolean;
+}
+
 /**
  * Drains one shard from `cursor[shard]` up to `bound` (its end when null), within the drain's
- * budget; moves `cursor[shard]` with each acknowledged step. False when a send failed.
+ * budget, FANOUT_PAGES_IN_FLIGHT pages at a time; moves `cursor[shard]` past each page once it
+ * and the pages before it were acknowledged. False when a send failed.
  */
 async function drainShard(
   o: ShardStep,
   shard: number,
   cursor: number[],
   bound: number | null,
-  totals: { sent: number; skipped: number; examined: number },
+  totals: Totals,
 ): Promise<boolean> {
-  while (totals.examined < FANOUT_ENTRIES_PER_DRAIN_MAX) {
-    const room = bound === null ? Infinity : bound - cursor[shard];
-    const take = Math.min(FANOUT_BATCH_DELTAS_MAX * FANOUT_MESSAGES_IN_FLIGHT, room);
-    if (take <= 0) return true;
-    const page = await o.store.listLog(shard, cursor[shard], take);
-    if (page.entries.length === 0) return true;
-    totals.examined += page.entries.length;
-    const byLabel = new Map<DeltaOrigin, LogEntry[]>();
-    for (const entry of page.entries) {
-      const label = fanOutLabel(entry.origin, o.self, o.target, o.leadsZone);
-      if (label === null || o.forwarded.delete(entry.id)) totals.skipped++;
-      else byLabel.set(label, [...(byLabel.get(label) ?? []), entry]);
+  const sending: { last: number; acked: Promise<boolean> }[] = [];
+  let read = cursor[shard], end = false;
+  for (;;) {
+    while (
+      !end && sending.length < FANOUT_PAGES_IN_FLIGHT &&
+      totals.examined < FANOUT_ENTRIES_PER_DRAIN_MAX
+    ) {
+      const page = await nextPage(o, shard, read, bound, totals);
+      end = page.end;
+      if (page.last === read) break;
+      read = page.last;
+      sending.push({ last: page.last, acked: sendPage(o, page, totals) });
     }
-    const messages: { label: DeltaOrigin; deltas: { body: string; sig: string }[] }[] = [];
-    for (const [label, entries] of byLabel) {
-      const records = await Promise.all(entries.map((e) => o.store.getDelta(e.channel, e.id)));
-      const deltas = records.filter((r): r is StoredDelta => r !== null)
-        .map(({ body, sig }) => ({ body, sig }));
-      for (const batch of envelopeBatches(deltas)) messages.push({ label, deltas: batch });
+    const first = sending.shift();
+    if (first === undefined) return true;
+    if (!(await first.acked)) {
+      await Promise.all(sending.map((s) => s.acked)); // resent from `first` next time
+      return false;
     }
-    const acks = await Promise.all(
-      messages.map(({ label, deltas }) => o.send(o.target, label, deltas)),
-    );
-    if (acks.includes(false)) return false;
-    totals.sent += messages.reduce((n, m) => n + m.deltas.length, 0);
-    cursor[shard] = await o.store.advanceCursor(o.name, page.cursor);
-    if (!page.more) return true;
+    cursor[shard] = await o.store.advanceCursor(o.name, first.last);
   }
+}
+
+/**
+ * Gathers the page after `from`: log entries up to FANOUT_PAGE_DELTAS_MAX of which go to the
+ * target, scanning at most FANOUT_PAGE_SCAN_MAX (and what is left of the drain's budget).
+ */
+async function nextPage(
+  o: ShardStep,
+  shard: number,
+  from: number,
+  bound: number | null,
+  totals: Totals,
+): Promise<Page> {
+  const byLabel = new Map<DeltaOrigin, LogEntry[]>();
+  const scanMax = Math.min(FANOUT_PAGE_SCAN_MAX, FANOUT_ENTRIES_PER_DRAIN_MAX - totals.examined);
+  let last = from, scanned = 0, taken = 0, end = false;
+  while (taken < FANOUT_PAGE_DELTAS_MAX) {
+    const room = bound === null ? Infinity : bound - last;
+    const limit = Math.min(FANOUT_LOG_READ_MAX, scanMax - scanned, room);
+    if (limit <= 0) {
+      end = room <= 0;
+      break;
+    }
+    const read = await o.store.listLog(shard, last, limit);
+    for (const entry of read.entries) {
+      if (taken === FANOUT_PAGE_DELTAS_MAX) break;
+      last = entry.n;
+      scanned++;
+      const label = fanOutLabel(entry.origin, o.self, o.target, o.leadsZone);
+      if (label === null || o.forwarded.delete(entry.id)) {
+        totals.skipped++;
+        continue;
+      }
+      taken++;
+      const entries = byLabel.get(label);
+      if (entries === undefined) byLabel.set(label, [entry]);
+      else entries.push(entry);
+    }
+    if (read.entries.length === 0 || (!read.more && last === read.cursor)) {
+      end = true;
+      break;
+    }
+  }
+  totals.examined += scanned;
+  const messages: Page["messages"] = [];
+  for (const [label, entries] of byLabel) {
+    const records = await Promise.all(entries.map((e) => o.store.getDelta(e.channel, e.id)));
+    const deltas = records.filter((r): r is StoredDelta => r !== null)
+      .map(({ body, sig }) => ({ body, sig }));
+    for (const batch of envelopeBatches(deltas)) messages.push({ label, deltas: batch });
+  }
+  return { messages, last, end };
+}
+
+/** Sends a page's messages at once; true when every one was acknowledged. */
+async function sendPage(o: ShardStep, page: Page, totals: Totals): Promise<boolean> {
+  const acks = await Promise.all(
+    page.messages.map(({ label, deltas }) => o.send(o.target, label, deltas).catch(() => false)),
+  );
+  if (acks.includes(false)) return false;
+  totals.sent += page.messages.reduce((n, m) => n + m.deltas.length, 0);
   return true;
 }

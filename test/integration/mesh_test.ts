@@ -167,7 +167,9 @@ Deno.test({
         async () => (await mesh.status("eu-1")).leader?.self === true,
         10_000,
       );
-      mesh.setLinks({ delayMs: 30 }); // keep the fan-out busy when the kill comes
+      // Keep the fan-out busy when the kill comes: a drain sends two pages of 1,024 deltas in one
+      // round trip, so the link must be slow enough that they are still on their way.
+      mesh.setLinks({ delayMs: 200 });
       const agent = new Agent(AgentKey.generate());
       const deltas = Array.from(
         { length: 1_500 },
