@@ -3,7 +3,7 @@
  * answers a checked region message from a region of the topology with one page of this region's
  * log — the envelopes of up to `limit` entries from the cursor on, within a byte bound — signed
  * and bound to the request like every answer. What one page may cost is bounded: one read of the
- * log's heads, at most two log pages, one record read per entry, BOOTSTRAP_PAGE_BYTES_MAX of
+ * log's heads, a log page read per shard it reaches, one record read per entry, BOOTSTRAP_PAGE_BYTES_MAX of
  * envelopes; pages are charged to the asking region's token bucket in the store, and an instance
  * serves at most BOOTSTRAP_SERVE_CONCURRENT pages at once. It only reads: epoch fencing does not
  * apply (a deposed leader reading pages changes nothing), the nonce is claimed as for any message.
