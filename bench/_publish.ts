@@ -1,0 +1,60 @@
+/**
+ * Writes what the stored runs (bench/results/*.json) say: the SVG charts into docs/images/ and
+ * the generated blocks of docs/performance.md (only between their markers).
+ */
+import { benchCharts, type Runs } from "./_bench_charts.ts";
+import { replaceAllMarked } from "./_markers.ts";
+import {
+  convergenceBlock,
+  millionBlock,
+  propagationBlock,
+  reconciliationBlock,
+  runsBlock,
+  type StoredRun,
+  summaryBlock,
+} from "./_report.ts";
+
+/** The stored runs of the full set in `dir`, by step id. */
+export async function readRuns(dir: string): Promise<Runs> {
+  const runs: Record<string, StoredRun> = {};
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isFile || !entry.name.endsWith(".json")) continue;
+    const run = JSON.parse(await Deno.readTextFile(`${dir}/${entry.name}`)) as StoredRun;
+    runs[run.id] = run;
+  }
+  return runs;
+}
+
+/** Writes every chart the runs allow; returns the files written. */
+export async function writeCharts(dir: string, imagesDir: string): Promise<string[]> {
+  const charts = benchCharts(await readRuns(dir));
+  await Deno.mkdir(imagesDir, { recursive: true });
+  for (const [name, svg] of Object.entries(charts)) {
+    await Deno.writeTextFile(`${imagesDir}/${name}`, svg);
+  }
+  return Object.keys(charts);
+}
+
+/** The generated blocks of docs/performance.md, by marker name. */
+export function docBlocks(runs: Runs, charts: readonly string[]): Record<string, string> {
+  const all = Object.values(runs).filter((r): r is StoredRun => r !== undefined)
+    .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  return {
+    summary: summaryBlock(runs, charts),
+    propagation: propagationBlock(runs.field),
+    reconciliation: reconciliationBlock(runs.reconcile_field),
+    convergence: convergenceBlock([runs.simulate, runs.simulate_1m]),
+    million_region: millionBlock(runs.million_region),
+    runs: runsBlock(all),
+  };
+}
+
+/** Rewrites the generated blocks of `docPath` from the runs in `dir`. */
+export async function writeDocs(dir: string, docPath: string) {
+  const runs = await readRuns(dir);
+  const blocks = docBlocks(runs, Object.keys(benchCharts(runs)));
+  const before = await Deno.readTextFile(docPath);
+  const { doc, missing } = replaceAllMarked(before, blocks);
+  if (doc !== before) await Deno.writeTextFile(docPath, doc);
+  return { written: Object.keys(blocks).filter((b) => !missing.includes(b)), missing };
+}
