@@ -1,4 +1,8 @@
 /** The public face of src/mesh/: what other folders may use. Files starting with _ stay private. */
+export * from "./bootstrap.ts";
+export * from "./bootstrap_page.ts";
+export * from "./bootstrap_server.ts";
+export * from "./bootstrap_state.ts";
 export * from "./eager_forward.ts";
 export * from "./fan_out.ts";
 export * from "./leader_lease.ts";
