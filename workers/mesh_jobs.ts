@@ -16,12 +16,14 @@ export function scheduleMeshJobs(
   scheduler.every("leader-lease", node.lease.renewEveryMs, () => node.leaseTick());
   scheduler.every("heartbeat", node.heartbeatMs, () => node.heartbeatTick());
   scheduler.every("fan-out", FANOUT_MS_DEFAULT, () => node.fanOutTick());
+  // Before anti-entropy: where a round runs the jobs in order, a copy under way (or resumed after
+  // a restart) is known before anti-entropy asks whether to wait.
+  if (bootstrap !== undefined) {
+    scheduler.every("bootstrap", BOOTSTRAP_TICK_MS, () => bootstrap.tick());
+  }
   scheduler.every(
     "anti-entropy",
     node.antiEntropyMs,
     () => bootstrap?.copying ? Promise.resolve() : node.antiEntropyTick(),
   );
-  if (bootstrap !== undefined) {
-    scheduler.every("bootstrap", BOOTSTRAP_TICK_MS, () => bootstrap.tick());
-  }
 }

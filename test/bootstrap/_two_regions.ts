@@ -50,6 +50,8 @@ export class TwoRegions {
   lie: Lie | null = null;
   /** Throws on a page request instead of answering (the network fails), while true. */
   down = false;
+  /** Reconciliation rounds (`POST /v1/sync`) either region sent. */
+  syncRounds = 0;
   /** Page requests the peer was sent, with the cursor each asked for. */
   readonly asked: { shard: number; after: number }[] = [];
   readonly #options: TwoRegionsOptions;
@@ -130,6 +132,7 @@ export class TwoRegions {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const to = url.hostname.split(".")[0];
     const side = to === "eu-1" ? this.peer : this.fresh;
+    if (url.pathname === "/v1/sync") this.syncRounds++;
     if (url.pathname !== BOOTSTRAP_PATH) return await side.app.request(url.pathname, init);
     if (this.down) throw new TypeError("connection refused");
     this.asked.push(JSON.parse(String(init?.body)).cursor);

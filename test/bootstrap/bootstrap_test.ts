@@ -15,6 +15,8 @@ import { verifyEd25519 } from "../../src/crypto/mod.ts";
 import { parseEnvelope } from "../../src/protocol/envelope.ts";
 import type { Envelope } from "../../src/client/mesh_client.ts";
 import { type Lie, TwoRegions } from "./_two_regions.ts";
+import { TickScheduler } from "../../src/mesh/tick_scheduler.ts";
+import { scheduleMeshJobs } from "../../workers/mesh_jobs.ts";
 import { idOf, T0_MS, testAgent } from "../support/signing.ts";
 
 async function regions(options: ConstructorParameters<typeof TwoRegions>[2] = {}) {
@@ -137,6 +139,30 @@ Deno.test("Bootstrap resumes a copy from the cursor in the store after a crash",
     assert.deepEqual(mesh.asked[asked], saved.cursor);
     assert.equal(state.status, "done");
     assert.equal(state.stored, 2_500);
+    assert.ok(await mesh.converged());
+  } finally {
+    await close(mesh);
+  }
+});
+
+Deno.test("scheduleMeshJobs() holds anti-entropy while a copy runs, and runs it once the copy ended", async () => {
+  const mesh = await regions({ mode: { from: "eu-1" } });
+  try {
+    await mesh.seed(1_500, 2);
+    const jobs = new TickScheduler({ now: () => mesh.nowMs });
+    scheduleMeshJobs(jobs, mesh.fresh.node, mesh.fresh.bootstrap);
+    mesh.down = true; // pages fail: the copy stays under way
+    await jobs.tick();
+    assert.equal(mesh.fresh.bootstrap.state?.status, "copying");
+    mesh.nowMs += 5_000;
+    const report = await jobs.tick();
+    assert.ok(report.ran.includes("anti-entropy") && report.ran.includes("bootstrap"));
+    assert.equal(mesh.syncRounds, 0, "no reconciliation while the copy runs");
+    mesh.down = false;
+    mesh.nowMs += 5_000;
+    await jobs.tick(); // the copy ends in this round, before anti-entropy's turn
+    assert.equal(mesh.fresh.bootstrap.state?.status, "done");
+    assert.ok(mesh.syncRounds > 0, "reconciliation runs again");
     assert.ok(await mesh.converged());
   } finally {
     await close(mesh);
