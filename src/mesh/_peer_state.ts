@@ -38,8 +38,8 @@ export interface PeerState {
   draining: boolean;
   /** New entries arrived while draining: drain again right after. */
   again: boolean;
-  /** An eager forward to this target is in flight (eager_forward.ts). */
-  forwarding: boolean;
+  /** Eager forwards to this target in flight (eager_forward.ts); 0 when none. */
+  forwarding: number;
   /** A delta skipped eager forwarding to this target: forward no more until a drain caught up. */
   unsent: boolean;
   /** Ids this target acknowledged by eager forwarding, for its drain to skip (bounded). */
@@ -73,7 +73,7 @@ export function newPeerState(heartbeatMs: number): PeerState {
     acked: null,
     draining: false,
     again: false,
-    forwarding: false,
+    forwarding: 0,
     unsent: false,
     forwarded: new Set(),
     lastAntiEntropyMs: 0,

@@ -6,9 +6,12 @@
  *
  * The region log stays the record of what each peer must get: the drain (fan_out.ts) skips the
  * ids a peer acknowledged this way and sends everything else as before. A peer is forwarded to
- * only while its fan-out is idle and caught up, one message at a time, so it still receives in
- * log order; any other time (a drain running, a backlog, a failure, an unknown cursor) the delta
- * waits for the drain. A local commit that fails after the peer stored the delta leaves the peer
+ * only while its fan-out is idle and caught up, with up to FORWARDS_IN_FLIGHT_MAX messages under
+ * way (on a long link one at a time would hold every delta behind the last one's answer, a round
+ * trip); any other time (a drain running, a backlog, a failure, an unknown cursor) the delta
+ * waits for the drain. Messages in flight together may arrive out of order: a delta the peer
+ * refuses for it (one whose certificate is in a message still on its way) goes again by the
+ * drain, in log order, and the CRDT does not care in which order the rest is stored. A local commit that fails after the peer stored the delta leaves the peer
  * ahead, which anti-entropy repairs (we pull it back); a delta that turns out to be a duplicate
  * here costs the peer one `duplicate` answer.
  */
@@ -20,6 +23,8 @@ import type { RegionInfo } from "./topology.ts";
 
 /** Ids a peer acknowledged by eager forwarding that its drain has not reached yet, per peer. */
 export const FORWARDED_IDS_MAX = 4_096;
+/** Eager forwards under way to one peer at most; more deltas wait for its drain. */
+export const FORWARDS_IN_FLIGHT_MAX = 8;
 /** Most deltas forwarded eagerly at once; a larger ingest goes by the log alone. */
 export const FORWARD_DELTAS_MAX = FANOUT_BATCH_DELTAS_MAX;
 
@@ -75,10 +80,15 @@ export function forwardEach(
   return sends;
 }
 
-/** Whether `peer` may be forwarded to now: nothing in flight, nothing behind, no back-off. */
+/**
+ * Whether `peer` may be forwarded to now: no drain running, room in flight, nothing behind, no
+ * back-off, and room among the acknowledged ids its drain has not reached yet (past half of them,
+ * the drain catches up first, so it never has to send again what it forgot).
+ */
 export function mayForward(peer: PeerState, nowMs: number): boolean {
-  return !peer.draining && !peer.forwarding && !peer.unsent && peer.acked !== null &&
-    peer.behind === 0 && peer.failures === 0 && nowMs >= peer.nextFanOutMs;
+  return !peer.draining && peer.forwarding < FORWARDS_IN_FLIGHT_MAX && !peer.unsent &&
+    peer.acked !== null && peer.behind === 0 && peer.failures === 0 &&
+    nowMs >= peer.nextFanOutMs && peer.forwarded.size <= FORWARDED_IDS_MAX / 2;
 }
 
 /**
@@ -93,7 +103,7 @@ export async function forwardTo(
   deltas: readonly { id: string; body: string; sig: string }[],
   send: SendForResults,
 ): Promise<void> {
-  peer.forwarding = true;
+  peer.forwarding++;
   try {
     const results = await send(target, label, deltas.map(({ body, sig }) => ({ body, sig })))
       .catch(() => null);
@@ -115,7 +125,7 @@ export async function forwardTo(
       peer.forwarded.delete(id);
     }
   } finally {
-    peer.forwarding = false;
+    peer.forwarding--;
   }
 }
 

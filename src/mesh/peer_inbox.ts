@@ -29,6 +29,11 @@ import type { RegionInfo, Topology } from "./topology.ts";
  * again (its store was reset). Regions of a mesh are expected to use the same lease length.
  */
 export const EPOCH_FENCE_LEASES = 4;
+/**
+ * Messages with more deltas than this bring the region index up to date before their ingest, so
+ * deltas already stored are not verified again; smaller ones (eager forwards) skip that read.
+ */
+export const INDEX_CATCHUP_MIN_DELTAS = 8;
 /** Most deltas one `/v1/peer/deltas` message may carry. */
 export const PEER_DELTAS_MAX = FANOUT_BATCH_DELTAS_MAX;
 
@@ -134,10 +139,12 @@ export class PeerInbox {
             `origin "${message.origin}" is not allowed from region "${sender.id}"`,
           );
         }
-        // Awaited here, not left running: the catch-up is shared by concurrent requests, and an
-        // edge runtime (workerd) refuses a request's awaiting I/O another request started — the
-        // unawaited version wedged a worker in a mesh (test/integration/edge_mesh_test.ts).
-        await this.#d.index.catchUp();
+        // The index only spares re-verifying deltas already stored (the store answers
+        // `duplicate` either way), so a small message — a hop's forward — does not wait for its
+        // log read. A larger one (a backlog, a repair) does: there it saves verifications. Awaited,
+        // not left running: the catch-up is shared by concurrent requests, and an edge runtime
+        // (workerd) refuses a request's awaiting I/O another request started.
+        if (message.deltas.length > INDEX_CATCHUP_MIN_DELTAS) await this.#d.index.catchUp();
         const outcome = await ingest(
           message.deltas,
           this.#d.store,
