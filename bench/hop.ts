@@ -18,8 +18,12 @@
  *   peer verified → peer committed → readable in the peer's view → seen by this poller). Tracing
  *   costs time of its own: compare totals with a run without it.
  *
- * The poller reads the view back to back (no sleep), so its granularity is one view round trip
- * (reported as `poll_rtt_ms`).
+ * - `BENCH_READ=wait|poll`: how the reader learns the delta is visible. `wait` (default) is a
+ *   long-poll: `GET` the view with `If-None-Match` (the tag of the last read) and `wait=5`, which
+ *   the region answers once the view changed (docs/protocol.md §12.2). `poll` reads the view back
+ *   to back (no sleep), so its granularity is one view round trip.
+ *
+ * `poll_rtt_ms` is the reader's time per view request over the samples (a long-poll's included).
  */
 import { Agent } from "../src/client/agent.ts";
 import { AgentKey } from "../src/crypto/agent_key.ts";
@@ -33,6 +37,7 @@ const DIRECT = (Deno.env.get("BENCH_LINKS") ?? (DELAY_MS > 0 ? "proxy" : "direct
 const SAMPLES = Number(Deno.env.get("BENCH_SAMPLES") ?? 200);
 const ROUTES = (Deno.env.get("BENCH_ROUTES") ?? "eu-1>us-1,eu-2>us-1").split(",");
 const TRACE = Deno.env.get("BENCH_TRACE") === "1";
+const READ = Deno.env.get("BENCH_READ") ?? "wait";
 /** Pause between samples, in ms (plus up to as much again at random, off the 50 ms tick). */
 const GAP_MS = 10;
 /** Longest a sample may take to become visible, in ms. */
@@ -79,6 +84,9 @@ const quantiles = (xs: readonly number[]) => {
   return { n: s.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: q(1) };
 };
 
+/** The entity tag of the last view read, per view URL (long-polls wait for a newer one). */
+const tags = new Map<string, string | undefined>();
+
 /** Pushes one delta to `from`; resolves when `to`'s view holds `expected` deltas. */
 async function sample(agent: Agent, from: string, to: string, channel: string, expected: number) {
   const body = JSON.stringify({
@@ -98,8 +106,16 @@ async function sample(agent: Agent, from: string, to: string, channel: string, e
   let polls = 0;
   for (;;) {
     polls++;
-    const view = await (await fetch(viewUrl)).json();
-    if (view.deltas >= expected) break;
+    const tag = tags.get(viewUrl);
+    const waiting = READ === "wait" && tag !== undefined;
+    const response = await fetch(waiting ? `${viewUrl}?wait=5` : viewUrl, {
+      headers: waiting ? { "if-none-match": tag } : {},
+    });
+    tags.set(viewUrl, response.headers.get("etag") ?? undefined);
+    const view = response.status === 304
+      ? (await response.body?.cancel(), null)
+      : await response.json();
+    if (view !== null && view.deltas >= expected) break;
     if (wallMs() - started > VISIBLE_MS_MAX) throw new Error(`${from}>${to}: not visible`);
   }
   const seen = wallMs();
@@ -150,6 +166,7 @@ try {
       links: DIRECT ? "direct" : "proxy",
       delay_ms: DELAY_MS,
       traced: TRACE,
+      read: READ,
       poll_rtt_ms: +(pollTime / polls).toFixed(3),
       routes: results,
       stages_eu1_us1_ms: stages,

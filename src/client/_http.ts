@@ -59,16 +59,30 @@ export class RegionHttp {
 
   /** The answer's text; a non-2xx answer throws `MeshHttpError`, none `MeshUnreachableError`. */
   async text(what: string, target: string | Request, init?: RequestInit): Promise<string> {
-    let response: Response;
-    let text: string;
+    const { response, text } = await this.#read(what, target, init);
+    if (!response.ok) throw httpError(response.status, text, what);
+    return text;
+  }
+
+  /** As `text()`, but null for a 304 Not Modified answer (to a conditional request). */
+  async textUnlessNotModified(
+    what: string,
+    target: string,
+    init?: RequestInit,
+  ): Promise<string | null> {
+    const { response, text } = await this.#read(what, target, init);
+    if (response.status === 304) return null;
+    if (!response.ok) throw httpError(response.status, text, what);
+    return text;
+  }
+
+  async #read(what: string, target: string | Request, init?: RequestInit) {
     try {
-      response = await this.#send(target, init);
-      text = await response.text();
+      const response = await this.#send(target, init);
+      return { response, text: await response.text() };
     } catch (error) {
       throw new MeshUnreachableError(this.url, what, error);
     }
-    if (!response.ok) throw httpError(response.status, text, what);
-    return text;
   }
 
   /** The 2xx response with its body unread (a stream); errors as `text()`. */

@@ -37,10 +37,10 @@ import { getBlobCommand, putBlobCommand } from "./_cli_blobs.ts";
 import { MeshClient, MeshHttpError, MeshUnreachableError } from "./mesh_client.ts";
 import { seqStatePath } from "./seq_ledger.ts";
 import { exactJsonText } from "./view_json.ts";
-import { CHANNEL_PATTERN } from "../protocol/limits.ts";
+import { CHANNEL_PATTERN, TAIL_LIMIT_MAX } from "../protocol/limits.ts";
 
-/** Pause between polls of `tail --follow`, in milliseconds. */
-export const TAIL_FOLLOW_POLL_MS = 1_000;
+/** How long each long-poll of `tail --follow` waits for a delta, in seconds. */
+export const TAIL_FOLLOW_WAIT_S = 25;
 
 function isCommand(word: string | undefined): word is Command {
   return (COMMANDS as readonly string[]).includes(word ?? "");
@@ -189,7 +189,10 @@ async function tail(flags: Flags): Promise<number> {
       reported = cursor;
     }
     if (!flags.follow) return 0;
-    await new Promise((r) => setTimeout(r, TAIL_FOLLOW_POLL_MS));
+    // A long-poll: the region answers as soon as a delta arrives after the cursor.
+    const page = await client.tail(channel, cursor, TAIL_LIMIT_MAX, TAIL_FOLLOW_WAIT_S);
+    for (const { body, sig } of page.deltas) console.log(JSON.stringify({ body, sig }));
+    cursor = page.cursor;
   }
 }
 

@@ -137,13 +137,32 @@ export class MeshClient {
     return parseView(await this.#http.text("view", `/v1/channels/${encodeURIComponent(channel)}`));
   }
 
-  /** One page of the channel's deltas after `cursor` ("0" or omitted: from the start). */
+  /**
+   * The channel's view once it is no longer the one with `fingerprint` (the `fingerprint` of a
+   * view read before), waiting up to `waitS` seconds (at most 30) for a change; null when none
+   * came in that time (docs/protocol.md §12.2).
+   */
+  async viewChange(channel: string, fingerprint: string, waitS = 25): Promise<ViewJson | null> {
+    const text = await this.#http.textUnlessNotModified(
+      "view",
+      `/v1/channels/${encodeURIComponent(channel)}?wait=${waitS}`,
+      { headers: { "if-none-match": `"${fingerprint}"` } },
+    );
+    return text === null ? null : parseView(text);
+  }
+
+  /**
+   * One page of the channel's deltas after `cursor` ("0" or omitted: from the start). With
+   * `waitS`, a page that would be empty waits up to that many seconds (at most 30) for a delta.
+   */
   tail(
     channel: string,
     cursor = "0",
     limit = TAIL_LIMIT_MAX,
+    waitS = 0,
   ): Promise<TailPage> {
     const query = new URLSearchParams({ after: cursor, limit: String(limit) });
+    if (waitS > 0) query.set("wait", String(waitS));
     return this.#http.json(
       "tail",
       `/v1/channels/${encodeURIComponent(channel)}/deltas?${query}`,

@@ -11,7 +11,7 @@ import { agentParam, signedByAgent } from "../region/agent_request.ts";
 import { allowOnly } from "../region/app.ts";
 import type { RegionDeps } from "../region/deps.ts";
 import { Problem } from "../region/problem.ts";
-import { integerQuery } from "../region/channel_routes.ts";
+import { integerQuery } from "../region/query_params.ts";
 import { chargeAddress, ingestPush, pushHandler } from "../region/push_route.ts";
 import { PUSH_BYTES_MAX, PUSH_DELTAS_MAX } from "../protocol/limits.ts";
 import { ACK_BODY_BYTES_MAX } from "../protocol/message_wire.ts";

@@ -29,6 +29,8 @@ export const PUSH_DELTAS_MAX = 256;
 export const PUSH_BYTES_MAX = 2_097_152;
 /** Largest page of `GET /v1/channels/{channel}/deltas`, in deltas. */
 export const TAIL_LIMIT_MAX = 1_000;
+/** Longest `wait` of a long-poll (topic messages, a view, a tail read), in seconds. */
+export const LONG_POLL_WAIT_S_MAX = 30;
 /** Default page of `GET /v1/channels/{channel}/deltas` when `limit` is absent, in deltas. */
 export const TAIL_LIMIT_DEFAULT = 100;
 /** Longest channel name, in characters (the alphabet is ASCII). */

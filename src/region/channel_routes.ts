@@ -15,10 +15,13 @@ import { names } from "../telemetry/mod.ts";
 import type { RegionDeps } from "./deps.ts";
 import { Problem } from "./problem.ts";
 import { requestSigner, requireReader, SIGN_HINT } from "./read_guard.ts";
+import { ChannelWaits, entityTags, waitParam } from "./channel_wait.ts";
+import { integerQuery } from "./query_params.ts";
 
 export function channelRoutes(deps: RegionDeps): Hono {
-  const { telemetry, base, views, store } = deps;
+  const { telemetry, base, store } = deps;
   const app = new Hono();
+  const waits = new ChannelWaits(deps);
   app.get("/v1/channels/:channel", async (c) => {
     const channel = channelParam(c.req.param("channel"));
     if (channel.startsWith(TOPIC_CHANNEL_PREFIX)) {
@@ -28,37 +31,25 @@ export function channelRoutes(deps: RegionDeps): Hono {
       );
     }
     await requireReader(c, deps, channel);
-    return telemetry.inSpan(
-      names.SPAN_VIEW_READ,
-      { ...base, [names.ATTR_CHANNEL]: channel },
-      async (span) => {
-        const started = performance.now();
-        const { state, caughtUp, source } = await views.read(channel);
-        const text = state.viewText();
-        telemetry.viewReadDuration.record(
-          (performance.now() - started) / 1000,
-          base,
-        );
-        span.setAttributes({
-          [names.ATTR_VIEW_DELTAS]: state.size,
-          [names.ATTR_VIEW_CATCHUP]: caughtUp,
-          [names.ATTR_VIEW_SOURCE]: source,
-        });
-        return c.body(text, 200, { "content-type": "application/json" });
-      },
+    const waitMs = waitParam(c);
+    const known = entityTags(c.req.header("if-none-match"));
+    const read = () => readView(deps, channel);
+    const view = await waits.read(
+      c,
+      channel,
+      known.size === 0 ? 0 : waitMs,
+      read,
+      (v) => known.has(v.etag) || known.has("*"),
     );
+    const headers = { etag: view.etag, "cache-control": "no-cache" };
+    if (known.has(view.etag) || known.has("*")) return c.body(null, 304, headers);
+    return c.body(view.text, 200, { ...headers, "content-type": "application/json" });
   });
 
   app.get("/v1/channels/:channel/deltas", async (c) => {
     const channel = channelParam(c.req.param("channel"));
     await requireReader(c, deps, channel);
-    const after = integerQuery(
-      c.req.query("after"),
-      "after",
-      0,
-      Number.MAX_SAFE_INTEGER,
-      0,
-    );
+    const after = integerQuery(c.req.query("after"), "after", 0, Number.MAX_SAFE_INTEGER, 0);
     const limit = integerQuery(
       c.req.query("limit"),
       "limit",
@@ -66,18 +57,19 @@ export function channelRoutes(deps: RegionDeps): Hono {
       TAIL_LIMIT_MAX,
       TAIL_LIMIT_DEFAULT,
     );
-    return telemetry.inSpan(
-      names.SPAN_TAIL_READ,
-      { ...base, [names.ATTR_CHANNEL]: channel },
-      async () => {
-        const page = await store.listArrivals(channel, after, limit);
-        return c.json({
-          deltas: page.deltas.map(({ body, sig }) => ({ body, sig })),
-          cursor: String(page.cursor),
-          more: page.more,
-        });
-      },
-    );
+    const waitMs = waitParam(c);
+    const read = () =>
+      telemetry.inSpan(
+        names.SPAN_TAIL_READ,
+        { ...base, [names.ATTR_CHANNEL]: channel },
+        () => store.listArrivals(channel, after, limit),
+      );
+    const page = await waits.read(c, channel, waitMs, read, (p) => p.deltas.length === 0);
+    return c.json({
+      deltas: page.deltas.map(({ body, sig }) => ({ body, sig })),
+      cursor: String(page.cursor),
+      more: page.more,
+    });
   });
 
   app.get("/v1/channels/:channel/authors/:author", async (c) => {
@@ -124,6 +116,28 @@ async function mailboxHeadReader(
   return channel;
 }
 
+/** One read of a channel's view: its text, and the entity tag that names it. */
+function readView(deps: RegionDeps, channel: string): Promise<{ text: string; etag: string }> {
+  const { telemetry, base, views } = deps;
+  return telemetry.inSpan(
+    names.SPAN_VIEW_READ,
+    { ...base, [names.ATTR_CHANNEL]: channel },
+    async (span) => {
+      const started = performance.now();
+      const { state, caughtUp, source } = await views.read(channel);
+      const text = state.viewText();
+      telemetry.viewReadDuration.record((performance.now() - started) / 1000, base);
+      span.setAttributes({
+        [names.ATTR_VIEW_DELTAS]: state.size,
+        [names.ATTR_VIEW_CATCHUP]: caughtUp,
+        [names.ATTR_VIEW_SOURCE]: source,
+      });
+      // The fold is a function of the deltas in it: the same set is the same view, anywhere.
+      return { text, etag: `"${state.fingerprint()}"` };
+    },
+  );
+}
+
 function channelParam(channel: string): string {
   if (!CHANNEL_PATTERN.test(channel)) {
     throw new Problem(
@@ -138,23 +152,4 @@ function channelParam(channel: string): string {
     );
   }
   return channel;
-}
-
-/** The integer query parameter `raw` in `min..max` (`fallback` when absent); 400 otherwise. */
-export function integerQuery(
-  raw: string | undefined,
-  name: string,
-  min: number,
-  max: number,
-  fallback: number,
-): number {
-  if (raw === undefined) return fallback;
-  const value = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : NaN;
-  if (!(value >= min && value <= max)) {
-    throw new Problem(
-      "invalid-request",
-      `Query parameter ${name} must be an integer in ${min}..${max}`,
-    );
-  }
-  return value;
 }

@@ -16,9 +16,10 @@ export const CORS_ALLOW_METHODS = "GET, POST";
  * Request headers a browser agent may send: the push's media type and the RFC 9421 signed
  * request headers (`Signature`, `Signature-Input`, `Content-Digest`).
  */
-export const CORS_ALLOW_HEADERS = "content-type, signature, signature-input, content-digest";
+export const CORS_ALLOW_HEADERS =
+  "content-type, signature, signature-input, content-digest, if-none-match";
 /** Response headers a browser agent may read besides the CORS-safelisted ones. */
-export const CORS_EXPOSE_HEADERS = "retry-after, www-authenticate, accept-signature";
+export const CORS_EXPOSE_HEADERS = "retry-after, www-authenticate, accept-signature, etag";
 
 /**
  * The allowed origins of `MESH_CORS_ORIGINS`: comma-separated exact origins

@@ -25,6 +25,7 @@ import { retryAfterSeconds } from "../guard/rate_limiter.ts";
 import { names, type Telemetry } from "../telemetry/mod.ts";
 import { channelDirectoryOf } from "./channel_directory.ts";
 import { arrivalMarksOf } from "./retained_scan.ts";
+import { channelWatchOf } from "../views/channel_watch.ts";
 export type { DeltaResult, VerifyFn };
 
 export interface IngestOutcome {
@@ -144,6 +145,10 @@ export async function ingest(
   }
   for (const delta of evidence) quarantineOf(store).note(delta.author);
   noteStored([...accepted, ...evidence], store, verify, admission);
+  // Long-polls on these channels read again; evidence quarantines its author everywhere.
+  const changed = [...accepted, ...evidence].map((d) => d.channel);
+  if (evidence.length > 0) changed.push(EQUIVOCATIONS_CHANNEL);
+  if (changed.length > 0) channelWatchOf(store).notify(changed);
   return { results: results as DeltaResult[], accepted, signers, evidence };
 }
 

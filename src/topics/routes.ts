@@ -15,13 +15,14 @@ import type { Delta } from "../protocol/delta.ts";
 import { allowOnly } from "../region/app.ts";
 import type { RegionDeps } from "../region/deps.ts";
 import { Problem } from "../region/problem.ts";
-import { integerQuery } from "../region/channel_routes.ts";
+import { LONG_POLL_WAIT_S_MAX } from "../protocol/limits.ts";
+import { integerQuery } from "../region/query_params.ts";
 import { readerOfRequest, refuseUnreadable } from "../region/read_guard.ts";
 import { pushHandler } from "../region/push_route.ts";
 import { names } from "../telemetry/mod.ts";
 import { quarantineOf } from "../guard/quarantine.ts";
 import { membersOnly } from "../guard/read_access.ts";
-import { addressSubject } from "../guard/client_address.ts";
+import { AddressSlots } from "../region/address_slots.ts";
 import { TopicCursor } from "./cursor.ts";
 import type { TopicHub } from "./hub.ts";
 import { matchingChannels, replay } from "./replay.ts";
@@ -37,8 +38,6 @@ export const TOPIC_START_SLACK_MS = 5_000;
 export const TOPIC_SUBSCRIBERS_MAX = 10_000;
 /** Most subscribers one client address may hold on one instance at once. */
 export const TOPIC_SUBSCRIBERS_PER_ADDRESS_MAX = 64;
-/** Longest `wait` of a long-poll, in seconds. */
-export const LONG_POLL_WAIT_S_MAX = 30;
 /** Most messages one long-poll answer carries (`limit` at most). */
 export const LONG_POLL_LIMIT_MAX = 256;
 /** Default `limit` of a long-poll. */
@@ -54,7 +53,7 @@ const ROUTES: [string, string][] = [
 export function topicRoutes(hub: TopicHub): (deps: RegionDeps) => Hono {
   return (deps) => {
     const app = new Hono();
-    const slots = new AddressSlots();
+    const slots = new AddressSlots(TOPIC_SUBSCRIBERS_PER_ADDRESS_MAX, "subscriptions");
     app.post(
       "/v1/topics/:topic",
       (c, next) => {
@@ -214,32 +213,4 @@ function subjectParam(pattern: string): Subject {
     );
   }
   return subject;
-}
-
-/** Subscribers held per client address on this instance, capped (429 past the cap). */
-class AddressSlots {
-  readonly #held = new Map<string, number>();
-
-  /** Takes a slot for `address`; the function returned gives it back (once). */
-  claim(raw: string): () => void {
-    // One budget per subject, as every per-address budget: an IPv6 /64, an IPv4-mapped address.
-    const address = addressSubject(raw);
-    const held = this.#held.get(address) ?? 0;
-    if (held >= TOPIC_SUBSCRIBERS_PER_ADDRESS_MAX) {
-      throw new Problem(
-        "rate-limited",
-        `This address holds ${held} subscriptions here already; close one first`,
-        { "retry-after": "5" },
-      );
-    }
-    this.#held.set(address, held + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.#held.get(address) ?? 1) - 1;
-      if (left === 0) this.#held.delete(address);
-      else this.#held.set(address, left);
-    };
-  }
 }

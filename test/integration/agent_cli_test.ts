@@ -127,6 +127,43 @@ Deno.test("agent CLI tail: prints each signed envelope verbatim and the cursor t
   });
 });
 
+Deno.test("agent CLI tail --follow prints what arrives while it waits (a long-poll), each once", async () => {
+  await withRegion(async (region, _dir, cli) => {
+    await cli("", ["keygen"]);
+    await cli("", ["push", "live", "add", "s", "before"]);
+    const follower = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../../src/client/cli.ts", import.meta.url).pathname, "tail"]
+        .concat(["live", "--follow"]),
+      env: { MESH_URL: region.url, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const lines = follower.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    const nextElem = async () => {
+      while (!buffer.includes("\n")) {
+        const { value, done } = await lines.read();
+        if (done) throw new Error("tail --follow ended");
+        buffer += value;
+      }
+      const [line] = buffer.split("\n", 1);
+      buffer = buffer.slice(line.length + 1);
+      return JSON.parse(JSON.parse(line).body).ops[0].elem;
+    };
+    try {
+      assert.equal(await nextElem(), "before");
+      for (const word of ["one", "two"]) {
+        await cli("", ["push", "live", "add", "s", word]);
+        assert.equal(await nextElem(), word);
+      }
+    } finally {
+      follower.kill();
+      await lines.cancel().catch(() => {});
+      await follower.status;
+    }
+  });
+});
+
 Deno.test("agent CLI --help, -h and help print usage, exit 0 and touch nothing", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mesh-agent-help-" });
   try {

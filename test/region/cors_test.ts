@@ -47,7 +47,7 @@ Deno.test("CORS: an allowed origin's requests carry Access-Control-Allow-Origin 
   assert.equal(response.status, 200);
   assert.deepEqual(corsHeaders(response), {
     "access-control-allow-origin": PAGE,
-    "access-control-expose-headers": "retry-after, www-authenticate, accept-signature",
+    "access-control-expose-headers": "retry-after, www-authenticate, accept-signature, etag",
   });
   assert.equal(response.headers.get("vary"), "Origin");
   await response.body?.cancel();
@@ -89,7 +89,15 @@ Deno.test("CORS: a preflight on any route is answered 204 with methods, headers 
       "access-control-max-age": String(CORS_MAX_AGE_S),
     }, path);
   }
-  for (const name of ["content-type", "signature", "signature-input", "content-digest"]) {
+  for (
+    const name of [
+      "content-type",
+      "signature",
+      "signature-input",
+      "content-digest",
+      "if-none-match",
+    ]
+  ) {
     assert.ok(CORS_ALLOW_HEADERS.split(", ").includes(name), name);
   }
   // An OPTIONS that is not a preflight is an ordinary request: 405 on a route, with CORS headers.
@@ -122,7 +130,7 @@ Deno.test("CORS: problem+json answers carry the headers, so a browser can read a
     assert.equal(response.headers.get("access-control-allow-origin"), PAGE, `${response.status}`);
     assert.equal(
       response.headers.get("access-control-expose-headers"),
-      "retry-after, www-authenticate, accept-signature",
+      "retry-after, www-authenticate, accept-signature, etag",
     );
     await response.body?.cancel();
   }

@@ -185,3 +185,35 @@ Deno.test("arbitrary paths, methods and query strings never answer 500", async (
     { numRuns: 400 },
   );
 });
+
+Deno.test("conditional and waiting channel reads: any If-None-Match, wait, after and limit answer below 500", async () => {
+  const { app } = await region();
+  const tag = (await app.request("/v1/channels/room")).headers.get("etag")!;
+  const wait = fc.oneof(
+    fc.constantFrom("0", "1", "", "31", "-1", "1e1", " 1", "0x1"),
+    fc.string({ maxLength: 6 }),
+  );
+  const header = fc.oneof(
+    fc.constantFrom(tag, `W/${tag}`, `"x", ${tag}`, "*", '""', ",", "W/"),
+    fc.string({ maxLength: 40 }),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom("/v1/channels/room", "/v1/channels/room/deltas", "/v1/channels/none"),
+      wait,
+      header,
+      fc.option(fc.constantFrom("0", "1", "999", "x"), { nil: undefined }),
+      async (path, w, inm, after) => {
+        const query = new URLSearchParams({ wait: w });
+        if (after !== undefined) query.set("after", after);
+        const response = await app.request(`${path}?${query}`, {
+          headers: inm === "" ? {} : { "if-none-match": inm },
+        });
+        await response.body?.cancel();
+        assert.ok(response.status < 500, `${path}?${query} (${inm}) answered ${response.status}`);
+        assert.ok([200, 304, 400].includes(response.status), `${response.status}`);
+      },
+    ),
+    { numRuns: 120 },
+  );
+});

@@ -1,0 +1,157 @@
+/**
+ * Waiting for a channel to change, for long-polls (`?wait=` on a view or a tail read). Whatever
+ * this instance stores is told to the watch at once by the ingest (agent pushes, peer relays,
+ * anti-entropy repairs alike); what other instances of the region store is read from the region
+ * log, polled while anyone waits. A wake-up only says "read again": the caller reads the store
+ * and decides whether what it holds changed, so a spurious wake-up costs one read and a missed
+ * one at most a poll period.
+ */
+import { EQUIVOCATIONS_CHANNEL } from "../protocol/equivocation.ts";
+import { readLogAfter } from "../store/region_log.ts";
+import type { RegionStore } from "../store/region_store.ts";
+
+/** Pause between reads of the region log while anyone waits, in ms. */
+export const WATCH_POLL_MS_DEFAULT = 50;
+/** Region-log entries read per poll page (of each shard). */
+const WATCH_LOG_PAGE = 512;
+
+/** One registration: resolves `woken` at the first change of its channel after it was made. */
+export interface Ticket {
+  /**
+   * Resolves true when the channel may have changed since the ticket was taken, false after
+   * `waitMs` or once `signal` aborts; the ticket is spent either way.
+   */
+  wait(waitMs: number, signal?: AbortSignal): Promise<boolean>;
+  /** Gives the ticket back without waiting. */
+  cancel(): void;
+}
+
+interface Waiter {
+  readonly channel: string;
+  wake(): void;
+}
+
+export class ChannelWatch {
+  readonly #store: RegionStore;
+  readonly #pollMs: number;
+  readonly #waiters = new Set<Waiter>();
+  /** The region-log position (per shard) read so far; null while nobody waits. */
+  #logCursor: number[] | null = null;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(store: RegionStore, pollMs = WATCH_POLL_MS_DEFAULT) {
+    this.#store = store;
+    this.#pollMs = pollMs;
+  }
+
+  /** Requests waiting now. */
+  get size(): number {
+    return this.#waiters.size;
+  }
+
+  /**
+   * Registers interest in `channel`. Resolves once every change stored from now on will wake the
+   * ticket, so a read made after this misses nothing: take the ticket, read, then wait.
+   */
+  async ticket(channel: string): Promise<Ticket> {
+    let woken = false;
+    let wake: () => void = () => {
+      woken = true;
+    };
+    const waiter: Waiter = { channel, wake: () => wake() };
+    this.#waiters.add(waiter);
+    try {
+      await this.#start();
+    } catch (error) {
+      this.#leave(waiter);
+      throw error;
+    }
+    return {
+      wait: (waitMs, signal) => {
+        if (woken || signal?.aborted) return Promise.resolve(this.#leave(waiter) && woken);
+        return new Promise<boolean>((resolve) => {
+          const done = (changed: boolean) => {
+            clearTimeout(timer);
+            signal?.removeEventListener("abort", aborted);
+            this.#leave(waiter);
+            resolve(changed);
+          };
+          const aborted = () => done(false);
+          const timer = setTimeout(() => done(false), Math.max(0, waitMs));
+          signal?.addEventListener("abort", aborted, { once: true });
+          wake = () => done(true);
+        });
+      },
+      cancel: () => void this.#leave(waiter),
+    };
+  }
+
+  /** Told of the channels this instance just stored deltas in: wakes their waiters. */
+  notify(channels: Iterable<string>): void {
+    if (this.#waiters.size === 0) return;
+    const changed = new Set(channels);
+    // A proof of equivocation changes the view of every channel its author wrote in.
+    const all = changed.has(EQUIVOCATIONS_CHANNEL);
+    for (const waiter of [...this.#waiters]) {
+      if (all || changed.has(waiter.channel)) waiter.wake();
+    }
+  }
+
+  /** Reads the region log once now (tests; the timer does it otherwise). */
+  async poll(): Promise<void> {
+    while (this.#logCursor !== null) {
+      const page = await readLogAfter(this.#store, this.#logCursor, WATCH_LOG_PAGE);
+      this.notify(page.entries.map((e) => e.channel));
+      if (this.#logCursor === null) return; // everyone left meanwhile
+      const at = this.#logCursor;
+      this.#logCursor = page.position.map((n, shard) => Math.max(n, at[shard]));
+      if (!page.more) return;
+    }
+  }
+
+  async #start(): Promise<void> {
+    if (this.#logCursor === null) {
+      // Read per request, not shared: an edge runtime (workerd) refuses a request's awaiting I/O
+      // another request started. Heads read before the caller reads the store are early enough.
+      const heads = await this.#store.logHeads();
+      this.#logCursor ??= heads;
+    }
+    this.#schedule();
+  }
+
+  /**
+   * Removes `waiter`; true (for chaining). The log position stays until the next poll finds
+   * nobody waiting, so a reader taking its next ticket right after a wake-up does not read the
+   * log heads again.
+   */
+  #leave(waiter: Waiter): true {
+    this.#waiters.delete(waiter);
+    return true;
+  }
+
+  #schedule(): void {
+    if (this.#timer !== null) return;
+    this.#timer = setTimeout(async () => {
+      if (this.#waiters.size === 0) {
+        this.#logCursor = null;
+        this.#timer = null;
+        return;
+      }
+      await this.poll().catch(() => {}); // the store is down: try again next time
+      this.#timer = null;
+      this.#schedule();
+    }, this.#pollMs);
+  }
+}
+
+const byStore = new WeakMap<RegionStore, ChannelWatch>();
+
+/**
+ * The watch of `store` in this instance (one per store, told by every ingest into it); `pollMs`
+ * counts only on the first call.
+ */
+export function channelWatchOf(store: RegionStore, pollMs?: number): ChannelWatch {
+  let watch = byStore.get(store);
+  if (watch === undefined) byStore.set(store, watch = new ChannelWatch(store, pollMs));
+  return watch;
+}

@@ -1,0 +1,96 @@
+/** ChannelWatch: what wakes a waiting reader, and what does not (real Deno KV). */
+import assert from "node:assert/strict";
+import { MeshClient } from "../../src/client/mesh_client.ts";
+import { ingest } from "../../src/region/ingest.ts";
+import { createRegionApp } from "../../src/region/app.ts";
+import { verifyEd25519 } from "../../src/crypto/mod.ts";
+import { DenoKvStore } from "../../src/store/deno_kv_store.ts";
+import { ChannelWatch, channelWatchOf } from "../../src/views/channel_watch.ts";
+import { EQUIVOCATIONS_CHANNEL } from "../../src/protocol/equivocation.ts";
+import { T0_MS, testAgent } from "../support/signing.ts";
+
+/** Long enough that only a notification, never the log poll, can wake a ticket in a test. */
+const NO_POLL_MS = 3_600_000;
+
+async function withStores<T>(n: number, work: (stores: DenoKvStore[]) => Promise<T>) {
+  const dir = await Deno.makeTempDir();
+  const stores: DenoKvStore[] = [];
+  try {
+    for (let i = 0; i < n; i++) stores.push(await DenoKvStore.open(`${dir}/kv.sqlite3`));
+    return await work(stores);
+  } finally {
+    for (const s of stores) s.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("an ingest here wakes the tickets of the channels it stored in, at once, and no others", async () => {
+  await withStores(1, async ([store]) => {
+    const watch = channelWatchOf(store, NO_POLL_MS);
+    const [mine, other] = [await watch.ticket("c"), await watch.ticket("d")];
+    const agent = testAgent();
+    const outcome = await ingest(
+      [agent.sign("c", [{ op: "set", key: "x", value: 1 }])],
+      store,
+      verifyEd25519,
+      T0_MS,
+    );
+    assert.equal(outcome.accepted.length, 1);
+    assert.equal(await mine.wait(0), true, "woken by the ingest, not by a poll");
+    assert.equal(await other.wait(0), false);
+    assert.equal(watch.size, 0);
+  });
+});
+
+Deno.test("a duplicate wakes nobody; a proof of equivocation wakes every channel", async () => {
+  await withStores(1, async ([store]) => {
+    const watch = channelWatchOf(store, NO_POLL_MS);
+    const agent = testAgent();
+    const delta = agent.sign("c", [{ op: "set", key: "x", value: 1 }]);
+    await ingest([delta], store, verifyEd25519, T0_MS);
+    const ticket = await watch.ticket("c");
+    await ingest([delta], store, verifyEd25519, T0_MS);
+    assert.equal(await ticket.wait(0), false, "a duplicate changes nothing");
+    const any = await watch.ticket("elsewhere");
+    watch.notify([EQUIVOCATIONS_CHANNEL]);
+    assert.equal(await any.wait(0), true);
+  });
+});
+
+Deno.test("what another instance stores wakes a ticket through the region log", async () => {
+  await withStores(2, async ([one, two]) => {
+    const watch = new ChannelWatch(one, 20);
+    const ticket = await watch.ticket("c");
+    const agent = testAgent();
+    await ingest(
+      [agent.sign("c", [{ op: "inc", counter: "n", by: 1 }])],
+      two,
+      verifyEd25519,
+      T0_MS,
+    );
+    assert.equal(await ticket.wait(10_000), true);
+    // Nobody waits: the next poll stops, and nothing keeps the watch polling.
+    await new Promise((r) => setTimeout(r, 60));
+    const late = await watch.ticket("c");
+    assert.equal(await late.wait(0), false, "a ticket sees only what is stored after it");
+  });
+});
+
+Deno.test("MeshClient.viewChange waits for a change and gives null when none comes", async () => {
+  await withStores(1, async ([store]) => {
+    const app = createRegionApp({ region: "w-1", store, now: () => T0_MS });
+    const fetchApp: typeof fetch = (input, init) =>
+      Promise.resolve(app.request(input instanceof Request ? input : String(input), init));
+    const client = new MeshClient("http://w-1.test", { fetch: fetchApp });
+    const agent = testAgent();
+    await client.push([agent.sign("c", [{ op: "set", key: "x", value: 1 }])]);
+    const first = await client.view("c");
+    assert.equal(await client.viewChange("c", first.fingerprint, 1), null);
+    const changing = client.viewChange("c", first.fingerprint, 10);
+    await client.push([agent.sign("c", [{ op: "set", key: "x", value: 2 }])]);
+    const changed = await changing;
+    assert.deepEqual(changed?.map, { x: 2 });
+    const page = await client.tail("c", "2", 10, 1);
+    assert.deepEqual(page.deltas, []);
+  });
+});
