@@ -8,8 +8,9 @@
  * `--fail 0.001` (requests), `--regions 24 --zones 4` (default by size),
  * `--ingest 10000` (new deltas a region stores per second; 0: unbounded), `--rate <deltas/s>`
  * (steady-phase writes mesh-wide), `--no-partition`, `--partition-ms 20000`,
- * `--heartbeat together|per-peer`, `--repair-relay`, `--verify-every 1`, `--json` (one JSON line per size
- * instead of the table), `--serf` (only the Serf models).
+ * `--verify-every 1`, `--json` (one JSON line per size instead of the table), `--serf` (only the
+ * Serf models). The code before issue 14's three fixes, for comparison: `--heartbeat together`,
+ * `--repair-sync`, `--drain log-pages` (`--before-fixes`: all three).
  *
  * Prints per size: rounds and simulated time to converge, messages and bytes per agent,
  * cross-region traffic, partition detection, the end-of-run checks, wall time and peak RSS; then
@@ -35,7 +36,9 @@ const { values: args } = parseArgs({
     heartbeat: { type: "string" },
     "verify-every": { type: "string" },
     json: { type: "boolean", default: false },
-    "repair-relay": { type: "boolean", default: false },
+    "repair-sync": { type: "boolean", default: false },
+    drain: { type: "string" },
+    "before-fixes": { type: "boolean", default: false },
     "no-partition": { type: "boolean", default: false },
     serf: { type: "boolean", default: false },
   },
@@ -58,10 +61,16 @@ if (!args.serf) {
     if (args["partition-ms"] !== undefined) set("partitionMs", Number(args["partition-ms"]));
     if (args["verify-every"] !== undefined) set("verifyEvery", Number(args["verify-every"]));
     if (args["no-partition"]) set("partition", false);
-    if (args["repair-relay"]) set("repairRelay", true);
+    if (args["before-fixes"]) {
+      set("heartbeatJob", "together");
+      set("repairRelay", false);
+      set("drain", "log-pages");
+    }
+    if (args["repair-sync"]) set("repairRelay", false);
     if (args.heartbeat === "per-peer" || args.heartbeat === "together") {
       set("heartbeatJob", args.heartbeat);
     }
+    if (args.drain === "target-pages" || args.drain === "log-pages") set("drain", args.drain);
     const started = performance.now();
     const progress = (line: string) => console.error(`[${agents} agents] ${line}`);
     const result = await simulate(scenarioFor(agents, overrides), progress);

@@ -17,13 +17,14 @@
 import { ANTI_ENTROPY_DEFER_MS_MAX, ANTI_ENTROPY_MS_DEFAULT } from "../../src/mesh/mesh_node.ts";
 import { PEER_REQUEST_TIMEOUT_MS } from "../../src/mesh/peer_client.ts";
 import {
+  repairOrigin as repairOriginOf,
   SYNC_FETCH_IDS_MAX,
   SYNC_REQUEST_TIMEOUT_MS,
   SYNC_SESSION_DELTAS_MAX,
   SYNC_SESSION_ROUNDS_MAX,
 } from "../../src/mesh/region_index.ts";
 import { Reconciler, resolveIds, respond } from "../../src/sync/range_reconcile.ts";
-import { ORIGIN_REMOTE, ORIGIN_SYNC, ORIGIN_ZONE, type SimRegion } from "./sim_region.ts";
+import { ORIGIN_SYNC, originCode, type SimRegion } from "./sim_region.ts";
 import {
   deltasAnswerBytes,
   deltasRequestBytes,
@@ -209,8 +210,11 @@ function push(
   next(0);
 }
 
-/** The log origin of a delta region `to` stored by anti-entropy from region `from`. */
+/**
+ * The log origin of a delta region `to` stored by anti-entropy from region `from`, as
+ * `repairOrigin` (src/mesh/region_index.ts) gives it; `sync` for the code before the fix.
+ */
 function repairOrigin(world: World, to: SimRegion, from: SimRegion): number {
   if (!world.options.repairRelay) return ORIGIN_SYNC;
-  return to.info.zone === from.info.zone ? ORIGIN_ZONE : ORIGIN_REMOTE;
+  return originCode(repairOriginOf(to.info.zone, from.info));
 }

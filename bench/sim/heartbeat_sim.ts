@@ -4,11 +4,14 @@
  * that comes back in time feeds the sender's real `PhiAccrualDetector` for that peer, becomes its
  * latest summary, and ends a fan-out back-off to it (the link works again).
  *
- * The job (`together`, as the code is): one tick sends to every target and waits for every
- * answer or timeout (`PEER_REQUEST_TIMEOUT_MS`) before the next tick, which the timer scheduler
- * starts `HEARTBEAT_MS` after the last one started or at once if that is past. So one lost
- * heartbeat holds up the next beats to all the other peers for up to 2 s. `per-peer`: each target
- * has its own beat, so a slow peer holds up only itself (an alternative, for comparison).
+ * The job (`per-peer`, as the code is: src/mesh/heartbeats.ts): every `HEARTBEAT_MS` it sends to
+ * each target that has no heartbeat unanswered (at most one in flight per peer); the round waits
+ * for answers at most one period, so the timer scheduler's next tick comes on time and a slow or
+ * blackholed peer holds up only itself. `together` (the code before issue 14's fix): one tick
+ * sends to every target and waits for every answer or timeout (`PEER_REQUEST_TIMEOUT_MS`) before
+ * the next tick, which the timer scheduler starts `HEARTBEAT_MS` after the last one started or at
+ * once if that is past; so one lost heartbeat held up the next beats to all the other peers for up
+ * to 2 s.
  */
 import { PEER_REQUEST_TIMEOUT_MS } from "../../src/mesh/peer_client.ts";
 import { HEARTBEAT_MS, type SimRegion } from "./sim_region.ts";

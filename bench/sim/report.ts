@@ -41,6 +41,7 @@ export function runFigures(r: SimulationResult, wallMs: number, peakRss: number)
     healToConvergedS: Number.isNaN(r.healToConvergedMs) ? null : seconds(r.healToConvergedMs),
     steadyDrainS: seconds(r.steadyDrainMs),
     repairRelay: o.repairRelay,
+    drain: o.drain,
     perAgent: {
       messages: round2(t.perAgent.messages),
       bytes: Math.round(t.perAgent.bytes),
@@ -111,7 +112,7 @@ export function formatRun(f: Figures): string {
     `## ${f.agents.toLocaleString("en")} agents, ${f.regions} regions in ${f.zones} zones ` +
     `(seed ${f.seed}, loss ${f.lossRate}, ingest ${f.ingestPerSecond}/s per region, ` +
     `writes ${f.writesPerSecond}/s, partition ${f.partitionS} s, heartbeats ${f.heartbeatJob}, ` +
-    `repair relay ${f.repairRelay})`,
+    `repair relay ${f.repairRelay}, drain ${f.drain})`,
     `deltas planned ${f.deltas.planned}, stored ${f.deltas.stored}, in every region ${f.deltas.converged}`,
     `rounds p50/p99/max: steady ${spread(f.rounds.steady)}; written in the partition ${
       spread(f.rounds.partitioned)

@@ -50,17 +50,24 @@ export interface ScenarioOptions {
   /** Channels whose views every region folds and compares at the end (room-0 always). */
   readonly viewChannels: number;
   /**
-   * `together`: a region's heartbeat job sends to every target and waits for all answers
-   * before its next tick, as MeshNode.heartbeatTick does; `per-peer`: each target on its own
-   * schedule (what the job would do if one slow peer could not hold up the others).
+   * `per-peer` (the code: src/mesh/heartbeats.ts): each target on its own schedule, at most one
+   * heartbeat in flight per peer, so a slow peer holds up only itself; `together` (the code
+   * before issue 14's fix): a region's heartbeat job sends to every target and waits for all
+   * answers before its next tick.
    */
   readonly heartbeatJob: "together" | "per-peer";
   /**
-   * false: deltas anti-entropy brings are logged with origin `sync` and never fanned out, as the
-   * code does; true: logged as if the peer had relayed them (`zone` from a zone peer, `remote`
-   * from another zone), so a zone leader passes them on (a design alternative, for comparison).
+   * true (the code: src/mesh/region_index.ts, `repairOrigin`): deltas anti-entropy brings are
+   * logged as the peer would have relayed them (`zone` from a zone peer, `remote` from another
+   * zone), so a zone leader passes them on; false (before the fix): logged `sync`, never fanned out.
    */
   readonly repairRelay: boolean;
+  /**
+   * `target-pages` (the code: src/mesh/fan_out.ts): a page holds up to 1,024 entries for the
+   * target, scanning at most 4,096 log entries, two pages in flight; `log-pages` (before the
+   * fix): a page is 1,024 log entries, the next sent once it was acknowledged.
+   */
+  readonly drain: "target-pages" | "log-pages";
   /** Simulated time after the last write within which the mesh must converge, ms. */
   readonly convergeMsMax: number;
 }
@@ -100,8 +107,9 @@ export function scenarioFor(
     // by their author's key in delta_pool.ts), to keep 1,000,000 agents within minutes.
     verifyEvery: agents > 200_000 ? 10 : 1,
     viewChannels: 4,
-    heartbeatJob: "together",
-    repairRelay: false,
+    heartbeatJob: "per-peer",
+    repairRelay: true,
+    drain: "target-pages",
     convergeMsMax: 600_000,
     ...overrides,
   };

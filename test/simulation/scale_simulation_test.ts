@@ -56,9 +56,14 @@ Deno.test("simulate() with 1,000 agents converges to equal sets, quarantine and 
   }
 });
 
-Deno.test("simulate() converges with per-peer heartbeats and relayed repairs too", async () => {
+Deno.test("simulate() converges with the code before issue 14's fixes too", async () => {
   for (const seed of seedsToRun([5])) {
-    const options = scenarioFor(1_000, { seed, heartbeatJob: "per-peer", repairRelay: true });
+    const options = scenarioFor(1_000, {
+      seed,
+      heartbeatJob: "together",
+      repairRelay: false,
+      drain: "log-pages",
+    });
     assertConverged(await simulate(options), seed);
   }
 });
