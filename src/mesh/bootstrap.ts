@@ -54,6 +54,11 @@ export const BOOTSTRAP_FAILURES_MAX = 8;
 /** A peer whose copy was abandoned is not copied from again for this long, doubling, in ms. */
 export const BOOTSTRAP_BACKOFF_MS_MIN = 60_000;
 export const BOOTSTRAP_BACKOFF_MS_MAX = 3_600_000;
+/**
+ * How long a region must have been far behind a peer before `auto` starts a copy, in ms: a
+ * region that only lags behind fan-out for a moment (a burst of pushes elsewhere) is not copied.
+ */
+export const BOOTSTRAP_BEHIND_MS = 10_000;
 /** After a copy ended, no new copy starts for this long, in ms (anti-entropy's turn). */
 export const BOOTSTRAP_COOLDOWN_MS = 600_000;
 /** Longest wait for one page, in ms. */
@@ -112,6 +117,8 @@ export class Bootstrap {
   #stateText: string | null = null;
   #failures = 0;
   #idle = 0;
+  /** Since when (ms) the trigger has found this region far behind a peer; null: it is not. */
+  #behindSinceMs: number | null = null;
   readonly #backoff = new Map<string, { untilMs: number; strikes: number }>();
 
   constructor(deps: BootstrapDeps) {
@@ -184,7 +191,12 @@ export class Bootstrap {
         local < BOOTSTRAP_SHARE_BELOW * peer.deltas;
       if (far && (best === null || peer.deltas > best.deltas)) best = peer;
     }
-    return best?.id ?? null;
+    if (best === null) {
+      this.#behindSinceMs = null;
+      return null;
+    }
+    this.#behindSinceMs ??= this.#now();
+    return this.#now() - this.#behindSinceMs >= BOOTSTRAP_BEHIND_MS ? best.id : null;
   }
 
   /** Copies pages until the copy ends or the tick's time is up; one page asked ahead. */
@@ -229,6 +241,7 @@ export class Bootstrap {
     const { store, verify, index, telemetry, self } = this.#d;
     const attrs = { [names.ATTR_REGION]: self.id, [names.ATTR_PEER]: peer };
     return await telemetry.inSpan(names.SPAN_BOOTSTRAP_PAGE, attrs, async (span) => {
+      await index.catchUp(); // what earlier pages stored is known: duplicates skip verification
       const outcome = await ingest(answer.deltas, store, verify, this.#now(), {
         origin: "sync",
         known: (id) => index.has(id),
