@@ -132,6 +132,13 @@ const FULL: readonly Step[] = [
   { id: "proposals", script: "bench/proposals.ts", timeoutS: 1_800, what: "tally of 100k ballots" },
   { id: "blobs", script: "bench/blobs.ts", timeoutS: 600, what: "10 MiB blobs, memory" },
   { id: "cold_view", script: "bench/cold_view.ts", timeoutS: 3_600, what: "first view of 1M" },
+  {
+    id: "bootstrap",
+    script: "bench/bootstrap.ts",
+    args: ["--deltas", "1000000", "--mode", "bulk"],
+    timeoutS: 5_400,
+    what: "catch-up of an empty region from 1M: bulk copy",
+  },
   { id: "cron_mesh", script: "bench/cron_mesh.ts", timeoutS: 600, what: "jobs on a 1-min trigger" },
   {
     id: "shared_store",
