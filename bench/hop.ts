@@ -16,7 +16,8 @@
  *   collector in this process, and the breakdown per stage of the eu-1 → us-1 hop is printed
  *   (push accepted → fan-out woken → log read → request sent → peer received → peer checked →
  *   peer verified → peer committed → readable in the peer's view → seen by this poller). Tracing
- *   costs time of its own: compare totals with a run without it.
+ *   costs time of its own: compare totals with a run without it. `BENCH_SPANS_OUT=<file>` also
+ *   writes every span and sample window there, as JSON, for a closer look.
  *
  * - `BENCH_READ=wait|poll`: how the reader learns the delta is visible. `wait` (default) is a
  *   long-poll: `GET` the view with `If-None-Match` (the tag of the last read) and `wait=5`, which
@@ -158,6 +159,8 @@ try {
   if (collector !== null) {
     await new Promise((r) => setTimeout(r, 3_000)); // the regions export every 200 ms
     stages = breakdown(spans, windows);
+    const out = Deno.env.get("BENCH_SPANS_OUT");
+    if (out !== undefined) await Deno.writeTextFile(out, JSON.stringify({ spans, windows }));
   }
   console.log(JSON.stringify(
     {

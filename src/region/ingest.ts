@@ -85,7 +85,7 @@ export interface IngestOptions {
    */
   readonly telemetry?: Telemetry;
   /**
-   * Told of the verified, admitted deltas just before the store write starts (the mesh forwards
+   * Told of the verified, admitted deltas once their store write has started (the mesh forwards
    * them to peers while they commit here); some may turn out to be duplicates. Must not throw.
    */
   readonly onAdmitted?: (deltas: readonly Delta[]) => void;
@@ -119,13 +119,16 @@ export async function ingest(
   );
   const candidates = await admitted(parsed, results, store, verify, nowMs, options);
   const toStore = candidates.map((i) => (parsed[i] as { delta: Delta }).delta);
-  if (toStore.length > 0) options.onAdmitted?.(toStore);
   // The channels go into the directory first, so no stored delta's channel is ever unlisted.
   const commit = async () => {
     await channelDirectoryOf(store).record(toStore.map((d) => d.channel));
     return await store.putDeltas(toStore.map(stored), origin);
   };
-  const outcomes = toStore.length > 0 ? await stage(names.SPAN_INGEST_COMMIT, commit) : [];
+  const committing = toStore.length > 0 ? stage(names.SPAN_INGEST_COMMIT, commit) : null;
+  // Told once the store write is under way, so what it does (an eager forward's signing and
+  // send) overlaps the write instead of delaying it.
+  if (toStore.length > 0) options.onAdmitted?.(toStore);
+  const outcomes = committing === null ? [] : await committing;
   const accepted: Delta[] = [];
   const duplicates: Delta[] = [];
   const evidence: Delta[] = [];
