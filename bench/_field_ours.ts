@@ -5,7 +5,7 @@
  *   sends to the other two directly, as three gateway-joined clusters do), peers talking directly
  *   or, with a delay, through the chaos proxies of test/support (HTTP, `delayMs` on every link):
  *   - push → visible: one delta pushed to region a, timed until region b's view holds it (the
- *     bench reads b's view back to back, so the figure includes up to one view round trip);
+ *     bench long-polls b's view with its last ETag, answered as soon as the view changes);
  *   - topic → SSE: one topic message published on a, timed to its event on an SSE subscriber of b;
  * - durable writes into one region: pre-signed deltas pushed over HTTP, counted when the region
  *   answers `accepted` (verified and committed to its store);
@@ -24,6 +24,7 @@ import { startRegionProcess } from "../test/support/region_process.ts";
 import { sseEvents } from "../test/support/sse.ts";
 import { Arrivals, type Latency, measure, textPayload } from "./_field_stats.ts";
 import { benchAuthors, signNext } from "./_signed_batches.ts";
+import { ViewWaiter } from "./_view_wait.ts";
 
 const REGIONS = [{ id: "a-1", zone: "a" }, { id: "b-1", zone: "b" }, { id: "c-1", zone: "c" }];
 const TOPIC = "field.x";
@@ -31,8 +32,8 @@ const TOPIC = "field.x";
 export interface OurPropagation {
   readonly push: Latency;
   readonly topic: Latency;
-  /** Mean round trip of one read of b's view while polling, in ms. */
-  readonly pollRttMs: number;
+  /** Mean time of one request for b's view (a long-poll's wait included), in ms. */
+  readonly viewRequestMs: number;
 }
 
 /** Push → visible and topic → SSE from region a to region b, every link delayed `delayMs`. */
@@ -55,7 +56,7 @@ export async function ourPropagation(
     const agent = new Agent(AgentKey.generate());
 
     const channel = `field-${crypto.randomUUID().slice(0, 8)}`;
-    let polls = 0, pollMs = 0;
+    const views = new ViewWaiter();
     const push = await measure(samples, warmup, async (i) => {
       const body = JSON.stringify({
         deltas: [agent.sign(channel, [{ op: "set", key: "p", value: textPayload(i) }])],
@@ -66,13 +67,8 @@ export async function ourPropagation(
         headers: { "content-type": "application/json" },
         body,
       }).then((r) => r.json());
-      for (;;) {
-        const read = performance.now();
-        const view = await (await fetch(`${b}/v1/channels/${channel}`)).json();
-        (polls++, pollMs += performance.now() - read);
-        if (view.deltas >= i + 1) break;
-        if (performance.now() - started > 5_000) return null;
-      }
+      const url = `${b}/v1/channels/${channel}`;
+      if (!await views.until(url, (view) => view.deltas >= i + 1, 5_000)) return null;
       const seen = performance.now();
       const results = (await pushed).results;
       if (results?.[0]?.status !== "accepted") throw new Error(`push: ${JSON.stringify(results)}`);
@@ -98,7 +94,7 @@ export async function ourPropagation(
       const at = await arrivals.expect(i);
       return at === null ? null : at - started;
     });
-    return { push, topic, pollRttMs: +(pollMs / polls).toFixed(2) };
+    return { push, topic, viewRequestMs: +(views.requestMs / views.requests).toFixed(2) };
   } finally {
     stop.abort();
     await mesh.stop();

@@ -87,7 +87,7 @@ try {
       progress(`ours: push and topic, +${delay} ms`);
       const ours = await ourPropagation(delay, SAMPLES, WARMUP);
       const load: [number, number] = [before, loadAverage()];
-      const poll = `view polled back to back, ${ours.pollRttMs} ms a read`;
+      const poll = `view long-polled with its ETag, ${ours.viewRequestMs} ms a request`;
       rows.push({
         system: "ours, 3 regions",
         path: "push → visible in b",

@@ -24,13 +24,14 @@
  *   the region answers once the view changed (docs/protocol.md §12.2). `poll` reads the view back
  *   to back (no sleep), so its granularity is one view round trip.
  *
- * `poll_rtt_ms` is the reader's time per view request over the samples (a long-poll's included).
+ * `view_request_ms` is the reader's mean time per view request (a long-poll's wait included).
  */
 import { Agent } from "../src/client/agent.ts";
 import { AgentKey } from "../src/crypto/agent_key.ts";
 import { TestMesh } from "../test/support/mesh_processes.ts";
 import { startUpstashEnv } from "../test/support/upstash_rest_server.ts";
 import { breakdown, type SpanRecord, spansOf } from "./_hop_trace.ts";
+import { ViewWaiter } from "./_view_wait.ts";
 
 const STORE = Deno.env.get("BENCH_STORE") ?? "denokv";
 const DELAY_MS = Number(Deno.env.get("BENCH_DELAY_MS") ?? 0);
@@ -85,8 +86,7 @@ const quantiles = (xs: readonly number[]) => {
   return { n: s.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: q(1) };
 };
 
-/** The entity tag of the last view read, per view URL (long-polls wait for a newer one). */
-const tags = new Map<string, string | undefined>();
+const views = new ViewWaiter(READ === "poll" ? "poll" : "wait");
 
 /** Pushes one delta to `from`; resolves when `to`'s view holds `expected` deltas. */
 async function sample(agent: Agent, from: string, to: string, channel: string, expected: number) {
@@ -104,23 +104,11 @@ async function sample(agent: Agent, from: string, to: string, channel: string, e
     if (results?.[0]?.status !== "accepted") throw new Error(`push: ${JSON.stringify(results)}`);
     return wallMs();
   });
-  let polls = 0;
-  for (;;) {
-    polls++;
-    const tag = tags.get(viewUrl);
-    const waiting = READ === "wait" && tag !== undefined;
-    const response = await fetch(waiting ? `${viewUrl}?wait=5` : viewUrl, {
-      headers: waiting ? { "if-none-match": tag } : {},
-    });
-    tags.set(viewUrl, response.headers.get("etag") ?? undefined);
-    const view = response.status === 304
-      ? (await response.body?.cancel(), null)
-      : await response.json();
-    if (view !== null && view.deltas >= expected) break;
-    if (wallMs() - started > VISIBLE_MS_MAX) throw new Error(`${from}>${to}: not visible`);
+  if (!await views.until(viewUrl, (view) => view.deltas >= expected, VISIBLE_MS_MAX)) {
+    throw new Error(`${from}>${to}: not visible`);
   }
   const seen = wallMs();
-  return { started, answered: await pushed, seen, polls };
+  return { started, answered: await pushed, seen };
 }
 
 try {
@@ -137,7 +125,6 @@ try {
   const agent = new Agent(AgentKey.generate());
   const results: Record<string, unknown> = {};
   const windows: { started: number; seen: number; channel: string }[] = [];
-  let polls = 0, pollTime = 0;
   for (const route of ROUTES) {
     const [from, to] = route.split(">");
     const channel = `hop-${from}-${crypto.randomUUID().slice(0, 8)}`;
@@ -147,8 +134,6 @@ try {
       if (i >= 5) { // the first few warm connections and caches up
         visible.push(s.seen - s.started);
         pushRtt.push(s.answered - s.started);
-        polls += s.polls;
-        pollTime += s.seen - s.started;
         if (route === "eu-1>us-1") windows.push({ ...s, channel });
       }
       await new Promise((r) => setTimeout(r, GAP_MS + Math.random() * GAP_MS));
@@ -170,7 +155,7 @@ try {
       delay_ms: DELAY_MS,
       traced: TRACE,
       read: READ,
-      poll_rtt_ms: +(pollTime / polls).toFixed(3),
+      view_request_ms: +(views.requestMs / views.requests).toFixed(3),
       routes: results,
       stages_eu1_us1_ms: stages,
     },
