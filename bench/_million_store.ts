@@ -36,8 +36,10 @@ export const DELTA_AUTHORS = 10_000;
 const BATCH_DELTAS = 1_000;
 /** Signatures in flight at once (WebCrypto runs them on its thread pool). */
 const SIGN_CONCURRENCY = 250;
-/** Mutations per raw index commit (Deno KV allows 1,000 and 800 KB). */
+/** Mutations, key bytes and bytes per raw index commit (Deno KV: 1,000, 80 KiB and 800 KiB). */
 const INDEX_COMMIT_MUTATIONS = 900;
+const INDEX_COMMIT_KEY_BYTES = 60_000;
+const INDEX_COMMIT_BYTES = 600_000;
 /** Cards whose index entries are sorted and written together. */
 const INDEX_SORT_CARDS = 10_000;
 /** Seed of the cards (bench/registry.ts uses 10). */
@@ -75,13 +77,27 @@ export async function millionStore(dir: string, spec: MillionStoreSpec): Promise
     );
     if (same) return built;
   } catch { /* not built yet */ }
-  await Deno.remove(dir, { recursive: true }).catch(() => undefined);
-  await Deno.mkdir(dir, { recursive: true });
+  // The deltas take minutes: a build that stopped in the cards keeps them.
+  const deltasMarker = `${dir}/deltas.json`;
+  const deltasKey = JSON.stringify([spec.region, spec.deltas, spec.channels]);
+  const deltasDone = await Deno.readTextFile(deltasMarker).then(
+    (t) => t === deltasKey,
+    () => false,
+  );
+  if (!deltasDone) {
+    await Deno.remove(dir, { recursive: true }).catch(() => undefined);
+    await Deno.mkdir(dir, { recursive: true });
+  }
   const started = performance.now();
   const store = await DenoKvStore.open(kvPath);
   const raw = await Deno.openKv(kvPath);
   try {
-    await storeDeltas(store, spec);
+    if (!deltasDone) {
+      await storeDeltas(store, spec);
+      await Deno.writeTextFile(deltasMarker, deltasKey);
+    }
+    const [cardsHeld] = await store.arrivalCounts([REGISTRY_CHANNEL]);
+    if (cardsHeld > 0) throw new Error(`${kvPath} holds ${cardsHeld} cards of a stopped build`);
     await storeCards(store, raw, spec);
   } finally {
     raw.close();
@@ -194,10 +210,22 @@ async function indexCards(
   const sortKey = (key: Deno.KvKey) => key.join("\u0000");
   const sorted = sets.map((s) => [sortKey(s[0]), s] as const)
     .sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0).map(([, s]) => s);
-  for (let i = 0; i < sorted.length; i += INDEX_COMMIT_MUTATIONS) {
-    const op = raw.atomic();
-    for (const [key, value] of sorted.slice(i, i + INDEX_COMMIT_MUTATIONS)) op.set(key, value);
-    const { ok } = await op.commit();
-    if (!ok) throw new Error("index commit failed");
+  let op = raw.atomic();
+  let [mutations, keyBytes, bytes] = [0, 0, 0];
+  for (const [key, value] of sorted) {
+    // Deno KV: 1,000 mutations, 80 KiB of keys and 800 KiB in all per atomic operation.
+    const k = key.reduce((sum: number, part) => sum + String(part).length + 2, 1);
+    if (
+      mutations >= INDEX_COMMIT_MUTATIONS || keyBytes + k > INDEX_COMMIT_KEY_BYTES ||
+      bytes + k + value.length > INDEX_COMMIT_BYTES
+    ) {
+      if (!(await op.commit()).ok) throw new Error("index commit failed");
+      [op, mutations, keyBytes, bytes] = [raw.atomic(), 0, 0, 0];
+    }
+    op.set(key, value);
+    mutations++;
+    keyBytes += k;
+    bytes += k + value.length;
   }
+  if (mutations > 0 && !(await op.commit()).ok) throw new Error("index commit failed");
 }

@@ -49,10 +49,28 @@ export function docBlocks(runs: Runs, charts: readonly string[]): Record<string,
   };
 }
 
+/** Markdown as `deno fmt` leaves it (tables aligned), so that `deno fmt --check` stays clean. */
+async function formatted(markdown: string): Promise<string> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--ext=md", "-"],
+    cwd: new URL("../", import.meta.url), // this repo's deno.json: lineWidth 100
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(markdown));
+  await writer.close();
+  const out = await child.output();
+  if (!out.success) throw new Error("deno fmt refused a generated block");
+  return new TextDecoder().decode(out.stdout);
+}
+
 /** Rewrites the generated blocks of `docPath` from the runs in `dir`. */
 export async function writeDocs(dir: string, docPath: string) {
   const runs = await readRuns(dir);
   const blocks = docBlocks(runs, Object.keys(benchCharts(runs)));
+  for (const name of Object.keys(blocks)) blocks[name] = await formatted(blocks[name]);
   const before = await Deno.readTextFile(docPath);
   const { doc, missing } = replaceAllMarked(before, blocks);
   if (doc !== before) await Deno.writeTextFile(docPath, doc);

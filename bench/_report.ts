@@ -125,7 +125,7 @@ export function convergenceBlock(runs: readonly (StoredRun | undefined)[]): stri
   const spread = (s: Spread) => `${s.p50} / ${s.p99} / ${s.max}`;
   const notes = [...new Set(rows.map((r) => r.takenFrom).filter((t) => t !== undefined))];
   return [
-    ...present.map(provenance),
+    present.map(provenance).join("\n\n"),
     "",
     "| agents | regions (zones) | rounds p50 / p99 / max | seeds' target | Serf formula | push gossip, last node | converge s p50 / p99 / max | wall s | peak RSS MB |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -190,9 +190,11 @@ export function runsBlock(runs: readonly StoredRun[]): string {
     "| step | what | status | s | run (UTC) | load | command |",
     "| --- | --- | --- | --- | --- | --- | --- |",
     ...runs.map((r) =>
-      `| ${r.id} | ${r.what} | ${r.status}${r.source ? " (part copied)" : ""} | ${r.durationS} | ${
-        r.startedAt.slice(0, 16).replace("T", " ")
-      } | ${r.load.join("→")} | \`${r.command}\` |`
+      `| ${r.id} | ${r.what} | ${r.status}${
+        r.source ? " (figures copied)" : ""
+      } | ${r.durationS} | ${r.startedAt.slice(0, 16).replace("T", " ")} | ${
+        r.load.join("→")
+      } | \`${r.command}\` |`
     ),
   ].join("\n");
 }
@@ -255,7 +257,7 @@ function propagationSummary(run: StoredRun | undefined): string[] {
       const vs = ours && r !== ours
         ? ` (${(r.latency.p50 / ours.latency.p50).toFixed(2)}× ours)`
         : "";
-      return `${r.system.replace(/, 3 (regions|clusters|peers)$/, "")} ${r.path.split(" ")[0]} ${
+      return `${r.system.replace(/, 3 (regions|clusters|peers)$/, "")} ${r.path.split(" →")[0]} ${
         ms(r.latency.p50)
       } / ${ms(r.latency.p99)}${vs}`;
     });

@@ -93,27 +93,37 @@ export interface Pace {
   readonly ms: number[];
   /** Requests that answered as expected. */
   readonly ok: number;
+  /** Requests not sent: `inFlightMax` were outstanding when they were due. */
+  readonly shed: number;
 }
 
-/** Calls `send(i)` at `perSecond` for `seconds`, open loop (each at its due time). */
+/**
+ * Calls `send(i)` at `perSecond` for `seconds`, open loop (each at its due time) while fewer
+ * than `inFlightMax` are outstanding; a call due beyond that is not sent (counted in `shed`), so
+ * a server that falls behind sees a bounded queue, as behind a client's connection pool.
+ */
 export async function paced(
   perSecond: number,
   seconds: number,
   send: (i: number) => Promise<boolean>,
+  inFlightMax = Infinity,
 ): Promise<Pace> {
   const count = Math.round(perSecond * seconds);
   const ms: number[] = [];
-  let ok = 0;
+  let ok = 0, shed = 0, inFlight = 0;
   const started = performance.now();
   await Promise.all(Array.from({ length: count }, async (_, i) => {
     const due = started + (i * 1000) / perSecond;
     await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+    if (inFlight >= inFlightMax) return void shed++;
+    inFlight++;
     const t = performance.now();
     const good = await send(i).catch(() => false);
+    inFlight--;
     ms.push(performance.now() - t);
     if (good) ok++;
   }));
-  return { ms, ok };
+  return { ms, ok, shed };
 }
 
 /** p50 / p99 / max of `ms`, rounded to 0.1 ms. */

@@ -3,7 +3,8 @@
  * serving pushes (issue 14): its resident memory (VmRSS from /proc/<pid>/status, every 100 ms).
  *
  *   deno run -A bench/million_region.ts [--deltas 1000000] [--cards 1000000] [--channels 1000]
- *     [--rate 200] [--seconds 60] [--reads 5] [--queries 5] [--dir /tmp/million_region]
+ *     [--rate 200] [--seconds 60] [--reads 5] [--queries 5] [--in-flight 64]
+ *     [--dir /tmp/million_region]
  *
  * The store is built once (bench/_million_store.ts; ~40 min here, most of it the discovery
  * index) and kept in `--dir` for reruns; each run adds its pushes to it. The region runs
@@ -47,6 +48,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "60" },
     reads: { type: "string", default: "5" },
     queries: { type: "string", default: "5" },
+    "in-flight": { type: "string", default: "64" },
     dir: { type: "string", default: "/tmp/million_region" },
   },
 });
@@ -132,9 +134,9 @@ try {
   const envelopes = await signPushes(rate * seconds);
   rss.resetPeak();
   const load = await Promise.all([
-    paced(rate, seconds, (i) => push(envelopes[i])),
-    paced(Number(values.reads), seconds, () => viewRead()),
-    paced(Number(values.queries), seconds, (i) => discovery(i)),
+    paced(rate, seconds, (i) => push(envelopes[i]), Number(values["in-flight"])),
+    paced(Number(values.reads), seconds, () => viewRead(), Number(values["in-flight"])),
+    paced(Number(values.queries), seconds, (i) => discovery(i), Number(values["in-flight"])),
   ]);
   const peak = rss.peakMb;
   const end = rss.mark("end");
@@ -262,5 +264,5 @@ async function discovery(i: number): Promise<boolean> {
 }
 
 function summary(pace: Pace) {
-  return { sent: pace.ms.length, ok: pace.ok, ...quantiles(pace.ms) };
+  return { sent: pace.ms.length, ok: pace.ok, shed: pace.shed, ...quantiles(pace.ms) };
 }
