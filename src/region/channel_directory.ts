@@ -25,6 +25,8 @@ export const CHANNELS_INDEX_ROOT = "channels";
 export const CHANNELS_KNOWN_MAX = 10_000;
 /** Most channels recorded in one index write (the store allows 128 keys a write). */
 export const CHANNELS_RECORD_WRITE_KEYS_MAX = 64;
+/** Most channels looked up in one index read (the store allows 256 keys a read). */
+export const CHANNELS_RECORD_READ_KEYS_MAX = 256;
 /** Page size of `GET /v1/channels` when `limit` is not given. */
 export const CHANNELS_LIMIT_DEFAULT = 100;
 /** Largest page `GET /v1/channels` answers (its `limit`). */
@@ -72,17 +74,29 @@ export class ChannelDirectory {
   }
 
   /**
-   * Records every channel of `channels` (mailboxes aside) this instance has not recorded lately, in index writes
-   * of at most `CHANNELS_RECORD_WRITE_KEYS_MAX` keys; resolves once they are written. Throws
-   * what the store throws (`StoreUnavailableError`): the caller must then not write the deltas.
+   * Records every channel of `channels` (mailboxes aside) this instance has not recorded lately:
+   * those it has not seen are looked up first (one index read, far cheaper than a commit: a
+   * restarted or cold instance, or one past `CHANNELS_KNOWN_MAX`, meets mostly channels already
+   * recorded), and only the missing ones are written, in index writes of at most
+   * `CHANNELS_RECORD_WRITE_KEYS_MAX` keys; resolves once they are written. Throws what the store
+   * throws (`StoreUnavailableError`): the caller must then not write the deltas.
    */
   async record(channels: Iterable<string>): Promise<void> {
-    const fresh: string[] = [];
+    const unseen: string[] = [];
     for (const channel of new Set(channels)) {
       // Mailboxes are private: listing them would tell who receives messages.
       if (channel.startsWith(INBOX_CHANNEL_PREFIX)) continue;
       if (this.#known.delete(channel)) this.#known.add(channel); // most recent last
-      else fresh.push(channel);
+      else unseen.push(channel);
+    }
+    const fresh: string[] = [];
+    for (let i = 0; i < unseen.length; i += CHANNELS_RECORD_READ_KEYS_MAX) {
+      const chunk = unseen.slice(i, i + CHANNELS_RECORD_READ_KEYS_MAX);
+      const values = await this.#store.readIndex(chunk.map(channelIndexKey));
+      chunk.forEach((channel, k) => {
+        if (values[k] === null) fresh.push(channel);
+        else this.#remember(channel);
+      });
     }
     for (let i = 0; i < fresh.length; i += CHANNELS_RECORD_WRITE_KEYS_MAX) {
       const chunk = fresh.slice(i, i + CHANNELS_RECORD_WRITE_KEYS_MAX);
