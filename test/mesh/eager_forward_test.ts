@@ -1,0 +1,104 @@
+/** Eager forwarding's bookkeeping (src/mesh/eager_forward.ts): pipelined sends, out of order. */
+import assert from "node:assert/strict";
+import {
+  forwardEach,
+  FORWARDED_IDS_MAX,
+  FORWARDS_IN_FLIGHT_MAX,
+  mayForward,
+} from "../../src/mesh/eager_forward.ts";
+import { newPeerState } from "../../src/mesh/_peer_state.ts";
+import type { DeltaResult } from "../../src/protocol/result.ts";
+import type { RegionInfo } from "../../src/mesh/topology.ts";
+
+const TARGET = { id: "us-1", zone: "us", url: "http://us-1", publicKey: "k" } as RegionInfo;
+
+function caughtUpPeer() {
+  const peer = newPeerState(250);
+  peer.acked = [0];
+  return peer;
+}
+
+const delta = (id: string) => ({ id, body: `{"id":"${id}"}`, sig: "s" });
+
+Deno.test("forwards pipeline up to FORWARDS_IN_FLIGHT_MAX per peer; the next delta waits for the drain", () => {
+  const peer = caughtUpPeer();
+  const held: (() => void)[] = [];
+  const deps = {
+    peer: () => peer,
+    label: () => "remote" as const,
+    send: () =>
+      new Promise<readonly DeltaResult[] | null>((resolve) => held.push(() => resolve([]))),
+    kick: () => {},
+  };
+  for (let i = 0; i < FORWARDS_IN_FLIGHT_MAX; i++) {
+    assert.equal(forwardEach([delta(`d${i}`)], [TARGET], 0, deps).length, 1, `forward ${i}`);
+  }
+  assert.equal(peer.forwarding, FORWARDS_IN_FLIGHT_MAX);
+  assert.equal(mayForward(peer, 0), false);
+  assert.equal(forwardEach([delta("late")], [TARGET], 0, deps).length, 0);
+  assert.equal(peer.unsent, true, "the late delta goes by the drain");
+  for (const release of held) release();
+});
+
+Deno.test("answers that come back out of order: only what the peer holds is skipped by the drain", async () => {
+  const peer = caughtUpPeer();
+  const answers = new Map<string, (results: readonly DeltaResult[] | null) => void>();
+  const deps = {
+    peer: () => peer,
+    label: () => "remote" as const,
+    send: (_t: RegionInfo, _o: string, deltas: { body: string }[]) =>
+      new Promise<readonly DeltaResult[] | null>((resolve) =>
+        answers.set(JSON.parse(deltas[0].body).id, resolve)
+      ),
+    kick: () => {},
+  };
+  const [first] = forwardEach([delta("cert")], [TARGET], 0, deps);
+  const [second] = forwardEach([delta("gated")], [TARGET], 0, deps);
+  assert.equal(peer.forwarding, 2);
+  // The second arrives first and is refused (its certificate is still on its way), then the first.
+  answers.get("gated")!([{
+    id: "gated",
+    status: "rejected",
+    reason: "not_admitted",
+    detail: "no certificate",
+  }]);
+  await second;
+  answers.get("cert")!([{ id: "cert", status: "accepted" }]);
+  await first;
+  assert.equal(peer.forwarding, 0);
+  assert.deepEqual([...peer.forwarded], ["cert"]);
+  assert.equal(peer.unsent, true, "the refused one goes again, in log order, by the drain");
+  assert.equal(mayForward(peer, 0), false);
+});
+
+Deno.test("a failed send in the middle of a pipeline stops forwarding until a drain caught up", async () => {
+  const peer = caughtUpPeer();
+  const deps = {
+    peer: () => peer,
+    label: () => "remote" as const,
+    send: (_t: RegionInfo, _o: string, deltas: { body: string }[]) =>
+      Promise.resolve(
+        JSON.parse(deltas[0].body).id === "b"
+          ? null
+          : [{ id: JSON.parse(deltas[0].body).id, status: "accepted" } as DeltaResult],
+      ),
+    kick: () => {},
+  };
+  const sends = [
+    ...forwardEach([delta("a")], [TARGET], 0, deps),
+    ...forwardEach([delta("b")], [TARGET], 0, deps),
+    ...forwardEach([delta("c")], [TARGET], 0, deps),
+  ];
+  await Promise.all(sends);
+  assert.deepEqual([...peer.forwarded].sort(), ["a", "c"]);
+  assert.equal(peer.unsent, true);
+  assert.equal(forwardEach([delta("d")], [TARGET], 0, deps).length, 0);
+});
+
+Deno.test("forwarding pauses once half of FORWARDED_IDS_MAX acknowledged ids wait for the drain", () => {
+  const peer = caughtUpPeer();
+  for (let i = 0; i <= FORWARDED_IDS_MAX / 2; i++) peer.forwarded.add(`x${i}`);
+  assert.equal(mayForward(peer, 0), false);
+  peer.forwarded.delete("x0");
+  assert.equal(mayForward(peer, 0), true);
+});
