@@ -95,6 +95,19 @@ async function pull({ client, at, alice, room, pushed }: Run) {
   assert.deepEqual(list.channels, [{ channel: room, deltas: 3 }]);
 }
 
+async function longPolls({ client, alice }: Run) {
+  const channel = `lp-${crypto.randomUUID().slice(0, 8)}`;
+  await client.push([alice.sign(channel, [{ op: "set", key: "n", value: 1 }])]);
+  const first = await client.view(channel);
+  assert.equal(await client.viewChange(channel, first.fingerprint, 1), null, "nothing changed");
+  const changed = client.viewChange(channel, first.fingerprint, 20);
+  const tailed = client.tail(channel, "1", 10, 20);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await client.push([alice.sign(channel, [{ op: "set", key: "n", value: 2 }])]);
+  assert.deepEqual((await changed)?.map, { n: 2 });
+  assert.equal((await tailed).deltas.length, 1);
+}
+
 async function badInput({ client, at, alice, bob, room }: Run) {
   const post = (body: string) =>
     fetch(at("/v1/deltas"), {
@@ -182,6 +195,7 @@ const STEPS: readonly (readonly [string, (run: Run) => Promise<void>])[] = [
   ["POST /v1/deltas stores signed deltas once; a replay is duplicate", push],
   ["GET /v1/channels/{channel} folds the view", view],
   ["pull: the tail gives the envelopes back, author heads and the channel list", pull],
+  ["long-polls: a waiting view read and a waiting tail answer when a push lands", longPolls],
   ["bad input is refused with problem+json, never stored", badInput],
   ["registry: an announced card is found by skill and read back verified", registry],
   ["topics: a long-poll waiting on a topic gets the message published meanwhile", topics],
