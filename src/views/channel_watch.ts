@@ -6,6 +6,7 @@
  * and decides whether what it holds changed, so a spurious wake-up costs one read and a missed
  * one at most a poll period.
  */
+import { quarantineOf } from "../guard/quarantine.ts";
 import { EQUIVOCATIONS_CHANNEL } from "../protocol/equivocation.ts";
 import { readLogAfter } from "../store/region_log.ts";
 import type { RegionStore } from "../store/region_store.ts";
@@ -99,6 +100,12 @@ export class ChannelWatch {
 
   /** Reads the region log once now (tests; the timer does it otherwise). */
   async poll(): Promise<void> {
+    // A proof stored by another instance changes the view of every channel its author wrote in,
+    // not only the channel whose log entry shows it: so the quarantine is followed too.
+    const quarantine = quarantineOf(this.#store);
+    const version = quarantine.version;
+    await quarantine.authors();
+    if (quarantine.version !== version) this.notify([EQUIVOCATIONS_CHANNEL]);
     while (this.#logCursor !== null) {
       const page = await readLogAfter(this.#store, this.#logCursor, WATCH_LOG_PAGE);
       this.notify(page.entries.map((e) => e.channel));

@@ -7,7 +7,8 @@ import { verifyEd25519 } from "../../src/crypto/mod.ts";
 import { DenoKvStore } from "../../src/store/deno_kv_store.ts";
 import { ChannelWatch, channelWatchOf } from "../../src/views/channel_watch.ts";
 import { EQUIVOCATIONS_CHANNEL } from "../../src/protocol/equivocation.ts";
-import { T0_MS, testAgent } from "../support/signing.ts";
+import { AgentKey } from "../../src/crypto/agent_key.ts";
+import { bodyOf, signBody, T0_MS, testAgent } from "../support/signing.ts";
 
 /** Long enough that only a notification, never the log poll, can wake a ticket in a test. */
 const NO_POLL_MS = 3_600_000;
@@ -73,6 +74,25 @@ Deno.test("what another instance stores wakes a ticket through the region log", 
     await new Promise((r) => setTimeout(r, 60));
     const late = await watch.ticket("c");
     assert.equal(await late.wait(0), false, "a ticket sees only what is stored after it");
+  });
+});
+
+Deno.test("an equivocation another instance stores wakes the waiters of the author's other channels", async () => {
+  await withStores(2, async ([one, two]) => {
+    const key = AgentKey.generate();
+    const at = (overrides: Record<string, unknown>) =>
+      signBody(key, JSON.stringify(bodyOf(key, overrides)));
+    await ingest([at({ channel: "d", seq: 1 })], one, verifyEd25519, T0_MS);
+    const watch = new ChannelWatch(one, 20);
+    const ticket = await watch.ticket("d");
+    const pair = [
+      at({ seq: 1, ops: [{ op: "set", key: "k", value: 1 }] }),
+      at({ seq: 1, ops: [{ op: "set", key: "k", value: 2 }] }),
+    ];
+    await ingest([pair[0]], two, verifyEd25519, T0_MS);
+    const outcome = await ingest([pair[1]], two, verifyEd25519, T0_MS);
+    assert.equal(outcome.evidence.length, 1, "the second body of seq 1 is evidence");
+    assert.equal(await ticket.wait(10_000), true, "woken although nothing was stored in d");
   });
 });
 
