@@ -25,6 +25,13 @@ import type { RegionInfo } from "./topology.ts";
 export const FORWARDED_IDS_MAX = 4_096;
 /** Eager forwards under way to one peer at most; more deltas wait for its drain. */
 export const FORWARDS_IN_FLIGHT_MAX = 8;
+/**
+ * Longest pause of eager forwarding to a healthy, caught-up peer for want of room among the
+ * acknowledged ids, in ms: past it, the ids still waiting are ones the drain will never meet (a
+ * duplicate here, a commit that failed, an entry whose label turned null) and are forgotten —
+ * the drain sends again any it does meet, which the peer answers `duplicate`.
+ */
+export const FORWARDED_PAUSE_MS_MAX = 30_000;
 /** Most deltas forwarded eagerly at once; a larger ingest goes by the log alone. */
 export const FORWARD_DELTAS_MAX = FANOUT_BATCH_DELTAS_MAX;
 
@@ -65,6 +72,7 @@ export function forwardEach(
     const label = deps.label(target);
     if (label === null) continue;
     const peer = deps.peer(target);
+    forgetUnmet(peer, nowMs);
     if (deltas.length > FORWARD_DELTAS_MAX || !mayForward(peer, nowMs)) {
       peer.unsent = true;
       continue;
@@ -89,6 +97,28 @@ export function mayForward(peer: PeerState, nowMs: number): boolean {
   return !peer.draining && peer.forwarding < FORWARDS_IN_FLIGHT_MAX && !peer.unsent &&
     peer.acked !== null && peer.behind === 0 && peer.failures === 0 &&
     nowMs >= peer.nextFanOutMs && peer.forwarded.size <= FORWARDED_IDS_MAX / 2;
+}
+
+/** Per peer, since when (ms) its acknowledged ids have been past half of FORWARDED_IDS_MAX. */
+const fullSince = new WeakMap<PeerState, number>();
+
+/**
+ * Forgets `peer`'s acknowledged ids once they have kept it past half of FORWARDED_IDS_MAX for
+ * FORWARDED_PAUSE_MS_MAX while it is otherwise idle and caught up: only the drain takes ids out,
+ * and only those it meets in the log, so the others would pause eager forwarding for ever.
+ */
+function forgetUnmet(peer: PeerState, nowMs: number): void {
+  if (peer.forwarded.size <= FORWARDED_IDS_MAX / 2) {
+    fullSince.delete(peer);
+    return;
+  }
+  const since = fullSince.get(peer);
+  if (since === undefined) return void fullSince.set(peer, nowMs);
+  const idle = !peer.draining && peer.forwarding === 0 && peer.acked !== null &&
+    peer.behind === 0 && peer.failures === 0;
+  if (!idle || nowMs - since < FORWARDED_PAUSE_MS_MAX) return;
+  peer.forwarded.clear();
+  fullSince.delete(peer);
 }
 
 /**
