@@ -13,6 +13,11 @@ import type { RegionStore } from "../store/region_store.ts";
 
 /** Pause between reads of the region log while anyone waits, in ms. */
 export const WATCH_POLL_MS_DEFAULT = 50;
+/**
+ * Poll periods the poll's timers may show no life (a workerd request that set them has answered)
+ * before a waiting request starts them again; also how often each waiting request checks.
+ */
+export const WATCH_STALL_POLLS = 10;
 /** Region-log entries read per poll page (of each shard). */
 const WATCH_LOG_PAGE = 512;
 
@@ -39,6 +44,10 @@ export class ChannelWatch {
   /** The region-log position (per shard) read so far; null while nobody waits. */
   #logCursor: number[] | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
+  /** Which chain of poll timers is the live one (a replaced chain stops at its next step). */
+  #chain = 0;
+  /** When (performance.now()) the live chain last showed life: scheduled, fired, polled. */
+  #beatMs = 0;
 
   constructor(store: RegionStore, pollMs = WATCH_POLL_MS_DEFAULT) {
     this.#store = store;
@@ -73,12 +82,15 @@ export class ChannelWatch {
         return new Promise<boolean>((resolve) => {
           const done = (changed: boolean) => {
             clearTimeout(timer);
+            clearInterval(alive);
             signal?.removeEventListener("abort", aborted);
             this.#leave(waiter);
             resolve(changed);
           };
           const aborted = () => done(false);
           const timer = setTimeout(() => done(false), Math.max(0, waitMs));
+          // Set in this request, so it fires while this request waits, whoever set the poll's.
+          const alive = setInterval(() => this.#schedule(), this.#stallMs);
           signal?.addEventListener("abort", aborted, { once: true });
           wake = () => done(true);
         });
@@ -136,15 +148,33 @@ export class ChannelWatch {
     return true;
   }
 
+  /** How long the poll's timers may show no life before a waiting request starts them again. */
+  get #stallMs(): number {
+    return this.#pollMs * WATCH_STALL_POLLS;
+  }
+
+  /**
+   * Starts the chain of poll timers unless it runs. A chain that showed no life for
+   * WATCH_STALL_POLLS periods is replaced: on workerd a timer belongs to the request that set
+   * it (the one in its callback too) and never fires once that request has answered, so the chain
+   * the first waiting request started would die with it. Waiting requests call this from their
+   * own timers, so the chain goes on in the context of one still waiting.
+   */
   #schedule(): void {
-    if (this.#timer !== null) return;
+    if (this.#timer !== null && performance.now() - this.#beatMs < this.#stallMs) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    const chain = ++this.#chain;
+    this.#beatMs = performance.now();
     this.#timer = setTimeout(async () => {
+      if (chain !== this.#chain) return;
+      this.#beatMs = performance.now();
       if (this.#waiters.size === 0) {
         this.#logCursor = null;
         this.#timer = null;
         return;
       }
       await this.poll().catch(() => {}); // the store is down: try again next time
+      if (chain !== this.#chain) return; // replaced while it polled
       this.#timer = null;
       this.#schedule();
     }, this.#pollMs);
