@@ -41,6 +41,8 @@ export class ChannelWatch {
   readonly #store: RegionStore;
   readonly #pollMs: number;
   readonly #waiters = new Set<Waiter>();
+  /** The same waiters by channel, so a notification finds its own without scanning them all. */
+  readonly #byChannel = new Map<string, Set<Waiter>>();
   /** The region-log position (per shard) read so far; null while nobody waits. */
   #logCursor: number[] | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -70,6 +72,9 @@ export class ChannelWatch {
     };
     const waiter: Waiter = { channel, wake: () => wake() };
     this.#waiters.add(waiter);
+    let same = this.#byChannel.get(channel);
+    if (same === undefined) this.#byChannel.set(channel, same = new Set());
+    same.add(waiter);
     try {
       await this.#start();
     } catch (error) {
@@ -104,9 +109,13 @@ export class ChannelWatch {
     if (this.#waiters.size === 0) return;
     const changed = new Set(channels);
     // A proof of equivocation changes the view of every channel its author wrote in.
-    const all = changed.has(EQUIVOCATIONS_CHANNEL);
-    for (const waiter of [...this.#waiters]) {
-      if (all || changed.has(waiter.channel)) waiter.wake();
+    if (changed.has(EQUIVOCATIONS_CHANNEL)) {
+      for (const waiter of [...this.#waiters]) waiter.wake();
+      return;
+    }
+    for (const channel of changed) {
+      const waiters = this.#byChannel.get(channel);
+      if (waiters !== undefined) { for (const waiter of [...waiters]) waiter.wake(); }
     }
   }
 
@@ -145,6 +154,8 @@ export class ChannelWatch {
    */
   #leave(waiter: Waiter): true {
     this.#waiters.delete(waiter);
+    const same = this.#byChannel.get(waiter.channel);
+    if (same?.delete(waiter) && same.size === 0) this.#byChannel.delete(waiter.channel);
     return true;
   }
 
