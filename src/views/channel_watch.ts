@@ -173,7 +173,7 @@ export class ChannelWatch {
    */
   #schedule(): void {
     if (this.#timer !== null && performance.now() - this.#beatMs < this.#stallMs) return;
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    // A chain replaced is not cleared (its timer may be another request's): it stops by itself.
     const chain = ++this.#chain;
     this.#beatMs = performance.now();
     this.#timer = setTimeout(async () => {
