@@ -50,6 +50,8 @@ export class ChannelWatch {
   #chain = 0;
   /** When (performance.now()) the live chain last showed life: scheduled, fired, polled. */
   #beatMs = 0;
+  /** The live chain is reading the log (a slow store is given longer before it counts as dead). */
+  #polling = false;
 
   constructor(store: RegionStore, pollMs = WATCH_POLL_MS_DEFAULT) {
     this.#store = store;
@@ -172,10 +174,13 @@ export class ChannelWatch {
    * own timers, so the chain goes on in the context of one still waiting.
    */
   #schedule(): void {
-    if (this.#timer !== null && performance.now() - this.#beatMs < this.#stallMs) return;
+    // A poll under way is given WATCH_STALL_POLLS times longer: a slow store is not a dead chain.
+    const stallMs = this.#polling ? this.#stallMs * WATCH_STALL_POLLS : this.#stallMs;
+    if (this.#timer !== null && performance.now() - this.#beatMs < stallMs) return;
     // A chain replaced is not cleared (its timer may be another request's): it stops by itself.
     const chain = ++this.#chain;
     this.#beatMs = performance.now();
+    this.#polling = false;
     this.#timer = setTimeout(async () => {
       if (chain !== this.#chain) return;
       this.#beatMs = performance.now();
@@ -184,8 +189,10 @@ export class ChannelWatch {
         this.#timer = null;
         return;
       }
+      this.#polling = true;
       await this.poll().catch(() => {}); // the store is down: try again next time
       if (chain !== this.#chain) return; // replaced while it polled
+      this.#polling = false;
       this.#timer = null;
       this.#schedule();
     }, this.#pollMs);
