@@ -127,7 +127,11 @@ export async function ingest(
   const committing = toStore.length > 0 ? stage(names.SPAN_INGEST_COMMIT, commit) : null;
   // Told once the store write is under way, so what it does (an eager forward's signing and
   // send) overlaps the write instead of delaying it.
-  if (toStore.length > 0) options.onAdmitted?.(toStore);
+  // Best effort (the log remains the record of what peers must get): a throw here must neither
+  // replace the store's answer nor leave the write it overlaps un-awaited.
+  try {
+    if (toStore.length > 0) options.onAdmitted?.(toStore);
+  } catch { /* the drain sends what a forward did not */ }
   const outcomes = committing === null ? [] : await committing;
   const accepted: Delta[] = [];
   const duplicates: Delta[] = [];
