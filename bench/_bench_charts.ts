@@ -130,11 +130,14 @@ export function millionRssChart(run: StoredRun | undefined): string | null {
   const [m] = rowsWith<{
     timeline: { mb: [number, number][]; marks: { name: string; s: number }[] };
     rate: number;
-  }>(run, ["timeline"]);
+    store: { deltas: number; cards: number };
+  }>(run, ["timeline", "store"]);
   if (m === undefined) return null;
   const marks = m.timeline.marks.map((k) => `${k.name} ${Math.round(k.s)} s`).join(", ");
   return lineChart({
-    title: "A region holding 1M deltas and 1M cards: VmRSS over time",
+    title: `A region holding ${m.store.deltas.toLocaleString("en-US")} deltas and ${
+      m.store.cards.toLocaleString("en-US")
+    } cards: VmRSS`,
     x: { label: "seconds since the process started" },
     y: { label: "VmRSS, MB" },
     series: [

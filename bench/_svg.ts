@@ -21,6 +21,8 @@ const COLORS = [
   "#17becf",
   "#bcbd22",
 ];
+/** Most points a series may have and still get a marker at each. */
+const CHART_MARKERS_MAX = 60;
 /** Most series or groups a chart draws (the legend has room for this many). */
 export const CHART_SERIES_MAX = 12;
 
@@ -273,7 +275,8 @@ export function lineChart(chart: LineChart): string {
       `<polyline points="${path}" fill="none" stroke="${color}" stroke-width="2"${
         s.dashed ? ' stroke-dasharray="5 3"' : ""
       }/>`,
-      ...pts.map(([x, y]) =>
+      // Markers on sparse series only (a timeline of hundreds of samples is a line).
+      ...pts.filter(() => pts.length <= CHART_MARKERS_MAX).map(([x, y]) =>
         `<circle cx="${r1(sx(x))}" cy="${r1(sy(y))}" r="3" fill="${color}"><title>${
           escapeXml(`${s.name}: ${tickLabel(x)} → ${y}`)
         }</title></circle>`
