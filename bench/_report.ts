@@ -155,7 +155,7 @@ interface MillionResult {
   };
   heapMb: { usedAfterLastFullMb: number; committedAfterLastFullMb: number; usedMaxMb: number };
   settleS: number;
-  pushes: { sent: number; ok: number; p50Ms: number; p99Ms: number };
+  pushes: { sent: number; ok: number; shed?: number; p50Ms: number; p99Ms: number };
   viewReads: { sent: number; ok: number; p50Ms: number; p99Ms: number };
   queries: { sent: number; ok: number; p50Ms: number; p99Ms: number };
 }
@@ -165,7 +165,7 @@ export function millionBlock(run: StoredRun | undefined): string {
   const [m] = rowsWith<MillionResult>(run, ["rssMb", "store"]);
   if (m === undefined) return provenance(run);
   const load = (name: string, l: MillionResult["pushes"]) =>
-    `| ${name} | ${n(l.sent)} | ${n(l.ok)} | ${l.p50Ms} | ${l.p99Ms} |`;
+    `| ${name} | ${n(l.sent)} | ${n(l.ok)} | ${n(l.shed ?? 0)} | ${l.p50Ms} | ${l.p99Ms} |`;
   return [
     provenance(run),
     "",
@@ -177,8 +177,8 @@ export function millionBlock(run: StoredRun | undefined): string {
     "| --- | --- | --- | --- | --- | --- | --- |",
     `| region process | ${m.rssMb.start} | ${m.rssMb.settled} (after ${m.settleS} s) | ${m.rssMb.peakDuringLoad} | ${m.rssMb.end} | ${m.rssMb.peakOverall} | ${m.heapMb.usedAfterLastFullMb} (${m.heapMb.committedAfterLastFullMb}) |`,
     "",
-    `| load for ${m.seconds} s | sent | ok | p50 ms | p99 ms |`,
-    "| --- | --- | --- | --- | --- |",
+    `| load for ${m.seconds} s | sent | ok | shed (64 in flight) | p50 ms | p99 ms |`,
+    "| --- | --- | --- | --- | --- | --- |",
     load(`pushes (${m.rate}/s, one delta each)`, m.pushes),
     load("view reads", m.viewReads),
     load("discovery queries", m.queries),
