@@ -15,7 +15,8 @@
  * waited for until its index holds them all. Then the fresh region starts (the clock starts with
  * its process) and `/v1/status` is polled every second until its `deltas` reach the peer's and the
  * fingerprints agree, or `--timeout-s` passes (then the rate so far is reported). RSS of both
- * processes (from /proc) and the 1-minute load average are sampled each second.
+ * processes and the CPU seconds each used meanwhile (from /proc), and the 1-minute load average
+ * are sampled each second.
  *
  * Prints one JSON line per run, then a summary line.
  */
@@ -99,6 +100,16 @@ function rssMb(pid: number): number {
   }
 }
 
+/** CPU seconds (user + system) the process has used so far. */
+function cpuS(pid: number): number {
+  try {
+    const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
+  } catch {
+    return 0;
+  }
+}
+
 function load1(): number {
   return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
 }
@@ -164,7 +175,8 @@ async function follow(
   target: { deltas: number; fingerprint: string },
   started: number,
 ) {
-  const samples = { rss: 0, peerRss: 0, loads: [] as number[] };
+  const samples = { rss: 0, peerRss: 0, loads: [] as number[], cpu: 0, peerCpu: 0 };
+  const peerCpuBefore = cpuS(peer.pid);
   const marks: Record<string, number> = {};
   let held = 0;
   for (;;) {
@@ -173,6 +185,8 @@ async function follow(
     samples.rss = Math.max(samples.rss, rssMb(fresh.pid));
     samples.peerRss = Math.max(samples.peerRss, rssMb(peer.pid));
     samples.loads.push(load1());
+    samples.cpu = Math.max(samples.cpu, cpuS(fresh.pid));
+    samples.peerCpu = Math.max(samples.peerCpu, cpuS(peer.pid) - peerCpuBefore);
     const s = await status(fresh).catch(() => null);
     if (s === null) continue;
     held = s.deltas;
@@ -191,6 +205,8 @@ async function follow(
         ...marks,
         freshRssMaxMb: Math.round(samples.rss),
         peerRssMaxMb: Math.round(samples.peerRss),
+        freshCpuS: Number(samples.cpu.toFixed(1)),
+        peerCpuS: Number(samples.peerCpu.toFixed(1)),
         load1: {
           min: Math.min(...loads),
           max: Math.max(...loads),
