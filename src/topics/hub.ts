@@ -12,6 +12,7 @@ import { TOPIC_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
 import type { Subscription } from "./subscription.ts";
 import { subjectMatches } from "./subject.ts";
 import { topicEventOf } from "./topic_event.ts";
+import { PollChain } from "../views/poll_chain.ts";
 
 /** Default pause between reads of the region log while there are subscribers, in ms. */
 export const HUB_POLL_MS_DEFAULT = 50;
@@ -27,17 +28,21 @@ export interface TopicHubOptions {
 
 export class TopicHub {
   readonly #store: RegionStore;
-  readonly #pollMs: number;
   readonly #subscribers = new Set<Subscription>();
   /** The region-log position (per shard) read so far; null while nobody subscribes. */
   #logCursor: number[] | null = null;
-  #timer: ReturnType<typeof setTimeout> | null = null;
+  /** Reads the region log every period while anyone subscribes (src/views/poll_chain.ts). */
+  readonly #chain: PollChain;
   #polling: Promise<void> | null = null;
   readonly #recent = new Set<string>();
 
   constructor(options: TopicHubOptions) {
     this.#store = options.store;
-    this.#pollMs = options.pollMs ?? HUB_POLL_MS_DEFAULT;
+    this.#chain = new PollChain(options.pollMs ?? HUB_POLL_MS_DEFAULT, async () => {
+      if (this.#subscribers.size === 0) return false;
+      await this.poll();
+      return true;
+    });
   }
 
   /** Subscribers held by this instance. */
@@ -55,16 +60,23 @@ export class TopicHub {
       this.#logCursor ??= heads;
     }
     this.#subscribers.add(subscription);
-    this.#schedule();
+    this.#chain.ensure();
+  }
+
+  /**
+   * Called by a subscriber's request as it starts to wait for events: keeps the hub's log poll
+   * going from that request (an edge runtime stops the timers of a request that has answered).
+   * Returns the function to call when the request stops waiting.
+   */
+  keepAlive(): () => void {
+    return this.#chain.keepAlive();
   }
 
   remove(subscription: Subscription): void {
     this.#subscribers.delete(subscription);
     subscription.close();
-    if (this.#subscribers.size > 0) return;
-    this.#logCursor = null;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
+    // The poll chain ends by itself at its next step; its timer may be another request's.
+    if (this.#subscribers.size === 0) this.#logCursor = null;
   }
 
   /** Told of what this instance stored (a push, a relay, a repair): offers topic messages at once. */
@@ -90,15 +102,6 @@ export class TopicHub {
   /** Stops polling and closes every subscriber. */
   close(): void {
     for (const s of [...this.#subscribers]) this.remove(s);
-  }
-
-  #schedule(): void {
-    if (this.#timer !== null || this.#subscribers.size === 0) return;
-    this.#timer = setTimeout(async () => {
-      this.#timer = null;
-      await this.poll().catch(() => {}); // the store is down: try again next time
-      this.#schedule();
-    }, this.#pollMs);
   }
 
   async #readLog(): Promise<void> {

@@ -74,8 +74,10 @@ export function topicRoutes(hub: TopicHub): (deps: RegionDeps) => Hono {
       });
       const attrs = { ...deps.base, [names.ATTR_TOPIC_SUBJECT]: subscription.subject.pattern };
       deps.telemetry.topicSubscribers.add(1, attrs);
+      const alive = hub.keepAlive(); // while the stream is open, from this request
       return sseResponse(subscription, c.req.raw.signal, {
         onEnd: (why) => {
+          alive();
           release();
           hub.remove(subscription);
           deps.telemetry.topicSubscribers.add(-1, attrs);
@@ -96,9 +98,11 @@ export function topicRoutes(hub: TopicHub): (deps: RegionDeps) => Hono {
       const release = slots.claim(deps.clientAddress(c));
       try {
         const subscription = await subscribe(deps, hub, c);
+        const alive = hub.keepAlive();
         try {
           return c.json(await collect(subscription, limit, wait * 1000, c.req.raw.signal));
         } finally {
+          alive();
           hub.remove(subscription);
         }
       } finally {

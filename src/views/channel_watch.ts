@@ -9,15 +9,11 @@
 import { quarantineOf } from "../guard/quarantine.ts";
 import { EQUIVOCATIONS_CHANNEL } from "../protocol/equivocation.ts";
 import { readLogAfter } from "../store/region_log.ts";
+import { PollChain } from "./poll_chain.ts";
 import type { RegionStore } from "../store/region_store.ts";
 
 /** Pause between reads of the region log while anyone waits, in ms. */
 export const WATCH_POLL_MS_DEFAULT = 50;
-/**
- * Poll periods the poll's timers may show no life (a workerd request that set them has answered)
- * before a waiting request starts them again; also how often each waiting request checks.
- */
-export const WATCH_STALL_POLLS = 10;
 /** Region-log entries read per poll page (of each shard). */
 const WATCH_LOG_PAGE = 512;
 
@@ -39,23 +35,24 @@ interface Waiter {
 
 export class ChannelWatch {
   readonly #store: RegionStore;
-  readonly #pollMs: number;
   readonly #waiters = new Set<Waiter>();
   /** The same waiters by channel, so a notification finds its own without scanning them all. */
   readonly #byChannel = new Map<string, Set<Waiter>>();
   /** The region-log position (per shard) read so far; null while nobody waits. */
   #logCursor: number[] | null = null;
-  #timer: ReturnType<typeof setTimeout> | null = null;
-  /** Which chain of poll timers is the live one (a replaced chain stops at its next step). */
-  #chain = 0;
-  /** When (performance.now()) the live chain last showed life: scheduled, fired, polled. */
-  #beatMs = 0;
-  /** The live chain is reading the log (a slow store is given longer before it counts as dead). */
-  #polling = false;
+  /** Reads the region log every period while anyone waits (poll_chain.ts). */
+  readonly #chain: PollChain;
 
   constructor(store: RegionStore, pollMs = WATCH_POLL_MS_DEFAULT) {
     this.#store = store;
-    this.#pollMs = pollMs;
+    this.#chain = new PollChain(pollMs, async () => {
+      if (this.#waiters.size === 0) {
+        this.#logCursor = null;
+        return false;
+      }
+      await this.poll();
+      return true;
+    });
   }
 
   /** Requests waiting now. */
@@ -89,15 +86,15 @@ export class ChannelWatch {
         return new Promise<boolean>((resolve) => {
           const done = (changed: boolean) => {
             clearTimeout(timer);
-            clearInterval(alive);
+            alive();
             signal?.removeEventListener("abort", aborted);
             this.#leave(waiter);
             resolve(changed);
           };
           const aborted = () => done(false);
           const timer = setTimeout(() => done(false), Math.max(0, waitMs));
-          // Set in this request, so it fires while this request waits, whoever set the poll's.
-          const alive = setInterval(() => this.#schedule(), this.#stallMs);
+          // This request keeps the log poll going while it waits, whoever started it.
+          const alive = this.#chain.keepAlive();
           signal?.addEventListener("abort", aborted, { once: true });
           wake = () => done(true);
         });
@@ -146,7 +143,7 @@ export class ChannelWatch {
       const heads = await this.#store.logHeads();
       this.#logCursor ??= heads;
     }
-    this.#schedule();
+    this.#chain.ensure();
   }
 
   /**
@@ -159,43 +156,6 @@ export class ChannelWatch {
     const same = this.#byChannel.get(waiter.channel);
     if (same?.delete(waiter) && same.size === 0) this.#byChannel.delete(waiter.channel);
     return true;
-  }
-
-  /** How long the poll's timers may show no life before a waiting request starts them again. */
-  get #stallMs(): number {
-    return this.#pollMs * WATCH_STALL_POLLS;
-  }
-
-  /**
-   * Starts the chain of poll timers unless it runs. A chain that showed no life for
-   * WATCH_STALL_POLLS periods is replaced: on workerd a timer belongs to the request that set
-   * it (the one in its callback too) and never fires once that request has answered, so the chain
-   * the first waiting request started would die with it. Waiting requests call this from their
-   * own timers, so the chain goes on in the context of one still waiting.
-   */
-  #schedule(): void {
-    // A poll under way is given WATCH_STALL_POLLS times longer: a slow store is not a dead chain.
-    const stallMs = this.#polling ? this.#stallMs * WATCH_STALL_POLLS : this.#stallMs;
-    if (this.#timer !== null && performance.now() - this.#beatMs < stallMs) return;
-    // A chain replaced is not cleared (its timer may be another request's): it stops by itself.
-    const chain = ++this.#chain;
-    this.#beatMs = performance.now();
-    this.#polling = false;
-    this.#timer = setTimeout(async () => {
-      if (chain !== this.#chain) return;
-      this.#beatMs = performance.now();
-      if (this.#waiters.size === 0) {
-        this.#logCursor = null;
-        this.#timer = null;
-        return;
-      }
-      this.#polling = true;
-      await this.poll().catch(() => {}); // the store is down: try again next time
-      if (chain !== this.#chain) return; // replaced while it polled
-      this.#polling = false;
-      this.#timer = null;
-      this.#schedule();
-    }, this.#pollMs);
   }
 }
 

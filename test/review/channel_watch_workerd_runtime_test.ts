@@ -4,7 +4,7 @@
  * answered, so once that request ended no waiting read of the isolate was woken by another
  * instance's store again (it slept its whole wait). Request A waits 300 ms on a channel and
  * answers; request B then waits on "c" while another instance appends a log entry for "c".
- * Before the fix B slept its 4 s; now it is woken within WATCH_STALL_POLLS poll periods.
+ * Before the fix B slept its 4 s; now it is woken within POLL_STALL_PERIODS poll periods (src/views/poll_chain.ts).
  * (channel_watch_workerd_timer_test.ts simulates the same in Deno.)
  */
 import assert from "node:assert/strict";
