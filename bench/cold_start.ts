@@ -54,7 +54,7 @@ async function untilHealthy(url: string, deadlineMs = 30_000): Promise<number> {
 }
 
 function denoServe(file: string, env: Record<string, string>): Start {
-  return async () => {
+  return () => {
     const port = freePort();
     const child = new Deno.Command(Deno.execPath(), {
       args: ["serve", "-A", "--host", "127.0.0.1", "--port", String(port), file],
@@ -64,7 +64,11 @@ function denoServe(file: string, env: Record<string, string>): Start {
       stderr: "null",
     }).spawn();
     const url = `http://127.0.0.1:${port}/`;
-    return { url, stop: async () => (child.kill("SIGTERM"), void await child.status) };
+    const stop = async () => {
+      child.kill("SIGTERM");
+      await child.status;
+    };
+    return Promise.resolve({ url, stop });
   };
 }
 
