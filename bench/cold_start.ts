@@ -24,16 +24,15 @@ import {
   type EdgeServer,
   serveEdgeRuntime,
   serveWorkerd,
+  spawnDenoServe,
   workerdAvailable,
 } from "../test/support/edge_runtimes.ts";
-import { freePort } from "../test/support/region_process.ts";
 import { startUpstashEnv } from "../test/support/upstash_rest_server.ts";
 import { benchAuthors, signNext, typicalOps } from "./_signed_batches.ts";
 
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 5);
 const DELTAS = Number(Deno.env.get("BENCH_DELTAS") ?? 1_000);
 const CHANNEL = "cold-start";
-const ROOT = new URL("../", import.meta.url);
 
 /** One fresh instance: its URL once it answers health, and how to stop it. */
 type Start = () => Promise<EdgeServer>;
@@ -54,22 +53,7 @@ async function untilHealthy(url: string, deadlineMs = 30_000): Promise<number> {
 }
 
 function denoServe(file: string, env: Record<string, string>): Start {
-  return () => {
-    const port = freePort();
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["serve", "-A", "--host", "127.0.0.1", "--port", String(port), file],
-      cwd: ROOT,
-      env: { ...env, NO_COLOR: "1" },
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const url = `http://127.0.0.1:${port}/`;
-    const stop = async () => {
-      child.kill("SIGTERM");
-      await child.status;
-    };
-    return Promise.resolve({ url, stop });
-  };
+  return () => Promise.resolve(spawnDenoServe(file, env));
 }
 
 /** Fills the channel through one instance (not timed). */

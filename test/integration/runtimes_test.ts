@@ -12,14 +12,13 @@ import {
   edgeRuntimeAvailable,
   serveEdgeRuntime,
   serveWorkerd,
+  spawnDenoServe,
   workerdAvailable,
 } from "../support/edge_runtimes.ts";
 import { runHttpContract } from "../support/http_contract.ts";
 import { redisAvailable } from "../support/redis_server.ts";
-import { freePort } from "../support/region_process.ts";
 import { startUpstashEnv } from "../support/upstash_rest_server.ts";
 
-const ROOT = new URL("../../", import.meta.url);
 /** How long `deno serve` may take to answer its first health check, in ms. */
 const SERVE_START_MS_MAX = 20_000;
 /** The jobs' window on the edge hosts in these tests, in ms (deployments use 50 s). */
@@ -43,28 +42,21 @@ async function denoServe(
   env: Record<string, string>,
   use: (url: string) => Promise<void>,
 ) {
-  const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["serve", "-A", "--host", "127.0.0.1", "--port", String(port), file],
-    cwd: ROOT,
-    env: { ...env, NO_COLOR: "1" },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const url = `http://127.0.0.1:${port}/`;
+  const server = spawnDenoServe(file, env);
   try {
     const deadline = Date.now() + SERVE_START_MS_MAX;
     for (;;) {
-      const ok = await fetch(`${url}v1/health`).then((r) => (r.body?.cancel(), r.ok), () => false);
+      const ok = await fetch(`${server.url}v1/health`).then(
+        (r) => (r.body?.cancel(), r.ok),
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > deadline) throw new Error(`deno serve ${file} did not answer`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    await use(url);
+    await use(server.url);
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
-    await child.stderr.cancel();
+    await server.stop();
   }
 }
 

@@ -8,7 +8,7 @@
  * (channel_watch_workerd_timer_test.ts simulates the same in Deno.)
  */
 import assert from "node:assert/strict";
-import { workerdAvailable } from "../support/edge_runtimes.ts";
+import { withWorkerdModule, workerdAvailable } from "../support/edge_runtimes.ts";
 
 type Waited = { woken: boolean; tookMs: number };
 
@@ -19,39 +19,16 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "mesh-watch-workerd-" });
-    const { Miniflare } = await import("miniflare");
-    try {
-      const out = `${dir}/worker.js`;
-      const entry = new URL("./_channel_watch_worker.ts", import.meta.url).pathname;
-      const built = await new Deno.Command(Deno.execPath(), {
-        args: ["bundle", "--quiet", "--platform=browser", "--format=esm", "-o", out, entry],
-        stdout: "null",
-        stderr: "piped",
-      }).output();
-      assert.ok(built.success, new TextDecoder().decode(built.stderr));
-      const mf = new Miniflare({
-        modules: true,
-        script: await Deno.readTextFile(out),
-        compatibilityDate: "2025-09-01",
-      });
-      try {
-        const a = await (await mf.dispatchFetch("http://w/wait?c=elsewhere&ms=300"))
-          .json() as Waited;
-        assert.equal(a.woken, false);
-        const b = mf.dispatchFetch("http://w/wait?c=c&ms=4000").then((r) =>
-          r.json() as Promise<Waited>
-        );
-        await new Promise((r) => setTimeout(r, 200));
-        await (await mf.dispatchFetch("http://w/write?c=c")).text();
-        const answer = await b;
-        assert.equal(answer.woken, true, `B slept its whole wait (${answer.tookMs} ms)`);
-        assert.ok(answer.tookMs < 2_500, `woken after ${answer.tookMs} ms`);
-      } finally {
-        await mf.dispose();
-      }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    const worker = new URL("./_channel_watch_worker.ts", import.meta.url);
+    await withWorkerdModule(worker, async (fetch) => {
+      const a = await (await fetch("http://w/wait?c=elsewhere&ms=300")).json() as Waited;
+      assert.equal(a.woken, false);
+      const b = fetch("http://w/wait?c=c&ms=4000").then((r) => r.json() as Promise<Waited>);
+      await new Promise((r) => setTimeout(r, 200));
+      await (await fetch("http://w/write?c=c")).text();
+      const answer = await b;
+      assert.equal(answer.woken, true, `B slept its whole wait (${answer.tookMs} ms)`);
+      assert.ok(answer.tookMs < 2_500, `woken after ${answer.tookMs} ms`);
+    });
   },
 });

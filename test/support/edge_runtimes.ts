@@ -10,6 +10,8 @@
  * `MESH_REQUIRE_EDGE_RUNTIME=1` (set by .ci/run) make a missing runtime an error instead.
  */
 
+import { freePort } from "./region_process.ts";
+
 const ROOT = new URL("../../", import.meta.url);
 
 /** How long the probe of a runtime may take, in ms (Miniflare starts a workerd process). */
@@ -148,4 +150,56 @@ export async function serveEdgeRuntime(
   });
   const server = await runServer({ runtime, port: 0, host: "127.0.0.1" });
   return { url: server.url, stop: () => server.close() };
+}
+
+/** Spawns `deno serve` of the module `file` on a free loopback port (not waiting for it). */
+export function spawnDenoServe(file: string, env: Record<string, string>): EdgeServer {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["serve", "-A", "--host", "127.0.0.1", "--port", String(port), file],
+    cwd: ROOT,
+    env: { ...env, NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+/**
+ * Bundles the module worker `entry` (a test's own worker around one class) and serves it on
+ * workerd through Miniflare; `use` gets its `dispatchFetch`. Everything is gone afterwards.
+ */
+export async function withWorkerdModule(
+  entry: URL,
+  use: (fetch: (url: string) => Promise<Response>) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "mesh-workerd-module-" });
+  const { Miniflare } = await import("miniflare");
+  try {
+    const out = `${dir}/worker.js`;
+    const built = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform=browser", "--format=esm", "-o", out, entry.pathname],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!built.success) throw new Error(new TextDecoder().decode(built.stderr));
+    const mf = new Miniflare({
+      modules: true,
+      script: await Deno.readTextFile(out),
+      compatibilityDate: (await wranglerCompatibility()).date,
+    });
+    try {
+      await use(async (url) => await mf.dispatchFetch(url) as unknown as Response);
+    } finally {
+      await mf.dispose();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }

@@ -7,23 +7,10 @@ import { TopicHub } from "../../src/topics/hub.ts";
 import { Subscription } from "../../src/topics/subscription.ts";
 import { TopicCursor } from "../../src/topics/cursor.ts";
 import { parseSubject } from "../../src/topics/subject.ts";
-import type { RegionStore, StoredDelta } from "../../src/store/region_store.ts";
-import { FIRST_DATA_SHARD, LOG_SHARDS } from "../../src/store/region_log.ts";
+import { fakeLogStore } from "../support/fake_log_store.ts";
 
-const log: { shard: number; n: number; channel: string; id: string; origin: "agent" }[] = [];
-const deltas = new Map<string, StoredDelta>();
-const heads = () =>
-  Array.from({ length: LOG_SHARDS }, (_, s) => s === FIRST_DATA_SHARD ? log.length : 0);
-const store = {
-  kind: "memory",
-  logHeads: () => Promise.resolve(heads()),
-  listLog: (shard: number, after: number, limit: number) => {
-    const entries = shard === FIRST_DATA_SHARD ? log.slice(after, after + limit) : [];
-    const cursor = entries.length > 0 ? entries[entries.length - 1].n : after;
-    return Promise.resolve({ entries, cursor, more: entries.length > 0 && cursor < log.length });
-  },
-  getDelta: (_channel: string, id: string) => Promise.resolve(deltas.get(id) ?? null),
-} as unknown as RegionStore;
+const { store, append } = fakeLogStore();
+let written = 0;
 const hub = new TopicHub({ store, pollMs: 50 });
 
 export default {
@@ -31,18 +18,17 @@ export default {
     const url = new URL(request.url);
     if (url.pathname === "/write") {
       const topic = url.searchParams.get("t") ?? "jobs.a";
-      const id = `m${log.length + 1}`;
-      const channel = `_topic:${topic}`;
+      const seq = ++written;
+      const id = `m${seq}`;
       const body = JSON.stringify({
         topic,
         author: "a",
-        seq: log.length + 1,
+        seq,
         ts: Date.now(),
         ttl: 60_000,
         data: id,
       });
-      deltas.set(id, { channel, id, author: "a", seq: log.length + 1, body, sig: "s" });
-      log.push({ shard: FIRST_DATA_SHARD, n: log.length + 1, channel, id, origin: "agent" });
+      append(`_topic:${topic}`, { id, author: "a", seq, body, sig: "s" });
       return new Response("written");
     }
     const subject = parseSubject(url.searchParams.get("s") ?? "jobs.>")!;
