@@ -126,13 +126,18 @@ const loadBefore = load();
 try {
   const file = (target: Target) => `${dir}/${target}.js`;
   for (const target of ["deno", "workerd", "vercel"] as const) await bundle(target, file(target));
-  const deno = denoServe(file("deno"), { MESH_REGION: "cold-1", MESH_DATA: `${dir}/data` });
+  const deno = denoServe(file("deno"), {
+    MESH_REGION: "cold-1",
+    MESH_DATA: `${dir}/data`,
+    MESH_LOG_LEVEL: "warn",
+  });
   await fill(deno);
   results["deno serve (Deno KV)"] = await rounds(deno);
   const upstash = await startUpstashEnv();
   try {
     const env = {
       MESH_REGION: "cold-2",
+      MESH_LOG_LEVEL: "warn",
       UPSTASH_REDIS_REST_URL: upstash.rest.url,
       UPSTASH_REDIS_REST_TOKEN: upstash.rest.token,
     };

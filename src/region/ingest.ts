@@ -153,9 +153,9 @@ export async function ingest(
   for (const delta of evidence) quarantineOf(store).note(delta.author);
   noteStored([...accepted, ...evidence], store, verify, admission);
   // Long-polls on these channels read again; evidence quarantines its author everywhere.
-  const changed = [...accepted, ...evidence].map((d) => d.channel);
-  if (evidence.length > 0) changed.push(EQUIVOCATIONS_CHANNEL);
-  if (changed.length > 0) channelWatchOf(store).notify(changed);
+  const watch = channelWatchOf(store);
+  if (accepted.length + evidence.length > 0) watch.stored([...accepted, ...evidence]);
+  if (evidence.length > 0) watch.notify([EQUIVOCATIONS_CHANNEL]);
   return { results: results as DeltaResult[], accepted, signers, evidence };
 }
 

@@ -14,6 +14,8 @@ import type { RegionStore } from "../store/region_store.ts";
 
 /** Pause between reads of the region log while anyone waits, in ms. */
 export const WATCH_POLL_MS_DEFAULT = 50;
+/** Ids this instance stored and told the watch of, remembered so the log poll skips them. */
+const WATCH_RECENT_IDS_MAX = 8_192;
 /** Region-log entries read per poll page (of each shard). */
 const WATCH_LOG_PAGE = 512;
 
@@ -40,6 +42,8 @@ export class ChannelWatch {
   readonly #byChannel = new Map<string, Set<Waiter>>();
   /** The region-log position (per shard) read so far; null while nobody waits. */
   #logCursor: number[] | null = null;
+  /** Ids told by `stored`, not met in the log yet (a second wake-up for them would be spurious). */
+  readonly #recent = new Set<string>();
   /** Reads the region log every period while anyone waits (poll_chain.ts). */
   readonly #chain: PollChain;
 
@@ -103,7 +107,22 @@ export class ChannelWatch {
     };
   }
 
-  /** Told of the channels this instance just stored deltas in: wakes their waiters. */
+  /**
+   * Told of the deltas this instance just stored (the ingest): wakes the waiters of their
+   * channels now, and the log poll will not wake anyone for them again.
+   */
+  stored(deltas: readonly { readonly id: string; readonly channel: string }[]): void {
+    if (this.#waiters.size === 0) return;
+    for (const { id } of deltas) {
+      this.#recent.add(id);
+      if (this.#recent.size > WATCH_RECENT_IDS_MAX) {
+        this.#recent.delete(this.#recent.values().next().value!);
+      }
+    }
+    this.notify(deltas.map((d) => d.channel));
+  }
+
+  /** Told of the channels deltas were just stored in: wakes their waiters. */
   notify(channels: Iterable<string>): void {
     if (this.#waiters.size === 0) return;
     const changed = new Set(channels);
@@ -128,7 +147,8 @@ export class ChannelWatch {
     if (quarantine.version !== version) this.notify([EQUIVOCATIONS_CHANNEL]);
     while (this.#logCursor !== null) {
       const page = await readLogAfter(this.#store, this.#logCursor, WATCH_LOG_PAGE);
-      this.notify(page.entries.map((e) => e.channel));
+      // What this instance stored itself woke its waiters already.
+      this.notify(page.entries.filter((e) => !this.#recent.delete(e.id)).map((e) => e.channel));
       if (this.#logCursor === null) return; // everyone left meanwhile
       const at = this.#logCursor;
       this.#logCursor = page.position.map((n, shard) => Math.max(n, at[shard]));

@@ -43,6 +43,20 @@ Deno.test("an ingest here wakes the tickets of the channels it stored in, at onc
   });
 });
 
+Deno.test("what this instance stored wakes its waiters once: the log poll does not wake them again for it", async () => {
+  await withStores(1, async ([store]) => {
+    const watch = new ChannelWatch(store, 20);
+    const first = await watch.ticket("c");
+    const agent = testAgent();
+    const delta = agent.sign("c", [{ op: "set", key: "x", value: 1 }]);
+    const [stored] = (await ingest([delta], store, verifyEd25519, T0_MS)).accepted;
+    watch.stored([stored]); // as the ingest of this instance tells channelWatchOf(store)
+    assert.equal(await first.wait(0), true);
+    const next = await watch.ticket("c");
+    assert.equal(await next.wait(300), false, "the poll found only what woke the first already");
+  });
+});
+
 Deno.test("a duplicate wakes nobody; a proof of equivocation wakes every channel", async () => {
   await withStores(1, async ([store]) => {
     const watch = channelWatchOf(store, NO_POLL_MS);
