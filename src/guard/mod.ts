@@ -1,4 +1,5 @@
 /** The public face of src/guard/: what other folders may use. Files starting with _ stay private. */
+export * from "./address_slots.ts";
 export * from "./admission.ts";
 export * from "./certificates.ts";
 export * from "./channel_follower.ts";

@@ -6,10 +6,10 @@
 import type { Context } from "hono";
 import { LONG_POLL_WAIT_S_MAX } from "../protocol/limits.ts";
 import { channelWatchOf } from "../views/channel_watch.ts";
-import { AddressSlots } from "./address_slots.ts";
+import { AddressSlots } from "../guard/address_slots.ts";
 import { integerQuery } from "./query_params.ts";
 import type { RegionDeps } from "./deps.ts";
-import { Problem } from "./problem.ts";
+import { Problem, refuseSlot } from "./problem.ts";
 
 /** Most waiting channel reads one instance holds. */
 export const CHANNEL_WAITERS_MAX = 10_000;
@@ -34,7 +34,7 @@ export function entityTags(header: string | undefined): Set<string> {
 
 /** Waiting reads of one region app: the per-address slots and the instance's cap. */
 export class ChannelWaits {
-  readonly #slots = new AddressSlots(CHANNEL_WAITERS_PER_ADDRESS_MAX, "waiting reads");
+  readonly #slots = new AddressSlots(CHANNEL_WAITERS_PER_ADDRESS_MAX);
   readonly #deps: RegionDeps;
 
   constructor(deps: RegionDeps) {
@@ -59,7 +59,8 @@ export class ChannelWaits {
         "retry-after": "5",
       });
     }
-    const release = this.#slots.claim(this.#deps.clientAddress(c));
+    const release = this.#slots.claim(this.#deps.clientAddress(c)) ??
+      refuseSlot("waiting reads", CHANNEL_WAITERS_PER_ADDRESS_MAX);
     const deadline = performance.now() + waitMs;
     try {
       for (;;) {

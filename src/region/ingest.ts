@@ -4,28 +4,22 @@
  * adds the signature check (async), admission and the store.
  */
 import { decodeBase64Url } from "../protocol/base64url.ts";
-import {
-  type Delta,
-  ID_PATTERN,
-  reject,
-  type RejectReason,
-  signedMessage,
-} from "../protocol/delta.ts";
+import { type Delta, ID_PATTERN, reject, signedMessage } from "../protocol/delta.ts";
 import { parseEnvelope } from "../protocol/envelope.ts";
 import { CERTIFICATES_CHANNEL, certificatesIn } from "../protocol/certificate.ts";
 import { EQUIVOCATIONS_CHANNEL, proofSignatures } from "../protocol/equivocation.ts";
 import { utf8Encode } from "../protocol/utf8.ts";
 import { kindOf, TOPIC_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
-import type { DeltaOrigin, PutOutcome, RegionStore, StoredDelta } from "../store/region_store.ts";
+import type { DeltaOrigin, RegionStore } from "../store/region_store.ts";
 import { type AdmissionPolicy, certificateAdmits, ruleFor } from "../guard/admission.ts";
 import { certificatesOf, operatorSigned } from "../guard/certificates.ts";
 import { quarantineOf } from "../guard/quarantine.ts";
 import type { DeltaResult, VerifyFn } from "../protocol/result.ts";
-import { retryAfterSeconds } from "../guard/rate_limiter.ts";
 import { names, type Telemetry } from "../telemetry/mod.ts";
 import { channelDirectoryOf } from "./channel_directory.ts";
 import { arrivalMarksOf } from "./retained_scan.ts";
 import { channelWatchOf } from "../views/channel_watch.ts";
+import { rateLimited, rejected, resultOf, stored } from "./_ingest_results.ts";
 export type { DeltaResult, VerifyFn };
 
 export interface IngestOutcome {
@@ -125,10 +119,8 @@ export async function ingest(
     return await store.putDeltas(toStore.map(stored), origin);
   };
   const committing = toStore.length > 0 ? stage(names.SPAN_INGEST_COMMIT, commit) : null;
-  // Told once the store write is under way, so what it does (an eager forward's signing and
-  // send) overlaps the write instead of delaying it.
-  // Best effort (the log remains the record of what peers must get): a throw here must neither
-  // replace the store's answer nor leave the write it overlaps un-awaited.
+  // Told once the store write is under way, so an eager forward's signing and sends overlap it;
+  // best effort (the log stays the record): a throw must not replace the store's answer.
   try {
     if (toStore.length > 0) options.onAdmitted?.(toStore);
   } catch { /* the drain sends what a forward did not */ }
@@ -151,11 +143,9 @@ export async function ingest(
     await release(duplicates);
   }
   for (const delta of evidence) quarantineOf(store).note(delta.author);
-  noteStored([...accepted, ...evidence], store, verify, admission);
-  // Long-polls on these channels read again; evidence quarantines its author everywhere.
-  const watch = channelWatchOf(store);
-  if (accepted.length + evidence.length > 0) watch.stored([...accepted, ...evidence]);
-  if (evidence.length > 0) watch.notify([EQUIVOCATIONS_CHANNEL]);
+  const kept = [...accepted, ...evidence];
+  noteStored(kept, store, verify, admission);
+  channelWatchOf(store).stored(kept, evidence.length > 0); // long-polls read again
   return { results: results as DeltaResult[], accepted, signers, evidence };
 }
 
@@ -260,10 +250,6 @@ function firstResult(
     return rejected(id, "bad_signature", "signature does not verify for this author and body");
   }
   return undefined;
-}
-
-function rejected(id: string, reason: RejectReason, detail: string): DeltaResult {
-  return { id, status: "rejected", reason, detail };
 }
 
 /**
@@ -402,17 +388,6 @@ async function verifyDelta(
   return inner.every(Boolean) ? true : "bad_proof";
 }
 
-function rateLimited(id: string, retryAfterMs: number): DeltaResult {
-  return {
-    id,
-    status: "rejected",
-    reason: "rate_limited",
-    detail: `this author is over its rate limit here; retry after ${
-      retryAfterSeconds(retryAfterMs)
-    } s`,
-  };
-}
-
 /**
  * The author a schema-invalid envelope names, with what to verify to know it signed it: only
  * when the body is a JSON object whose `author` is a key and `sig` is 64 bytes. Never throws.
@@ -433,22 +408,4 @@ function claimedSigner(envelope: unknown) {
   if (publicKey === null || signature === null || signature.length !== 64) return null;
   const message = signedMessage(utf8Encode(body), kindOf(json));
   return { author, publicKey, signature, message };
-}
-
-function stored(delta: Delta): StoredDelta {
-  const { id, channel, author, seq, body, sig } = delta;
-  return { id, channel, author, seq, body, sig };
-}
-
-function resultOf(id: string, outcome: PutOutcome): DeltaResult {
-  if (outcome.status === "equivocation") {
-    return {
-      id,
-      status: "rejected",
-      reason: "seq_conflict",
-      detail: "this author already signed another delta with this seq; both are kept as " +
-        `evidence and the author is quarantined in every region: ${outcome.existingId}`,
-    };
-  }
-  return { id, status: outcome.status };
 }

@@ -65,3 +65,14 @@ export class Problem extends Error {
     });
   }
 }
+
+/** The 429 of a client address that holds `max` open `what` here already (AddressSlots). */
+export function refuseSlot(what: string, max: number): never {
+  throw new Problem(
+    "rate-limited",
+    `This address holds ${max} ${what} here already; close one first`,
+    {
+      "retry-after": "5",
+    },
+  );
+}

@@ -14,7 +14,7 @@ import {
 import type { Delta } from "../protocol/delta.ts";
 import { allowOnly } from "../region/app.ts";
 import type { RegionDeps } from "../region/deps.ts";
-import { Problem } from "../region/problem.ts";
+import { Problem, refuseSlot } from "../region/problem.ts";
 import { LONG_POLL_WAIT_S_MAX } from "../protocol/limits.ts";
 import { integerQuery } from "../region/query_params.ts";
 import { readerOfRequest, refuseUnreadable } from "../region/read_guard.ts";
@@ -22,7 +22,7 @@ import { pushHandler } from "../region/push_route.ts";
 import { names } from "../telemetry/mod.ts";
 import { quarantineOf } from "../guard/quarantine.ts";
 import { membersOnly } from "../guard/read_access.ts";
-import { AddressSlots } from "../region/address_slots.ts";
+import { AddressSlots } from "../guard/address_slots.ts";
 import { TopicCursor } from "./cursor.ts";
 import type { TopicHub } from "./hub.ts";
 import { matchingChannels, replay } from "./replay.ts";
@@ -53,7 +53,10 @@ const ROUTES: [string, string][] = [
 export function topicRoutes(hub: TopicHub): (deps: RegionDeps) => Hono {
   return (deps) => {
     const app = new Hono();
-    const slots = new AddressSlots(TOPIC_SUBSCRIBERS_PER_ADDRESS_MAX, "subscriptions");
+    const slots = new AddressSlots(TOPIC_SUBSCRIBERS_PER_ADDRESS_MAX);
+    const claim = (c: Context) =>
+      slots.claim(deps.clientAddress(c)) ??
+        refuseSlot("subscriptions", TOPIC_SUBSCRIBERS_PER_ADDRESS_MAX);
     app.post(
       "/v1/topics/:topic",
       (c, next) => {
@@ -67,7 +70,7 @@ export function topicRoutes(hub: TopicHub): (deps: RegionDeps) => Hono {
       }),
     );
     app.get("/v1/topics/:subject/events", async (c) => {
-      const release = slots.claim(deps.clientAddress(c));
+      const release = claim(c);
       const subscription = await subscribe(deps, hub, c).catch((error) => {
         release();
         throw error;
@@ -95,7 +98,7 @@ export function topicRoutes(hub: TopicHub): (deps: RegionDeps) => Hono {
         LONG_POLL_LIMIT_DEFAULT,
       );
       const wait = integerQuery(c.req.query("wait"), "wait", 0, LONG_POLL_WAIT_S_MAX, 0);
-      const release = slots.claim(deps.clientAddress(c));
+      const release = claim(c);
       try {
         const subscription = await subscribe(deps, hub, c);
         const alive = hub.keepAlive();

@@ -109,10 +109,12 @@ export class ChannelWatch {
 
   /**
    * Told of the deltas this instance just stored (the ingest): wakes the waiters of their
-   * channels now, and the log poll will not wake anyone for them again.
+   * channels now, and the log poll will not wake anyone for them again. With `evidence` (one is
+   * a proven equivocation), every waiter: its author's views change in every channel.
    */
-  stored(deltas: readonly { readonly id: string; readonly channel: string }[]): void {
-    if (this.#waiters.size === 0) return;
+  stored(deltas: readonly { readonly id: string; readonly channel: string }[], evidence = false) {
+    if (this.#waiters.size === 0 || deltas.length === 0) return;
+    if (evidence) this.notify([EQUIVOCATIONS_CHANNEL]);
     for (const { id } of deltas) {
       this.#recent.add(id);
       if (this.#recent.size > WATCH_RECENT_IDS_MAX) {

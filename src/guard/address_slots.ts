@@ -1,33 +1,27 @@
 /**
  * Requests held open per client address on one instance (SSE streams, long-polls), capped: one
- * address cannot hold all of an instance's waiting slots. Past the cap, 429 with `Retry-After`.
+ * address cannot hold all of an instance's waiting slots. The caller answers a refused claim
+ * (429 with `Retry-After` on the region's routes).
  */
-import { addressSubject } from "../guard/client_address.ts";
-import { Problem } from "./problem.ts";
+import { addressSubject } from "./client_address.ts";
 
 export class AddressSlots {
   readonly #held = new Map<string, number>();
   readonly #max: number;
-  /** What a slot is, in the refusal's words ("subscriptions", "waiting reads"). */
-  readonly #what: string;
 
-  constructor(max: number, what: string) {
+  constructor(max: number) {
     this.#max = max;
-    this.#what = what;
   }
 
-  /** Takes a slot for `address`; the function returned gives it back (once). */
-  claim(raw: string): () => void {
+  /**
+   * Takes a slot for `address`: the function that gives it back (once), or null when the
+   * address already holds its most.
+   */
+  claim(raw: string): (() => void) | null {
     // One budget per subject, as every per-address budget: an IPv6 /64, an IPv4-mapped address.
     const address = addressSubject(raw);
     const held = this.#held.get(address) ?? 0;
-    if (held >= this.#max) {
-      throw new Problem(
-        "rate-limited",
-        `This address holds ${held} ${this.#what} here already; close one first`,
-        { "retry-after": "5" },
-      );
-    }
+    if (held >= this.#max) return null;
     this.#held.set(address, held + 1);
     let released = false;
     return () => {
