@@ -32,6 +32,7 @@ import {
 import {
   answerHead,
   checkRegionMessage,
+  refusalProblem,
   REGION_MESSAGE_BYTES_MAX,
   ReplayGuard,
   SIGNATURE_HEADER,
@@ -47,16 +48,6 @@ export const BOOTSTRAP_PAGES_PER_S = 50;
 export const BOOTSTRAP_PAGES_BURST = 100;
 /** Record reads in flight while one page is read. */
 export const BOOTSTRAP_READS_IN_FLIGHT = 256;
-
-const REFUSAL_PROBLEM = {
-  bad_message: "invalid-request",
-  stale_clock: "stale-message",
-  replayed: "stale-message",
-  stale_epoch: "stale-message",
-  unknown_sender: "region-refused",
-  bad_signature: "region-refused",
-  wrong_recipient: "region-refused",
-} as const;
 
 export interface BootstrapServerDeps {
   readonly self: RegionInfo;
@@ -101,7 +92,7 @@ export class BootstrapServer {
       claimNonce: (key, ttlMs) => store.claimNonce(key, ttlMs, this.#d.now()),
     });
     if (!checked.ok) {
-      throw new Problem(REFUSAL_PROBLEM[checked.reason], `${checked.reason}: ${checked.detail}`);
+      throw refusalProblem(checked.reason, checked.detail);
     }
     const request = checked.message;
     if (this.#serving >= BOOTSTRAP_SERVE_CONCURRENT) {

@@ -12,25 +12,15 @@ import { privateChannel } from "../guard/read_access.ts";
 import { type MeshNode, RegionMessageRefused, type SignedAnswer } from "./mesh_node.ts";
 import { allowOnly } from "../region/app.ts";
 import { Problem } from "../region/problem.ts";
-import { REGION_MESSAGE_BYTES_MAX, SIGNATURE_HEADER } from "./region_message.ts";
+import { refusalProblem, REGION_MESSAGE_BYTES_MAX, SIGNATURE_HEADER } from "./region_message.ts";
 import { readBodyBytes, readJsonBody, readTextBody, requireJson } from "../region/read_body.ts";
 import type { RegionIndex } from "./region_index.ts";
 import { SYNC_FETCH_IDS_MAX, SYNC_FRAME_BYTES_MAX } from "./region_index.ts";
 import { continueTrace, TRACEPARENT_HEADER } from "../telemetry/trace_context.ts";
 
-const REFUSAL_STATUS = {
-  bad_message: "invalid-request",
-  stale_clock: "stale-message",
-  replayed: "stale-message",
-  stale_epoch: "stale-message",
-  unknown_sender: "region-refused",
-  bad_signature: "region-refused",
-  wrong_recipient: "region-refused",
-} as const;
-
 function refused(error: unknown): never {
   if (error instanceof RegionMessageRefused) {
-    throw new Problem(REFUSAL_STATUS[error.reason], `${error.reason}: ${error.message}`);
+    throw refusalProblem(error.reason, error.message);
   }
   throw error;
 }

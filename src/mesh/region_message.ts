@@ -21,6 +21,7 @@ import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 import { ID_PATTERN } from "../protocol/delta.ts";
 import { utf8Encode } from "../protocol/utf8.ts";
 import type { RegionInfo, Topology } from "./topology.ts";
+import { Problem } from "../region/problem.ts";
 
 /** Domain tag of region message signatures (distinct from deltas' `mesh.delta.v1:`). */
 export const REGION_SIGNATURE_TAG = "mesh.region.v1:";
@@ -61,6 +62,21 @@ export type MessageRejection =
   | "stale_clock"
   | "replayed"
   | "stale_epoch";
+
+/** The problem+json a refused region message is answered with (403 identity, 409 fencing, 400). */
+export function refusalProblem(reason: MessageRejection, detail: string): Problem {
+  return new Problem(REFUSAL_PROBLEMS[reason], `${reason}: ${detail}`);
+}
+
+const REFUSAL_PROBLEMS = {
+  bad_message: "invalid-request",
+  stale_clock: "stale-message",
+  replayed: "stale-message",
+  stale_epoch: "stale-message",
+  unknown_sender: "region-refused",
+  bad_signature: "region-refused",
+  wrong_recipient: "region-refused",
+} as const satisfies Record<MessageRejection, string>;
 
 export type Checked<T> =
   | { readonly ok: true; readonly message: MessageHead & T }
