@@ -70,15 +70,31 @@ const scheduler = config.MESH_JOBS_TOKEN === undefined
   : region.jobs;
 scheduleRegionJobs(scheduler, region);
 
+/** Longest a shutdown may take before the process exits anyway (a job or request that hangs). */
+const SHUTDOWN_GRACE_MS = 10_000;
+let stage: string | null = null;
+const forced = (why: string) => {
+  log.error(names.EVENT_REGION_STOP_FORCED, {
+    stage: `${why}: ${stage}`,
+    grace_ms: SHUTDOWN_GRACE_MS,
+  });
+  Deno.exit(1);
+};
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
+    if (stage !== null) return forced("a second signal"); // an operator who means it
+    stage = "jobs";
     log.info(names.EVENT_REGION_STOPPED, { signal });
+    setTimeout(() => forced("grace period over"), SHUTDOWN_GRACE_MS);
     await scheduler.stop();
     // Open SSE streams never end on their own: end them, or the shutdown waits for ever.
     region.topics.close();
     region.status.close();
+    stage = "server";
     await server.shutdown();
+    stage = "region";
     await region.close();
+    stage = "exit";
     Deno.exit(0);
   });
 }

@@ -125,6 +125,7 @@ export const ATTR_JOB_SCHEDULER = "mesh.job.scheduler";
 // Log events (src/telemetry/log.ts): one JSON line each
 export const EVENT_REGION_STARTED = "mesh.region.started";
 export const EVENT_REGION_STOPPED = "mesh.region.stopped";
+export const EVENT_REGION_STOP_FORCED = "mesh.region.stop_forced";
 export const EVENT_PEER_UP = "mesh.peer.up";
 export const EVENT_PEER_DOWN = "mesh.peer.down";
 export const EVENT_PARTITION_CHANGED = "mesh.partition.changed";
