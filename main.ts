@@ -8,6 +8,7 @@ import { TimerScheduler } from "./src/mesh/scheduler.ts";
 import { denoEnv, denoHost } from "./src/adapters/deno.ts";
 import { configureLog, log as rootLog } from "./src/telemetry/log.ts";
 import { names } from "./src/telemetry/mod.ts";
+import { channelWatchOf } from "./src/views/channel_watch.ts";
 import { scheduleRegionJobs } from "./workers/region_jobs.ts";
 
 let config;
@@ -73,23 +74,23 @@ scheduleRegionJobs(scheduler, region);
 /** Longest a shutdown may take before the process exits anyway (a job or request that hangs). */
 const SHUTDOWN_GRACE_MS = 10_000;
 let stage: string | null = null;
-const forced = (why: string) => {
-  log.error(names.EVENT_REGION_STOP_FORCED, {
-    stage: `${why}: ${stage}`,
-    grace_ms: SHUTDOWN_GRACE_MS,
-  });
+const forced = () => {
+  log.error(names.EVENT_REGION_STOP_FORCED, { stage, grace_ms: SHUTDOWN_GRACE_MS });
   Deno.exit(1);
 };
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
-    if (stage !== null) return forced("a second signal"); // an operator who means it
+    // Once: `deno task` hands its child the signal the terminal sent the whole group, so the
+    // same Ctrl-C arrives twice; the grace period bounds a shutdown that hangs.
+    if (stage !== null) return;
     stage = "jobs";
     log.info(names.EVENT_REGION_STOPPED, { signal });
-    setTimeout(() => forced("grace period over"), SHUTDOWN_GRACE_MS);
+    setTimeout(forced, SHUTDOWN_GRACE_MS);
     await scheduler.stop();
     // Open SSE streams never end on their own: end them, or the shutdown waits for ever.
     region.topics.close();
     region.status.close();
+    channelWatchOf(region.store).close(); // waiting reads answer now
     stage = "server";
     await server.shutdown();
     stage = "region";

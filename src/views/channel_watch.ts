@@ -33,6 +33,8 @@ export interface Ticket {
 interface Waiter {
   readonly channel: string;
   wake(): void;
+  /** Ends the wait as if it had run out (the instance is shutting down). */
+  end(): void;
 }
 
 export class ChannelWatch {
@@ -59,6 +61,18 @@ export class ChannelWatch {
     });
   }
 
+  /** Set by `close`: no read waits any more. */
+  #closed = false;
+
+  /**
+   * Ends every waiting read as if its wait had run out (each answers what it holds), and every
+   * later one at once: a server shutdown would otherwise wait for them (up to the longest wait).
+   */
+  close(): void {
+    this.#closed = true;
+    for (const waiter of [...this.#waiters]) waiter.end();
+  }
+
   /** Requests waiting now. */
   get size(): number {
     return this.#waiters.size;
@@ -73,7 +87,8 @@ export class ChannelWatch {
     let wake: () => void = () => {
       woken = true;
     };
-    const waiter: Waiter = { channel, wake: () => wake() };
+    let end = () => {};
+    const waiter: Waiter = { channel, wake: () => wake(), end: () => end() };
     this.#waiters.add(waiter);
     let same = this.#byChannel.get(channel);
     if (same === undefined) this.#byChannel.set(channel, same = new Set());
@@ -86,7 +101,9 @@ export class ChannelWatch {
     }
     return {
       wait: (waitMs, signal) => {
-        if (woken || signal?.aborted) return Promise.resolve(this.#leave(waiter) && woken);
+        if (woken || signal?.aborted || this.#closed) {
+          return Promise.resolve(this.#leave(waiter) && woken);
+        }
         return new Promise<boolean>((resolve) => {
           const done = (changed: boolean) => {
             clearTimeout(timer);
@@ -101,6 +118,7 @@ export class ChannelWatch {
           const alive = this.#chain.keepAlive();
           signal?.addEventListener("abort", aborted, { once: true });
           wake = () => done(true);
+          end = () => done(false);
         });
       },
       cancel: () => void this.#leave(waiter),

@@ -145,3 +145,24 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a region process stops at once on SIGTERM while a long-poll waits: the read is answered, exit 0", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mesh-stop-waiting-" });
+  const region = await startRegionProcess({ MESH_DATA: `${dir}/region` });
+  try {
+    const tag = (await fetch(`${region.url}/v1/channels/quiet`)).headers.get("etag")!;
+    const waiting = fetch(`${region.url}/v1/channels/quiet?wait=30`, {
+      headers: { "if-none-match": tag },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Without ending the waiting reads, the server's shutdown waits for them: forced, exit 1.
+    assert.equal(await region.stop("SIGTERM"), 0, "not a forced stop");
+    const answer = await waiting;
+    await answer.body?.cancel();
+    assert.equal(answer.status, 304, "the waiting read was answered with what it held");
+    const lines = logLines(region.output());
+    assert.ok(!lines.some((l) => l.event === names.EVENT_REGION_STOP_FORCED));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

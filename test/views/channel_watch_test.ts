@@ -128,3 +128,14 @@ Deno.test("MeshClient.viewChange waits for a change and gives null when none com
     assert.deepEqual(page.deltas, []);
   });
 });
+
+Deno.test("close() ends every waiting read as if its wait ran out, and every later one at once", async () => {
+  await withStores(1, async ([store]) => {
+    const watch = new ChannelWatch(store, 20);
+    const waiting = (await watch.ticket("c")).wait(30_000);
+    watch.close();
+    assert.equal(await waiting, false);
+    assert.equal(await (await watch.ticket("c")).wait(30_000), false);
+    assert.equal(watch.size, 0);
+  });
+});
