@@ -21,14 +21,16 @@
  * Prints one JSON line per run, then a summary line.
  */
 import { parseArgs } from "node:util";
-import { AgentKey } from "../src/crypto/agent_key.ts";
 import { deltaId } from "../src/protocol/delta.ts";
 import { utf8Encode } from "../src/protocol/utf8.ts";
 import { channelDirectoryOf } from "../src/region/channel_directory.ts";
 import { DenoKvStore } from "../src/store/deno_kv_store.ts";
 import type { StoredDelta } from "../src/store/region_store.ts";
-import { type RegionProcess, startRegionProcess } from "../test/support/region_process.ts";
-import { freePort } from "../test/support/region_process.ts";
+import {
+  pairInOneZone,
+  type RegionProcess,
+  startRegionProcess,
+} from "../test/support/region_process.ts";
 import { benchAuthors, signNext, typicalOps } from "./_signed_batches.ts";
 
 const AUTHORS = 1_000;
@@ -122,28 +124,12 @@ async function status(region: RegionProcess) {
 /** One catch-up run: the fresh region's bootstrap `mode` (auto or off) against the fixture. */
 async function run(name: string, bootstrap: string, fixtureDir: string) {
   const runDir = await Deno.makeTempDir({ dir: values.dir, prefix: `run-${name}-` });
-  const keys = { "eu-1": AgentKey.generate(), "eu-2": AgentKey.generate() };
-  const ports = { "eu-1": freePort(), "eu-2": freePort() };
-  const topology = {
-    v: 1,
-    zones: [{
-      id: "eu",
-      regions: (["eu-1", "eu-2"] as const).map((id) => ({
-        id,
-        url: `http://127.0.0.1:${ports[id]}`,
-        publicKey: keys[id].id,
-      })),
-    }],
-  };
-  await Deno.writeTextFile(`${runDir}/topology.json`, JSON.stringify(topology));
+  const pair = await pairInOneZone(runDir);
   const env = (id: "eu-1" | "eu-2", data: string) => ({
-    MESH_REGION: id,
+    ...pair.env(id),
     MESH_DATA: data,
-    MESH_TOPOLOGY: `${runDir}/topology.json`,
-    MESH_REGION_KEY: JSON.parse(keys[id].toFileText()).secretKey,
     MESH_LOG_LEVEL: "warn",
     MESH_BOOTSTRAP: id === "eu-1" ? "off" : bootstrap,
-    PORT: String(ports[id]),
   });
   const peer = await startRegionProcess(env("eu-1", fixtureDir));
   let fresh: RegionProcess | null = null;

@@ -192,28 +192,11 @@ function step(world: World, r: SimRegion, t: number, leads: boolean, examined: n
     if (peer.behind > 0) world.kick(r.index);
   };
   if (pending === 0) return finish();
-  const target = world.regions[t];
   for (const message of messages) {
-    request(
-      world,
-      r.index,
-      t,
-      "fanout",
-      deltasRequestBytes(world, message.deltas),
-      PEER_REQUEST_TIMEOUT_MS,
-      (reply) =>
-        target.receive(
-          message.deltas,
-          originCode(message.label),
-          r.index,
-          attempt,
-          (outcomes) => reply(deltasAnswerBytes(outcomes.length)),
-        ),
-      (acknowledged) => {
-        if (!acknowledged) ok = false;
-        if (--pending === 0) finish();
-      },
-    );
+    sendMessage(world, r, t, message, attempt, (acknowledged) => {
+      if (!acknowledged) ok = false;
+      if (--pending === 0) finish();
+    });
   }
 }
 

@@ -5,11 +5,14 @@
  * started with `MESH_BOOTSTRAP=eu-1`, ends with the same set — only the copy could have brought it.
  */
 import assert from "node:assert/strict";
-import { AgentKey } from "../../src/crypto/agent_key.ts";
 import { verifyEd25519 } from "../../src/crypto/mod.ts";
 import { ingest } from "../../src/region/ingest.ts";
 import { DenoKvStore } from "../../src/store/deno_kv_store.ts";
-import { freePort, type RegionProcess, startRegionProcess } from "../support/region_process.ts";
+import {
+  pairInOneZone,
+  type RegionProcess,
+  startRegionProcess,
+} from "../support/region_process.ts";
 import { testAgent } from "../support/signing.ts";
 
 const DELTAS = 2_500;
@@ -43,28 +46,12 @@ async function status(region: RegionProcess) {
 Deno.test("a new region process copies its peer's deltas with MESH_BOOTSTRAP and ends with the same set", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mesh-bootstrap-process-" });
   await seedPeer(dir);
-  const keys = { "eu-1": AgentKey.generate(), "eu-2": AgentKey.generate() };
-  const ports = { "eu-1": freePort(), "eu-2": freePort() };
-  const topology = {
-    v: 1,
-    zones: [{
-      id: "eu",
-      regions: (["eu-1", "eu-2"] as const).map((id) => ({
-        id,
-        url: `http://127.0.0.1:${ports[id]}`,
-        publicKey: keys[id].id,
-      })),
-    }],
-  };
-  await Deno.writeTextFile(`${dir}/topology.json`, JSON.stringify(topology));
+  const pair = await pairInOneZone(dir);
   const env = (id: "eu-1" | "eu-2", data: string, bootstrap: string) => ({
-    MESH_REGION: id,
+    ...pair.env(id),
     MESH_DATA: data,
-    MESH_TOPOLOGY: `${dir}/topology.json`,
-    MESH_REGION_KEY: JSON.parse(keys[id].toFileText()).secretKey,
     MESH_ANTI_ENTROPY_MS: "3600000",
     MESH_BOOTSTRAP: bootstrap,
-    PORT: String(ports[id]),
   });
   const peer = await startRegionProcess(env("eu-1", dir, "off"));
   let fresh: RegionProcess | null = null;

@@ -1,4 +1,5 @@
 /** Starts `main.ts` as a real region process on a free loopback port, for integration tests. */
+import { AgentKey } from "../../src/crypto/agent_key.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 /** How long a region process may take to answer its first health check. */
@@ -104,4 +105,34 @@ export async function runDeno(
   }).output();
   const decoder = new TextDecoder();
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/**
+ * Two regions of one zone, eu-1 and eu-2, on free ports with fresh keys, their topology written
+ * to `dir`/topology.json; `env(id)` is what a region process of `id` needs to join it.
+ */
+export async function pairInOneZone(dir: string) {
+  const ids = ["eu-1", "eu-2"] as const;
+  const keys = { "eu-1": AgentKey.generate(), "eu-2": AgentKey.generate() };
+  const ports = { "eu-1": freePort(), "eu-2": freePort() };
+  const topology = {
+    v: 1,
+    zones: [{
+      id: "eu",
+      regions: ids.map((id) => ({
+        id,
+        url: `http://127.0.0.1:${ports[id]}`,
+        publicKey: keys[id].id,
+      })),
+    }],
+  };
+  await Deno.writeTextFile(`${dir}/topology.json`, JSON.stringify(topology));
+  return {
+    env: (id: "eu-1" | "eu-2"): Record<string, string> => ({
+      MESH_REGION: id,
+      MESH_TOPOLOGY: `${dir}/topology.json`,
+      MESH_REGION_KEY: JSON.parse(keys[id].toFileText()).secretKey,
+      PORT: String(ports[id]),
+    }),
+  };
 }
