@@ -25,13 +25,6 @@ import type { RegionInfo } from "./topology.ts";
 export const FORWARDED_IDS_MAX = 4_096;
 /** Eager forwards under way to one peer at most; more deltas wait for its drain. */
 export const FORWARDS_IN_FLIGHT_MAX = 8;
-/**
- * Longest pause of eager forwarding to a healthy, caught-up peer for want of room among the
- * acknowledged ids, in ms: past it, the ids still waiting are ones the drain will never meet (a
- * duplicate here, a commit that failed, an entry whose label turned null) and are forgotten —
- * the drain sends again any it does meet, which the peer answers `duplicate`.
- */
-export const FORWARDED_PAUSE_MS_MAX = 30_000;
 /** Most deltas forwarded eagerly at once; a larger ingest goes by the log alone. */
 export const FORWARD_DELTAS_MAX = FANOUT_BATCH_DELTAS_MAX;
 
@@ -72,7 +65,6 @@ export function forwardEach(
     const label = deps.label(target);
     if (label === null) continue;
     const peer = deps.peer(target);
-    forgetUnmet(peer, nowMs);
     if (deltas.length > FORWARD_DELTAS_MAX || !mayForward(peer, nowMs)) {
       peer.unsent = true;
       continue;
@@ -90,35 +82,13 @@ export function forwardEach(
 
 /**
  * Whether `peer` may be forwarded to now: no drain running, room in flight, nothing behind, no
- * back-off, and room among the acknowledged ids its drain has not reached yet (past half of them,
- * the drain catches up first, so it never has to send again what it forgot).
+ * back-off. (The acknowledged ids the drain has not met are bounded by evicting the oldest, which
+ * the drain then only sends again: nothing waits on them.)
  */
 export function mayForward(peer: PeerState, nowMs: number): boolean {
   return !peer.draining && peer.forwarding < FORWARDS_IN_FLIGHT_MAX && !peer.unsent &&
     peer.acked !== null && peer.behind === 0 && peer.failures === 0 &&
-    nowMs >= peer.nextFanOutMs && peer.forwarded.size <= FORWARDED_IDS_MAX / 2;
-}
-
-/** Per peer, since when (ms) its acknowledged ids have been past half of FORWARDED_IDS_MAX. */
-const fullSince = new WeakMap<PeerState, number>();
-
-/**
- * Forgets `peer`'s acknowledged ids once they have kept it past half of FORWARDED_IDS_MAX for
- * FORWARDED_PAUSE_MS_MAX while it is otherwise idle and caught up: only the drain takes ids out,
- * and only those it meets in the log, so the others would pause eager forwarding for ever.
- */
-function forgetUnmet(peer: PeerState, nowMs: number): void {
-  if (peer.forwarded.size <= FORWARDED_IDS_MAX / 2) {
-    fullSince.delete(peer);
-    return;
-  }
-  const since = fullSince.get(peer);
-  if (since === undefined) return void fullSince.set(peer, nowMs);
-  const idle = !peer.draining && peer.forwarding === 0 && peer.acked !== null &&
-    peer.behind === 0 && peer.failures === 0;
-  if (!idle || nowMs - since < FORWARDED_PAUSE_MS_MAX) return;
-  peer.forwarded.clear();
-  fullSince.delete(peer);
+    nowMs >= peer.nextFanOutMs;
 }
 
 /**

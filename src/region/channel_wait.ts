@@ -9,7 +9,7 @@ import { channelWatchOf } from "../views/channel_watch.ts";
 import { AddressSlots } from "../guard/address_slots.ts";
 import { integerQuery } from "./query_params.ts";
 import type { RegionDeps } from "./deps.ts";
-import { Problem, refuseSlot } from "./problem.ts";
+import { refuseFull, refuseSlot } from "./problem.ts";
 
 /** Most waiting channel reads one instance holds. */
 export const CHANNEL_WAITERS_MAX = 10_000;
@@ -54,11 +54,7 @@ export class ChannelWaits {
   ): Promise<T> {
     if (waitMs === 0) return await read();
     const watch = channelWatchOf(this.#deps.store);
-    if (watch.size >= CHANNEL_WAITERS_MAX) {
-      throw new Problem("rate-limited", "This instance holds its most waiting reads; retry later", {
-        "retry-after": "5",
-      });
-    }
+    if (watch.size >= CHANNEL_WAITERS_MAX) refuseFull("waiting reads");
     const release = this.#slots.claim(this.#deps.clientAddress(c)) ??
       refuseSlot("waiting reads", CHANNEL_WAITERS_PER_ADDRESS_MAX);
     const deadline = performance.now() + waitMs;

@@ -76,3 +76,10 @@ export function refuseSlot(what: string, max: number): never {
     },
   );
 }
+
+/** The 429 of an instance that holds its most open `what` already (every client's together). */
+export function refuseFull(what: string): never {
+  throw new Problem("rate-limited", `This instance holds its most ${what}; retry later`, {
+    "retry-after": "5",
+  });
+}

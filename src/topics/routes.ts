@@ -14,7 +14,7 @@ import {
 import type { Delta } from "../protocol/delta.ts";
 import { allowOnly } from "../region/app.ts";
 import type { RegionDeps } from "../region/deps.ts";
-import { Problem, refuseSlot } from "../region/problem.ts";
+import { Problem, refuseFull, refuseSlot } from "../region/problem.ts";
 import { LONG_POLL_WAIT_S_MAX } from "../protocol/limits.ts";
 import { integerQuery } from "../region/query_params.ts";
 import { readerOfRequest, refuseUnreadable } from "../region/read_guard.ts";
@@ -157,11 +157,7 @@ async function subscribe(deps: RegionDeps, hub: TopicHub, c: Context): Promise<S
   if (subject.literal) refuseUnreadable(c, may, subject.channelPrefix);
   const visible = (topic: string) => may(topic);
   const cursor = cursorOf(c, deps.now());
-  if (hub.size >= TOPIC_SUBSCRIBERS_MAX) {
-    throw new Problem("rate-limited", "This instance holds its most subscribers; retry later", {
-      "retry-after": "5",
-    });
-  }
+  if (hub.size >= TOPIC_SUBSCRIBERS_MAX) refuseFull("subscribers");
   const quarantine = quarantineOf(deps.store);
   const subscription = new Subscription(
     subject,

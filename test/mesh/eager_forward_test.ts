@@ -95,10 +95,17 @@ Deno.test("a failed send in the middle of a pipeline stops forwarding until a dr
   assert.equal(forwardEach([delta("d")], [TARGET], 0, deps).length, 0);
 });
 
-Deno.test("forwarding pauses once half of FORWARDED_IDS_MAX acknowledged ids wait for the drain", () => {
+Deno.test("acknowledged ids stay within FORWARDED_IDS_MAX, the oldest forgotten, and never pause forwarding", async () => {
   const peer = caughtUpPeer();
-  for (let i = 0; i <= FORWARDED_IDS_MAX / 2; i++) peer.forwarded.add(`x${i}`);
-  assert.equal(mayForward(peer, 0), false);
-  peer.forwarded.delete("x0");
+  for (let i = 0; i < FORWARDED_IDS_MAX; i++) peer.forwarded.add(`x${i}`);
   assert.equal(mayForward(peer, 0), true);
+  const deps = {
+    peer: () => peer,
+    label: () => "remote" as const,
+    send: () => Promise.resolve([{ id: "new", status: "accepted" } as DeltaResult]),
+    kick: () => {},
+  };
+  await Promise.all(forwardEach([delta("new")], [TARGET], 0, deps));
+  assert.equal(peer.forwarded.size, FORWARDED_IDS_MAX);
+  assert.ok(peer.forwarded.has("new") && !peer.forwarded.has("x0"), "the oldest went first");
 });

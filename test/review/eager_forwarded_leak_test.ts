@@ -7,9 +7,9 @@
  * 87aafbd also stopped catching the index up before small peer messages, so `forward()`'s
  * `index.has` filter misses more of them), a local commit that failed after the peer stored the
  * delta, an entry whose label turned null before the drain reached it. Before 87aafbd such ids
- * were only evicted, oldest first; now 2,049 of them stop eager forwarding to that peer for the
+ * were only evicted, oldest first; 87aafbd made 2,049 of them stop eager forwarding to that peer for the
  * rest of the node's life, every later delta waiting for the drain (the hop latency eager
- * forwarding exists to save).
+ * forwarding exists to save). Fixed at the root: the pause is gone, ids are evicted as before.
  */
 import assert from "node:assert/strict";
 import { forwardEach, FORWARDED_IDS_MAX } from "../../src/mesh/eager_forward.ts";
