@@ -3,11 +3,12 @@
  * neither expired nor been acknowledged by the owner, in this region's arrival order. The owner's
  * acknowledgements are deltas in the same channel (`add {set: "acked", elem: <id>}`), so they
  * replicate like the messages and a message acknowledged in one region is gone from every other.
- * The scan starts at the mailbox's low-water mark: below it every message has expired or been
- * acknowledged, and every acknowledgement names only messages below it too (`deadPrefix`).
+ * What they acknowledge is read from the mailbox's acknowledgement index (`views/ack_index.ts`),
+ * not from a scan, so a read stops after the messages it lists: its cost does not grow with what
+ * strangers put in the mailbox. The scan starts at the mailbox's low-water mark: below it every
+ * message has expired or been acknowledged.
  */
 import {
-  ACK_SET,
   INBOX_LIMIT_DEFAULT,
   INBOX_LIMIT_MAX,
   inboxChannel,
@@ -19,9 +20,10 @@ import {
   DeadPrefix,
   moveLowWater,
   readLowWater,
-  retainedArrivals,
+  RETAINED_SCAN_PAGE,
 } from "../region/retained_scan.ts";
-import type { ArrivedDelta, RegionStore, StoredDelta } from "../store/region_store.ts";
+import type { ArrivalPage, ArrivedDelta, RegionStore } from "../store/region_store.ts";
+import { ackedKey, ensureAckIndex } from "../views/ack_index.ts";
 
 export { INBOX_LIMIT_DEFAULT, INBOX_LIMIT_MAX };
 
@@ -33,52 +35,53 @@ export interface InboxMessage extends InboxMessageJson {
 
 export interface InboxPage {
   readonly messages: InboxMessage[];
-  /** The arrival number to read after next time (the last message's, or `after`). */
+  /**
+   * The arrival number to read after next time: the last message's, or `after` when none is
+   * listed — or, when the read stopped at INBOX_SCAN_ARRIVALS_MAX, the last arrival it examined.
+   */
   readonly cursor: number;
   readonly more: boolean;
+  /** Arrivals the scan examined (at most INBOX_SCAN_ARRIVALS_MAX and one page). */
+  readonly examined: number;
+  /** Arrivals a sweep of the acknowledgement index read first (0 when it was complete). */
+  readonly swept: number;
 }
 
-/** What a scan keeps of one arrival: never the sealed payload (a page fetches its own). */
-type Scanned =
-  | {
-    readonly kind: "message";
-    readonly id: string;
-    readonly arrival: number;
-    readonly from: string;
-    readonly expires: number;
-  }
-  | { readonly kind: "ack"; readonly arrival: number; readonly ids: readonly string[] }
-  | { readonly kind: "other"; readonly arrival: number };
+/**
+ * Most arrivals one read examines (past the low-water mark and `after`). A read that meets this
+ * many before finding `limit` + 1 listable messages answers what it found, `more`, and a cursor
+ * at the last arrival it examined, so that a run of dead messages (expired, acknowledged, from a
+ * quarantined sender) costs each read a bounded amount and the client pages on over it.
+ */
+export const INBOX_SCAN_ARRIVALS_MAX = 4 * RETAINED_SCAN_PAGE;
 
-function scanned(delta: ArrivedDelta, owner: string): Scanned {
-  const { id, arrival } = delta;
-  let body: MessageBody | DeltaBody;
-  try {
-    body = JSON.parse(delta.body);
-  } catch {
-    return { kind: "other", arrival };
-  }
-  if ("to" in body) {
-    return { kind: "message", id, arrival, from: body.author, expires: body.ts + body.ttl };
-  }
-  if (body.author !== owner) return { kind: "other", arrival };
-  const ids = body.ops.flatMap((op) => op.op === "add" && op.set === ACK_SET ? [op.elem] : []);
-  return { kind: "ack", arrival, ids };
-}
+/** What a read makes of one arrival: a listable message, a dead one, or one left out but alive. */
+type Verdict = "live" | "dead" | "excluded";
 
 /** The message a stored direct message is, as its recipient reads it. */
-function inboxMessage(stored: StoredDelta, arrival: number): InboxMessage {
-  const body = JSON.parse(stored.body) as MessageBody;
+function inboxMessage(stored: ArrivedDelta, body: MessageBody): InboxMessage {
   const { author, seq, ts, ttl, enc, ct } = body;
   const envelope = { body: stored.body, sig: stored.sig };
-  return { id: stored.id, from: author, seq, ts, expires: ts + ttl, enc, ct, arrival, envelope };
+  const { id, arrival } = stored;
+  return { id, from: author, seq, ts, expires: ts + ttl, enc, ct, arrival, envelope };
+}
+
+/** A stored direct message's body, or null for anything else in the mailbox. */
+function messageBody(delta: ArrivedDelta): MessageBody | null {
+  try {
+    const body = JSON.parse(delta.body) as MessageBody | DeltaBody;
+    return "to" in body ? body : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
  * Up to `limit` unexpired, unacknowledged messages of `owner`'s mailbox with arrival above
- * `after`, at `nowMs`, leaving out those of `excluded` authors (quarantined). Scans the whole
- * retained mailbox (acknowledgements may come after the messages they name), keeping only ids,
- * senders and expiries, then reads the page's messages; then moves the low-water mark.
+ * `after`, at `nowMs`, leaving out those of `excluded` authors (quarantined). Acknowledged ids
+ * come from the mailbox's acknowledgement index (`views/ack_index.ts`), made complete first, so
+ * the scan stops at the `limit` + 1st listable message, or after INBOX_SCAN_ARRIVALS_MAX
+ * arrivals; then the low-water mark moves over the dead run the scan read right above it.
  */
 export async function readInbox(
   store: RegionStore,
@@ -89,64 +92,78 @@ export async function readInbox(
   excluded: ReadonlySet<string> = new Set(),
 ): Promise<InboxPage> {
   const channel = inboxChannel(owner);
+  const swept = await ensureAckIndex(store, owner);
   const low = await readLowWater(store, channel);
-  const acked = new Set<string>();
-  const read: Scanned[] = [];
-  for await (const delta of retainedArrivals(store, channel, low.arrival)) {
-    const item = scanned(delta, owner);
-    if (item.kind === "ack") { for (const id of item.ids) acked.add(id); }
-    read.push(item);
+  const from = Math.max(low.arrival, after);
+  const dead = new DeadPrefix(from);
+  const messages: InboxMessage[] = [];
+  let examined = 0, last = from, more = false, spent = false;
+  scan: for await (const page of retainedPages(store, channel, from)) {
+    const verdicts = await judge(store, owner, page.deltas, nowMs, excluded);
+    for (const [i, delta] of page.deltas.entries()) {
+      const { verdict, body } = verdicts[i];
+      if (verdict === "live" && messages.length === limit) {
+        more = true;
+        break scan;
+      }
+      dead.note(delta.arrival, verdict === "dead");
+      if (verdict === "live") messages.push(inboxMessage(delta, body!));
+      last = delta.arrival;
+      examined++;
+    }
+    if (examined >= INBOX_SCAN_ARRIVALS_MAX && page.more) {
+      more = spent = true;
+      break;
+    }
   }
-  const gone = (m: { id: string; expires: number }) => m.expires <= nowMs || acked.has(m.id);
-  const live = read.filter((m): m is Extract<Scanned, { kind: "message" }> =>
-    m.kind === "message" && !gone(m) && !excluded.has(m.from) && m.arrival > after
-  );
-  const page = live.slice(0, limit);
-  const stored = await Promise.all(page.map((m) => store.getDelta(channel, m.id)));
-  const messages = stored.flatMap((d, i) => d === null ? [] : [inboxMessage(d, page[i].arrival)]);
-  await moveLowWater(
-    store,
-    channel,
-    low,
-    await deadPrefix(store, channel, low.arrival, read, gone),
-  );
-  return { messages, cursor: page.at(-1)?.arrival ?? after, more: live.length > limit };
+  // Only a scan that started at the mark knows the run above it.
+  if (from === low.arrival) await moveLowWater(store, channel, low, dead.upTo);
+  const cursor = spent ? last : messages.at(-1)?.arrival ?? after;
+  return { messages, cursor, more, examined, swept };
 }
 
-/**
- * How far the low-water mark may move: over the run of dead arrivals right above it. A message
- * is dead once expired or acknowledged. An acknowledgement is dead only once every message it
- * names arrived before it and is dead — or was stored below the mark — so that however late a
- * message arrives here (its sender's or the owner's clock may lag by days), the acknowledgement
- * that hides it is still read: every region that holds both hides it alike.
- */
-async function deadPrefix(
+/** The pages of `channel`'s arrivals after `from`, lazily. */
+async function* retainedPages(
   store: RegionStore,
   channel: string,
   from: number,
-  read: readonly Scanned[],
-  gone: (m: { id: string; expires: number }) => boolean,
-): Promise<number> {
-  const messages = new Map<string, Extract<Scanned, { kind: "message" }>>();
-  for (const item of read) if (item.kind === "message") messages.set(item.id, item);
-  const dead = new DeadPrefix(from);
-  for (const item of read) {
-    if (item.arrival !== dead.upTo + 1) break;
-    let isDead = item.kind === "other";
-    if (item.kind === "message") isDead = gone(item);
-    if (item.kind === "ack") {
-      isDead = true;
-      for (const id of item.ids) {
-        const message = messages.get(id);
-        const settled = message === undefined
-          ? await store.getDelta(channel, id) !== null // stored, and not above the mark: below it
-          : message.arrival < item.arrival && gone(message);
-        if (!settled) isDead = false;
-        if (!isDead) break;
-      }
-    }
-    if (!isDead) break;
-    dead.note(item.arrival, true);
+): AsyncGenerator<ArrivalPage> {
+  let after = from;
+  for (;;) {
+    const page = await store.listArrivals(channel, after, RETAINED_SCAN_PAGE);
+    yield page;
+    after = page.cursor;
+    if (!page.more) return;
   }
-  return dead.upTo;
+}
+
+/**
+ * What each arrival of a page is to a read at `nowMs`: an owner's delta (acknowledgement) is
+ * dead, its effect being in the index; a message is dead once expired or acknowledged, left out
+ * while its sender is quarantined, else listable. One index read for the page's unexpired ids.
+ */
+async function judge(
+  store: RegionStore,
+  owner: string,
+  page: readonly ArrivedDelta[],
+  nowMs: number,
+  excluded: ReadonlySet<string>,
+): Promise<{ verdict: Verdict; body: MessageBody | null }[]> {
+  const bodies = page.map(messageBody);
+  const open = page.flatMap((d, i) => {
+    const body = bodies[i];
+    return body !== null && body.ts + body.ttl > nowMs ? [d.id] : [];
+  });
+  const acked = new Set<string>();
+  if (open.length > 0) {
+    const values = await store.readIndex(open.map((id) => ackedKey(owner, id)));
+    values.forEach((v, i) => v !== null && acked.add(open[i]));
+  }
+  return page.map((d, i) => {
+    const body = bodies[i];
+    if (body === null || body.ts + body.ttl <= nowMs || acked.has(d.id)) {
+      return { verdict: "dead", body };
+    }
+    return { verdict: excluded.has(body.author) ? "excluded" : "live", body };
+  });
 }

@@ -43,7 +43,7 @@ export function mailboxRoutes(): (deps: RegionDeps) => Hono {
     app.get("/v1/agents/:id/inbox", (c) => {
       const id = agentParam(c);
       return deps.telemetry.inSpan(names.SPAN_INBOX_READ, deps.base, async (span) => {
-        await chargeAddress(deps, c, span); // a read scans the mailbox: it costs like a push
+        await chargeAddress(deps, c, span); // a read scans part of the mailbox: costs like a push
         const nowMs = deps.now();
         await signedByAgent(c, id, span, { ...deps, nowMs, bodyBytesMax: 0 });
         const after = integerQuery(c.req.query("after"), "after", 0, Number.MAX_SAFE_INTEGER, 0);
@@ -56,7 +56,11 @@ export function mailboxRoutes(): (deps: RegionDeps) => Hono {
         );
         const excluded = await quarantineOf(deps.store).authors(nowMs);
         const page = await readInbox(deps.store, id, after, limit, nowMs, excluded);
-        span.setAttribute(names.ATTR_INBOX_MESSAGES, page.messages.length);
+        span.setAttributes({
+          [names.ATTR_INBOX_MESSAGES]: page.messages.length,
+          [names.ATTR_INBOX_EXAMINED]: page.examined,
+          [names.ATTR_INBOX_SWEPT]: page.swept,
+        });
         const messages = page.messages.map(({ arrival: _, ...m }) => m);
         return c.json({ messages, cursor: String(page.cursor), more: page.more });
       });

@@ -19,6 +19,7 @@ import { names, type Telemetry } from "../telemetry/mod.ts";
 import { channelDirectoryOf } from "./channel_directory.ts";
 import { arrivalMarksOf } from "./retained_scan.ts";
 import { channelWatchOf } from "../views/channel_watch.ts";
+import { recordOwnDeltas } from "../views/ack_index.ts";
 import { rateLimited, rejected, resultOf, stored } from "./_ingest_results.ts";
 export type { DeltaResult, VerifyFn };
 
@@ -145,6 +146,7 @@ export async function ingest(
   for (const delta of evidence) quarantineOf(store).note(delta.author);
   const kept = [...accepted, ...evidence];
   noteStored(kept, store, verify, admission);
+  await recordOwnDeltas(store, kept).catch(() => {}); // a mailbox read sweeps what this missed
   channelWatchOf(store).stored(kept, evidence.length > 0); // long-polls read again
   return { results: results as DeltaResult[], accepted, signers, evidence };
 }
