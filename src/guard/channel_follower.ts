@@ -20,6 +20,8 @@ export class StoreFollower {
   readonly #step: FollowStep;
   #cursor = 0;
   #refreshedAtMs: number | null = null;
+  /** The store's mark for the list as of the last `refreshAt` catch-up (null: none yet). */
+  #mark: number | null = null;
   #inflight: Promise<void> | null = null;
 
   constructor(refreshMs: number, step: FollowStep) {
@@ -38,6 +40,17 @@ export class StoreFollower {
     this.#inflight = work;
     await work;
     if (nowMs !== undefined) this.#refreshedAtMs = nowMs;
+  }
+
+  /**
+   * Catches up unless `mark` — the store's mark for this list (one that rises with every item),
+   * read after the caller's call began — is the one a catch-up already covered: then nothing was
+   * stored since, and the store is not read.
+   */
+  async refreshAt(mark: number): Promise<void> {
+    if (mark === this.#mark) return;
+    await this.refresh(); // reads at least everything stored when `mark` was read
+    if (this.#mark === null || mark > this.#mark) this.#mark = mark;
   }
 
   async #catchUp(): Promise<void> {

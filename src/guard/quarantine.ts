@@ -52,6 +52,21 @@ export class Quarantine {
     this.#version++;
   }
 
+  /** The quarantined authors as this instance knows them now, without reading the store. */
+  get known(): ReadonlySet<string> {
+    return this.#authors;
+  }
+
+  /**
+   * Catches up to the store's marks (`RegionStore.changeMarks`, read after the caller's call
+   * began): `proofs`, the arrivals of `_equivocations`, and `equivocations`. Reads only the lists
+   * whose mark moved since the last such catch-up.
+   */
+  async catchUpTo(proofs: number, equivocations: number): Promise<ReadonlySet<string>> {
+    await Promise.all([this.#proofs.refreshAt(proofs), this.#pairs.refreshAt(equivocations)]);
+    return this.#authors;
+  }
+
   /**
    * The quarantined authors, caught up with everything stored before the call; or, given the
    * region clock `nowMs`, the cached set when it was caught up less than `QUARANTINE_REFRESH_MS`

@@ -5,8 +5,8 @@
  */
 import { type CachedChannel, KvChannelCache } from "./_kv_channel_cache.ts";
 import { headKey, idKey, type PlanInput, slotKey } from "./_put_plan.ts";
-import { assertArrivalCounts } from "./_store_args.ts";
-import type { AuthorHead, StoredDelta } from "./region_store.ts";
+import { assertArrivalCounts, assertChangeMarks } from "./_store_args.ts";
+import type { AuthorHead, ChangeMarks, StoredDelta } from "./region_store.ts";
 
 /** Deno KV's limit of keys per getMany. */
 export const KV_GET_MANY_KEYS_MAX = 10;
@@ -68,6 +68,21 @@ export class KvPlanReader {
     assertArrivalCounts(channels);
     const read = await guard(() => this.#getMany<number>(channels.map((c) => this.#key("c", c))));
     return read.map((entry) => Number(entry.value ?? 0));
+  }
+
+  /**
+   * `RegionStore.changeMarks`: the channels' counters and ["qn"] (every equivocation stored since
+   * issue 13 raises it) in one getMany, which reads one snapshot.
+   */
+  async changeMarks(
+    channels: readonly string[],
+    guard: <T>(work: () => Promise<T>) => Promise<T>,
+  ): Promise<ChangeMarks> {
+    assertChangeMarks(channels);
+    const keys = [...channels.map((c) => this.#key("c", c)), this.#key("qn")];
+    const read = await guard(() => this.#kv.getMany<number[]>(keys));
+    const values = read.map((entry) => Number(entry.value ?? 0));
+    return { arrivals: values.slice(0, -1), equivocations: values.at(-1)! };
   }
 
   /** After a failed commit or a store error: what this instance knew may be stale. */

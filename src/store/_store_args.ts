@@ -2,7 +2,12 @@
  * Argument checks shared by every RegionStore for the region log, named cursors and leases. A
  * bad argument is a programmer bug, so these throw (RangeError or TypeError) instead of answering.
  */
-import { ARRIVAL_COUNTS_CHANNELS_MAX, CURSORS_READ_MAX, type DeltaOrigin } from "./region_store.ts";
+import {
+  ARRIVAL_COUNTS_CHANNELS_MAX,
+  CHANGE_MARKS_CHANNELS_MAX,
+  CURSORS_READ_MAX,
+  type DeltaOrigin,
+} from "./region_store.ts";
 
 /** Most region-log entries one `listLog` page returns, whatever `limit` asks for. */
 export const LOG_PAGE_ENTRIES_MAX = 1_000;
@@ -10,13 +15,16 @@ export const LOG_PAGE_ENTRIES_MAX = 1_000;
 export const STORE_NAME_CHARS_MAX = 256;
 
 /** Checks the argument of `arrivalCounts`: an array of at most ARRIVAL_COUNTS_CHANNELS_MAX strings. */
-export function assertArrivalCounts(channels: readonly string[]): void {
+export function assertArrivalCounts(
+  channels: readonly string[],
+  most = ARRIVAL_COUNTS_CHANNELS_MAX,
+): void {
   if (!Array.isArray(channels) || !channels.every((c) => typeof c === "string")) {
     throw new TypeError("Cannot count arrivals as 'channels' must be an array of strings");
   }
-  if (channels.length > ARRIVAL_COUNTS_CHANNELS_MAX) {
+  if (channels.length > most) {
     throw new RangeError(
-      `Cannot count arrivals of ${channels.length} channels in one call: at most ${ARRIVAL_COUNTS_CHANNELS_MAX}`,
+      `Cannot count arrivals of ${channels.length} channels in one call: at most ${most}`,
     );
   }
 }
@@ -89,4 +97,9 @@ export function assertOrigin(origin: DeltaOrigin): void {
   if (!Object.hasOwn(ORIGINS, origin)) {
     throw new TypeError(`Cannot store deltas as their origin is unknown: ${String(origin)}`);
   }
+}
+
+/** Checks the argument of `changeMarks`: an array of at most CHANGE_MARKS_CHANNELS_MAX strings. */
+export function assertChangeMarks(channels: readonly string[]): void {
+  assertArrivalCounts(channels, CHANGE_MARKS_CHANNELS_MAX);
 }

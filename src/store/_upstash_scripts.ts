@@ -107,6 +107,17 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. string.format('%.0f', after),
 `;
 
 /**
+ * Reads change marks in one step. KEYS: the channels' arrival lists, then the equivocation
+ * counter. Returns {arrivals of each channel..., the counter}.
+ */
+export const MARKS_SCRIPT = `
+local out = {}
+for i = 1, #KEYS - 1 do out[i] = redis.call('LLEN', KEYS[i]) end
+out[#KEYS] = tonumber(redis.call('GET', KEYS[#KEYS]) or '0')
+return out
+`;
+
+/**
  * Reads a page of arrivals. KEYS: records, arrivals. ARGV: after, limit, page byte budget.
  * Returns {total arrivals, id, record, id, record, ...}; at least one record when any is due.
  */

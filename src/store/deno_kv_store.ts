@@ -164,6 +164,7 @@ export class DenoKvStore implements RegionStore {
   }
 
   arrivalCounts = (c: readonly string[]) => this.#reader.arrivalCounts(c, (w) => this.#guard(w));
+  changeMarks = (c: readonly string[]) => this.#reader.changeMarks(c, (w) => this.#guard(w));
 
   /**
    * The stored head, with `contiguous` carried over any run of stored seqs right above it: a

@@ -22,6 +22,7 @@ import { idKey, planPut, slotKey } from "./_put_plan.ts";
 import { assertTokenRequests, type BucketState, bucketTtlMs, drawTokens } from "./_token_bucket.ts";
 import {
   assertArrivalCounts,
+  assertChangeMarks,
   assertCursorAdvance,
   assertCursorNames,
   assertLeaseRequest,
@@ -34,6 +35,7 @@ import {
   type ArrivalPage,
   type ArrivedDelta,
   type AuthorHead,
+  type ChangeMarks,
   type DeltaOrigin,
   type Equivocation,
   type EquivocationPage,
@@ -171,6 +173,14 @@ export class MemoryStore implements RegionStore {
     assertArrivalCounts(channels);
     this.#check();
     return channels.map((c) => this.#arrivals.get(c)?.length ?? 0);
+  }
+
+  // deno-lint-ignore require-await
+  async changeMarks(channels: readonly string[]): Promise<ChangeMarks> {
+    assertChangeMarks(channels);
+    this.#check();
+    const arrivals = channels.map((c) => this.#arrivals.get(c)?.length ?? 0);
+    return { arrivals, equivocations: this.#equivocations.at(-1)?.n ?? 0 };
   }
 
   // deno-lint-ignore require-await

@@ -207,6 +207,19 @@ export const TOKEN_REQUESTS_MAX = 1_024;
 export const CURSORS_READ_MAX = 256;
 /** Most channels one `arrivalCounts` call may ask about (a page of `GET /v1/channels`). */
 export const ARRIVAL_COUNTS_CHANNELS_MAX = 1_000;
+/** Most channels one `changeMarks` call may ask about (one store read). */
+export const CHANGE_MARKS_CHANNELS_MAX = 8;
+
+/** What {@linkcode RegionStore.changeMarks} read, at one instant of the store. */
+export interface ChangeMarks {
+  /** Per channel asked about, in order, its last arrival number (as `arrivalCounts`). */
+  readonly arrivals: readonly number[];
+  /**
+   * A mark that rises whenever an equivocation is stored (the last one's number, or on a Deno KV
+   * store written before issue 13, the counter of those stored since); equal marks: none between.
+   */
+  readonly equivocations: number;
+}
 
 export interface RegionStore {
   /** Short name for logs and telemetry, e.g. `"denokv"`. */
@@ -243,6 +256,14 @@ export interface RegionStore {
    * {@linkcode ARRIVAL_COUNTS_CHANNELS_MAX} channels.
    */
   arrivalCounts(channels: readonly string[]): Promise<number[]>;
+  /**
+   * In one round trip, at one instant of the store: each channel's last arrival and the
+   * equivocations' mark. A delta at or below its channel's mark that is the second half of an
+   * equivocation was stored with it (one atomic write), so a reader caught up with the
+   * equivocations as of that mark knows its author. Lets a reader skip the list reads of what has
+   * not moved. At most {@linkcode CHANGE_MARKS_CHANNELS_MAX} channels.
+   */
+  changeMarks(channels: readonly string[]): Promise<ChangeMarks>;
   /** The author's head in the channel, or null when nothing of theirs is stored there. */
   getHead(channel: string, author: string): Promise<AuthorHead | null>;
   /** Up to `limit` entries of log shard `shard` with `n` greater than `after`, in order. */

@@ -60,6 +60,7 @@ import {
 } from "./_upstash_options.ts";
 import {
   assertArrivalCounts,
+  assertChangeMarks,
   assertCursorAdvance,
   assertCursorNames,
   assertLeaseRequest,
@@ -79,6 +80,7 @@ import {
   LEASE_SCRIPT,
   LIST_SCRIPT,
   LOG_SCRIPT,
+  MARKS_SCRIPT,
   RELEASE_SCRIPT,
   TOKEN_SCRIPT,
 } from "./_upstash_scripts.ts";
@@ -98,6 +100,7 @@ import {
   type ArrivalPage,
   type ArrivedDelta,
   type AuthorHead,
+  type ChangeMarks,
   type DeltaOrigin,
   type EquivocationPage,
   type IndexKey,
@@ -220,6 +223,18 @@ export class UpstashStore implements RegionStore {
       if (r.error) throw new StoreUnavailableError(`Upstash rejected LLEN: ${r.error}`);
       return Number(r.result);
     });
+  }
+
+  /** The channels' arrival list lengths and the equivocation counter, in one script (one step). */
+  async changeMarks(channels: readonly string[]): Promise<ChangeMarks> {
+    assertChangeMarks(channels);
+    const keys = [
+      ...channels.map((channel) => `${this.#channelKey(channel)}:a`),
+      this.#regionKey("equivocations:n"),
+    ];
+    const marks = (await this.#run.script("read change marks", MARKS_SCRIPT, keys, []) as unknown[])
+      .map(Number);
+    return { arrivals: marks.slice(0, -1), equivocations: marks.at(-1)! };
   }
 
   /** The author's head, repaired and stored again when an older version left it short. */

@@ -130,24 +130,33 @@ export class ChannelViews {
     let source: ViewSource = "cache";
     let rebuilt = false;
     let caughtUp = 0;
-    if (cached !== undefined && await this.#excludeQuarantined(channel, cached)) {
-      cached = undefined;
-      rebuilt = true;
-    }
+    // One store read says how far the channel goes and whether the quarantine moved; the
+    // quarantine is caught up to it first, so every author proved to equivocate by a delta at or
+    // below `mark` is known before that delta is folded (both were stored in one write).
+    const mark = await this.#marks(channel);
     for (;;) {
       if (cached === undefined) ({ cached, source } = await this.#open(channel));
-      const taken = await this.#foldArrivals(channel, cached);
-      caughtUp += taken;
-      // The quarantine may have grown while the pages were read, by an equivocation another
-      // instance stored: one whose second half is among the deltas just read is in the store's
-      // list by now (written in the same atomic write), so read the quarantine again.
-      if (taken === 0 && !this.#quarantineGrew(channel, cached)) break;
-      if (!(await this.#excludeQuarantined(channel, cached))) break;
-      cached = undefined; // an author folded in is quarantined now: build the fold again
+      else if (this.#excludeKnown(channel, cached)) {
+        cached = undefined; // an author folded in is quarantined now: build the fold again
+        rebuilt = true;
+        continue;
+      }
+      caughtUp += await this.#foldArrivals(channel, cached, mark);
+      // This instance may have noted an equivocation meanwhile (in memory, no store read).
+      if (!this.#excludeKnown(channel, cached)) break;
+      cached = undefined;
       rebuilt = true;
     }
     this.#remember(channel, cached);
     return { read: { state: cached.view.state, caughtUp, source, rebuilt }, cached };
+  }
+
+  /** The channel's last arrival, with the quarantine caught up to the same instant. */
+  async #marks(channel: string): Promise<number> {
+    if (channel === EQUIVOCATIONS_CHANNEL) return (await this.#store.arrivalCounts([channel]))[0];
+    const marks = await this.#store.changeMarks([channel, EQUIVOCATIONS_CHANNEL]);
+    await quarantineOf(this.#store).catchUpTo(marks.arrivals[1], marks.equivocations);
+    return marks.arrivals[0];
   }
 
   /**
@@ -176,19 +185,21 @@ export class ChannelViews {
     return { cached: { view, cursor: 0, quarantineVersion: version }, source: "store" };
   }
 
-  /** Folds in the arrivals after the cursor; returns how many there were. */
-  async #foldArrivals(channel: string, cached: Cached): Promise<number> {
+  /** Folds in the arrivals after the cursor up to `mark`; returns how many there were. */
+  async #foldArrivals(channel: string, cached: Cached, mark: number): Promise<number> {
     let taken = 0;
-    for (;;) {
-      const page = await this.#store.listArrivals(channel, cached.cursor, VIEW_CATCHUP_PAGE_DELTAS);
+    while (cached.cursor < mark) {
+      const limit = Math.min(VIEW_CATCHUP_PAGE_DELTAS, mark - cached.cursor);
+      const page = await this.#store.listArrivals(channel, cached.cursor, limit);
       for (const record of page.deltas) {
         if (cached.view.excludes(record.author)) cached.view.skip(record.author);
         else cached.view.apply(folded(record));
       }
       taken += page.deltas.length;
+      if (page.deltas.length === 0) break; // never expected (one write sets both): do not spin
       cached.cursor = page.cursor;
-      if (!page.more) return taken;
     }
+    return taken;
   }
 
   async #quarantine(channel: string): Promise<{ authors: ReadonlySet<string>; version: number }> {
@@ -199,17 +210,13 @@ export class ChannelViews {
     return { authors, version: quarantine.version }; // read with `authors`, before any await
   }
 
-  /** Catches the quarantine up and excludes its authors; true when the fold is now stale. */
-  async #excludeQuarantined(channel: string, cached: Cached): Promise<boolean> {
-    const { authors, version } = await this.#quarantine(channel);
-    if (version === cached.quarantineVersion) return false;
-    cached.quarantineVersion = version;
-    return cached.view.exclude(authors);
-  }
-
-  #quarantineGrew(channel: string, cached: Cached): boolean {
-    return channel !== EQUIVOCATIONS_CHANNEL &&
-      quarantineOf(this.#store).version !== cached.quarantineVersion;
+  /** Excludes the quarantine as this instance knows it now; true when the fold is now stale. */
+  #excludeKnown(channel: string, cached: Cached): boolean {
+    if (channel === EQUIVOCATIONS_CHANNEL) return false;
+    const quarantine = quarantineOf(this.#store);
+    if (quarantine.version === cached.quarantineVersion) return false;
+    cached.quarantineVersion = quarantine.version;
+    return cached.view.exclude(quarantine.known);
   }
 
   #count(outcome: string): void {

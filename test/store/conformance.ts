@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { DELTA_BODY_BYTES_MAX } from "../../src/protocol/limits.ts";
 import {
   ARRIVAL_COUNTS_CHANNELS_MAX,
+  CHANGE_MARKS_CHANNELS_MAX,
   type Lease,
   type RegionStore,
   type StoredDelta,
@@ -107,6 +108,30 @@ export function runStoreConformance(
     ]);
     await assert.rejects(
       () => store.arrivalCounts(Array.from({ length: ARRIVAL_COUNTS_CHANNELS_MAX + 1 }, () => "c")),
+      RangeError,
+    );
+  });
+
+  test("changeMarks() reads arrivals as arrivalCounts does, and a mark that rises with each equivocation", async ({ store }) => {
+    assert.deepEqual(await store.changeMarks([]), { arrivals: [], equivocations: 0 });
+    await store.putDeltas([storedDelta("c1", A, 1), storedDelta("c2", A, 1)]);
+    const before = await store.changeMarks(["c1", "nothing", "c2"]);
+    assert.deepEqual(before.arrivals, [1, 0, 1]);
+    await store.putDeltas([storedDelta("c1", A, 2), storedDelta("c1", B, 1)]);
+    const plain = await store.changeMarks(["c1"]);
+    assert.deepEqual(plain, { arrivals: [3], equivocations: before.equivocations });
+    await store.putDeltas([storedDelta("c2", A, 1, "second body")]);
+    const first = await store.changeMarks(["c2", "c1"]);
+    assert.deepEqual(first.arrivals, [2, 3]);
+    assert.ok(first.equivocations > before.equivocations);
+    await store.putDeltas([storedDelta("c1", B, 1, "second body")]);
+    const second = await store.changeMarks(["c1"]);
+    assert.ok(second.equivocations > first.equivocations);
+    // A reader caught up to a mark knows every equivocation stored at or below the channels'.
+    const listed = await store.listEquivocations(0, 10);
+    assert.equal(listed.entries.length, 2);
+    await assert.rejects(
+      () => store.changeMarks(Array.from({ length: CHANGE_MARKS_CHANNELS_MAX + 1 }, () => "c")),
       RangeError,
     );
   });
