@@ -155,6 +155,20 @@ export function limitWithin(flags: Flags, max: number): number | undefined {
   return n;
 }
 
+/**
+ * The agent key at `path` when there is a file there (to sign a read that members-only data may
+ * need), else none.
+ */
+export async function keyIfAny(path: string, doing: string): Promise<AgentKey | undefined> {
+  try {
+    await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  return await loadKey(path, doing);
+}
+
 export async function loadKey(path: string, doing: string): Promise<AgentKey> {
   try {
     return await AgentKey.load(path);

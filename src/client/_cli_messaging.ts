@@ -18,7 +18,7 @@ import {
 import type { DeltaResult } from "../protocol/result.ts";
 import type { AgentKey } from "../crypto/agent_key.ts";
 import { Agent } from "./agent.ts";
-import { CliError, type Flags, limitWithin, loadKey, rejection } from "./_cli_common.ts";
+import { CliError, type Flags, keyIfAny, limitWithin, loadKey, rejection } from "./_cli_common.ts";
 import { jsonOrWord, UsageError } from "./_cli_ops.ts";
 import { x25519PublicFromEd25519 } from "../crypto/x25519.ts";
 import { decodeBase64Url } from "../protocol/base64url.ts";
@@ -204,7 +204,7 @@ export async function subscribe(flags: Flags): Promise<number> {
   const subscription = client.subscribe(subject, {
     cursor,
     since: flags.since,
-    key: await keyIfAny(flags.key),
+    key: await keyIfAny(flags.key, "sign the subscription"),
     onReconnect: (why, delayMs) =>
       console.error(`connection lost (${reason(why)}); resuming in ${delayMs} ms`),
   });
@@ -230,17 +230,6 @@ export async function subscribe(flags: Flags): Promise<number> {
   Deno.removeSignalListener("SIGINT", onInterrupt);
   if (cursor !== undefined) console.error(`cursor ${cursor}: resume with --cursor ${cursor}`);
   return 0;
-}
-
-/** The agent key at `path` when there is a file there (to sign subscriptions), else none. */
-async function keyIfAny(path: string): Promise<AgentKey | undefined> {
-  try {
-    await Deno.stat(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-  return await loadKey(path, "sign the subscription");
 }
 
 function reason(why: unknown): string {

@@ -3,6 +3,7 @@
  * B ...`, `vote <proposal-id> <option>`, `proposal <id>` and `proposals [--state S]`. Proposals
  * and ballots are deltas: their seqs come from the key's seq-state file, like `push`.
  */
+import type { AgentKey } from "../crypto/agent_key.ts";
 import { ID_PATTERN } from "../protocol/delta.ts";
 import {
   type Eligibility,
@@ -12,7 +13,7 @@ import {
   type Weights,
 } from "../protocol/proposal.ts";
 import { CHANNEL_PATTERN } from "../protocol/limits.ts";
-import { CliError, type Flags, limitWithin } from "./_cli_common.ts";
+import { CliError, type Flags, keyIfAny, limitWithin } from "./_cli_common.ts";
 import { resumeSigned, signAndSend } from "./_cli_messaging.ts";
 import { UsageError } from "./_cli_ops.ts";
 import { MeshClient, MeshHttpError } from "./mesh_client.ts";
@@ -93,7 +94,7 @@ export function vote(flags: Flags): Promise<number> {
   if (extra.length > 0) throw new UsageError("vote takes one proposal id and one option");
   checkId(id);
   return signAndSend(flags, "vote", route, async (agent, client) => {
-    const proposal = await fetchProposal(client, id, flags.url);
+    const proposal = await fetchProposal(client, id, flags.url, 0, agent.key);
     if (!proposal.options.includes(option)) {
       throw new UsageError(
         `${JSON.stringify(option)} is not an option of this proposal: choose one of ` +
@@ -121,7 +122,8 @@ export async function proposal(flags: Flags): Promise<number> {
     throw new UsageError(`--votes must be 0 to 1000, got ${flags.votes}`);
   }
   const client = new MeshClient(flags.url);
-  const answer = await fetchProposal(client, id, flags.url, flags.votes ?? 20);
+  const key = await keyIfAny(flags.key, "sign the read");
+  const answer = await fetchProposal(client, id, flags.url, flags.votes ?? 20, key);
   console.log(JSON.stringify(answer, null, 2));
   const t = answer.tally;
   const figures = t.options.map((o) => `${o.option} ${o.weight}`).join(", ");
@@ -144,6 +146,7 @@ export async function proposals(flags: Flags): Promise<number> {
     state: state as typeof states[number],
     limit: limitWithin(flags, 100),
     cursor: flags.cursor,
+    key: await keyIfAny(flags.key, "sign the read"),
   });
   for (const p of page.proposals) {
     const outcome = p.outcome === null ? "" : ` → ${p.outcome}`;
@@ -163,14 +166,21 @@ async function fetchProposal(
   id: string,
   url: string,
   votesLimit = 0,
+  key?: AgentKey,
 ): Promise<ProposalAnswer> {
   let answer: ProposalAnswer;
   try {
-    answer = await client.proposal(id, { votesLimit });
+    answer = await client.proposal(id, { votesLimit, key });
   } catch (error) {
     if (error instanceof MeshHttpError && error.status === 404) {
       throw new CliError(
         `The region at ${url} holds no proposal ${id}: check the id, or wait until it arrives.`,
+      );
+    }
+    if (error instanceof MeshHttpError && (error.status === 401 || error.status === 403)) {
+      throw new CliError(
+        `Proposal ${id} is weighted by activity in a members-only channel: the region serves it ` +
+          "only to that channel's members (docs/protocol.md §24.5). Use --key with a member's key.",
       );
     }
     throw error;

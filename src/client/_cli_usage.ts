@@ -294,14 +294,17 @@ ${OPTIONS}`,
 Prints the proposal as the region tallies it, as JSON: its state (open, closing, decided or
 void), the outcome once decided, the weight per option, the weight needed, and the first N
 ballots by voter id (default 20, at most 1000). Checks the proposal's signature first; stderr
-sums it up.
+sums it up. When there is an agent key (--key), the request is signed with it: a proposal
+weighted by activity in a members-only channel is served only to that channel's members.
 
 ${OPTIONS}`,
 
   proposals: `Usage: deno task agent proposals [--state S] [--limit N] [--cursor C] [options]
 
 Lists the proposals the region holds, one line each: id, state (and outcome), when voting
-closes, title. Newest deadline first.
+closes, title. Newest deadline first. When there is an agent key (--key), the request is signed
+with it, so proposals weighted by activity in the members-only channels it belongs to are listed
+too (others never see them).
 
   --state S    open, closing, decided, void or all (default all)
   --limit N    proposals per page, 1 to 100 (default 20)

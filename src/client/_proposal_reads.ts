@@ -1,9 +1,13 @@
 /**
  * Reading proposals from a region (docs/protocol.md §24.5, §24.6): the answers' types and the
- * two readers `MeshClient.proposal/proposals` call. Signing is in `proposal_client.ts`.
+ * two readers `MeshClient.proposal/proposals` call. Signing proposals and ballots is in
+ * `proposal_client.ts`; a read is signed (with `key`) where a proposal is weighted by activity in a
+ * members-only channel: only its members are served it (§24.5).
  */
+import type { AgentKey } from "../crypto/agent_key.ts";
 import type { Eligibility, Proposal, ProposalValue, Weights } from "../protocol/proposal.ts";
 import type { Envelope, RegionHttp } from "./_http.ts";
+import { signRequest } from "./request_signer.ts";
 
 export type { Eligibility, ProposalValue, Weights };
 
@@ -74,12 +78,23 @@ export interface ProposalListQuery {
   readonly state?: ProposalState | "all";
   readonly limit?: number;
   readonly cursor?: string;
+  /**
+   * Signs the request with this agent's key (RFC 9421): the list then includes the proposals
+   * weighted by activity in the members-only channels the agent is a member of.
+   */
+  readonly key?: AgentKey;
 }
 
 /** A tally read with a page of ballots: at most `votesLimit` (0 … 1000) after `votesAfter`. */
 export interface ProposalQuery {
   readonly votesLimit?: number;
   readonly votesAfter?: string;
+  /**
+   * Signs the request with this agent's key (RFC 9421): needed for a proposal weighted by
+   * activity in a members-only channel, which only its members are served (401 unsigned, 403 for
+   * another agent).
+   */
+  readonly key?: AgentKey;
 }
 
 export function readProposal(
@@ -91,7 +106,7 @@ export function readProposal(
   if (query.votesLimit !== undefined) params.set("votes_limit", String(query.votesLimit));
   if (query.votesAfter !== undefined) params.set("votes_after", query.votesAfter);
   const qs = params.size === 0 ? "" : `?${params}`;
-  return http.json("proposal", `/v1/proposals/${encodeURIComponent(id)}${qs}`);
+  return signedJson(http, "proposal", `/v1/proposals/${encodeURIComponent(id)}${qs}`, query.key);
 }
 
 export function listProposals(
@@ -103,5 +118,16 @@ export function listProposals(
   if (query.limit !== undefined) params.set("limit", String(query.limit));
   if (query.cursor !== undefined) params.set("cursor", query.cursor);
   const qs = params.size === 0 ? "" : `?${params}`;
-  return http.json("proposals", `/v1/proposals${qs}`);
+  return signedJson(http, "proposals", `/v1/proposals${qs}`, query.key);
+}
+
+/** `GET path` as JSON, signed by `key` when there is one. */
+async function signedJson<T>(
+  http: RegionHttp,
+  name: string,
+  path: string,
+  key: AgentKey | undefined,
+): Promise<T> {
+  if (key === undefined) return await http.json(name, path);
+  return await http.json(name, await signRequest(key, new Request(http.url + path)));
 }

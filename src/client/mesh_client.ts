@@ -303,13 +303,17 @@ export class MeshClient {
   /**
    * Proposal `id` as this region tallies it (§24.5): state, outcome once decided, counted
    * weights, and a page of ballots (`votesLimit`, default 100, after voter `votesAfter`).
-   * Check its signed envelope with `verifyProposalAnswer`.
+   * Check its signed envelope with `verifyProposalAnswer`. With `query.key` the request is
+   * signed: a proposal weighted by activity in a members-only channel answers only its members.
    */
   proposal(id: string, query: ProposalQuery = {}): Promise<ProposalAnswer> {
     return readProposal(this.#http, id, query);
   }
 
-  /** One page of the proposals this region holds, by state (§24.6); read on with `cursor`. */
+  /**
+   * One page of the proposals this region holds, by state (§24.6); read on with `cursor`. With
+   * `query.key` the request is signed, and also lists the proposals private to its channels.
+   */
   proposals(query: ProposalListQuery = {}): Promise<ProposalList> {
     return listProposals(this.#http, query);
   }

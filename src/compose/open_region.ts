@@ -190,6 +190,7 @@ export async function openRegion(config: RegionConfig, host: RegionHost): Promis
       store,
       region: config.MESH_REGION,
       key: mesh.key,
+      admission,
       // Through the region's own publish route: admission, fan-out and topic delivery as any push.
       publish: async (envelope) => {
         const answer = await app.request(`/v1/topics/${ANNOUNCE_TOPIC}`, {

@@ -9,7 +9,8 @@
  * bodies with one seq (which would be an equivocation by the region key), and a store that lost
  * its seq starts again from the region clock, above what the key signed before; a mark in the store
  * index keeps a proposal from being announced twice by the instances of a region (a race may
- * still announce twice: same content, two seqs, harmless).
+ * still announce twice: same content, two seqs, harmless). A proposal whose tally is private to
+ * a members-only channel (`tally_access.ts`) is not announced: the topic is read by anyone.
  */
 import type { AgentKey } from "../crypto/agent_key.ts";
 import { encodeBase64Url } from "../protocol/base64url.ts";
@@ -17,7 +18,9 @@ import { signedMessage } from "../protocol/delta.ts";
 import { TOPIC_TTL_MS_MAX, topicChannel } from "../protocol/message_kinds.ts";
 import { utf8Encode } from "../protocol/utf8.ts";
 import type { RegionStore } from "../store/region_store.ts";
+import type { AdmissionPolicy } from "../guard/admission.ts";
 import type { ProposalBook } from "./book.ts";
+import { tallyPrivateTo } from "./tally_access.ts";
 
 /** The topic proposals and outcomes are announced on. */
 export const ANNOUNCE_TOPIC = "mesh.proposals";
@@ -40,6 +43,11 @@ export interface AnnouncerOptions {
   /** Stores a signed envelope as an agent push would (ingest, then fan-out and topic delivery). */
   readonly publish: (envelope: { body: string; sig: string }) => Promise<string>;
   readonly now?: () => number;
+  /**
+   * The mesh's admission policy: proposals weighted by activity in a members-only channel are
+   * not announced. Default: none (every channel public).
+   */
+  readonly admission?: AdmissionPolicy;
 }
 
 export class ProposalAnnouncer {
@@ -56,7 +64,8 @@ export class ProposalAnnouncer {
     const { book, store } = this.#o;
     const now = this.#now();
     const decided = (await book.list()).filter(({ proposal, state }) =>
-      state === "decided" && now - (proposal.deadline + proposal.grace) <= ANNOUNCE_WINDOW_MS
+      state === "decided" && now - (proposal.deadline + proposal.grace) <= ANNOUNCE_WINDOW_MS &&
+      tallyPrivateTo(proposal, this.#o.admission) === null
     ).slice(0, ANNOUNCE_PER_TICK_MAX * 4);
     if (decided.length === 0) return 0;
     const marks = await store.readIndex(decided.map(({ proposal }) => markKey(proposal.id)));

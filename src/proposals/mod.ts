@@ -4,3 +4,4 @@ export * from "./book.ts";
 export * from "./electorate.ts";
 export * from "./routes.ts";
 export * from "./tally.ts";
+export * from "./tally_access.ts";

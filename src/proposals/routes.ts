@@ -2,7 +2,9 @@
  * The proposals' read routes (docs/protocol.md §24): `GET /v1/proposals` lists the proposals a
  * region holds, by state; `GET /v1/proposals/{id}` answers one with its tally, its outcome once
  * decided, and a page of its ballots. Proposals and ballots are written as ordinary deltas
- * (`POST /v1/deltas`); these routes only read. A Hono app mounted by the composition root.
+ * (`POST /v1/deltas`); these routes only read. A proposal weighted by activity in a members-only
+ * channel is served only to that channel's members, proven by a signed request, and listed only
+ * to them (`tally_access.ts`). A Hono app mounted by the composition root.
  */
 import { type Context, Hono } from "hono";
 import { ID_PATTERN } from "../protocol/delta.ts";
@@ -10,9 +12,11 @@ import { type Proposal, PROPOSALS_CHANNEL, votesChannel } from "../protocol/prop
 import { allowOnly } from "../region/app.ts";
 import type { RegionDeps } from "../region/deps.ts";
 import { Problem } from "../region/problem.ts";
+import { readerOfRequest, requireReader } from "../region/read_guard.ts";
 import { names } from "../telemetry/mod.ts";
 import type { ProposalBook, ProposalReport } from "./book.ts";
 import type { ProposalState } from "./tally.ts";
+import { mayReadTally, tallyPrivateTo } from "./tally_access.ts";
 
 /** Ballots one answer lists by default, and at most. */
 export const VOTES_LIMIT_DEFAULT = 100;
@@ -31,7 +35,14 @@ export function proposalRoutes(book: ProposalBook): (deps: RegionDeps) => Hono {
       const query = listQuery(c);
       return deps.telemetry.inSpan(names.SPAN_PROPOSAL_LIST, attrs, async () => {
         const all = await book.list();
-        const wanted = all.filter((p) => query.state === "all" || p.state === query.state);
+        // Proposals whose tally the reader may not read are left out, as private channels are.
+        const may = all.some(({ proposal }) => tallyPrivateTo(proposal, deps.admission) !== null)
+          ? await readerOfRequest(c, deps)
+          : () => true;
+        const wanted = all.filter((p) =>
+          (query.state === "all" || p.state === query.state) &&
+          mayReadTally(p.proposal, deps.admission, may)
+        );
         // The cursor is a position in the order (deadline descending, then id), not an entry:
         // the page goes on after it even when its proposal has since left the state asked for.
         const after = query.after;
@@ -63,6 +74,10 @@ export function proposalRoutes(book: ProposalBook): (deps: RegionDeps) => Hono {
       }
       const page = votesQuery(c);
       return deps.telemetry.inSpan(names.SPAN_PROPOSAL_READ, attrs, async (span) => {
+        const proposal = await book.proposal(id);
+        if (proposal === null) throw new Problem("not-found", `No proposal ${id} in this region`);
+        const privateTo = tallyPrivateTo(proposal, deps.admission);
+        if (privateTo !== null) await requireReader(c, deps, privateTo); // 401 / 403
         const started = performance.now();
         const report = await book.report(id, page);
         if (report === null) throw new Problem("not-found", `No proposal ${id} in this region`);
