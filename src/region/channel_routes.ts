@@ -33,7 +33,7 @@ export function channelRoutes(deps: RegionDeps): Hono {
     await requireReader(c, deps, channel);
     const waitMs = waitParam(c);
     const known = entityTags(c.req.header("if-none-match"));
-    const read = () => readView(deps, channel);
+    const read = (woken: boolean) => readView(deps, channel, woken);
     // `*` matches every view: nothing could end the wait early, so it is answered at once.
     const view = await waits.read(
       c,
@@ -117,15 +117,15 @@ async function mailboxHeadReader(
   return channel;
 }
 
-/** One read of a channel's view: its text, and the entity tag that names it. */
-function readView(deps: RegionDeps, channel: string): Promise<{ text: string; etag: string }> {
+/** One read of a channel's view (`woken`: see `ChannelViews.readWoken`), and its entity tag. */
+function readView(deps: RegionDeps, channel: string, woken: boolean) {
   const { telemetry, base, views } = deps;
   return telemetry.inSpan(
     names.SPAN_VIEW_READ,
     { ...base, [names.ATTR_CHANNEL]: channel },
     async (span) => {
       const started = performance.now();
-      const { state, caughtUp, source } = await views.read(channel);
+      const { state, caughtUp, source } = await views.read(channel, woken);
       const text = state.viewText();
       telemetry.viewReadDuration.record((performance.now() - started) / 1000, base);
       span.setAttributes({

@@ -43,26 +43,27 @@ export class ChannelWaits {
 
   /**
    * Reads with `read` until `unchanged` says no (the client lacks what it returned), `waitMs` has
-   * passed, or the client went away; returns the last read. Without a wait, reads once.
+   * passed, or the client went away; returns the last read. Without a wait, reads once. `read`
+   * is told whether a wake-up called it (the first read of a request never is).
    */
   async read<T>(
     c: Context,
     channel: string,
     waitMs: number,
-    read: () => Promise<T>,
+    read: (woken: boolean) => Promise<T>,
     unchanged: (value: T) => boolean,
   ): Promise<T> {
-    if (waitMs === 0) return await read();
+    if (waitMs === 0) return await read(false);
     const watch = channelWatchOf(this.#deps.store);
     if (watch.size >= CHANNEL_WAITERS_MAX) refuseFull("waiting reads");
     const release = this.#slots.claim(this.#deps.clientAddress(c)) ??
       refuseSlot("waiting reads", CHANNEL_WAITERS_PER_ADDRESS_MAX);
     const deadline = performance.now() + waitMs;
     try {
-      for (;;) {
+      for (let woken = false;; woken = true) {
         // The ticket first: whatever is stored while the read runs wakes it.
         const ticket = await watch.ticket(channel);
-        const value = await read().catch((error) => {
+        const value = await read(woken).catch((error) => {
           ticket.cancel();
           throw error;
         });

@@ -147,7 +147,10 @@ export async function ingest(
   const kept = [...accepted, ...evidence];
   noteStored(kept, store, verify, admission);
   await recordOwnDeltas(store, kept).catch(() => {}); // a mailbox read sweeps what this missed
-  channelWatchOf(store).stored(kept, evidence.length > 0); // long-polls read again
+  const arrived = outcomes.flatMap((o, k) =>
+    o.status === "accepted" ? [{ ...stored(toStore[k]), arrival: o.arrival }] : []
+  );
+  channelWatchOf(store).stored(kept, evidence.length > 0, arrived); // long-polls read again
   return { results: results as DeltaResult[], accepted, signers, evidence };
 }
 

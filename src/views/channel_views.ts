@@ -21,6 +21,7 @@ import type { RegionStore, StoredDelta } from "../store/region_store.ts";
 import { quarantineOf } from "../guard/quarantine.ts";
 import { names, type Telemetry } from "../telemetry/mod.ts";
 import { checkpointText, readCheckpoint } from "./view_checkpoint.ts";
+import { channelWatchOf } from "./channel_watch.ts";
 
 /** Channels kept folded in memory per instance. */
 export const VIEW_CACHE_CHANNELS_MAX = 256;
@@ -40,8 +41,8 @@ interface Cached {
   quarantineVersion: number;
 }
 
-/** Where a read found the fold it caught up. */
-export type ViewSource = "cache" | "checkpoint" | "store";
+/** Where a read found the fold it caught up (`memory`: deltas just stored here, see `readWoken`). */
+export type ViewSource = "cache" | "checkpoint" | "store" | "memory";
 
 export interface ViewRead {
   /** The state the view renders: without the deltas of quarantined authors. */
@@ -90,9 +91,51 @@ export class ChannelViews {
     return total;
   }
 
-  /** The channel's state, caught up with everything stored before the call. */
-  read(channel: string): Promise<ViewRead> {
+  /**
+   * The channel's state, caught up with everything stored before the call; or, for a read woken
+   * by deltas this instance stored (`woken`), see `readWoken`.
+   */
+  read(channel: string, woken = false): Promise<ViewRead> {
+    if (woken) return this.readWoken(channel);
     return this.#exclusive(channel, async () => (await this.#catchUp(channel)).read);
+  }
+
+  /**
+   * A read woken by deltas this instance stored (`ChannelWatch.arrived`): when the cached fold
+   * ends right before them, they are folded in from memory and the store is not read. The state
+   * is then a fold of the channel's arrivals up to them — what woke the read, though not
+   * necessarily everything stored before the call. Otherwise as `read`.
+   */
+  readWoken(channel: string): Promise<ViewRead> {
+    return this.#exclusive(channel, async () => {
+      const cached = this.#cache.get(channel);
+      const taken = cached === undefined ? 0 : this.#foldArrived(channel, cached);
+      if (taken === 0) return (await this.#catchUp(channel)).read;
+      this.#remember(channel, cached!);
+      return { state: cached!.view.state, caughtUp: taken, source: "memory", rebuilt: false };
+    });
+  }
+
+  /** Folds in what the watch kept of `channel` right after the cursor; how many it folded. */
+  #foldArrived(channel: string, cached: Cached): number {
+    if (this.#excludeKnown(channel, cached)) {
+      this.#cache.delete(channel); // stale: the store read builds it again
+      return 0;
+    }
+    const kept = channelWatchOf(this.#store).arrived(channel);
+    const byArrival = new Map(kept.map((delta) => [delta.arrival, delta]));
+    let taken = 0;
+    for (
+      let next = byArrival.get(cached.cursor + 1);
+      next;
+      next = byArrival.get(cached.cursor + 1)
+    ) {
+      if (cached.view.excludes(next.author)) cached.view.skip(next.author);
+      else cached.view.apply(folded(next));
+      cached.cursor = next.arrival;
+      taken++;
+    }
+    return taken;
   }
 
   /**

@@ -10,7 +10,7 @@ import { quarantineOf } from "../guard/quarantine.ts";
 import { EQUIVOCATIONS_CHANNEL } from "../protocol/equivocation.ts";
 import { readLogAfter } from "../store/region_log.ts";
 import { PollChain } from "./poll_chain.ts";
-import type { RegionStore } from "../store/region_store.ts";
+import type { ArrivedDelta, RegionStore } from "../store/region_store.ts";
 
 /** Pause between reads of the region log while anyone waits, in ms. */
 export const WATCH_POLL_MS_DEFAULT = 50;
@@ -18,6 +18,10 @@ export const WATCH_POLL_MS_DEFAULT = 50;
 const WATCH_RECENT_IDS_MAX = 8_192;
 /** Region-log entries read per poll page (of each shard). */
 const WATCH_LOG_PAGE = 512;
+/** Deltas stored here kept per watched channel for the reads they wake (`arrived`). */
+export const WATCH_ARRIVED_PER_CHANNEL_MAX = 32;
+/** Body bytes kept for woken reads over all channels; past it, the oldest channels go. */
+export const WATCH_ARRIVED_BYTES_MAX = 1 << 20;
 
 /** One registration: resolves `woken` at the first change of its channel after it was made. */
 export interface Ticket {
@@ -48,12 +52,17 @@ export class ChannelWatch {
   readonly #recent = new Set<string>();
   /** Reads the region log every period while anyone waits (poll_chain.ts). */
   readonly #chain: PollChain;
+  /** Deltas `stored` told of in channels someone waited on, by channel, for `arrived`. */
+  readonly #arrived = new Map<string, ArrivedDelta[]>();
+  #arrivedBytes = 0;
 
   constructor(store: RegionStore, pollMs = WATCH_POLL_MS_DEFAULT) {
     this.#store = store;
     this.#chain = new PollChain(pollMs, async () => {
       if (this.#waiters.size === 0) {
         this.#logCursor = null;
+        this.#arrived.clear();
+        this.#arrivedBytes = 0;
         return false;
       }
       await this.poll();
@@ -128,10 +137,16 @@ export class ChannelWatch {
   /**
    * Told of the deltas this instance just stored (the ingest): wakes the waiters of their
    * channels now, and the log poll will not wake anyone for them again. With `evidence` (one is
-   * a proven equivocation), every waiter: its author's views change in every channel.
+   * a proven equivocation), every waiter: its author's views change in every channel. `arrived`
+   * (those accepted, with their arrival numbers) are kept for the reads they wake.
    */
-  stored(deltas: readonly { readonly id: string; readonly channel: string }[], evidence = false) {
+  stored(
+    deltas: readonly { readonly id: string; readonly channel: string }[],
+    evidence = false,
+    arrived: readonly ArrivedDelta[] = [],
+  ) {
     if (this.#waiters.size === 0 || deltas.length === 0) return;
+    this.#keep(arrived);
     if (evidence) this.notify([EQUIVOCATIONS_CHANNEL]);
     for (const { id } of deltas) {
       this.#recent.add(id);
@@ -140,6 +155,33 @@ export class ChannelWatch {
       }
     }
     this.notify(deltas.map((d) => d.channel));
+  }
+
+  /**
+   * Deltas this instance stored in `channel` while someone waited on it (at most
+   * `WATCH_ARRIVED_PER_CHANNEL_MAX`, kept until nobody waits), with their arrival numbers, so a
+   * read they woke can fold them in without reading them back (`ChannelViews.readWoken`).
+   */
+  arrived(channel: string): readonly ArrivedDelta[] {
+    return this.#arrived.get(channel) ?? [];
+  }
+
+  #keep(arrived: readonly ArrivedDelta[]): void {
+    for (const delta of arrived) {
+      if (!this.#byChannel.has(delta.channel)) continue;
+      let list = this.#arrived.get(delta.channel);
+      if (list === undefined) this.#arrived.set(delta.channel, list = []);
+      list.push(delta);
+      this.#arrivedBytes += delta.body.length;
+      if (list.length > WATCH_ARRIVED_PER_CHANNEL_MAX) {
+        this.#arrivedBytes -= list.shift()!.body.length;
+      }
+    }
+    for (const [channel, list] of this.#arrived) {
+      if (this.#arrivedBytes <= WATCH_ARRIVED_BYTES_MAX) break;
+      this.#arrived.delete(channel);
+      for (const delta of list) this.#arrivedBytes -= delta.body.length;
+    }
   }
 
   /** Told of the channels deltas were just stored in: wakes their waiters. */
