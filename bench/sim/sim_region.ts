@@ -21,7 +21,7 @@ import {
 } from "../../src/mesh/partition.ts";
 import type { RegionInfo } from "../../src/mesh/topology.ts";
 import type { DeltaOrigin } from "../../src/store/region_store.ts";
-import { IdTrie } from "../../src/sync/id_trie.ts";
+import { IdTrie, uint32Payloads } from "../../src/sync/id_trie.ts";
 import type { SimRegionInfo } from "./scenario.ts";
 import type { World } from "./world.ts";
 
@@ -57,7 +57,7 @@ export type Outcome = "accepted" | "duplicate" | "quarantined" | "rejected";
 
 export class SimRegion {
   readonly info: RegionInfo;
-  readonly trie = new IdTrie<number>();
+  readonly trie = new IdTrie<number>(uint32Payloads);
   /** Per delta: rounds its copy here took; 0 when not held. */
   readonly depth: Uint8Array;
   /** The region log: delta and origin code per entry. */

@@ -11,7 +11,7 @@ import type { AdmissionPolicy } from "../guard/admission.ts";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 import type { Delta } from "../protocol/delta.ts";
 import type { DeltaOrigin, RegionStore, StoredDelta } from "../store/region_store.ts";
-import { logStart, logTotal, readLogAfter } from "../store/region_log.ts";
+import { logStart, logTotal } from "../store/region_log.ts";
 import { IdAccumulator } from "../protocol/fingerprint.ts";
 import { IdTrie } from "../sync/id_trie.ts";
 import {
@@ -39,7 +39,11 @@ export const SYNC_CHANNEL_TRIES_MAX = 64;
 export const SYNC_CHANNEL_TRIE_IDS_MIN = 256;
 /** Most ids (or 16-byte id prefixes) one `POST /v1/sync/fetch` may ask for. */
 export const SYNC_FETCH_IDS_MAX = 256;
-/** Log entries read per page (of each shard) while catching the index up. */
+/**
+ * Log entries read per page while catching the index up. One page of one shard is in memory at a
+ * time (shards are read one after another), so a catch-up over millions of entries allocates a
+ * page's worth of entries at once and little else (issue 14).
+ */
 export const INDEX_CATCHUP_PAGE = 1_000;
 /** Longest wait for one reconciliation round trip, in ms. */
 export const SYNC_REQUEST_TIMEOUT_MS = 5_000;
@@ -148,15 +152,23 @@ export class RegionIndex {
     return this.#catching;
   }
 
+  /**
+   * Reads each shard up to the head it had when the call began, a page at a time, folding every
+   * page into the trie before the next is read: everything committed before the call is folded in.
+   */
   async #readLog(): Promise<void> {
-    for (;;) {
-      const read = await readLogAfter(this.#store, this.#cursor, INDEX_CATCHUP_PAGE);
-      for (const entry of read.entries) {
-        const id = decodeBase64Url(entry.id)!;
-        if (this.#trie.add(id, entry.channel)) this.#ids.add(id);
+    const heads = await this.#store.logHeads();
+    for (const [shard, head] of heads.entries()) {
+      while (this.#cursor[shard] < head) {
+        const page = await this.#store.listLog(shard, this.#cursor[shard], INDEX_CATCHUP_PAGE);
+        for (const entry of page.entries) {
+          const id = decodeBase64Url(entry.id)!;
+          if (this.#trie.add(id, entry.channel)) this.#ids.add(id);
+        }
+        const moved = page.cursor > this.#cursor[shard];
+        this.#cursor[shard] = Math.max(this.#cursor[shard], page.cursor);
+        if (!page.more || !moved) break;
       }
-      this.#cursor = read.position;
-      if (!read.more) return;
     }
   }
 

@@ -18,20 +18,31 @@ export const TRIE_LEAF_IDS_MAX = 256;
 const LIMBS = ID_BYTES / 4;
 /** 32-bit words of an id's check (`idCheck`). */
 export const CHECK_WORDS = 2;
-const LEAF_IDS_INITIAL = 4;
+/**
+ * Bytes one id takes in a leaf: the id, then its payload code (a 32-bit little-endian integer:
+ * `IdTrie` turns payloads into codes, so a leaf holds no object per id).
+ */
+export const RECORD_BYTES = ID_BYTES + 4;
+/** Ids a new leaf has room for; a full leaf grows by a quarter (at least this many ids). */
+const LEAF_IDS_INITIAL = 8;
 /** Scratch limbs of the id being added or summed (the trie is single-threaded). */
 const LIMBS_SCRATCH = new Uint32Array(LIMBS);
 
 /** A path of nibbles (each 0..15, high nibble of a byte first), at most `ID_NIBBLES` long. */
 export type NibblePath = ArrayLike<number>;
 
-/** Called on each id in order: the packed id array, the id's offset in it, its payload. */
-export type Visit<T> = (ids: Uint8Array, offset: number, value: T) => void;
+/**
+ * Called on each id in order: the packed array holding it, the id's offset there (its 32 bytes
+ * are `ids[offset..offset + 32)`; the next id is not necessarily right after), its payload code.
+ */
+export type Visit = (ids: Uint8Array, offset: number, code: number) => void;
 
-/** Ids under one prefix, sorted, packed 32 bytes apiece, with their payloads. */
-export class Leaf<T> {
-  ids = new Uint8Array(LEAF_IDS_INITIAL * ID_BYTES);
-  readonly values: T[] = [];
+/**
+ * Ids under one prefix, sorted, packed `RECORD_BYTES` apiece (the id and its payload code) in
+ * one byte array with at most a quarter of it spare: ~36–45 bytes an id, no object per id.
+ */
+export class Leaf {
+  ids = new Uint8Array(LEAF_IDS_INITIAL * RECORD_BYTES);
   length = 0;
   /** XOR of the ids' checks, kept with `sum` (null at the top leaves). */
   readonly check: Uint32Array | null;
@@ -45,7 +56,7 @@ export class Leaf<T> {
     let lo = 0, hi = this.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      const c = compareFrom(this.ids, mid * ID_BYTES, id, 2);
+      const c = compareFrom(this.ids, mid * RECORD_BYTES, id, 2);
       if (c === 0) return mid;
       if (c < 0) lo = mid + 1;
       else hi = mid;
@@ -53,16 +64,27 @@ export class Leaf<T> {
     return -lo - 1;
   }
 
+  /** The payload code of the id at index `i`. */
+  code(i: number): number {
+    const at = i * RECORD_BYTES + ID_BYTES, ids = this.ids;
+    return (ids[at] | (ids[at + 1] << 8) | (ids[at + 2] << 16) | (ids[at + 3] << 24)) >>> 0;
+  }
+
   /** Inserts at `at` (from `search`): O(length ≤ TRIE_LEAF_IDS_MAX + 1) bytes moved. */
-  insert(at: number, id: Uint8Array, value: T): void {
-    if ((this.length + 1) * ID_BYTES > this.ids.length) {
-      const grown = new Uint8Array(this.ids.length * 2);
-      grown.set(this.ids);
+  insert(at: number, id: Uint8Array, code: number): void {
+    if ((this.length + 1) * RECORD_BYTES > this.ids.length) {
+      const room = this.length + Math.max(LEAF_IDS_INITIAL, this.length >> 2);
+      const grown = new Uint8Array(room * RECORD_BYTES);
+      grown.set(this.ids.subarray(0, this.length * RECORD_BYTES));
       this.ids = grown;
     }
-    this.ids.copyWithin((at + 1) * ID_BYTES, at * ID_BYTES, this.length * ID_BYTES);
-    this.ids.set(id, at * ID_BYTES);
-    this.values.splice(at, 0, value);
+    const offset = at * RECORD_BYTES, ids = this.ids;
+    ids.copyWithin(offset + RECORD_BYTES, offset, this.length * RECORD_BYTES);
+    ids.set(id, offset);
+    ids[offset + ID_BYTES] = code & 255;
+    ids[offset + ID_BYTES + 1] = (code >>> 8) & 255;
+    ids[offset + ID_BYTES + 2] = (code >>> 16) & 255;
+    ids[offset + ID_BYTES + 3] = code >>> 24;
     this.length++;
     if (this.sum !== null) addId(this.sum, id, 0);
     if (this.check !== null) xorCheck(this.check, id, 0);
@@ -76,14 +98,14 @@ export class Leaf<T> {
   /** The sum of the ids at `[lo, hi)`. */
   sumOf(lo: number, hi: number): Uint32Array {
     const sum = new Uint32Array(LIMBS);
-    for (let i = lo; i < hi; i++) addId(sum, this.ids, i * ID_BYTES);
+    for (let i = lo; i < hi; i++) addId(sum, this.ids, i * RECORD_BYTES);
     return sum;
   }
 
   /** The XOR of the checks of the ids at `[lo, hi)`. */
   checkOf(lo: number, hi: number): Uint32Array {
     const check = new Uint32Array(CHECK_WORDS);
-    for (let i = lo; i < hi; i++) xorCheck(check, this.ids, i * ID_BYTES);
+    for (let i = lo; i < hi; i++) xorCheck(check, this.ids, i * RECORD_BYTES);
     return check;
   }
 
@@ -91,7 +113,7 @@ export class Leaf<T> {
     let lo = 0, hi = this.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      const c = comparePath(this.ids, mid * ID_BYTES, prefix, from);
+      const c = comparePath(this.ids, mid * RECORD_BYTES, prefix, from);
       if (c < 0 || (upper && c === 0)) lo = mid + 1;
       else hi = mid;
     }
@@ -100,41 +122,42 @@ export class Leaf<T> {
 }
 
 /** A split leaf: 16 children by the nibble at its depth, and the sum and count under it. */
-export class Inner<T> {
-  readonly children: (TrieNode<T> | undefined)[] = new Array(16);
+export class Inner {
+  readonly children: (TrieNode | undefined)[] = new Array(16);
   readonly sum = new Uint32Array(LIMBS);
   readonly check = new Uint32Array(CHECK_WORDS);
   count = 0;
 }
 
-export type TrieNode<T> = Leaf<T> | Inner<T>;
+export type TrieNode = Leaf | Inner;
 
 /** Ids under `node`, which sits at depth `depth` (nibbles). */
-export function nodeCount<T>(node: TrieNode<T>): number {
+export function nodeCount(node: TrieNode): number {
   return node instanceof Inner ? node.count : node.length;
 }
 
 /**
- * Adds `id` (absent, checked by the caller) under `node` at `depth`; returns the node to keep in
- * its place (a leaf that outgrew `TRIE_LEAF_IDS_MAX` comes back split).
+ * Adds `id` (absent, checked by the caller) with payload code `code` under `node` at `depth`;
+ * returns the node to keep in its place (a leaf that outgrew `TRIE_LEAF_IDS_MAX` comes back
+ * split).
  */
-export function insertUnder<T>(
-  node: TrieNode<T>,
+export function insertUnder(
+  node: TrieNode,
   depth: number,
   id: Uint8Array,
-  value: T,
-): TrieNode<T> {
+  code: number,
+): TrieNode {
   const top = node;
-  let parent: Inner<T> | null = null;
+  let parent: Inner | null = null;
   for (; node instanceof Inner; depth++) {
     addId(node.sum, id, 0);
     xorCheck(node.check, id, 0);
     node.count++;
     parent = node;
     const c = nibbleAt(id, depth);
-    node = node.children[c] ??= new Leaf<T>(new Uint32Array(LIMBS));
+    node = node.children[c] ??= new Leaf(new Uint32Array(LIMBS));
   }
-  node.insert(-node.search(id) - 1, id, value);
+  node.insert(-node.search(id) - 1, id, code);
   if (node.length <= TRIE_LEAF_IDS_MAX || depth >= ID_NIBBLES) return top;
   const split = splitLeaf(node, depth);
   if (parent === null) return split;
@@ -143,19 +166,19 @@ export function insertUnder<T>(
 }
 
 /** A leaf at `depth` as an inner node of leaves, splitting again any child still too large. */
-function splitLeaf<T>(leaf: Leaf<T>, depth: number): Inner<T> {
-  const inner = new Inner<T>();
+function splitLeaf(leaf: Leaf, depth: number): Inner {
+  const inner = new Inner();
   inner.count = leaf.length;
   inner.sum.set(leaf.sum ?? leaf.sumOf(0, leaf.length));
   inner.check.set(leaf.check ?? leaf.checkOf(0, leaf.length));
   for (let i = 0; i < leaf.length; i++) {
-    const offset = i * ID_BYTES;
-    const c = nibbleAt(leaf.ids.subarray(offset, offset + ID_BYTES), depth);
-    const child = (inner.children[c] ??= new Leaf<T>(new Uint32Array(LIMBS))) as Leaf<T>;
-    child.insert(child.length, leaf.ids.subarray(offset, offset + ID_BYTES), leaf.values[i]);
+    const id = leaf.ids.subarray(i * RECORD_BYTES, i * RECORD_BYTES + ID_BYTES);
+    const c = nibbleAt(id, depth);
+    const child = (inner.children[c] ??= new Leaf(new Uint32Array(LIMBS))) as Leaf;
+    child.insert(child.length, id, leaf.code(i));
   }
   for (let c = 0; c < 16; c++) {
-    const child = inner.children[c] as Leaf<T> | undefined;
+    const child = inner.children[c] as Leaf | undefined;
     if (child !== undefined && child.length > TRIE_LEAF_IDS_MAX && depth + 1 < ID_NIBBLES) {
       inner.children[c] = splitLeaf(child, depth + 1);
     }
@@ -164,8 +187,8 @@ function splitLeaf<T>(leaf: Leaf<T>, depth: number): Inner<T> {
 }
 
 /** The leaf holding `id` under `node`, or undefined. */
-export function leafOf<T>(node: TrieNode<T>, depth: number, id: Uint8Array): Leaf<T> | undefined {
-  let at: TrieNode<T> | undefined = node;
+export function leafOf(node: TrieNode, depth: number, id: Uint8Array): Leaf | undefined {
+  let at: TrieNode | undefined = node;
   for (; at instanceof Inner; depth++) at = at.children[nibbleAt(id, depth)];
   return at;
 }
@@ -174,18 +197,18 @@ export function leafOf<T>(node: TrieNode<T>, depth: number, id: Uint8Array): Lea
  * Descends from `node` (at `depth`) along `prefix` to the node whose subtree is the prefix's
  * range, or to the leaf holding it. Returns the node and its depth, or undefined when empty.
  */
-export function descend<T>(
-  node: TrieNode<T>,
+export function descend(
+  node: TrieNode,
   depth: number,
   prefix: NibblePath,
-): { node: TrieNode<T>; depth: number } | undefined {
-  let at: TrieNode<T> | undefined = node;
+): { node: TrieNode; depth: number } | undefined {
+  let at: TrieNode | undefined = node;
   while (at instanceof Inner && depth < prefix.length) at = at.children[prefix[depth++]];
   return at === undefined ? undefined : { node: at, depth };
 }
 
 /** Calls `fn` on up to `left` ids of `node`'s subtree at `[lo, hi)` of a leaf; returns what's left. */
-export function visitNode<T>(node: TrieNode<T>, left: number, fn: Visit<T>, lo = 0, hi = -1) {
+export function visitNode(node: TrieNode, left: number, fn: Visit, lo = 0, hi = -1): number {
   if (node instanceof Inner) {
     for (let c = 0; c < 16 && left > 0; c++) {
       const child = node.children[c];
@@ -195,7 +218,7 @@ export function visitNode<T>(node: TrieNode<T>, left: number, fn: Visit<T>, lo =
   }
   const end = hi < 0 ? node.length : hi;
   for (let i = lo; i < end && left > 0; i++, left--) {
-    fn(node.ids, i * ID_BYTES, node.values[i]);
+    fn(node.ids, i * RECORD_BYTES, node.code(i));
   }
   return left;
 }

@@ -4,13 +4,16 @@
  * nibbles, where a range is a nibble-path prefix and its fingerprint is the `IdAccumulator`
  * fingerprint of the ids under it.
  *
- * Layout, chosen so that 1,000,000 ids load in ~2 s and take ~105 MB (32 MB of them the ids):
+ * * Layout, chosen so that 1,000,000 ids load in ~2 s and take ~45 bytes an id (32 of them the id):
  * - every node at depths 0..4 (1 + 16 + 256 + 4,096 + 65,536 nodes) keeps a running 256-bit sum
  *   and a count in two typed arrays (2.5 MB, allocated on the first insert), so the fingerprint
  *   of any prefix of at most 4 nibbles is one sha256 and inserting touches 5 sums;
  * - the ids themselves live under 65,536 top nodes, one per 2-byte prefix: each a sorted packed
  *   leaf (≈15 ids at 1M) until it holds more than `TRIE_LEAF_IDS_MAX`, when it splits into 16 by
- *   the next nibble, with a running sum and count per split node (`_trie_node.ts`).
+ *   the next nibble, with a running sum and count per split node (`_trie_node.ts`);
+ * - a payload is kept as a 32-bit code beside its id in the leaf's one byte array, not as a
+ *   reference per id: `PayloadCodes` turns payloads into codes and back (by default each distinct
+ *   payload is interned once, as the region's few thousand channel names are).
  *
  * So inserting and fingerprinting any prefix cost O(depth + `TRIE_LEAF_IDS_MAX`) however the ids
  * cluster: an author grinding bodies into one 2-byte prefix (65,536 hashes an id) only deepens
@@ -72,6 +75,54 @@ export function nibblePath(bytes: Uint8Array, nibbles = bytes.length * 2): Uint8
   return out;
 }
 
+/**
+ * How an `IdTrie` keeps payloads: as 32-bit codes beside the ids. `code` is called once per id
+ * added, `value` once per payload read back; `value(code(v))` must give `v` (or an equal value).
+ */
+export interface PayloadCodes<T> {
+  code(value: T): number;
+  value(code: number): T;
+}
+
+/** Most distinct payloads `internedPayloads()` keeps (a JavaScript Map holds at most 2^24). */
+export const PAYLOADS_INTERNED_MAX = 1 << 23;
+
+/**
+ * Codes that intern payloads: each distinct payload (by `Map` key equality: strings by value) is
+ * kept once, in a table the trie owns, and ids carry its index. For payloads of few distinct
+ * values, such as the channel of each delta; adding more than `PAYLOADS_INTERNED_MAX` distinct
+ * ones throws a RangeError (use `uint32Payloads` for unique numbers).
+ */
+export function internedPayloads<T>(): PayloadCodes<T> {
+  const codes = new Map<T, number>();
+  const values: T[] = [];
+  return {
+    code(value: T): number {
+      let code = codes.get(value);
+      if (code === undefined) {
+        if (values.length >= PAYLOADS_INTERNED_MAX) {
+          throw new RangeError(`Cannot intern more than ${PAYLOADS_INTERNED_MAX} payloads`);
+        }
+        code = values.push(value) - 1;
+        codes.set(value, code);
+      }
+      return code;
+    },
+    value: (code: number): T => values[code],
+  };
+}
+
+/** Payloads that are integers 0 to 2^32 - 1, kept as they are (no table). */
+export const uint32Payloads: PayloadCodes<number> = {
+  code(value: number): number {
+    if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
+      throw new RangeError(`Cannot keep payload ${value}: it must be an integer 0 to 2^32 - 1`);
+    }
+    return value;
+  },
+  value: (code: number): number => code,
+};
+
 /** An id and its payload, as `IdTrie.lookup()` returns them. */
 export interface IdEntry<T> {
   readonly id: Uint8Array;
@@ -80,13 +131,19 @@ export interface IdEntry<T> {
 
 /** A set of 32-byte ids with a payload each, with O(1) fingerprints of short prefix ranges. */
 export class IdTrie<T> {
-  readonly #buckets: (TrieNode<T> | undefined)[] = new Array(BUCKETS);
+  readonly #buckets: (TrieNode | undefined)[] = new Array(BUCKETS);
+  readonly #payloads: PayloadCodes<T>;
   /** Per node: the sum of its ids mod 2^256 as 8 little-endian 32-bit limbs. */
   #sums: Uint32Array | null = null;
   #counts: Uint32Array | null = null;
   /** Per node: the XOR of its ids' checks (`idCheck`), 2 words. */
   #checks: Uint32Array | null = null;
   #size = 0;
+
+  /** `payloads`: how payloads are kept (default `internedPayloads()`: one table entry each). */
+  constructor(payloads: PayloadCodes<T> = internedPayloads<T>()) {
+    this.#payloads = payloads;
+  }
 
   /** How many ids the trie holds. */
   get size(): number {
@@ -97,11 +154,12 @@ export class IdTrie<T> {
   add(id: Uint8Array, value: T): boolean {
     assertId(id);
     const b = (id[0] << 8) | id[1];
-    const bucket = this.#buckets[b] ??= new Leaf<T>(null);
+    const bucket = this.#buckets[b] ??= new Leaf(null);
     const leaf = leafOf(bucket, TRIE_ACCUMULATED_NIBBLES, id);
     if (leaf !== undefined && leaf.search(id) >= 0) return false;
     if (this.#size >= ID_TRIE_IDS_MAX) throw new RangeError(`IdTrie holds ${ID_TRIE_IDS_MAX} ids`);
-    this.#buckets[b] = insertUnder(bucket, TRIE_ACCUMULATED_NIBBLES, id, value);
+    const code = this.#payloads.code(value);
+    this.#buckets[b] = insertUnder(bucket, TRIE_ACCUMULATED_NIBBLES, id, code);
     const sums = this.#sums ??= new Uint32Array(NODES * LIMBS);
     const counts = this.#counts ??= new Uint32Array(NODES);
     const checks = this.#checks ??= new Uint32Array(NODES * CHECK_WORDS);
@@ -123,10 +181,10 @@ export class IdTrie<T> {
   /** The payload stored with `id`, or undefined when absent. */
   get(id: Uint8Array): T | undefined {
     const found = this.#find(id);
-    return found === undefined ? undefined : found.leaf.values[found.at];
+    return found === undefined ? undefined : this.#payloads.value(found.leaf.code(found.at));
   }
 
-  #find(id: Uint8Array): { leaf: Leaf<T>; at: number } | undefined {
+  #find(id: Uint8Array): { leaf: Leaf; at: number } | undefined {
     assertId(id);
     const bucket = this.#buckets[(id[0] << 8) | id[1]];
     const leaf = bucket === undefined ? undefined : leafOf(bucket, TRIE_ACCUMULATED_NIBBLES, id);
@@ -219,17 +277,19 @@ export class IdTrie<T> {
 
   /**
    * How the ids are laid out, for tests and benchmarks: leaves, the most ids in one leaf (what
-   * an insert moves and a deep fingerprint sums, at most `TRIE_LEAF_IDS_MAX`), the deepest leaf.
+   * an insert moves and a deep fingerprint sums, at most `TRIE_LEAF_IDS_MAX`), the deepest leaf,
+   * the bytes the leaves' arrays take (ids, payload codes and spare room).
    * O(nodes).
    */
-  shape(): { leaves: number; leafIdsMax: number; depthMax: number } {
-    const out = { leaves: 0, leafIdsMax: 0, depthMax: 0 };
-    const walk = (node: TrieNode<T>, depth: number): void => {
+  shape(): { leaves: number; leafIdsMax: number; depthMax: number; leafBytes: number } {
+    const out = { leaves: 0, leafIdsMax: 0, depthMax: 0, leafBytes: 0 };
+    const walk = (node: TrieNode, depth: number): void => {
       if (node instanceof Inner) {
         for (const child of node.children) if (child !== undefined) walk(child, depth + 1);
         return;
       }
       out.leaves++;
+      out.leafBytes += node.ids.byteLength;
       out.leafIdsMax = Math.max(out.leafIdsMax, node.length);
       out.depthMax = Math.max(out.depthMax, depth);
     };
@@ -263,16 +323,15 @@ export class IdTrie<T> {
       throw new RangeError(`Cannot look up an id prefix of ${idPrefix.length} bytes (max 32)`);
     }
     const out: IdEntry<T>[] = [];
-    this.#visit(
-      nibblePath(idPrefix),
-      max,
-      (ids, offset, value) => out.push({ id: ids.slice(offset, offset + ID_BYTES), value }),
-    );
+    const payloads = this.#payloads;
+    this.#visit(nibblePath(idPrefix), max, (ids, offset, code) => {
+      out.push({ id: ids.slice(offset, offset + ID_BYTES), value: payloads.value(code) });
+    });
     return out;
   }
 
   /** Calls `fn` on up to `max` ids under `prefix` in ascending order, skipping empty subtrees. */
-  #visit(prefix: NibblePath, max: number, fn: Visit<T>): void {
+  #visit(prefix: NibblePath, max: number, fn: Visit): void {
     let left = max;
     if (prefix.length >= TRIE_ACCUMULATED_NIBBLES) {
       const found = this.#descend(prefix);
