@@ -94,7 +94,7 @@ export function vote(flags: Flags): Promise<number> {
   if (extra.length > 0) throw new UsageError("vote takes one proposal id and one option");
   checkId(id);
   return signAndSend(flags, "vote", route, async (agent, client) => {
-    const proposal = await fetchProposal(client, id, flags.url, 0, agent.key);
+    const proposal = await ballotTerms(client, id, flags.url, agent.key);
     if (!proposal.options.includes(option)) {
       throw new UsageError(
         `${JSON.stringify(option)} is not an option of this proposal: choose one of ` +
@@ -178,7 +178,7 @@ async function fetchProposal(
       );
     }
     if (error instanceof MeshHttpError && (error.status === 401 || error.status === 403)) {
-      throw new CliError(
+      throw new PrivateTallyError(
         `Proposal ${id} is weighted by activity in a members-only channel: the region serves it ` +
           "only to that channel's members (docs/protocol.md §24.5). Use --key with a member's key.",
       );
@@ -193,6 +193,32 @@ async function fetchProposal(
   }
   return answer;
 }
+
+/**
+ * What a ballot needs of proposal `id`: the region's verified answer, or — when the tally is
+ * private to a members-only channel the voter is not a member of (§24.5) — the proposal as its
+ * author signed it, from the open fetch route.
+ */
+async function ballotTerms(
+  client: MeshClient,
+  id: string,
+  url: string,
+  key: AgentKey,
+): Promise<
+  { id: string; options: readonly string[]; deadline: number; grace: number; closes: number }
+> {
+  try {
+    return await fetchProposal(client, id, url, 0, key);
+  } catch (error) {
+    if (!(error instanceof PrivateTallyError)) throw error;
+    const signed = await client.signedProposal(id);
+    if (signed === null) throw error;
+    return { ...signed, closes: signed.deadline + signed.grace };
+  }
+}
+
+/** The region serves proposal `id` only to the members of its activity channel (§24.5). */
+class PrivateTallyError extends CliError {}
 
 function checkId(id: string): void {
   if (!ID_PATTERN.test(id)) {

@@ -5,9 +5,17 @@
  * members-only channel: only its members are served it (§24.5).
  */
 import type { AgentKey } from "../crypto/agent_key.ts";
-import type { Eligibility, Proposal, ProposalValue, Weights } from "../protocol/proposal.ts";
-import type { Envelope, RegionHttp } from "./_http.ts";
+import {
+  type Eligibility,
+  type Proposal,
+  PROPOSALS_CHANNEL,
+  type ProposalValue,
+  type Weights,
+} from "../protocol/proposal.ts";
+import { type Envelope, MeshHttpError, type RegionHttp } from "./_http.ts";
+import { TAIL_LIMIT_MAX } from "../protocol/limits.ts";
 import { signRequest } from "./request_signer.ts";
+import { verifiedProposal } from "./proposal_client.ts";
 
 export type { Eligibility, ProposalValue, Weights };
 
@@ -130,4 +138,54 @@ async function signedJson<T>(
 ): Promise<T> {
   if (key === undefined) return await http.json(name, path);
   return await http.json(name, await signRequest(key, new Request(http.url + path)));
+}
+
+/** Pages of `_proposals` a region without the fetch route is searched, at most (1000 each). */
+export const SIGNED_PROPOSAL_TAIL_PAGES_MAX = 100;
+
+/**
+ * Proposal `id` as its author signed it, without a tally, verified; null when the region does not
+ * hold it. `_proposals` is public: read through the open `POST /v1/sync/fetch` (§12.8) of a region
+ * in a mesh, else (404: a region alone) found in the channel's tail (§12.3), at most
+ * SIGNED_PROPOSAL_TAIL_PAGES_MAX pages. For a voter who may not read the tally (§24.5).
+ */
+export async function fetchSignedProposal(http: RegionHttp, id: string): Promise<Proposal | null> {
+  let envelopes: readonly Envelope[];
+  try {
+    envelopes = (await http.json<{ deltas?: Envelope[] }>("sync fetch", "/v1/sync/fetch", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ids: [id] }),
+    })).deltas ?? [];
+  } catch (error) {
+    if (!(error instanceof MeshHttpError && error.status === 404)) throw error;
+    return await tailSearch(http, id);
+  }
+  for (const envelope of envelopes) {
+    const proposal = await verifiedProposal(id, envelope);
+    if (proposal !== null) return proposal;
+  }
+  return null;
+}
+
+/** Proposal `id` found in the tail of `_proposals`, verified, or null. */
+async function tailSearch(http: RegionHttp, id: string): Promise<Proposal | null> {
+  let cursor = "0";
+  for (let pages = 0; pages < SIGNED_PROPOSAL_TAIL_PAGES_MAX; pages++) {
+    const query = new URLSearchParams({ after: cursor, limit: String(TAIL_LIMIT_MAX) });
+    const page = await http.json<
+      { deltas: (Envelope & { id?: string })[]; cursor: string; more: boolean }
+    >(
+      "tail",
+      `/v1/channels/${PROPOSALS_CHANNEL}/deltas?${query}`,
+    );
+    for (const envelope of page.deltas) {
+      if (envelope.id !== undefined && envelope.id !== id) continue;
+      const proposal = await verifiedProposal(id, envelope);
+      if (proposal !== null) return proposal;
+    }
+    if (!page.more) return null;
+    cursor = page.cursor;
+  }
+  return null;
 }

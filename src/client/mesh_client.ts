@@ -7,6 +7,7 @@
  * cannot be reached is a `MeshUnreachableError` naming the URL tried.
  */
 import {
+  fetchSignedProposal,
   listProposals,
   type ProposalAnswer,
   type ProposalList,
@@ -18,6 +19,7 @@ import type { DeltaResult } from "../protocol/result.ts";
 import { TAIL_LIMIT_MAX } from "../protocol/limits.ts";
 import type { AuthorHead } from "../protocol/result.ts";
 import type { AgentCard } from "../protocol/agent_card.ts";
+import type { Proposal } from "../protocol/proposal.ts";
 import { parseView, type ViewJson } from "./view_json.ts";
 import type { AgentKey } from "../crypto/agent_key.ts";
 import { type VerifiedAgentCard, verifyCardAnswer } from "./agent_card_answer.ts";
@@ -308,6 +310,15 @@ export class MeshClient {
    */
   proposal(id: string, query: ProposalQuery = {}): Promise<ProposalAnswer> {
     return readProposal(this.#http, id, query);
+  }
+
+  /**
+   * Proposal `id` as its author signed it (defaults filled in, no tally), verified; null when the
+   * region does not hold it. Read through the open fetch route, so any agent may: a voter that is
+   * not a member of a members-only activity channel (§24.5) votes from this.
+   */
+  signedProposal(id: string): Promise<Proposal | null> {
+    return fetchSignedProposal(this.#http, id);
   }
 
   /**

@@ -80,29 +80,40 @@ export function signVote(
  * with another copy is one no tally counts. False when any of that fails (a lying region).
  */
 export async function verifyProposalAnswer(answer: ProposalAnswer): Promise<boolean> {
-  const envelope = answer.envelope;
-  if (envelope === null || typeof envelope?.body !== "string") return false;
-  const bytes = utf8Encode(envelope.body);
-  if (deltaId(bytes) !== answer.id) return false;
-  let signed: Proposal | null;
-  let channel: unknown;
-  try {
-    channel = (JSON.parse(envelope.body) as { channel?: unknown } | null)?.channel;
-    signed = proposalOf({ id: answer.id, body: envelope.body });
-  } catch {
-    return false; // not a delta body at all
-  }
-  if (signed === null || channel !== PROPOSALS_CHANNEL) return false;
-  const signature = decodeBase64Url(envelope.sig);
-  const key = decodeBase64Url(signed.author);
-  if (signature === null || key === null) return false;
+  const signed = await verifiedProposal(answer.id, answer.envelope);
+  if (signed === null) return false;
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-  const matches = answer.author === signed.author && answer.seq === signed.seq &&
+  return answer.author === signed.author && answer.seq === signed.seq &&
     answer.ts === signed.ts && answer.title === signed.title && answer.body === signed.body &&
     same(answer.options, signed.options) && answer.deadline === signed.deadline &&
     answer.grace === signed.grace && answer.closes === signed.deadline + signed.grace &&
     same(answer.eligible, signed.eligible) && same(answer.weights, signed.weights) &&
     same(answer.threshold, signed.threshold) &&
     answer.votesChannel === votesChannel(signed.id);
-  return matches && await verifyEd25519(key, signature, signedMessage(bytes));
+}
+
+/**
+ * The proposal `envelope` holds, with defaults filled in, when it is a `_proposals` delta whose
+ * id is `id` and whose author's signature verifies; else null (a lying region, or not one).
+ */
+export async function verifiedProposal(
+  id: string,
+  envelope: Envelope | null | undefined,
+): Promise<Proposal | null> {
+  if (typeof envelope?.body !== "string" || typeof envelope.sig !== "string") return null;
+  const bytes = utf8Encode(envelope.body);
+  if (deltaId(bytes) !== id) return null;
+  let signed: Proposal | null;
+  let channel: unknown;
+  try {
+    channel = (JSON.parse(envelope.body) as { channel?: unknown } | null)?.channel;
+    signed = proposalOf({ id, body: envelope.body });
+  } catch {
+    return null; // not a delta body at all
+  }
+  if (signed === null || channel !== PROPOSALS_CHANNEL) return null;
+  const signature = decodeBase64Url(envelope.sig);
+  const key = decodeBase64Url(signed.author);
+  if (signature === null || key === null) return null;
+  return await verifyEd25519(key, signature, signedMessage(bytes)) ? signed : null;
 }

@@ -78,6 +78,11 @@ Deno.test("MeshClient.proposal() and .proposals() sign with `key`: members read,
     (await client.proposals({ key })).proposals.map((p) => p.id).sort();
   assert.deepEqual(await ids(), [open.id]);
   assert.deepEqual(await ids(member), [open.id, secret.id].sort());
+  // A voter outside the channel still gets the proposal as signed (no tally), to vote from.
+  const signed = await client.signedProposal(secret.id);
+  assert.equal(signed?.id, secret.id);
+  assert.deepEqual(signed?.weights, { activity: "team" });
+  assert.equal(await client.signedProposal("A".repeat(43)), null);
 });
 
 Deno.test("ProposalAnnouncer.tick() does not announce a tally private to a members-only channel", async () => {
