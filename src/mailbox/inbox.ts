@@ -92,8 +92,10 @@ export async function readInbox(
   excluded: ReadonlySet<string> = new Set(),
 ): Promise<InboxPage> {
   const channel = inboxChannel(owner);
-  const swept = await ensureAckIndex(store, owner);
-  const low = await readLowWater(store, channel);
+  const [swept, low] = await Promise.all([
+    ensureAckIndex(store, owner),
+    readLowWater(store, channel),
+  ]);
   const from = Math.max(low.arrival, after);
   const dead = new DeadPrefix(from);
   const messages: InboxMessage[] = [];
