@@ -15,7 +15,7 @@ import {
 import { type Envelope, MeshHttpError, type RegionHttp } from "./_http.ts";
 import { TAIL_LIMIT_MAX } from "../protocol/limits.ts";
 import { signRequest } from "./request_signer.ts";
-import { verifiedProposal } from "./proposal_client.ts";
+import { verifiedProposal } from "./_proposal_envelope.ts";
 
 export type { Eligibility, ProposalValue, Weights };
 

@@ -6,22 +6,19 @@
  */
 import {
   type Ballot,
-  type Proposal,
   PROPOSAL_GRACE_MS_DEFAULT,
   proposalKey,
-  proposalOf,
   PROPOSALS_CHANNEL,
   proposalValueProblem,
   votesChannel,
 } from "../protocol/proposal.ts";
-import { decodeBase64Url } from "../protocol/base64url.ts";
-import { deltaId, type OpValue, signedMessage } from "../protocol/delta.ts";
+import { deltaId, type OpValue } from "../protocol/delta.ts";
 import { utf8Encode } from "../protocol/utf8.ts";
 import type { Agent } from "./agent.ts";
 import { InvalidDeltaError } from "./agent.ts";
 import type { Envelope } from "./_http.ts";
 import type { ProposalAnswer, ProposalInput } from "./_proposal_reads.ts";
-import { verifyEd25519 } from "../crypto/ed25519.ts";
+import { verifiedProposal } from "./_proposal_envelope.ts";
 
 export type {
   Eligibility,
@@ -90,30 +87,4 @@ export async function verifyProposalAnswer(answer: ProposalAnswer): Promise<bool
     same(answer.eligible, signed.eligible) && same(answer.weights, signed.weights) &&
     same(answer.threshold, signed.threshold) &&
     answer.votesChannel === votesChannel(signed.id);
-}
-
-/**
- * The proposal `envelope` holds, with defaults filled in, when it is a `_proposals` delta whose
- * id is `id` and whose author's signature verifies; else null (a lying region, or not one).
- */
-export async function verifiedProposal(
-  id: string,
-  envelope: Envelope | null | undefined,
-): Promise<Proposal | null> {
-  if (typeof envelope?.body !== "string" || typeof envelope.sig !== "string") return null;
-  const bytes = utf8Encode(envelope.body);
-  if (deltaId(bytes) !== id) return null;
-  let signed: Proposal | null;
-  let channel: unknown;
-  try {
-    channel = (JSON.parse(envelope.body) as { channel?: unknown } | null)?.channel;
-    signed = proposalOf({ id, body: envelope.body });
-  } catch {
-    return null; // not a delta body at all
-  }
-  if (signed === null || channel !== PROPOSALS_CHANNEL) return null;
-  const signature = decodeBase64Url(envelope.sig);
-  const key = decodeBase64Url(signed.author);
-  if (signature === null || key === null) return null;
-  return await verifyEd25519(key, signature, signedMessage(bytes)) ? signed : null;
 }
