@@ -72,13 +72,18 @@ function idOf(shard: number, n: number, out: Uint8Array): Uint8Array {
 /** A fresh string per call, as a store decodes one per entry. */
 const channelOf = (n: number) => "channel-" + (n % CHANNELS);
 
-function snapshot() {
+/** Memory after a full GC, and another once V8 has freed the dead ArrayBuffers' bytes. */
+async function snapshot() {
+  gc!();
+  await new Promise((resolve) => setTimeout(resolve, 500));
   gc!();
   const m = Deno.memoryUsage();
   return { heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, rss: m.rss };
 }
 
-function perId(before: ReturnType<typeof snapshot>, after: ReturnType<typeof snapshot>) {
+type Snapshot = Awaited<ReturnType<typeof snapshot>>;
+
+function perId(before: Snapshot, after: Snapshot) {
   const round = (bytes: number) => Math.round((bytes / IDS) * 10) / 10;
   return {
     heapBytesPerId: round(after.heapUsed - before.heapUsed),
@@ -91,14 +96,14 @@ function perId(before: ReturnType<typeof snapshot>, after: ReturnType<typeof sna
   };
 }
 
-function measureTrie(code: Code) {
-  const before = snapshot();
+async function measureTrie(code: Code) {
+  const before = await snapshot();
   const startedMs = performance.now();
   let trie: TrieLike | null = new code.IdTrie();
   const id = new Uint8Array(32);
   for (let i = 0; i < IDS; i++) trie.add(idOf(1, i, id), channelOf(i));
   const buildS = (performance.now() - startedMs) / 1000;
-  const after = snapshot();
+  const after = await snapshot();
   const root = [...trie.fingerprint([])].join(",");
   trie = null;
   return { ...perId(before, after), buildS: Math.round(buildS * 10) / 10, root };
@@ -134,14 +139,14 @@ function logOnlyStore(onPage: () => void): RegionStore {
 }
 
 async function measureCatchUp(code: Code) {
-  const before = snapshot();
+  const before = await snapshot();
   let peak = 0;
   const sample = () => peak = Math.max(peak, Deno.memoryUsage().heapUsed);
   const startedMs = performance.now();
   let index: IndexLike | null = new code.RegionIndex(logOnlyStore(sample));
   await index.catchUp();
   const catchUpS = (performance.now() - startedMs) / 1000;
-  const after = snapshot();
+  const after = await snapshot();
   const out = {
     ...perId(before, after),
     heapUsedPeakMb: Math.round((peak - before.heapUsed) / MB),
@@ -169,7 +174,7 @@ if (values.only !== "baseline") {
 
 const results: Record<string, unknown> = {};
 for (const code of codes) {
-  results[code.name] = { trie: measureTrie(code), catchUp: await measureCatchUp(code) };
+  results[code.name] = { trie: await measureTrie(code), catchUp: await measureCatchUp(code) };
 }
 const [base, current] = [results.baseline, results.current] as {
   trie: { totalBytesPerId: number };

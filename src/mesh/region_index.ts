@@ -45,6 +45,8 @@ export const SYNC_FETCH_IDS_MAX = 256;
  * page's worth of entries at once and little else (issue 14).
  */
 export const INDEX_CATCHUP_PAGE = 1_000;
+/** Fewest ids one catch-up adds for the trie to be compacted after it (see `IdTrie.compact`). */
+export const INDEX_COMPACT_IDS_MIN = 65_536;
 /** Longest wait for one reconciliation round trip, in ms. */
 export const SYNC_REQUEST_TIMEOUT_MS = 5_000;
 /** Most deltas one anti-entropy session moves each way (the next session continues). */
@@ -157,7 +159,12 @@ export class RegionIndex {
    * page into the trie before the next is read: everything committed before the call is folded in.
    */
   async #readLog(): Promise<void> {
-    const heads = await this.#store.logHeads();
+    const sizeBefore = this.#trie.size;
+    await this.#readLogTo(await this.#store.logHeads());
+    if (this.#trie.size - sizeBefore >= INDEX_COMPACT_IDS_MIN) this.#trie.compact();
+  }
+
+  async #readLogTo(heads: readonly number[]): Promise<void> {
     for (const [shard, head] of heads.entries()) {
       while (this.#cursor[shard] < head) {
         const page = await this.#store.listLog(shard, this.#cursor[shard], INDEX_CATCHUP_PAGE);

@@ -15,16 +15,22 @@ export const ID_NIBBLES = ID_BYTES * 2;
  */
 export const TRIE_LEAF_IDS_MAX = 256;
 
+import {
+  type Address,
+  baseOf,
+  BLOCK_RECORDS,
+  blocksOf,
+  RECORD_BYTES,
+  type RecordArena,
+} from "./_record_arena.ts";
+
 const LIMBS = ID_BYTES / 4;
 /** 32-bit words of an id's check (`idCheck`). */
 export const CHECK_WORDS = 2;
-/**
- * Bytes one id takes in a leaf: the id, then its payload code (a 32-bit little-endian integer:
- * `IdTrie` turns payloads into codes, so a leaf holds no object per id).
- */
-export const RECORD_BYTES = ID_BYTES + 4;
-/** Ids a new leaf has room for; a full leaf grows by a quarter (at least this many ids). */
+/** Ids a new leaf has room for; a full leaf grows by an eighth (at least a block). */
 const LEAF_IDS_INITIAL = 8;
+
+if (RECORD_BYTES !== ID_BYTES + 4) throw new Error("A record is an id and a 32-bit code");
 /** Scratch limbs of the id being added or summed (the trie is single-threaded). */
 const LIMBS_SCRATCH = new Uint32Array(LIMBS);
 
@@ -38,17 +44,37 @@ export type NibblePath = ArrayLike<number>;
 export type Visit = (ids: Uint8Array, offset: number, code: number) => void;
 
 /**
- * Ids under one prefix, sorted, packed `RECORD_BYTES` apiece (the id and its payload code) in
- * one byte array with at most a quarter of it spare: ~36–45 bytes an id, no object per id.
+ * Ids under one prefix, sorted, packed `RECORD_BYTES` apiece (the id and its payload code) in a
+ * block of the trie's `RecordArena` with about an eighth of it spare: ~40 bytes an id, no object
+ * per id and no buffer per leaf. `ids` is the slab holding the block, which starts at `base`.
  */
 export class Leaf {
-  ids = new Uint8Array(LEAF_IDS_INITIAL * RECORD_BYTES);
+  ids: Uint8Array;
+  base: number;
+  at: Address;
+  capacity = LEAF_IDS_INITIAL;
   length = 0;
   /** XOR of the ids' checks, kept with `sum` (null at the top leaves). */
   readonly check: Uint32Array | null;
   /** Sum of the ids, kept below the accumulated levels only (null at the top leaves). */
-  constructor(readonly sum: Uint32Array | null) {
+  constructor(arena: RecordArena, readonly sum: Uint32Array | null) {
     this.check = sum === null ? null : new Uint32Array(CHECK_WORDS);
+    this.at = arena.alloc(LEAF_IDS_INITIAL);
+    this.ids = arena.slabOf(this.at);
+    this.base = baseOf(this.at);
+  }
+
+  /** Moves the records to a new block of `capacity` records; frees the old one. */
+  move(arena: RecordArena, capacity: number): void {
+    const at = arena.alloc(capacity), slab = arena.slabOf(at), base = baseOf(at);
+    slab.set(this.ids.subarray(this.base, this.base + this.length * RECORD_BYTES), base);
+    arena.release(this.at, this.capacity);
+    [this.at, this.ids, this.base, this.capacity] = [at, slab, base, capacity];
+  }
+
+  /** Gives its block back (the leaf was split). */
+  release(arena: RecordArena): void {
+    arena.release(this.at, this.capacity);
   }
 
   /** Index of `id`, or `-(insertion point) - 1` when absent (ids here share bytes 0..1). */
@@ -56,7 +82,7 @@ export class Leaf {
     let lo = 0, hi = this.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      const c = compareFrom(this.ids, mid * RECORD_BYTES, id, 2);
+      const c = compareFrom(this.ids, this.base + mid * RECORD_BYTES, id, 2);
       if (c === 0) return mid;
       if (c < 0) lo = mid + 1;
       else hi = mid;
@@ -66,20 +92,17 @@ export class Leaf {
 
   /** The payload code of the id at index `i`. */
   code(i: number): number {
-    const at = i * RECORD_BYTES + ID_BYTES, ids = this.ids;
+    const at = this.base + i * RECORD_BYTES + ID_BYTES, ids = this.ids;
     return (ids[at] | (ids[at + 1] << 8) | (ids[at + 2] << 16) | (ids[at + 3] << 24)) >>> 0;
   }
 
   /** Inserts at `at` (from `search`): O(length ≤ TRIE_LEAF_IDS_MAX + 1) bytes moved. */
-  insert(at: number, id: Uint8Array, code: number): void {
-    if ((this.length + 1) * RECORD_BYTES > this.ids.length) {
-      const room = this.length + Math.max(LEAF_IDS_INITIAL, this.length >> 2);
-      const grown = new Uint8Array(room * RECORD_BYTES);
-      grown.set(this.ids.subarray(0, this.length * RECORD_BYTES));
-      this.ids = grown;
+  insert(arena: RecordArena, at: number, id: Uint8Array, code: number): void {
+    if (this.length === this.capacity) {
+      this.move(arena, blocksOf(this.length + 1 + (this.length >> 3)) * BLOCK_RECORDS);
     }
-    const offset = at * RECORD_BYTES, ids = this.ids;
-    ids.copyWithin(offset + RECORD_BYTES, offset, this.length * RECORD_BYTES);
+    const offset = this.base + at * RECORD_BYTES, ids = this.ids;
+    ids.copyWithin(offset + RECORD_BYTES, offset, this.base + this.length * RECORD_BYTES);
     ids.set(id, offset);
     ids[offset + ID_BYTES] = code & 255;
     ids[offset + ID_BYTES + 1] = (code >>> 8) & 255;
@@ -98,14 +121,14 @@ export class Leaf {
   /** The sum of the ids at `[lo, hi)`. */
   sumOf(lo: number, hi: number): Uint32Array {
     const sum = new Uint32Array(LIMBS);
-    for (let i = lo; i < hi; i++) addId(sum, this.ids, i * RECORD_BYTES);
+    for (let i = lo; i < hi; i++) addId(sum, this.ids, this.base + i * RECORD_BYTES);
     return sum;
   }
 
   /** The XOR of the checks of the ids at `[lo, hi)`. */
   checkOf(lo: number, hi: number): Uint32Array {
     const check = new Uint32Array(CHECK_WORDS);
-    for (let i = lo; i < hi; i++) xorCheck(check, this.ids, i * RECORD_BYTES);
+    for (let i = lo; i < hi; i++) xorCheck(check, this.ids, this.base + i * RECORD_BYTES);
     return check;
   }
 
@@ -113,7 +136,7 @@ export class Leaf {
     let lo = 0, hi = this.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      const c = comparePath(this.ids, mid * RECORD_BYTES, prefix, from);
+      const c = comparePath(this.ids, this.base + mid * RECORD_BYTES, prefix, from);
       if (c < 0 || (upper && c === 0)) lo = mid + 1;
       else hi = mid;
     }
@@ -142,6 +165,7 @@ export function nodeCount(node: TrieNode): number {
  * split).
  */
 export function insertUnder(
+  arena: RecordArena,
   node: TrieNode,
   depth: number,
   id: Uint8Array,
@@ -155,35 +179,45 @@ export function insertUnder(
     node.count++;
     parent = node;
     const c = nibbleAt(id, depth);
-    node = node.children[c] ??= new Leaf(new Uint32Array(LIMBS));
+    node = node.children[c] ??= new Leaf(arena, new Uint32Array(LIMBS));
   }
-  node.insert(-node.search(id) - 1, id, code);
+  node.insert(arena, -node.search(id) - 1, id, code);
   if (node.length <= TRIE_LEAF_IDS_MAX || depth >= ID_NIBBLES) return top;
-  const split = splitLeaf(node, depth);
+  const split = splitLeaf(arena, node, depth);
   if (parent === null) return split;
   parent.children[nibbleAt(id, depth - 1)] = split;
   return top;
 }
 
 /** A leaf at `depth` as an inner node of leaves, splitting again any child still too large. */
-function splitLeaf(leaf: Leaf, depth: number): Inner {
+function splitLeaf(arena: RecordArena, leaf: Leaf, depth: number): Inner {
   const inner = new Inner();
   inner.count = leaf.length;
   inner.sum.set(leaf.sum ?? leaf.sumOf(0, leaf.length));
   inner.check.set(leaf.check ?? leaf.checkOf(0, leaf.length));
   for (let i = 0; i < leaf.length; i++) {
-    const id = leaf.ids.subarray(i * RECORD_BYTES, i * RECORD_BYTES + ID_BYTES);
+    const offset = leaf.base + i * RECORD_BYTES;
+    const id = leaf.ids.subarray(offset, offset + ID_BYTES);
     const c = nibbleAt(id, depth);
-    const child = (inner.children[c] ??= new Leaf(new Uint32Array(LIMBS))) as Leaf;
-    child.insert(child.length, id, leaf.code(i));
+    const child = (inner.children[c] ??= new Leaf(arena, new Uint32Array(LIMBS))) as Leaf;
+    child.insert(arena, child.length, id, leaf.code(i));
   }
+  leaf.release(arena);
   for (let c = 0; c < 16; c++) {
     const child = inner.children[c] as Leaf | undefined;
     if (child !== undefined && child.length > TRIE_LEAF_IDS_MAX && depth + 1 < ID_NIBBLES) {
-      inner.children[c] = splitLeaf(child, depth + 1);
+      inner.children[c] = splitLeaf(arena, child, depth + 1);
     }
   }
   return inner;
+}
+
+/** Appends every leaf under `node` to `out`. */
+export function leavesUnder(node: TrieNode, out: Leaf[]): Leaf[] {
+  if (node instanceof Inner) {
+    for (const child of node.children) if (child !== undefined) leavesUnder(child, out);
+  } else out.push(node);
+  return out;
 }
 
 /** The leaf holding `id` under `node`, or undefined. */
@@ -218,7 +252,7 @@ export function visitNode(node: TrieNode, left: number, fn: Visit, lo = 0, hi = 
   }
   const end = hi < 0 ? node.length : hi;
   for (let i = lo; i < end && left > 0; i++, left--) {
-    fn(node.ids, i * RECORD_BYTES, node.code(i));
+    fn(node.ids, node.base + i * RECORD_BYTES, node.code(i));
   }
   return left;
 }

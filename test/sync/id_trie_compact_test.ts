@@ -17,6 +17,8 @@ import { hex, random } from "./_sets.ts";
 
 /** Bytes one id takes in a leaf: the id and its payload code. */
 const RECORD_BYTES = ID_BYTES + 4;
+/** Bytes of the largest slab of the arena leaves live in (`_record_arena.ts`). */
+const SLAB_BYTES_MAX = 32_768 * RECORD_BYTES;
 
 /** `n` ids in `buckets` top buckets (their first two bytes), the rest random, from `seed`. */
 function crowdedIds(n: number, buckets: number, seed: number): Uint8Array[] {
@@ -106,4 +108,36 @@ Deno.test("IdTrie with uint32Payloads keeps integer payloads as they are and ref
   }
   assert.equal(trie.size, 3_000);
   assert.equal(trie.has(other), false);
+});
+
+Deno.test("IdTrie.compact() and the compaction while adding keep every id, payload and fingerprint", () => {
+  const next = random(21);
+  const ids = Array.from({ length: 60_000 }, () => {
+    const id = new Uint8Array(ID_BYTES);
+    for (let k = 0; k < ID_BYTES; k++) id[k] = (next() * 256) | 0;
+    id[0] &= 0x0f; // 4,096 top buckets: ~15 ids a leaf, grown block by block
+    return id;
+  });
+  const trie = new IdTrie<string>();
+  let arenaMax = 0;
+  ids.forEach((id, i) => {
+    trie.add(id, channelOf(i));
+    if (i % 1_000 === 0) arenaMax = Math.max(arenaMax, trie.shape().arenaBytes);
+  });
+  const grown = trie.shape();
+  // Freed blocks stay within a quarter of the held ones (plus the last slab's unused end).
+  assert.ok(grown.arenaBytes <= grown.leafBytes * 1.25 + SLAB_BYTES_MAX, `${grown.arenaBytes}`);
+  trie.compact();
+  const compacted = trie.shape();
+  assert.ok(compacted.leafBytes <= (trie.size + 4 * compacted.leaves) * RECORD_BYTES);
+  assert.ok(compacted.arenaBytes <= compacted.leafBytes + SLAB_BYTES_MAX);
+  assert.ok(arenaMax <= 2 * compacted.arenaBytes, `${arenaMax} at most while adding`);
+  const sorted = ids.map((id, i) => ({ h: hex(id), i })).sort((a, b) => a.h < b.h ? -1 : 1);
+  assert.equal(trie.ids([]).map(hex).join(), sorted.map((e) => e.h).join());
+  ids.forEach((id, i) => assert.equal(trie.get(id), channelOf(i)));
+  assert.equal(hex(trie.fingerprint([])), hex(fingerprintOf(ids)));
+  for (let n = 0; n < 16; n++) {
+    const path = [n, (n * 7) % 16, (n * 3) % 16, n % 5, (n * 11) % 16];
+    assert.equal(hex(trie.fingerprint(path)), hex(fingerprintOf(trie.ids(path))));
+  }
 });
