@@ -205,7 +205,9 @@ export class ChannelWatch {
     // not only the channel whose log entry shows it: so the quarantine is followed too.
     const quarantine = quarantineOf(this.#store);
     const version = quarantine.version;
-    await quarantine.authors();
+    // One read of the marks; the quarantine's lists only when they moved.
+    const marks = await this.#store.changeMarks([EQUIVOCATIONS_CHANNEL]);
+    await quarantine.catchUpTo(marks.arrivals[0], marks.equivocations);
     if (quarantine.version !== version) this.notify([EQUIVOCATIONS_CHANNEL]);
     while (this.#logCursor !== null) {
       const page = await readLogAfter(this.#store, this.#logCursor, WATCH_LOG_PAGE);
