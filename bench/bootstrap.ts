@@ -23,7 +23,7 @@
 import { parseArgs } from "node:util";
 import { deltaId } from "../src/protocol/delta.ts";
 import { utf8Encode } from "../src/protocol/utf8.ts";
-import { channelDirectoryOf } from "../src/region/channel_directory.ts";
+import { channelDirectoryOf } from "../src/views/channel_directory.ts";
 import { DenoKvStore } from "../src/store/deno_kv_store.ts";
 import type { StoredDelta } from "../src/store/region_store.ts";
 import {

@@ -189,7 +189,7 @@ async function filled(store: RegionStore, deltas: number): Promise<Workload> {
 /** Writes the channel's checkpoint through the job; returns its figures. */
 async function checkpoint(store: RegionStore): Promise<Record<string, unknown>> {
   const { CheckpointJob } = await import("../src/views/checkpoint_job.ts");
-  const { listChannels } = await import("../src/region/channel_directory.ts");
+  const { listChannels } = await import("../src/views/channel_directory.ts");
   const job = new CheckpointJob({
     region: "cold",
     store,

@@ -22,7 +22,7 @@ import { ProposalBook } from "../proposals/book.ts";
 import { ANNOUNCE_TOPIC, ProposalAnnouncer } from "../proposals/announcer.ts";
 import { TickScheduler } from "../mesh/tick_scheduler.ts";
 import { CheckpointJob } from "../views/checkpoint_job.ts";
-import { listChannels } from "../region/channel_directory.ts";
+import { listChannels } from "../views/channel_directory.ts";
 import { Bootstrap, bootstrapMode, peerSizesOf } from "../mesh/bootstrap.ts";
 import { BootstrapServer } from "../mesh/bootstrap_server.ts";
 import type { StoredHook } from "../mesh/region_index.ts";

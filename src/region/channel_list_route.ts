@@ -1,7 +1,7 @@
 /**
  * `GET /v1/channels?prefix=&limit=&cursor=`: the channels this region stores deltas of, in name
  * order, paged with an opaque cursor (docs/protocol.md §12.9). Reads the channel directory that
- * ingest keeps in the store index (`channel_directory.ts`).
+ * ingest keeps in the store index (`src/views/channel_directory.ts`).
  */
 import { type Context, Hono } from "hono";
 import { names } from "../telemetry/mod.ts";
@@ -13,7 +13,7 @@ import {
   decodeChannelCursor,
   encodeChannelCursor,
   listChannels,
-} from "./channel_directory.ts";
+} from "../views/channel_directory.ts";
 import { Problem } from "./problem.ts";
 import { privateChannel } from "../guard/read_access.ts";
 

@@ -16,7 +16,7 @@ import { certificatesOf, operatorSigned } from "../guard/certificates.ts";
 import { quarantineOf } from "../guard/quarantine.ts";
 import type { DeltaResult, VerifyFn } from "../protocol/result.ts";
 import { names, type Telemetry } from "../telemetry/mod.ts";
-import { channelDirectoryOf } from "./channel_directory.ts";
+import { channelDirectoryOf } from "../views/channel_directory.ts";
 import { arrivalMarksOf } from "./retained_scan.ts";
 import { channelWatchOf } from "../views/channel_watch.ts";
 import { recordOwnDeltas } from "../views/ack_index.ts";

@@ -1,7 +1,6 @@
 /** The public face of src/region/: what other folders may use. Files starting with _ stay private. */
 export * from "./agent_request.ts";
 export * from "./app.ts";
-export * from "./channel_directory.ts";
 export * from "./channel_list_route.ts";
 export * from "./channel_routes.ts";
 export * from "./channel_wait.ts";

@@ -4,7 +4,7 @@
  * while; subscribers and status streams, read from this instance's memory each time.
  */
 import { TOPIC_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
-import { CHANNELS_INDEX_ROOT } from "../region/channel_directory.ts";
+import { CHANNELS_INDEX_ROOT } from "../views/channel_directory.ts";
 import { ROOT as REGISTRY_ROOT } from "../registry/index_layout.ts";
 import type { IndexKey, RegionStore } from "../store/region_store.ts";
 import type { Coordination } from "./document.ts";

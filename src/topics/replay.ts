@@ -4,7 +4,7 @@
  * (`retained_scan.ts`), so a replay reads the retention window, not the topic's whole history.
  */
 import type { RegionStore } from "../store/region_store.ts";
-import { listChannels } from "../region/channel_directory.ts";
+import { listChannels } from "../views/channel_directory.ts";
 import {
   arrivalMarksOf,
   DeadPrefix,

@@ -1,7 +1,7 @@
 /**
  * The job that writes view checkpoints (`view_checkpoint.ts`), run by the one instance of the
  * region that holds the `view-checkpoints` lease. Each tick reads one page of the channel
- * directory (`channels`: the region's, src/region/channel_directory.ts) with the channels'
+ * directory (`channels`: the region's, src/views/channel_directory.ts) with the channels'
  * arrival counts, and their checkpoint pointers,
  * and writes a checkpoint for each channel that is large enough and due: `everyDeltas` arrivals
  * past its checkpoint (and `CHECKPOINT_DELTAS_PER_CHUNK` per chunk of it, so a large state is not
@@ -59,7 +59,7 @@ export interface CheckpointJobOptions {
   readonly store: RegionStore;
   /**
    * Up to `limit` channels after `after` (from the first when undefined): the region's channel
-   * directory (`listChannels` of src/region/channel_directory.ts).
+   * directory (`listChannels` of src/views/channel_directory.ts).
    */
   readonly channels: (after: string | undefined, limit: number) => Promise<ChannelCountPage>;
   /** This instance's name as lease holder. */

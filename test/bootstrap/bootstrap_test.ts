@@ -10,7 +10,7 @@ import { DenoKvStore } from "../../src/store/deno_kv_store.ts";
 import { BOOTSTRAP_IDLE_PAGES_MAX } from "../../src/mesh/bootstrap.ts";
 import { readCopyState } from "../../src/mesh/bootstrap_state.ts";
 import { CheckpointJob } from "../../src/views/checkpoint_job.ts";
-import { listChannels } from "../../src/region/channel_directory.ts";
+import { listChannels } from "../../src/views/channel_directory.ts";
 import { verifyEd25519 } from "../../src/crypto/mod.ts";
 import { parseEnvelope } from "../../src/protocol/envelope.ts";
 import type { Envelope } from "../../src/client/mesh_client.ts";

@@ -12,7 +12,7 @@ import {
   CHANNELS_INDEX_ROOT,
   CHANNELS_LIMIT_MAX,
   encodeChannelCursor,
-} from "../../src/region/channel_directory.ts";
+} from "../../src/views/channel_directory.ts";
 import { encodeBase64Url } from "../../src/protocol/base64url.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import { type RegionStore, StoreUnavailableError } from "../../src/store/region_store.ts";

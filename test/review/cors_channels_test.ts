@@ -1,6 +1,6 @@
 /**
  * Review of GET /v1/channels (docs/protocol.md §12.9) and of the ingest hook that records channels
- * (src/region/channel_directory.ts), attacker's side.
+ * (src/views/channel_directory.ts), attacker's side.
  *
  * Guards (passing): every listing request costs at most one listIndex, one readIndex and one
  * arrivalCounts call and writes nothing, also over thousands of directory entries with no delta
@@ -26,7 +26,7 @@ import {
   CHANNELS_KNOWN_MAX,
   CHANNELS_LIMIT_MAX,
   encodeChannelCursor,
-} from "../../src/region/channel_directory.ts";
+} from "../../src/views/channel_directory.ts";
 import { DenoKvStore } from "../../src/store/deno_kv_store.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import type { RegionStore } from "../../src/store/region_store.ts";

@@ -28,7 +28,7 @@ import { MemoryStore } from "../../src/store/memory_store.ts";
 import type { RegionStore } from "../../src/store/region_store.ts";
 import { TopicHub } from "../../src/topics/hub.ts";
 import { REPLAY_TOPICS_MAX } from "../../src/topics/replay.ts";
-import { CHANNELS_INDEX_ROOT } from "../../src/region/channel_directory.ts";
+import { CHANNELS_INDEX_ROOT } from "../../src/views/channel_directory.ts";
 import { T0_MS } from "../support/signing.ts";
 import { topicMessage } from "../topics/_topics.ts";
 

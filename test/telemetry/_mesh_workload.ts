@@ -17,7 +17,7 @@ import { instrumentStore } from "../../src/compose/instrumented_store.ts";
 import { meshRegionApp } from "../../src/compose/mesh_region_app.ts";
 import { TimerScheduler } from "../../src/mesh/scheduler.ts";
 import { Registry } from "../../src/registry/registry.ts";
-import { listChannels } from "../../src/region/channel_directory.ts";
+import { listChannels } from "../../src/views/channel_directory.ts";
 import { CheckpointJob } from "../../src/views/checkpoint_job.ts";
 import { SYNC_FRAME_BYTES_MAX } from "../../src/sync/range_reconcile.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { Op } from "../../src/protocol/delta.ts";
-import { listChannels } from "../../src/region/channel_directory.ts";
+import { listChannels } from "../../src/views/channel_directory.ts";
 import { ChannelViews } from "../../src/views/channel_views.ts";
 import { CheckpointJob } from "../../src/views/checkpoint_job.ts";
 import { CHECKPOINT_INDEX_ROOT, pointerKey } from "../../src/views/view_checkpoint.ts";

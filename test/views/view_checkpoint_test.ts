@@ -5,7 +5,7 @@
  * quarantined is never used; a write that dies half-way leaves the old one whole.
  */
 import assert from "node:assert/strict";
-import { channelDirectoryOf, listChannels } from "../../src/region/channel_directory.ts";
+import { channelDirectoryOf, listChannels } from "../../src/views/channel_directory.ts";
 import { ChannelViews } from "../../src/views/channel_views.ts";
 import { CHECKPOINT_DELTAS_PER_CHUNK, CheckpointJob } from "../../src/views/checkpoint_job.ts";
 import {
