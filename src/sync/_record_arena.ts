@@ -38,7 +38,7 @@ export interface Block {
   readonly length: number;
 }
 
-/** Blocks of records in slabs; addresses are stable until the trie compacts into a new arena. */
+/** Blocks of records in slabs; a block's address holds until `compact` slides it down. */
 export class RecordArena {
   readonly slabs: Uint8Array[] = [];
   /** Next unused record of the last slab. */
@@ -48,11 +48,6 @@ export class RecordArena {
   readonly #free: Address[][] = [];
   #freeRecords = 0;
   #heldRecords = 0;
-
-  /** Records in blocks handed out and not freed. */
-  get heldRecords(): number {
-    return this.#heldRecords;
-  }
 
   /** Bytes of all slabs. */
   get bytes(): number {
