@@ -101,41 +101,14 @@ export class ChannelViews {
   }
 
   /**
-   * A read woken by deltas this instance stored (`ChannelWatch.arrived`): when the cached fold
-   * ends right before them, they are folded in from memory and the store is not read. The state
-   * is then a fold of the channel's arrivals up to them — what woke the read, though not
-   * necessarily everything stored before the call. Otherwise as `read`.
+   * A read woken by deltas this instance stored (`ChannelWatch.arrived`): as `read` (one read of
+   * the marks, the quarantine caught up to them), but the arrivals up to the mark that the watch
+   * kept are folded from memory, not listed from the store (source `memory` when all were). The
+   * marks are read all the same: an equivocation another instance stored before the deltas that
+   * woke the read must exclude its author from the answer (§9.6).
    */
   readWoken(channel: string): Promise<ViewRead> {
-    return this.#exclusive(channel, async () => {
-      const cached = this.#cache.get(channel);
-      const taken = cached === undefined ? 0 : this.#foldArrived(channel, cached);
-      if (taken === 0) return (await this.#catchUp(channel)).read;
-      this.#remember(channel, cached!);
-      return { state: cached!.view.state, caughtUp: taken, source: "memory", rebuilt: false };
-    });
-  }
-
-  /** Folds in what the watch kept of `channel` right after the cursor; how many it folded. */
-  #foldArrived(channel: string, cached: Cached): number {
-    if (this.#excludeKnown(channel, cached)) {
-      this.#cache.delete(channel); // stale: the store read builds it again
-      return 0;
-    }
-    const kept = channelWatchOf(this.#store).arrived(channel);
-    const byArrival = new Map(kept.map((delta) => [delta.arrival, delta]));
-    let taken = 0;
-    for (
-      let next = byArrival.get(cached.cursor + 1);
-      next;
-      next = byArrival.get(cached.cursor + 1)
-    ) {
-      if (cached.view.excludes(next.author)) cached.view.skip(next.author);
-      else cached.view.apply(folded(next));
-      cached.cursor = next.arrival;
-      taken++;
-    }
-    return taken;
+    return this.#exclusive(channel, async () => (await this.#catchUp(channel, true)).read);
   }
 
   /**
@@ -168,7 +141,7 @@ export class ChannelViews {
     return started;
   }
 
-  async #catchUp(channel: string): Promise<{ read: ViewRead; cached: Cached }> {
+  async #catchUp(channel: string, woken = false): Promise<{ read: ViewRead; cached: Cached }> {
     let cached = this.#cache.get(channel);
     let source: ViewSource = "cache";
     let rebuilt = false;
@@ -177,6 +150,7 @@ export class ChannelViews {
     // quarantine is caught up to it first, so every author proved to equivocate by a delta at or
     // below `mark` is known before that delta is folded (both were stored in one write).
     const mark = await this.#marks(channel);
+    let listed = false;
     for (;;) {
       if (cached === undefined) ({ cached, source } = await this.#open(channel));
       else if (this.#excludeKnown(channel, cached)) {
@@ -184,13 +158,16 @@ export class ChannelViews {
         rebuilt = true;
         continue;
       }
-      caughtUp += await this.#foldArrivals(channel, cached, mark);
+      const taken = await this.#foldArrivals(channel, cached, mark, woken);
+      caughtUp += taken.taken;
+      listed ||= taken.listed;
       // This instance may have noted an equivocation meanwhile (in memory, no store read).
       if (!this.#excludeKnown(channel, cached)) break;
       cached = undefined;
       rebuilt = true;
     }
     this.#remember(channel, cached);
+    if (source === "cache" && caughtUp > 0 && !listed) source = "memory";
     return { read: { state: cached.view.state, caughtUp, source, rebuilt }, cached };
   }
 
@@ -228,21 +205,35 @@ export class ChannelViews {
     return { cached: { view, cursor: 0, quarantineVersion: version }, source: "store" };
   }
 
-  /** Folds in the arrivals after the cursor up to `mark`; returns how many there were. */
-  async #foldArrivals(channel: string, cached: Cached, mark: number): Promise<number> {
+  /**
+   * Folds in the arrivals after the cursor up to `mark`: first, for a woken read, those the watch
+   * kept (`ChannelWatch.arrived`), then the rest from the store. How many; whether it listed.
+   */
+  async #foldArrivals(channel: string, cached: Cached, mark: number, woken: boolean) {
     let taken = 0;
+    const fold = (record: StoredDelta) => {
+      if (cached.view.excludes(record.author)) cached.view.skip(record.author);
+      else cached.view.apply(folded(record));
+    };
+    if (woken) {
+      const kept = new Map(channelWatchOf(this.#store).arrived(channel).map((d) => [d.arrival, d]));
+      for (let next = kept.get(cached.cursor + 1); next && next.arrival <= mark;) {
+        fold(next);
+        cached.cursor = next.arrival;
+        taken++;
+        next = kept.get(cached.cursor + 1);
+      }
+    }
+    const listed = cached.cursor < mark;
     while (cached.cursor < mark) {
       const limit = Math.min(VIEW_CATCHUP_PAGE_DELTAS, mark - cached.cursor);
       const page = await this.#store.listArrivals(channel, cached.cursor, limit);
-      for (const record of page.deltas) {
-        if (cached.view.excludes(record.author)) cached.view.skip(record.author);
-        else cached.view.apply(folded(record));
-      }
+      page.deltas.forEach(fold);
       taken += page.deltas.length;
       if (page.deltas.length === 0) break; // never expected (one write sets both): do not spin
       cached.cursor = page.cursor;
     }
-    return taken;
+    return { taken, listed };
   }
 
   async #quarantine(channel: string): Promise<{ authors: ReadonlySet<string>; version: number }> {

@@ -1,6 +1,8 @@
 /**
  * A view read woken by this instance's own ingest folds what was just stored from memory
- * (ChannelWatch.arrived → ChannelViews.readWoken) and reads nothing from the store; whenever the
+ * (ChannelWatch.arrived → ChannelViews.readWoken): it reads only the store's change marks (an
+ * equivocation another instance stored must still exclude its author, see
+ * test/review/woken_read_stale_quarantine_test.ts), never the arrivals it holds; whenever the
  * cached fold does not end right before those deltas, or the quarantine moved, it reads the store
  * as any read does. Real Deno KV; two store objects on one file are two instances.
  */
@@ -60,7 +62,7 @@ async function withStores<T>(n: number, work: (stores: DenoKvStore[]) => Promise
 const push = async (store: RegionStore, ...envelopes: unknown[]) =>
   (await ingest(envelopes, store, verifyEd25519, T0_MS)).accepted;
 
-Deno.test("a read woken by this instance's ingest folds the new delta from memory, reading nothing", async () => {
+Deno.test("a read woken by this instance's ingest folds the new delta from memory, reading only the marks", async () => {
   await withStores(1, async ([kv]) => {
     const { store, calls, count } = counted(kv);
     channelWatchOf(store, NO_POLL_MS);
@@ -73,7 +75,7 @@ Deno.test("a read woken by this instance's ingest folds the new delta from memor
     assert.equal(await ticket.wait(0), true);
     count(true);
     const woken = await views.read("c", true);
-    assert.deepEqual(calls(), [], "no store call");
+    assert.deepEqual(calls(), ["changeMarks"], "no store call but the marks");
     count(false);
     assert.equal(woken.source, "memory");
     assert.equal(woken.caughtUp, 1);
