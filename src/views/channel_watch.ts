@@ -55,12 +55,15 @@ export class ChannelWatch {
   /** Deltas `stored` told of in channels someone waited on, by channel, for `arrived`. */
   readonly #arrived = new Map<string, ArrivedDelta[]>();
   #arrivedBytes = 0;
+  /** The quarantine version the waiters' reads reflect at least; null while nobody waits. */
+  #quarantineSeen: number | null = null;
 
   constructor(store: RegionStore, pollMs = WATCH_POLL_MS_DEFAULT) {
     this.#store = store;
     this.#chain = new PollChain(pollMs, async () => {
       if (this.#waiters.size === 0) {
         this.#logCursor = null;
+        this.#quarantineSeen = null;
         this.#arrived.clear();
         this.#arrivedBytes = 0;
         return false;
@@ -203,12 +206,16 @@ export class ChannelWatch {
   async poll(): Promise<void> {
     // A proof stored by another instance changes the view of every channel its author wrote in,
     // not only the channel whose log entry shows it: so the quarantine is followed too.
+    // Compared with the version the last poll (or the first waiter) saw, not one read now: any
+    // other read of this instance (a view read, an ingest's refresh) may have caught the shared
+    // quarantine up meanwhile, and its waiters must be woken all the same.
     const quarantine = quarantineOf(this.#store);
-    const version = quarantine.version;
     // One read of the marks; the quarantine's lists only when they moved.
     const marks = await this.#store.changeMarks([EQUIVOCATIONS_CHANNEL]);
     await quarantine.catchUpTo(marks.arrivals[0], marks.equivocations);
-    if (quarantine.version !== version) this.notify([EQUIVOCATIONS_CHANNEL]);
+    const seen = this.#quarantineSeen;
+    this.#quarantineSeen = quarantine.version;
+    if (seen !== null && quarantine.version !== seen) this.notify([EQUIVOCATIONS_CHANNEL]);
     while (this.#logCursor !== null) {
       const page = await readLogAfter(this.#store, this.#logCursor, WATCH_LOG_PAGE);
       // What this instance stored itself woke its waiters already.
@@ -222,6 +229,8 @@ export class ChannelWatch {
 
   async #start(): Promise<void> {
     if (this.#logCursor === null) {
+      // Taken with the ticket, before its caller reads: a later growth wakes it (`poll`).
+      this.#quarantineSeen ??= quarantineOf(this.#store).version;
       // Read per request, not shared: an edge runtime (workerd) refuses a request's awaiting I/O
       // another request started. Heads read before the caller reads the store are early enough.
       const heads = await this.#store.logHeads();
