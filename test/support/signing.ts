@@ -35,3 +35,11 @@ export function bodyOf(
 export function idOf(envelope: Envelope): string {
   return deltaId(utf8Encode(envelope.body));
 }
+
+/** A delta of `key` at `seq` in `channel` setting `k` to `value`: two values at one seq equivocate. */
+export function signedSet(key: AgentKey, channel: string, seq: number, value: string): Envelope {
+  return signBody(
+    key,
+    JSON.stringify(bodyOf(key, { channel, seq, ops: [{ op: "set", key: "k", value }] })),
+  );
+}

@@ -4,29 +4,17 @@ import { MeshClient } from "../../src/client/mesh_client.ts";
 import { ingest } from "../../src/region/ingest.ts";
 import { createRegionApp } from "../../src/region/app.ts";
 import { verifyEd25519 } from "../../src/crypto/mod.ts";
-import { DenoKvStore } from "../../src/store/deno_kv_store.ts";
 import { ChannelWatch, channelWatchOf } from "../../src/views/channel_watch.ts";
 import { EQUIVOCATIONS_CHANNEL } from "../../src/protocol/equivocation.ts";
 import { AgentKey } from "../../src/crypto/agent_key.ts";
 import { bodyOf, signBody, T0_MS, testAgent } from "../support/signing.ts";
+import { withKvInstances } from "../support/kv_instances.ts";
 
 /** Long enough that only a notification, never the log poll, can wake a ticket in a test. */
 const NO_POLL_MS = 3_600_000;
 
-async function withStores<T>(n: number, work: (stores: DenoKvStore[]) => Promise<T>) {
-  const dir = await Deno.makeTempDir();
-  const stores: DenoKvStore[] = [];
-  try {
-    for (let i = 0; i < n; i++) stores.push(await DenoKvStore.open(`${dir}/kv.sqlite3`));
-    return await work(stores);
-  } finally {
-    for (const s of stores) s.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("an ingest here wakes the tickets of the channels it stored in, at once, and no others", async () => {
-  await withStores(1, async ([store]) => {
+  await withKvInstances(1, async ([store]) => {
     const watch = channelWatchOf(store, NO_POLL_MS);
     const [mine, other] = [await watch.ticket("c"), await watch.ticket("d")];
     const agent = testAgent();
@@ -44,7 +32,7 @@ Deno.test("an ingest here wakes the tickets of the channels it stored in, at onc
 });
 
 Deno.test("what this instance stored wakes its waiters once: the log poll does not wake them again for it", async () => {
-  await withStores(1, async ([store]) => {
+  await withKvInstances(1, async ([store]) => {
     const watch = new ChannelWatch(store, 20);
     const first = await watch.ticket("c");
     const agent = testAgent();
@@ -58,7 +46,7 @@ Deno.test("what this instance stored wakes its waiters once: the log poll does n
 });
 
 Deno.test("a duplicate wakes nobody; a proof of equivocation wakes every channel", async () => {
-  await withStores(1, async ([store]) => {
+  await withKvInstances(1, async ([store]) => {
     const watch = channelWatchOf(store, NO_POLL_MS);
     const agent = testAgent();
     const delta = agent.sign("c", [{ op: "set", key: "x", value: 1 }]);
@@ -73,7 +61,7 @@ Deno.test("a duplicate wakes nobody; a proof of equivocation wakes every channel
 });
 
 Deno.test("what another instance stores wakes a ticket through the region log", async () => {
-  await withStores(2, async ([one, two]) => {
+  await withKvInstances(2, async ([one, two]) => {
     const watch = new ChannelWatch(one, 20);
     const ticket = await watch.ticket("c");
     const agent = testAgent();
@@ -92,7 +80,7 @@ Deno.test("what another instance stores wakes a ticket through the region log", 
 });
 
 Deno.test("an equivocation another instance stores wakes the waiters of the author's other channels", async () => {
-  await withStores(2, async ([one, two]) => {
+  await withKvInstances(2, async ([one, two]) => {
     const key = AgentKey.generate();
     const at = (overrides: Record<string, unknown>) =>
       signBody(key, JSON.stringify(bodyOf(key, overrides)));
@@ -111,7 +99,7 @@ Deno.test("an equivocation another instance stores wakes the waiters of the auth
 });
 
 Deno.test("MeshClient.viewChange waits for a change and gives null when none comes", async () => {
-  await withStores(1, async ([store]) => {
+  await withKvInstances(1, async ([store]) => {
     const app = createRegionApp({ region: "w-1", store, now: () => T0_MS });
     const fetchApp: typeof fetch = (input, init) =>
       Promise.resolve(app.request(input instanceof Request ? input : String(input), init));
@@ -130,7 +118,7 @@ Deno.test("MeshClient.viewChange waits for a change and gives null when none com
 });
 
 Deno.test("close() ends every waiting read as if its wait ran out, and every later one at once", async () => {
-  await withStores(1, async ([store]) => {
+  await withKvInstances(1, async ([store]) => {
     const watch = new ChannelWatch(store, 20);
     const waiting = (await watch.ticket("c")).wait(30_000);
     watch.close();

@@ -9,7 +9,6 @@
 import assert from "node:assert/strict";
 import { ingest } from "../../src/region/ingest.ts";
 import { verifyEd25519 } from "../../src/crypto/mod.ts";
-import { DenoKvStore } from "../../src/store/deno_kv_store.ts";
 import type { RegionStore } from "../../src/store/region_store.ts";
 import {
   ChannelWatch,
@@ -18,7 +17,8 @@ import {
 } from "../../src/views/channel_watch.ts";
 import { ChannelViews } from "../../src/views/channel_views.ts";
 import { AgentKey } from "../../src/crypto/agent_key.ts";
-import { bodyOf, signBody, T0_MS, testAgent } from "../support/signing.ts";
+import { signedSet, T0_MS, testAgent } from "../support/signing.ts";
+import { withKvInstances } from "../support/kv_instances.ts";
 
 /** Long enough that only a notification, never the log poll, can wake a ticket in a test. */
 const NO_POLL_MS = 3_600_000;
@@ -47,23 +47,11 @@ function counted(store: RegionStore) {
   };
 }
 
-async function withStores<T>(n: number, work: (stores: DenoKvStore[]) => Promise<T>) {
-  const dir = await Deno.makeTempDir();
-  const stores: DenoKvStore[] = [];
-  try {
-    for (let i = 0; i < n; i++) stores.push(await DenoKvStore.open(`${dir}/kv.sqlite3`));
-    return await work(stores);
-  } finally {
-    for (const s of stores) s.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 const push = async (store: RegionStore, ...envelopes: unknown[]) =>
   (await ingest(envelopes, store, verifyEd25519, T0_MS)).accepted;
 
 Deno.test("a read woken by this instance's ingest folds the new delta from memory, reading only the marks", async () => {
-  await withStores(1, async ([kv]) => {
+  await withKvInstances(1, async ([kv]) => {
     const { store, calls, count } = counted(kv);
     channelWatchOf(store, NO_POLL_MS);
     const views = new ChannelViews(store);
@@ -90,7 +78,7 @@ Deno.test("a read woken by this instance's ingest folds the new delta from memor
 });
 
 Deno.test("a woken read whose fold does not end right before what was stored here reads the store", async () => {
-  await withStores(2, async ([kv, other]) => {
+  await withKvInstances(2, async ([kv, other]) => {
     const { store, calls, count } = counted(kv);
     channelWatchOf(store, NO_POLL_MS);
     const views = new ChannelViews(store);
@@ -111,16 +99,13 @@ Deno.test("a woken read whose fold does not end right before what was stored her
 });
 
 Deno.test("a woken read after the quarantine grew builds the fold again from the store", async () => {
-  await withStores(1, async ([kv]) => {
+  await withKvInstances(1, async ([kv]) => {
     const { store } = counted(kv);
     channelWatchOf(store, NO_POLL_MS);
     const views = new ChannelViews(store);
     const q = AgentKey.generate();
     const signed = (channel: string, seq: number, value: string) =>
-      signBody(
-        q,
-        JSON.stringify(bodyOf(q, { channel, seq, ops: [{ op: "set", key: "k", value }] })),
-      );
+      signedSet(q, channel, seq, value);
     await push(store, signed("c", 1, "mine"));
     assert.equal(JSON.parse((await views.read("c")).state.viewText()).map.k, "mine");
     const ticket = await channelWatchOf(store).ticket("c");
@@ -139,7 +124,7 @@ Deno.test("a woken read after the quarantine grew builds the fold again from the
 });
 
 Deno.test("the watch keeps what was stored only in watched channels, a bounded tail, until nobody waits", async () => {
-  await withStores(1, async ([store]) => {
+  await withKvInstances(1, async ([store]) => {
     const watch = new ChannelWatch(store, 10);
     const agent = testAgent();
     const first = await watch.ticket("c");
