@@ -4,7 +4,10 @@
  * cursor and hands every item on. Callers on the ingest path pass the region clock to skip a
  * catch-up made less than `refreshMs` before (a push then costs no extra store round trip);
  * concurrent catch-ups share one run, and a call that finds one running waits for it and then
- * catches up again, so it sees everything stored before it was made.
+ * catches up again, so it sees everything stored before it was made. A follower whose items are
+ * idempotent and order-free (`independent`: the quarantine's authors) runs each call's catch-up
+ * on its own instead, from the cursor as it stands: a request never waits on reads another request
+ * started, which an edge runtime (workerd) may never complete once that request has answered.
  */
 import type { Op } from "../protocol/delta.ts";
 import type { Equivocation, RegionStore } from "../store/region_store.ts";
@@ -23,10 +26,12 @@ export class StoreFollower {
   /** The store's mark for the list as of the last `refreshAt` catch-up (null: none yet). */
   #mark: number | null = null;
   #inflight: Promise<void> | null = null;
+  readonly #independent: boolean;
 
-  constructor(refreshMs: number, step: FollowStep) {
+  constructor(refreshMs: number, step: FollowStep, independent = false) {
     this.#refreshMs = refreshMs;
     this.#step = step;
+    this.#independent = independent;
   }
 
   /** Catches up; given the region clock `nowMs`, not if it did less than `refreshMs` before. */
@@ -35,10 +40,13 @@ export class StoreFollower {
     if (nowMs !== undefined && last !== null && nowMs >= last && nowMs - last < this.#refreshMs) {
       return;
     }
-    while (this.#inflight !== null) await this.#inflight;
-    const work = this.#catchUp().finally(() => this.#inflight = null);
-    this.#inflight = work;
-    await work;
+    if (this.#independent) await this.#catchUp();
+    else {
+      while (this.#inflight !== null) await this.#inflight;
+      const work = this.#catchUp().finally(() => this.#inflight = null);
+      this.#inflight = work;
+      await work;
+    }
     if (nowMs !== undefined) this.#refreshedAtMs = nowMs;
   }
 
@@ -54,9 +62,12 @@ export class StoreFollower {
   }
 
   async #catchUp(): Promise<void> {
-    for (;;) {
-      const page = await this.#step(this.#cursor);
-      this.#cursor = page.cursor;
+    // Every item at or below the cursor was handed on by a run that read it (independent runs
+    // may overlap: the cursor only moves forward).
+    for (let cursor = this.#cursor;;) {
+      const page = await this.#step(cursor);
+      cursor = page.cursor;
+      this.#cursor = Math.max(this.#cursor, cursor);
       if (!page.more) return;
     }
   }
@@ -69,6 +80,7 @@ export class ChannelFollower extends StoreFollower {
     channel: string,
     refreshMs: number,
     onSet: (key: string, value: unknown) => void | Promise<void>,
+    independent = false,
   ) {
     super(refreshMs, async (cursor) => {
       const page = await store.listArrivals(channel, cursor, FOLLOW_PAGE_DELTAS);
@@ -77,7 +89,7 @@ export class ChannelFollower extends StoreFollower {
         for (const op of ops) if (op.op === "set") await onSet(op.key, op.value);
       }
       return page;
-    });
+    }, independent);
   }
 }
 
@@ -87,11 +99,12 @@ export class EquivocationFollower extends StoreFollower {
     store: RegionStore,
     refreshMs: number,
     onEquivocation: (equivocation: Equivocation) => void,
+    independent = false,
   ) {
     super(refreshMs, async (cursor) => {
       const page = await store.listEquivocations(cursor, FOLLOW_PAGE_DELTAS);
       for (const entry of page.entries) onEquivocation(entry);
       return page;
-    });
+    }, independent);
   }
 }

@@ -32,11 +32,13 @@ export class Quarantine {
       EQUIVOCATIONS_CHANNEL,
       QUARANTINE_REFRESH_MS,
       (key) => this.note(key),
+      true, // noting an author is idempotent: each request catches up on its own (workerd)
     );
     this.#pairs = new EquivocationFollower(
       store,
       QUARANTINE_REFRESH_MS,
       (e) => this.note(e.author),
+      true,
     );
   }
 

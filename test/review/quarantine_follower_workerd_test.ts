@@ -18,16 +18,14 @@
  * bound the wait on a shared catch-up and start one of its own).
  */
 import assert from "node:assert/strict";
-import { withWorkerdModule } from "../support/edge_runtimes.ts";
+import { withWorkerdModule, workerdAvailable } from "../support/edge_runtimes.ts";
 
 Deno.test({
   name: "on workerd, a quarantine catch-up is not stuck behind one a request that answered started",
-  // Not fixed: StoreFollower's shared run also serves proposals/book.ts, electorate.ts and
-  // blobs/references.ts, whose steps fold items in order, so catch-ups cannot simply run per
-  // request side by side; the fix (per-request runs for the quarantine's idempotent notes, or a
-  // bounded wait) needs its own change. Fails on workerd (5 s timeout; the read never answers).
-  // Once fixed: `ignore: !workerdAvailable` (import it from ../support/edge_runtimes.ts).
-  ignore: true,
+  // Was a defect; fixed: the quarantine's followers run each call's catch-up on its own
+  // (StoreFollower `independent`: noting an author is idempotent and order-free). Fails on the
+  // shared run (5 s timeout; the read never answers).
+  ignore: !workerdAvailable,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
