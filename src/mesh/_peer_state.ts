@@ -40,6 +40,8 @@ export interface PeerState {
   again: boolean;
   /** Eager forwards to this target in flight (eager_forward.ts); 0 when none. */
   forwarding: number;
+  /** Channels of the eager forwards in flight to this target, with how many each. */
+  readonly forwardingChannels: Map<string, number>;
   /** A delta skipped eager forwarding to this target: forward no more until a drain caught up. */
   unsent: boolean;
   /** Ids this target acknowledged by eager forwarding, for its drain to skip (bounded). */
@@ -74,6 +76,7 @@ export function newPeerState(heartbeatMs: number): PeerState {
     draining: false,
     again: false,
     forwarding: 0,
+    forwardingChannels: new Map(),
     unsent: false,
     forwarded: new Set(),
     lastAntiEntropyMs: 0,

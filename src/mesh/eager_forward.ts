@@ -9,9 +9,12 @@
  * only while its fan-out is idle and caught up, with up to FORWARDS_IN_FLIGHT_MAX messages under
  * way (on a long link one at a time would hold every delta behind the last one's answer, a round
  * trip); any other time (a drain running, a backlog, a failure, an unknown cursor) the delta
- * waits for the drain. Messages in flight together may arrive out of order: a delta the peer
- * refuses for it (one whose certificate is in a message still on its way) goes again by the
- * drain, in log order, and the CRDT does not care in which order the rest is stored. A local commit that fails after the peer stored the delta leaves the peer
+ * waits for the drain. Messages in flight together may arrive out of order, so they never share a
+ * channel: a delta of a channel with a forward to that peer in flight waits for the drain, which
+ * runs once the forwards are over and sends in log order (a topic's subscribers in the peer's
+ * region get each publisher's messages in the order this region stored them). A delta the peer
+ * refuses for arriving early (one whose certificate is in a message still on its way) goes again
+ * by the drain, in log order. A local commit that fails after the peer stored the delta leaves the peer
  * ahead, which anti-entropy repairs (we pull it back); a delta that turns out to be a duplicate
  * here costs the peer one `duplicate` answer.
  */
@@ -30,6 +33,14 @@ export const FORWARD_DELTAS_MAX = FANOUT_BATCH_DELTAS_MAX;
 
 if (FORWARD_DELTAS_MAX > FORWARDED_IDS_MAX) {
   throw new Error("FORWARDED_IDS_MAX must hold at least one forwarded message's ids");
+}
+
+/** A delta as eager forwarding sends it. */
+export interface Forwarded {
+  readonly id: string;
+  readonly channel: string;
+  readonly body: string;
+  readonly sig: string;
 }
 
 /** Sends deltas to a peer: its result for each, in order, or null when the send failed. */
@@ -55,7 +66,7 @@ export interface ForwardDeps {
  * which never reject, for a caller that wants to know when they are over).
  */
 export function forwardEach(
-  deltas: readonly { id: string; body: string; sig: string }[],
+  deltas: readonly Forwarded[],
   targets: readonly RegionInfo[],
   nowMs: number,
   deps: ForwardDeps,
@@ -65,7 +76,8 @@ export function forwardEach(
     const label = deps.label(target);
     if (label === null) continue;
     const peer = deps.peer(target);
-    if (deltas.length > FORWARD_DELTAS_MAX || !mayForward(peer, nowMs)) {
+    const busy = deltas.some((d) => peer.forwardingChannels.has(d.channel));
+    if (deltas.length > FORWARD_DELTAS_MAX || busy || !mayForward(peer, nowMs)) {
       peer.unsent = true;
       continue;
     }
@@ -100,10 +112,14 @@ export async function forwardTo(
   peer: PeerState,
   target: RegionInfo,
   label: DeltaOrigin,
-  deltas: readonly { id: string; body: string; sig: string }[],
+  deltas: readonly Forwarded[],
   send: SendForResults,
 ): Promise<void> {
   peer.forwarding++;
+  const channels = [...new Set(deltas.map((d) => d.channel))];
+  for (const c of channels) {
+    peer.forwardingChannels.set(c, (peer.forwardingChannels.get(c) ?? 0) + 1);
+  }
   try {
     const results = await send(target, label, deltas.map(({ body, sig }) => ({ body, sig })))
       .catch(() => null);
@@ -126,6 +142,11 @@ export async function forwardTo(
     }
   } finally {
     peer.forwarding--;
+    for (const c of channels) {
+      const left = peer.forwardingChannels.get(c)! - 1;
+      if (left === 0) peer.forwardingChannels.delete(c);
+      else peer.forwardingChannels.set(c, left);
+    }
   }
 }
 

@@ -18,7 +18,34 @@ function caughtUpPeer() {
   return peer;
 }
 
-const delta = (id: string) => ({ id, body: `{"id":"${id}"}`, sig: "s" });
+const delta = (id: string, channel = `c-${id}`) => ({
+  id,
+  channel,
+  body: `{"id":"${id}"}`,
+  sig: "s",
+});
+
+Deno.test("two forwards in flight to one peer never share a channel: the second waits for the drain, in log order", async () => {
+  const peer = caughtUpPeer();
+  const held: (() => void)[] = [];
+  const deps = {
+    peer: () => peer,
+    label: () => "remote" as const,
+    send: () =>
+      new Promise<readonly DeltaResult[] | null>((resolve) =>
+        held.push(() => resolve([{ id: "x", status: "accepted" }]))
+      ),
+    kick: () => {},
+  };
+  const [first] = forwardEach([delta("m0", "_topic:jobs")], [TARGET], 0, deps);
+  assert.ok(first !== undefined);
+  assert.equal(forwardEach([delta("m1", "_topic:jobs")], [TARGET], 0, deps).length, 0);
+  assert.equal(peer.unsent, true, "m1 goes by the drain, after m0's forward is over");
+  held[0]();
+  await first;
+  assert.equal(peer.forwarding, 0);
+  assert.equal(peer.forwardingChannels.size, 0, "the channel is free again");
+});
 
 Deno.test("forwards pipeline up to FORWARDS_IN_FLIGHT_MAX per peer; the next delta waits for the drain", () => {
   const peer = caughtUpPeer();
