@@ -18,7 +18,7 @@ import type { DeltaResult } from "../../src/protocol/result.ts";
 import type { RegionInfo } from "../../src/mesh/topology.ts";
 
 const TARGET = { id: "us-1", zone: "us", url: "http://us-1", publicKey: "k" } as RegionInfo;
-const delta = (id: string) => ({ id, body: `{"id":"${id}"}`, sig: "s" });
+const delta = (id: string) => ({ id, channel: `c-${id}`, body: `{"id":"${id}"}`, sig: "s" });
 
 Deno.test("acknowledged forwards the drain never meets do not stop eager forwarding for ever", async () => {
   const peer = newPeerState(250);
