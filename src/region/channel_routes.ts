@@ -117,7 +117,7 @@ async function mailboxHeadReader(
   return channel;
 }
 
-/** One read of a channel's view (`woken`: see `ChannelViews.readWoken`), and its entity tag. */
+/** One read of a channel's view (`woken`: see `ChannelViews.read`), and its entity tag. */
 function readView(deps: RegionDeps, channel: string, woken: boolean) {
   const { telemetry, base, views } = deps;
   return telemetry.inSpan(

@@ -147,10 +147,13 @@ export async function ingest(
   const kept = [...accepted, ...evidence];
   noteStored(kept, store, verify, admission);
   await recordOwnDeltas(store, kept).catch(() => {}); // a mailbox read sweeps what this missed
-  const arrived = outcomes.flatMap((o, k) =>
-    o.status === "accepted" ? [{ ...stored(toStore[k]), arrival: o.arrival }] : []
-  );
-  channelWatchOf(store).stored(kept, evidence.length > 0, arrived); // long-polls read again
+  const watch = channelWatchOf(store); // long-polls read again; woken ones fold `arrived`
+  const arrived = watch.size === 0
+    ? []
+    : outcomes.flatMap((o, k) =>
+      o.status === "accepted" ? [{ ...stored(toStore[k]), arrival: o.arrival }] : []
+    );
+  watch.stored(kept, evidence.length > 0, arrived);
   return { results: results as DeltaResult[], accepted, signers, evidence };
 }
 

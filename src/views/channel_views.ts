@@ -41,7 +41,7 @@ interface Cached {
   quarantineVersion: number;
 }
 
-/** Where a read found the fold it caught up (`memory`: deltas just stored here, see `readWoken`). */
+/** Where a read found the fold it caught up (`memory`: deltas just stored here, see `read`). */
 export type ViewSource = "cache" | "checkpoint" | "store" | "memory";
 
 export interface ViewRead {
@@ -92,23 +92,14 @@ export class ChannelViews {
   }
 
   /**
-   * The channel's state, caught up with everything stored before the call; or, for a read woken
-   * by deltas this instance stored (`woken`), see `readWoken`.
+   * The channel's state, caught up with everything stored before the call. A read woken by deltas
+   * this instance stored (`woken`, `ChannelWatch.arrived`) reads the marks all the same (an
+   * equivocation another instance stored before them must exclude its author, §9.6), but folds
+   * the arrivals up to the mark that the watch kept from memory instead of listing them (source
+   * `memory` when all were).
    */
   read(channel: string, woken = false): Promise<ViewRead> {
-    if (woken) return this.readWoken(channel);
-    return this.#exclusive(channel, async () => (await this.#catchUp(channel)).read);
-  }
-
-  /**
-   * A read woken by deltas this instance stored (`ChannelWatch.arrived`): as `read` (one read of
-   * the marks, the quarantine caught up to them), but the arrivals up to the mark that the watch
-   * kept are folded from memory, not listed from the store (source `memory` when all were). The
-   * marks are read all the same: an equivocation another instance stored before the deltas that
-   * woke the read must exclude its author from the answer (§9.6).
-   */
-  readWoken(channel: string): Promise<ViewRead> {
-    return this.#exclusive(channel, async () => (await this.#catchUp(channel, true)).read);
+    return this.#exclusive(channel, async () => (await this.#catchUp(channel, woken)).read);
   }
 
   /**

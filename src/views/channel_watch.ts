@@ -163,7 +163,7 @@ export class ChannelWatch {
   /**
    * Deltas this instance stored in `channel` while someone waited on it (at most
    * `WATCH_ARRIVED_PER_CHANNEL_MAX`, kept until nobody waits), with their arrival numbers, so a
-   * read they woke can fold them in without reading them back (`ChannelViews.readWoken`).
+   * read they woke can fold them in without reading them back (`ChannelViews.read`, woken).
    */
   arrived(channel: string): readonly ArrivedDelta[] {
     return this.#arrived.get(channel) ?? [];

@@ -5,6 +5,7 @@
  * same mailbox whatever the arrival order, batching and reads in between.
  */
 import assert from "node:assert/strict";
+import { random } from "../sync/_sets.ts";
 import { Agent } from "../../src/client/agent.ts";
 import type { Envelope } from "../../src/client/mesh_client.ts";
 import { HybridClock } from "../../src/client/hybrid_clock.ts";
@@ -135,18 +136,6 @@ Deno.test("readInbox() stops at INBOX_SCAN_ARRIVALS_MAX and pages on over a dead
   assert.deepEqual(ids(two), [idOf(lastOne)]);
   assert.equal(two.more, false);
 });
-
-/** A seeded generator (mulberry32), so a failing seed can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 Deno.test("two regions holding the same mailbox set list the same messages, whatever the order", async () => {
   for (let seed = 1; seed <= 12; seed++) {

@@ -25,18 +25,22 @@ const delta = (id: string, channel = `c-${id}`) => ({
   sig: "s",
 });
 
-Deno.test("two forwards in flight to one peer never share a channel: the second waits for the drain, in log order", async () => {
-  const peer = caughtUpPeer();
+/** Deps whose sends wait until released (`held`, in order), then answer `answer`. */
+function heldSends(peer: ReturnType<typeof caughtUpPeer>, answer: readonly DeltaResult[]) {
   const held: (() => void)[] = [];
   const deps = {
     peer: () => peer,
     label: () => "remote" as const,
     send: () =>
-      new Promise<readonly DeltaResult[] | null>((resolve) =>
-        held.push(() => resolve([{ id: "x", status: "accepted" }]))
-      ),
+      new Promise<readonly DeltaResult[] | null>((resolve) => held.push(() => resolve(answer))),
     kick: () => {},
   };
+  return { deps, held };
+}
+
+Deno.test("two forwards in flight to one peer never share a channel: the second waits for the drain, in log order", async () => {
+  const peer = caughtUpPeer();
+  const { deps, held } = heldSends(peer, [{ id: "x", status: "accepted" }]);
   const [first] = forwardEach([delta("m0", "_topic:jobs")], [TARGET], 0, deps);
   assert.ok(first !== undefined);
   assert.equal(forwardEach([delta("m1", "_topic:jobs")], [TARGET], 0, deps).length, 0);
@@ -49,14 +53,7 @@ Deno.test("two forwards in flight to one peer never share a channel: the second 
 
 Deno.test("forwards pipeline up to FORWARDS_IN_FLIGHT_MAX per peer; the next delta waits for the drain", () => {
   const peer = caughtUpPeer();
-  const held: (() => void)[] = [];
-  const deps = {
-    peer: () => peer,
-    label: () => "remote" as const,
-    send: () =>
-      new Promise<readonly DeltaResult[] | null>((resolve) => held.push(() => resolve([]))),
-    kick: () => {},
-  };
+  const { deps, held } = heldSends(peer, []);
   for (let i = 0; i < FORWARDS_IN_FLIGHT_MAX; i++) {
     assert.equal(forwardEach([delta(`d${i}`)], [TARGET], 0, deps).length, 1, `forward ${i}`);
   }

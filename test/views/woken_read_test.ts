@@ -1,6 +1,6 @@
 /**
  * A view read woken by this instance's own ingest folds what was just stored from memory
- * (ChannelWatch.arrived → ChannelViews.readWoken): it reads only the store's change marks (an
+ * (ChannelWatch.arrived → ChannelViews.read(…, woken)): it reads only the store's change marks (an
  * equivocation another instance stored must still exclude its author, see
  * test/review/woken_read_stale_quarantine_test.ts), never the arrivals it holds; whenever the
  * cached fold does not end right before those deltas, or the quarantine moved, it reads the store
