@@ -7,7 +7,7 @@
  * from the view once per change of the fold.
  */
 import type { ChannelFold } from "../crdt/channel_fold.ts";
-import { StoreFollower } from "../guard/channel_follower.ts";
+import { allSettledOrThrow, StoreFollower } from "../guard/channel_follower.ts";
 import { blobRefKey, BLOBS_CHANNEL, parseBlobRefKey } from "../protocol/blob_ref.ts";
 import type { Op } from "../protocol/delta.ts";
 import type { ChannelViews } from "../views/channel_views.ts";
@@ -65,7 +65,8 @@ export class BlobReferences {
    * (a public read of any name calls this, so it must not cost the whole view).
    */
   async has(sha256: string): Promise<boolean> {
-    const [{ state }] = await Promise.all([
+    // Both settle before the answer, even when one fails (allSettledOrThrow).
+    const [{ state }] = await allSettledOrThrow([
       this.#views.read(BLOBS_CHANNEL),
       this.#follower.refresh(),
     ]);

@@ -73,6 +73,22 @@ export class StoreFollower {
   }
 }
 
+/**
+ * `Promise.all` that settles only once every promise has: then throws the first failure, or
+ * answers the values. For a request that starts several catch-ups at once: each may be shared with
+ * other requests (a StoreFollower's run, a ChannelViews read), and on workerd what a request left
+ * running when it answered (on the first failure, with `Promise.all`) never ends.
+ */
+export async function allSettledOrThrow<T extends readonly unknown[] | []>(
+  promises: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(promises);
+  for (const result of results) if (result.status === "rejected") throw result.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
+}
+
 /** Follows one system channel: every `set` op of its deltas goes to `onSet`. */
 export class ChannelFollower extends StoreFollower {
   constructor(

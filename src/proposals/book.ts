@@ -4,7 +4,7 @@
  * tallies from the pure fold in `tally.ts`. Everything here is derived from the region's delta
  * set, so instances and regions with equal sets answer alike; a restart only re-reads.
  */
-import { StoreFollower } from "../guard/channel_follower.ts";
+import { allSettledOrThrow, StoreFollower } from "../guard/channel_follower.ts";
 import { quarantineOf } from "../guard/quarantine.ts";
 import type { Op } from "../protocol/delta.ts";
 import {
@@ -155,7 +155,8 @@ export class ProposalBook {
     const proposal = await this.proposal(id);
     if (proposal === null) return null;
     const box = this.#box(proposal);
-    const [, electorate, quarantined] = await Promise.all([
+    // All settle before the answer, even when one fails (allSettledOrThrow).
+    const [, electorate, quarantined] = await allSettledOrThrow([
       box.follower.refresh(),
       this.electorates.of(proposal),
       quarantineOf(this.#store).authors(),

@@ -12,7 +12,7 @@
  * what a read costs does not grow with the registry or the channel (a public GET must not walk
  * them).
  */
-import { StoreFollower } from "../guard/channel_follower.ts";
+import { allSettledOrThrow, StoreFollower } from "../guard/channel_follower.ts";
 import { parseAgentCard, REGISTRY_CHANNEL, tagTerm } from "../protocol/agent_card.ts";
 import type { Op } from "../protocol/delta.ts";
 import type { Eligibility, Proposal } from "../protocol/proposal.ts";
@@ -235,7 +235,8 @@ export class Electorates {
   /** The electorate of `proposal`, caught up with everything stored before the call. */
   async of(proposal: Proposal): Promise<Electorate> {
     const eligible = proposal.eligible;
-    const [registry, activity] = await Promise.all([
+    // Both settle before the answer, even when one fails (allSettledOrThrow).
+    const [registry, activity] = await allSettledOrThrow([
       "agents" in eligible ? null : this.#registryHistory(),
       proposal.weights === "equal" ? null : this.#activityIndex(proposal.weights.activity),
     ]);

@@ -33,7 +33,6 @@ export class TopicHub {
   #logCursor: number[] | null = null;
   /** Reads the region log every period while anyone subscribes (src/views/poll_chain.ts). */
   readonly #chain: PollChain;
-  #polling: Promise<void> | null = null;
   readonly #recent = new Set<string>();
 
   constructor(options: TopicHubOptions) {
@@ -93,10 +92,14 @@ export class TopicHub {
     }
   }
 
-  /** Reads the region log once now (tests; the timer does it otherwise). */
+  /**
+   * Reads the region log once now (tests; the timer does it otherwise), from the position as it
+   * stands. Never shared: on workerd a read belongs to the request whose timer made it and never
+   * ends once that request has answered, so a poll that waited for another would wait for ever.
+   * Reads that overlap offer a message twice at most (a subscription's cursor delivers it once).
+   */
   poll(): Promise<void> {
-    this.#polling ??= this.#readLog().finally(() => this.#polling = null);
-    return this.#polling;
+    return this.#readLog();
   }
 
   /** Stops polling and closes every subscriber. */
