@@ -3,7 +3,8 @@
  *
  * - propagation between three regions, each in a zone of its own (so each leads its zone and
  *   sends to the other two directly, as three gateway-joined clusters do), peers talking directly
- *   or, with a delay, through the chaos proxies of test/support (HTTP, `delayMs` on every link):
+ *   or, with a delay, through the chaos proxies of test/support (HTTP, `delayMs` on every link,
+ *   each way: the request and its answer, as the TCP delay proxies of the others hold both):
  *   - push → visible: one delta pushed to region a, timed until region b's view holds it (the
  *     bench long-polls b's view with its last ETag, answered as soon as the view changes);
  *   - topic → SSE: one topic message published on a, timed to its event on an SSE subscriber of b;
@@ -51,7 +52,7 @@ export async function ourPropagation(
         (await mesh.statuses()).every((s) => s.leader?.self === true && s.reachable.length === 3),
       30_000,
     );
-    if (delayMs > 0) mesh.setLinks({ delayMs });
+    if (delayMs > 0) mesh.setLinks({ delayMs, answerDelayMs: delayMs });
     const [a, b] = [mesh.region("a-1").url, mesh.region("b-1").url];
     const agent = new Agent(AgentKey.generate());
 

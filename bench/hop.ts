@@ -8,7 +8,9 @@
  *
  * Environment:
  * - `BENCH_STORE=denokv|upstash` (default denokv; upstash runs redis-server + the REST test server)
- * - `BENCH_DELAY_MS` one-way latency added on every link by the chaos proxies (default 0)
+ * - `BENCH_DELAY_MS` one-way latency added on every link by the chaos proxies (default 0), to the
+ *   request and to its answer alike; `BENCH_ANSWER_DELAY_MS` sets the answer's apart (0: only the
+ *   request is delayed, the model of the figures before 2026-11-28)
  * - `BENCH_LINKS=direct|proxy`: peers talk directly or through the link proxies (default: direct
  *   when BENCH_DELAY_MS is 0, else proxy)
  * - `BENCH_SAMPLES` per route (default 200), `BENCH_ROUTES` (default `eu-1>us-1,eu-2>us-1`)
@@ -35,6 +37,7 @@ import { ViewWaiter } from "./_view_wait.ts";
 
 const STORE = Deno.env.get("BENCH_STORE") ?? "denokv";
 const DELAY_MS = Number(Deno.env.get("BENCH_DELAY_MS") ?? 0);
+const ANSWER_DELAY_MS = Number(Deno.env.get("BENCH_ANSWER_DELAY_MS") ?? DELAY_MS);
 const DIRECT = (Deno.env.get("BENCH_LINKS") ?? (DELAY_MS > 0 ? "proxy" : "direct")) === "direct";
 const SAMPLES = Number(Deno.env.get("BENCH_SAMPLES") ?? 200);
 const ROUTES = (Deno.env.get("BENCH_ROUTES") ?? "eu-1>us-1,eu-2>us-1").split(",");
@@ -121,7 +124,7 @@ try {
       (await mesh.status("eu-1")).reachable.length === 3,
     20_000,
   );
-  if (DELAY_MS > 0) mesh.setLinks({ delayMs: DELAY_MS });
+  if (DELAY_MS > 0) mesh.setLinks({ delayMs: DELAY_MS, answerDelayMs: ANSWER_DELAY_MS });
   const agent = new Agent(AgentKey.generate());
   const results: Record<string, unknown> = {};
   const windows: { started: number; seen: number; channel: string }[] = [];
@@ -153,6 +156,7 @@ try {
       store: STORE,
       links: DIRECT ? "direct" : "proxy",
       delay_ms: DELAY_MS,
+      answer_delay_ms: ANSWER_DELAY_MS,
       traced: TRACE,
       read: READ,
       view_request_ms: +(views.requestMs / views.requests).toFixed(3),

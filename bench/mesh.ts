@@ -3,7 +3,7 @@
  * store; every link through a chaos proxy):
  *
  * 1. cross-region visibility after eager fan-out, with 50 ms injected one-way latency on every
- *    link: push to a region, poll the others every 5 ms until the delta is readable;
+ *    link (each way: request and answer): push to a region, poll the others every 5 ms until the delta is readable;
  * 2. partition detection with 250 ms heartbeats: cut one region off, time until it reports
  *    itself in a minority and until the others stop counting it;
  * 3. convergence after the heal with 10,000 deltas written during the partition (5,000 on each
@@ -58,7 +58,7 @@ try {
       (await mesh.status("eu-1")).leader?.self === true,
     15_000,
   );
-  mesh.setLinks({ delayMs: 50 });
+  mesh.setLinks({ delayMs: 50, answerDelayMs: 50 });
   const agent = new Agent(AgentKey.generate());
 
   // 1. Visibility: push to the zone leader (eu-1) and to a non-leader (eu-2: two hops to us-1).

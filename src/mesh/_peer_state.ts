@@ -26,6 +26,16 @@ if (PHI_ACCEPTABLE_PAUSE_MS_DEFAULT !== PHI_EXPECTED_INTERVAL_MS_DEFAULT) {
   throw new Error("a detector's pause is one heartbeat period: the defaults must agree");
 }
 
+/** One channel's eager forwards in flight to a target. */
+export interface ChannelInFlight {
+  /** The label they were sent with (a delta is only ever carried under its own). */
+  readonly label: string;
+  /** Its deltas sent and not yet acknowledged, in the order they were sent. */
+  readonly deltas: { readonly id: string; readonly body: string; readonly sig: string }[];
+  /** Messages in flight that carry some of the channel's deltas. */
+  messages: number;
+}
+
 export interface PeerState {
   readonly detector: PhiAccrualDetector;
   summary: (Summary & { receivedAtMs: number }) | null;
@@ -40,8 +50,8 @@ export interface PeerState {
   again: boolean;
   /** Eager forwards to this target in flight (eager_forward.ts); 0 when none. */
   forwarding: number;
-  /** Channels of the eager forwards in flight to this target, with how many each. */
-  readonly forwardingChannels: Map<string, number>;
+  /** Channels of the eager forwards in flight to this target (eager_forward.ts). */
+  readonly forwardingChannels: Map<string, ChannelInFlight>;
   /** A delta skipped eager forwarding to this target: forward no more until a drain caught up. */
   unsent: boolean;
   /** Ids this target acknowledged by eager forwarding, for its drain to skip (bounded). */

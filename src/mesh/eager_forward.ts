@@ -9,10 +9,13 @@
  * only while its fan-out is idle and caught up, with up to FORWARDS_IN_FLIGHT_MAX messages under
  * way (on a long link one at a time would hold every delta behind the last one's answer, a round
  * trip); any other time (a drain running, a backlog, a failure, an unknown cursor) the delta
- * waits for the drain. Messages in flight together may arrive out of order, so they never share a
- * channel: a delta of a channel with a forward to that peer in flight waits for the drain, which
- * runs once the forwards are over and sends in log order (a topic's subscribers in the peer's
- * region get each publisher's messages in the order this region stored them). A delta the peer
+ * waits for the drain. Messages in flight together may arrive out of order, so a message carries,
+ * before its own deltas, every delta of the same channels still in flight to that peer (at most
+ * CARRIED_DELTAS_MAX): whichever message arrives first stores the channel's deltas in the order
+ * this region sent them, and the others find duplicates (a topic's subscribers in the peer's
+ * region get each publisher's messages in order). More than that to carry, or a channel in flight
+ * under another label, and the delta waits for the drain, which runs once the forwards are over
+ * and sends in log order. A delta the peer
  * refuses for arriving early (one whose certificate is in a message still on its way) goes again
  * by the drain, in log order. A local commit that fails after the peer stored the delta leaves the peer
  * ahead, which anti-entropy repairs (we pull it back); a delta that turns out to be a duplicate
@@ -30,6 +33,8 @@ export const FORWARDED_IDS_MAX = 4_096;
 export const FORWARDS_IN_FLIGHT_MAX = 8;
 /** Most deltas forwarded eagerly at once; a larger ingest goes by the log alone. */
 export const FORWARD_DELTAS_MAX = FANOUT_BATCH_DELTAS_MAX;
+/** Most deltas still in flight one message carries again (in order) before its own. */
+export const CARRIED_DELTAS_MAX = 32;
 
 if (FORWARD_DELTAS_MAX > FORWARDED_IDS_MAX) {
   throw new Error("FORWARDED_IDS_MAX must hold at least one forwarded message's ids");
@@ -76,13 +81,15 @@ export function forwardEach(
     const label = deps.label(target);
     if (label === null) continue;
     const peer = deps.peer(target);
-    const busy = deltas.some((d) => peer.forwardingChannels.has(d.channel));
-    if (deltas.length > FORWARD_DELTAS_MAX || busy || !mayForward(peer, nowMs)) {
+    const message = deltas.length > FORWARD_DELTAS_MAX || !mayForward(peer, nowMs)
+      ? null
+      : withCarried(peer, label, deltas);
+    if (message === null) {
       peer.unsent = true;
       continue;
     }
     sends.push(
-      forwardTo(peer, target, label, deltas, deps.send).finally(() => {
+      forwardTo(peer, target, label, message, deps.send).finally(() => {
         if (!peer.again) return;
         peer.again = false;
         deps.kick();
@@ -90,6 +97,29 @@ export function forwardEach(
     );
   }
   return sends;
+}
+
+/**
+ * `deltas` after the deltas of their channels still in flight to `peer`, in the order those
+ * were sent; null when that is more than CARRIED_DELTAS_MAX or FORWARD_DELTAS_MAX in all, or a
+ * channel is in flight under another label (the drain sends them then).
+ */
+function withCarried(
+  peer: PeerState,
+  label: DeltaOrigin,
+  deltas: readonly Forwarded[],
+): Forwarded[] | null {
+  const own = new Set(deltas.map((d) => d.id));
+  const carried: Forwarded[] = [];
+  for (const channel of new Set(deltas.map((d) => d.channel))) {
+    const inFlight = peer.forwardingChannels.get(channel);
+    if (inFlight === undefined) continue;
+    if (inFlight.label !== label) return null;
+    for (const d of inFlight.deltas) if (!own.has(d.id)) carried.push({ ...d, channel });
+  }
+  const fits = carried.length <= CARRIED_DELTAS_MAX &&
+    carried.length + deltas.length <= FORWARD_DELTAS_MAX;
+  return fits ? [...carried, ...deltas] : null;
 }
 
 /**
@@ -116,10 +146,7 @@ export async function forwardTo(
   send: SendForResults,
 ): Promise<void> {
   peer.forwarding++;
-  const channels = [...new Set(deltas.map((d) => d.channel))];
-  for (const c of channels) {
-    peer.forwardingChannels.set(c, (peer.forwardingChannels.get(c) ?? 0) + 1);
-  }
+  const channels = noteInFlight(peer, label, deltas);
   try {
     const results = await send(target, label, deltas.map(({ body, sig }) => ({ body, sig })))
       .catch(() => null);
@@ -127,14 +154,21 @@ export async function forwardTo(
       peer.unsent = true;
       return;
     }
-    // Only what the peer now holds is skipped by the drain; anything it refused (e.g. a delta
-    // whose certificate is still in the log behind it) goes again in log order.
-    deltas.forEach(({ id }, i) => {
+    // Only what the peer now holds is skipped by the drain (and no longer carried); anything it
+    // refused (e.g. a delta whose certificate is still in the log behind it) goes again in log
+    // order.
+    deltas.forEach(({ id, channel }, i) => {
       const r = results[i];
       const held = r?.status === "accepted" || r?.status === "duplicate" ||
         (r?.status === "rejected" && r.reason === "seq_conflict"); // stored there as evidence
-      if (held) peer.forwarded.add(id);
-      else peer.unsent = true;
+      if (!held) {
+        peer.unsent = true;
+        return;
+      }
+      peer.forwarded.add(id);
+      const inFlight = peer.forwardingChannels.get(channel)!.deltas;
+      const at = inFlight.findIndex((d) => d.id === id);
+      if (at >= 0) inFlight.splice(at, 1);
     });
     for (const id of peer.forwarded) { // oldest first; an evicted id is only sent again
       if (peer.forwarded.size <= FORWARDED_IDS_MAX) break;
@@ -143,11 +177,28 @@ export async function forwardTo(
   } finally {
     peer.forwarding--;
     for (const c of channels) {
-      const left = peer.forwardingChannels.get(c)! - 1;
-      if (left === 0) peer.forwardingChannels.delete(c);
-      else peer.forwardingChannels.set(c, left);
+      const inFlight = peer.forwardingChannels.get(c)!;
+      if (--inFlight.messages === 0) peer.forwardingChannels.delete(c);
     }
   }
+}
+
+/** Notes a message's deltas as in flight to `peer`, per channel; returns its channels. */
+function noteInFlight(peer: PeerState, label: DeltaOrigin, deltas: readonly Forwarded[]) {
+  const channels = new Set<string>();
+  for (const d of deltas) {
+    let inFlight = peer.forwardingChannels.get(d.channel);
+    if (inFlight === undefined) {
+      inFlight = { label, deltas: [], messages: 0 };
+      peer.forwardingChannels.set(d.channel, inFlight);
+    }
+    if (!channels.has(d.channel)) inFlight.messages++;
+    channels.add(d.channel);
+    if (!inFlight.deltas.some((x) => x.id === d.id)) {
+      inFlight.deltas.push({ id: d.id, body: d.body, sig: d.sig });
+    }
+  }
+  return channels;
 }
 
 /** Ids one instance remembers having forwarded, so a delta is forwarded once. */

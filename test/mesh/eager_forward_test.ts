@@ -1,6 +1,7 @@
 /** Eager forwarding's bookkeeping (src/mesh/eager_forward.ts): pipelined sends, out of order. */
 import assert from "node:assert/strict";
 import {
+  CARRIED_DELTAS_MAX,
   forwardEach,
   FORWARDED_IDS_MAX,
   FORWARDS_IN_FLIGHT_MAX,
@@ -8,6 +9,7 @@ import {
 } from "../../src/mesh/eager_forward.ts";
 import { newPeerState } from "../../src/mesh/_peer_state.ts";
 import type { DeltaResult } from "../../src/protocol/result.ts";
+import type { DeltaOrigin } from "../../src/store/region_store.ts";
 import type { RegionInfo } from "../../src/mesh/topology.ts";
 
 const TARGET = { id: "us-1", zone: "us", url: "http://us-1", publicKey: "k" } as RegionInfo;
@@ -38,17 +40,76 @@ function heldSends(peer: ReturnType<typeof caughtUpPeer>, answer: readonly Delta
   return { deps, held };
 }
 
-Deno.test("two forwards in flight to one peer never share a channel: the second waits for the drain, in log order", async () => {
+/** Deps that record each message's ids and answer each delta of it `accepted` when released. */
+function recordedSends(
+  peer: ReturnType<typeof caughtUpPeer>,
+  label: () => DeltaOrigin = () => "remote",
+) {
+  const sent: string[][] = [];
+  const held: (() => void)[] = [];
+  const deps = {
+    peer: () => peer,
+    label,
+    send: (_t: RegionInfo, _o: string, deltas: { body: string }[]) => {
+      const ids = deltas.map((d) => JSON.parse(d.body).id as string);
+      sent.push(ids);
+      return new Promise<readonly DeltaResult[] | null>((resolve) =>
+        held.push(() => resolve(ids.map((id) => ({ id, status: "accepted" }))))
+      );
+    },
+    kick: () => {},
+  };
+  return { deps, sent, held };
+}
+
+Deno.test("a forward of a channel already in flight to the peer carries the deltas in flight first, in order", async () => {
   const peer = caughtUpPeer();
-  const { deps, held } = heldSends(peer, [{ id: "x", status: "accepted" }]);
-  const [first] = forwardEach([delta("m0", "_topic:jobs")], [TARGET], 0, deps);
-  assert.ok(first !== undefined);
-  assert.equal(forwardEach([delta("m1", "_topic:jobs")], [TARGET], 0, deps).length, 0);
-  assert.equal(peer.unsent, true, "m1 goes by the drain, after m0's forward is over");
-  held[0]();
-  await first;
+  const { deps, sent, held } = recordedSends(peer);
+  const sends = [
+    ...forwardEach([delta("m0", "_topic:jobs")], [TARGET], 0, deps),
+    ...forwardEach([delta("m1", "_topic:jobs"), delta("x", "other")], [TARGET], 0, deps),
+    ...forwardEach([delta("m2", "_topic:jobs")], [TARGET], 0, deps),
+  ];
+  assert.equal(sends.length, 3, "all three go at once");
+  assert.equal(peer.unsent, false);
+  assert.deepEqual(sent, [["m0"], ["m0", "m1", "x"], ["m0", "m1", "m2"]]);
+  held[1](); // the second is acknowledged first: m0 and m1 are at the peer now
+  await sends[1];
+  sends.push(...forwardEach([delta("m3", "_topic:jobs")], [TARGET], 0, deps));
+  assert.equal(sends.length, 4);
+  assert.deepEqual(sent[3], ["m2", "m3"], "what the peer holds is not carried again");
+  for (const release of held) release();
+  await Promise.all(sends);
   assert.equal(peer.forwarding, 0);
-  assert.equal(peer.forwardingChannels.size, 0, "the channel is free again");
+  assert.equal(peer.forwardingChannels.size, 0, "the channels are free again");
+  assert.deepEqual([...peer.forwarded].sort(), ["m0", "m1", "m2", "m3", "x"]);
+});
+
+Deno.test("a forward with more than CARRIED_DELTAS_MAX deltas in flight to carry waits for the drain", () => {
+  const peer = caughtUpPeer();
+  const { deps, sent, held } = recordedSends(peer);
+  const batch = (from: number) =>
+    Array.from(
+      { length: CARRIED_DELTAS_MAX / 2 + 1 },
+      (_, i) => delta(`m${from + i}`, "_topic:jobs"),
+    );
+  assert.equal(forwardEach(batch(0), [TARGET], 0, deps).length, 1);
+  assert.equal(forwardEach(batch(100), [TARGET], 0, deps).length, 1);
+  assert.equal(sent[1].length, CARRIED_DELTAS_MAX + 2, "carries the first message's deltas");
+  assert.equal(forwardEach([delta("late", "_topic:jobs")], [TARGET], 0, deps).length, 0);
+  assert.equal(peer.unsent, true, "the late delta goes by the drain, after the forwards");
+  for (const release of held) release();
+});
+
+Deno.test("a channel in flight to the peer under another label is not carried: the delta waits for the drain", () => {
+  const peer = caughtUpPeer();
+  let label: "remote" | "relay" = "remote";
+  const { deps, held } = recordedSends(peer, () => label);
+  assert.equal(forwardEach([delta("a", "c")], [TARGET], 0, deps).length, 1);
+  label = "relay";
+  assert.equal(forwardEach([delta("b", "c")], [TARGET], 0, deps).length, 0);
+  assert.equal(peer.unsent, true);
+  for (const release of held) release();
 });
 
 Deno.test("forwards pipeline up to FORWARDS_IN_FLIGHT_MAX per peer; the next delta waits for the drain", () => {

@@ -12,7 +12,7 @@
  *    another in a shuffled order (each waits for the previous one's answer, so the upstream sees
  *    exactly that order).
  * 4. `delayMs ± jitterMs`: wait, uniformly in [delay - jitter, delay + jitter], at least 0 (as
- *    netem's `delay 100ms 10ms`).
+ *    netem's `delay 100ms 10ms`); the answer waits `answerDelayMs` more on its way back.
  * 5. `duplicate` (probability): send the request twice at once; answer with the first copy's
  *    response once both have answered (so "delivered twice" holds when the client sees it).
  *
@@ -41,6 +41,11 @@ const settingsSchema = z.strictObject({
   drop: z.number().min(0).max(1).optional(),
   /** Delay before forwarding, in ms. Default 0. */
   delayMs: z.number().min(0).max(PROXY_DELAY_MS_MAX).optional(),
+  /**
+   * Delay of the answer on its way back, in ms (no jitter). Default 0: only the request is
+   * delayed. A link with `delayMs` one way in each direction sets both.
+   */
+  answerDelayMs: z.number().min(0).max(PROXY_DELAY_MS_MAX).optional(),
   /** Uniform jitter around the delay, ± this many ms. Default 0. */
   jitterMs: z.number().min(0).max(PROXY_DELAY_MS_MAX).optional(),
   /** Probability of forwarding the request twice. Default 0. */
@@ -330,6 +335,8 @@ export class ChaosProxy {
       return refusal(502, this.#stop.signal.aborted ? "stopped" : "failed");
     }
     const answer = first.value;
+    const back = settings.answerDelayMs ?? 0;
+    if (back > 0 && !await sleep(back, this.#stop.signal)) return refusal(503, "stopped");
     return new Response(NULL_BODY_STATUS.has(answer.status) ? null : answer.body, {
       status: answer.status,
       statusText: answer.statusText,

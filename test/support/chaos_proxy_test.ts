@@ -113,6 +113,23 @@ Deno.test("ChaosProxy.set({ delayMs, jitterMs }) delays each request within the 
   });
 });
 
+Deno.test("ChaosProxy.set({ answerDelayMs }) holds the answer on its way back, after the upstream saw the request", async () => {
+  await withProxy(3, async (proxy, echo) => {
+    proxy.set({ delayMs: 100, answerDelayMs: 150 });
+    const started = performance.now();
+    const answer = get(proxy);
+    while (echo.seen.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const upstream = performance.now() - started;
+    assert.equal((await answer).status, 200);
+    const total = performance.now() - started;
+    assert.ok(
+      upstream >= 95 && upstream < 240,
+      `the request reached upstream after ${upstream} ms`,
+    );
+    assert.ok(total - upstream >= 140, `the answer came ${total - upstream} ms after that`);
+  });
+});
+
 Deno.test("ChaosProxy.set({ drop }) drops about that share of requests, the same ones per seed", async () => {
   const statuses: number[][] = [];
   for (const run of [0, 1]) {
