@@ -221,8 +221,31 @@ function checkArgs(args: readonly string[]): string[] {
  * of a line, one line or many (pretty-printed); other lines (tables, logs) are skipped.
  */
 export function jsonObjects(stdout: string): unknown[] {
-  const out: unknown[] = [];
-  let i = 0;
+  return scanOutput(stdout).objects;
+}
+
+/** Whether `value` is a structured log line (the regions' `{ts, level, event, ...}`), not a result. */
+export function isLogLine(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.ts === "string" && typeof v.level === "string" && typeof v.event === "string";
+}
+
+/** Most lines of plain text kept from a step's output. */
+export const TEXT_LINES_MAX = 40;
+
+/**
+ * The last TEXT_LINES_MAX non-empty lines of `stdout` outside its JSON objects: what a step that
+ * prints its figures as text (e.g. bench/shared_store.ts) measured.
+ */
+export function textLines(stdout: string): string[] {
+  return scanOutput(stdout).text.split("\n").map((l) => l.trimEnd()).filter((l) => l !== "")
+    .slice(-TEXT_LINES_MAX);
+}
+
+function scanOutput(stdout: string): { objects: unknown[]; text: string } {
+  const objects: unknown[] = [];
+  let text = "", i = 0, copied = 0;
   while (i < stdout.length) {
     const lineStart = i === 0 || stdout[i - 1] === "\n";
     if (!lineStart || stdout[i] !== "{") {
@@ -232,14 +255,15 @@ export function jsonObjects(stdout: string): unknown[] {
     const end = objectEnd(stdout, i);
     if (end > 0) {
       try {
-        out.push(JSON.parse(stdout.slice(i, end)));
-        i = end;
+        objects.push(JSON.parse(stdout.slice(i, end)));
+        text += stdout.slice(copied, i);
+        i = copied = end;
         continue;
       } catch { /* not JSON after all */ }
     }
     i++;
   }
-  return out;
+  return { objects, text: text + stdout.slice(copied) };
 }
 
 /** Index after the `}` closing the object at `from`, or -1 (strings and escapes respected). */

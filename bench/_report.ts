@@ -18,6 +18,8 @@ export interface StoredRun {
   /** 1-minute load average before and after. */
   readonly load: readonly [number, number];
   readonly results: unknown[];
+  /** Lines of plain text the step printed (its figures, when it prints no JSON). */
+  readonly text?: readonly string[];
   /** Where figures not measured by this run come from (figures copied from an earlier run). */
   readonly source?: string;
 }
@@ -202,7 +204,10 @@ export function runsBlock(runs: readonly StoredRun[]): string {
 /** One line of what a run found, for the console summary. */
 export function headline(run: StoredRun): string {
   const first = run.results[0] as Record<string, unknown> | undefined;
-  if (first === undefined) return "no JSON output";
+  if (first === undefined) {
+    const text = run.text ?? [];
+    return text.length === 0 ? "no output" : text.slice(-2).join(" | ");
+  }
   if (run.id === "field") {
     const rows = rowsWith<{ propagation: PropagationRow[] }>(run, ["propagation"])
       .flatMap((r) => r.propagation);

@@ -18,9 +18,11 @@ import {
   checkPlan,
   commandOf,
   denoArgs,
+  isLogLine,
   jsonObjects,
   planFor,
   type Step,
+  textLines,
 } from "../bench/_plan.ts";
 import { loadNow, machine } from "../bench/_machine.ts";
 import { headline, type StoredRun } from "../bench/_report.ts";
@@ -121,7 +123,8 @@ async function run(step: Step): Promise<StoredRun> {
     reason,
     durationS,
     load: [load0, loadNow()],
-    results: jsonObjects(stdout),
+    results: jsonObjects(stdout).filter((o) => !isLogLine(o)),
+    text: textLines(stdout),
   };
 }
 

@@ -3,7 +3,16 @@
  * running any benchmark.
  */
 import assert from "node:assert/strict";
-import { checkPlan, commandOf, jsonObjects, planFor, type Step } from "../../bench/_plan.ts";
+import {
+  checkPlan,
+  commandOf,
+  isLogLine,
+  jsonObjects,
+  planFor,
+  type Step,
+  TEXT_LINES_MAX,
+  textLines,
+} from "../../bench/_plan.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const exists = (path: string) => {
@@ -56,6 +65,26 @@ Deno.test("jsonObjects() finds one-line and pretty-printed objects among other o
     "",
   ].join("\n");
   assert.deepEqual(jsonObjects(stdout), [{ a: 1, s: '} { " ]' }, { b: [1, { c: 2 }] }]);
+});
+
+Deno.test("textLines() keeps the text around the JSON objects; isLogLine() tells a region's log line", () => {
+  const stdout = [
+    "[2026-11-28T00:00:00Z] loading",
+    '{"ts":"2026-11-28T00:00:01Z","level":"info","event":"mesh.peer.up","region":"eu-1"}',
+    "{",
+    ' "b": 1',
+    "}",
+    "denokv both ×4: 4000 accepted in 1.2 s",
+    "",
+  ].join("\n");
+  assert.deepEqual(textLines(stdout), [
+    "[2026-11-28T00:00:00Z] loading",
+    "denokv both ×4: 4000 accepted in 1.2 s",
+  ]);
+  assert.deepEqual(jsonObjects(stdout).map(isLogLine), [true, false]);
+  const many = Array.from({ length: TEXT_LINES_MAX + 5 }, (_, i) => `line ${i}`).join("\n");
+  assert.equal(textLines(many).length, TEXT_LINES_MAX);
+  assert.equal(textLines(many).at(-1), `line ${TEXT_LINES_MAX + 4}`);
 });
 
 Deno.test("scripts/bench.ts --dry-run checks the quick set's plan and runs nothing", async () => {
