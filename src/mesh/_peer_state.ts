@@ -30,8 +30,8 @@ if (PHI_ACCEPTABLE_PAUSE_MS_DEFAULT !== PHI_EXPECTED_INTERVAL_MS_DEFAULT) {
 export interface ChannelInFlight {
   /** The label they were sent with (a delta is only ever carried under its own). */
   readonly label: string;
-  /** Its deltas sent and not yet acknowledged, in the order they were sent. */
-  readonly deltas: { readonly id: string; readonly body: string; readonly sig: string }[];
+  /** Its deltas sent and not yet acknowledged, by id, in the order they were sent. */
+  readonly deltas: Map<string, { readonly body: string; readonly sig: string }>;
   /** Messages in flight that carry some of the channel's deltas. */
   messages: number;
 }

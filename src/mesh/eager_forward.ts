@@ -115,7 +115,7 @@ function withCarried(
     const inFlight = peer.forwardingChannels.get(channel);
     if (inFlight === undefined) continue;
     if (inFlight.label !== label) return null;
-    for (const d of inFlight.deltas) if (!own.has(d.id)) carried.push({ ...d, channel });
+    for (const [id, d] of inFlight.deltas) if (!own.has(id)) carried.push({ id, channel, ...d });
   }
   const fits = carried.length <= CARRIED_DELTAS_MAX &&
     carried.length + deltas.length <= FORWARD_DELTAS_MAX;
@@ -166,9 +166,7 @@ export async function forwardTo(
         return;
       }
       peer.forwarded.add(id);
-      const inFlight = peer.forwardingChannels.get(channel)!.deltas;
-      const at = inFlight.findIndex((d) => d.id === id);
-      if (at >= 0) inFlight.splice(at, 1);
+      peer.forwardingChannels.get(channel)!.deltas.delete(id);
     });
     for (const id of peer.forwarded) { // oldest first; an evicted id is only sent again
       if (peer.forwarded.size <= FORWARDED_IDS_MAX) break;
@@ -189,14 +187,12 @@ function noteInFlight(peer: PeerState, label: DeltaOrigin, deltas: readonly Forw
   for (const d of deltas) {
     let inFlight = peer.forwardingChannels.get(d.channel);
     if (inFlight === undefined) {
-      inFlight = { label, deltas: [], messages: 0 };
+      inFlight = { label, deltas: new Map(), messages: 0 };
       peer.forwardingChannels.set(d.channel, inFlight);
     }
     if (!channels.has(d.channel)) inFlight.messages++;
     channels.add(d.channel);
-    if (!inFlight.deltas.some((x) => x.id === d.id)) {
-      inFlight.deltas.push({ id: d.id, body: d.body, sig: d.sig });
-    }
+    if (!inFlight.deltas.has(d.id)) inFlight.deltas.set(d.id, { body: d.body, sig: d.sig });
   }
   return channels;
 }
