@@ -8,19 +8,16 @@
  */
 import { type AgentCard, CARD_SKILLS_MAX, CARD_TAGS_MAX, tagTerm } from "../protocol/agent_card.ts";
 import { INTEGER_MAX } from "../protocol/limits.ts";
+import { INDEX_WRITE_KEYS_MAX } from "../store/index_limits.ts";
 import type { IndexKey } from "../store/region_store.ts";
 
 /** Most distinct words of a card's name and description that discovery indexes (the first). */
 export const CARD_WORDS_MAX = 22;
 /** Most listing entries one card makes: all, one per skill, tag and word. */
 export const CARD_ENTRIES_MAX = 1 + CARD_SKILLS_MAX + CARD_TAGS_MAX + CARD_WORDS_MAX;
-/**
- * Most keys one store index write may touch (`INDEX_WRITE_KEYS_MAX` of the store contract).
- * Replacing a card expects and sets its record, deletes the old entries and sets the new ones,
- * all in one write, so every card must fit twice over.
- */
-export const STORE_INDEX_WRITE_KEYS_MAX = 128;
-if (2 * CARD_ENTRIES_MAX + 2 > STORE_INDEX_WRITE_KEYS_MAX) {
+// Replacing a card expects and sets its record, deletes the old entries and sets the new ones,
+// all in one store index write, so every card must fit twice over.
+if (2 * CARD_ENTRIES_MAX + 2 > INDEX_WRITE_KEYS_MAX) {
   throw new Error("A card's index entries must fit one store index write twice over");
 }
 /** Words are cut to this many code points (a longer query word is cut alike). */

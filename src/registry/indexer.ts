@@ -3,13 +3,20 @@
  * from a durable cursor that every instance of the region shares, and for each delta replaces
  * its author's record and listing entries when the delta's stamp beats the record's — in one
  * conditional `writeIndex` that expects the record it read (another instance that got there
- * first makes it re-read and decide again). Idempotent and crash-safe: the cursor moves only
+ * first makes it re-read and decide again). The replacements of a page go in as few writes as
+ * the store's limits allow. Idempotent and crash-safe: the cursor moves only
  * after the page's writes, so a crash re-indexes a page, which changes nothing.
  */
 import { parseAgentCard, REGISTRY_CHANNEL } from "../protocol/agent_card.ts";
 import type { DeltaBody } from "../protocol/delta.ts";
 import { compareStamps } from "../crdt/stamp.ts";
-import type { IndexKey, RegionStore, StoredDelta } from "../store/region_store.ts";
+import {
+  INDEX_READ_KEYS_MAX,
+  INDEX_WRITE_EXPECT_MAX,
+  INDEX_WRITE_KEYS_MAX,
+  INDEX_WRITE_VALUE_CHARS_MAX,
+} from "../store/index_limits.ts";
+import type { IndexKey, IndexWrite, RegionStore, StoredDelta } from "../store/region_store.ts";
 import { cardKey, type CardRecord, cardTerms, entryKeys, parseCardRecord } from "./index_layout.ts";
 
 /** The store cursor naming the last `_registry` arrival indexed. */
@@ -75,17 +82,43 @@ export class RegistryIndexer {
     for (let pages = 0; pages < pagesMax; pages++) {
       const cursor = await this.#store.getCursor(REGISTRY_CURSOR);
       const page = await this.#store.listArrivals(REGISTRY_CHANNEL, cursor, INDEX_PAGE_DELTAS);
-      // Only each author's latest delta of the page can change the index: one write per author,
+      // Only each author's latest delta of the page can change the index: one record per author,
       // however many times it re-announced (writes for one author would only race each other).
-      const outcomes = await Promise.all(
-        latestPerAuthor(page.deltas).map((d) => this.indexDelta(d)),
-      );
       deltas += page.deltas.length;
-      applied += outcomes.filter((o) => o === "applied").length;
+      applied += await this.#indexPage(latestPerAuthor(page.deltas));
       if (page.deltas.length > 0) await this.#store.advanceCursor(REGISTRY_CURSOR, page.cursor);
       if (!page.more) return { deltas, applied, done: true };
     }
     return { deltas, applied, done: false };
+  }
+
+  /**
+   * Indexes deltas of distinct authors: one read of their records, then their replacements
+   * grouped into as few conditional writes as the store's limits allow (each store commit costs
+   * about as much whatever it holds). A group whose expectation fails — another writer moved one
+   * of its records — is indexed again delta by delta. Returns how many deltas were applied.
+   */
+  async #indexPage(deltas: readonly StoredDelta[]): Promise<number> {
+    const pending: CardWrite[] = [];
+    for (let i = 0; i < deltas.length; i += INDEX_READ_KEYS_MAX) {
+      const chunk = deltas.slice(i, i + INDEX_READ_KEYS_MAX).map(cardWriteOf);
+      const texts = await this.#store.readIndex(chunk.map((c) => cardKey(c.author)));
+      chunk.forEach((c, j) => {
+        const current = parseCardRecord(texts[j]);
+        if (current !== null && !beats(c.next, current, c.author)) return;
+        pending.push({ ...c, write: replacement(c.author, texts[j], current, c.next) });
+      });
+    }
+    const counts = await Promise.all(
+      groupWrites(pending).map(async (group) => {
+        if (await this.#store.writeIndex(mergeWrites(group.map((c) => c.write!)))) {
+          return group.length;
+        }
+        const outcomes = await Promise.all(group.map((c) => this.indexDelta(c.delta)));
+        return outcomes.filter((o) => o === "applied").length;
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /**
@@ -107,6 +140,50 @@ export class RegistryIndexer {
       `Cannot index ${REGISTRY_CHANNEL} delta ${delta.id}: its record kept changing`,
     );
   }
+}
+
+/** One delta's replacement of its author's record, once its record has been read. */
+interface CardWrite {
+  readonly delta: StoredDelta;
+  readonly author: string;
+  readonly next: CardRecord;
+  readonly write?: IndexWrite;
+}
+
+function cardWriteOf(delta: StoredDelta): CardWrite {
+  const body = JSON.parse(delta.body) as DeltaBody;
+  return { delta, author: body.author, next: recordOf(delta.id, body) };
+}
+
+/** The writes in groups, in order, each group within one store index write's limits. */
+function groupWrites(writes: readonly CardWrite[]): CardWrite[][] {
+  const groups: CardWrite[][] = [];
+  let group: CardWrite[] = [], keys = 0, expects = 0, chars = 0;
+  for (const c of writes) {
+    const w = c.write!;
+    const k = (w.expect?.length ?? 0) + (w.set?.length ?? 0) + (w.delete?.length ?? 0);
+    const e = w.expect?.length ?? 0;
+    const v = (w.set ?? []).reduce((sum, s) => sum + s.value.length, 0);
+    if (
+      group.length > 0 && (keys + k > INDEX_WRITE_KEYS_MAX ||
+        expects + e > INDEX_WRITE_EXPECT_MAX || chars + v > INDEX_WRITE_VALUE_CHARS_MAX)
+    ) {
+      groups.push(group);
+      group = [], keys = 0, expects = 0, chars = 0;
+    }
+    group.push(c), keys += k, expects += e, chars += v;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
+
+/** One write doing all of `writes` (their keys are distinct: one author each). */
+function mergeWrites(writes: readonly IndexWrite[]): IndexWrite {
+  return {
+    expect: writes.flatMap((w) => w.expect ?? []),
+    set: writes.flatMap((w) => w.set ?? []),
+    delete: writes.flatMap((w) => w.delete ?? []),
+  };
 }
 
 /** Of each author's deltas, the one that wins the LWW order of its key. */
@@ -146,7 +223,7 @@ function replacement(
   text: string | null,
   current: CardRecord | null,
   next: CardRecord,
-) {
+): IndexWrite {
   const join = (k: IndexKey) => k.join("\u0000");
   const added = entryKeys(author, next);
   const keep = new Set(added.map(join));

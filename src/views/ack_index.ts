@@ -20,7 +20,7 @@ import type { IndexEntry, IndexKey, RegionStore } from "../store/region_store.ts
 export const ACK_SWEEP_PAGE = 256;
 /** Times one batch's conditional write is retried after another writer moved the count. */
 export const ACK_INDEX_TRIES_MAX = 16;
-/** Keys one index write carries at most (under the store's 128, `_index_args.ts`). */
+/** Keys one index write carries at most (under the store's 128, `index_limits.ts`). */
 const WRITE_KEYS_MAX = 120;
 /** Expectations one index write carries at most (under the store's 64). */
 const WRITE_EXPECT_MAX = 60;
