@@ -124,6 +124,9 @@ const FULL: readonly Step[] = [
   {
     id: "registry",
     script: "bench/registry.ts",
+    // Checkpoints at 500,000 and 1,000,000 (each starts a region process and runs 4 × 500
+    // queries twice), 1,000 queries of each kind at the end: the direct run of 2026-11-27.
+    args: ["--checkpoint-every", "500000", "--queries", "1000"],
     denoFlags: ["--v8-flags=--expose-gc"],
     timeoutS: 14_400,
     what: "1M agent cards: announce rate, discovery, RSS",
