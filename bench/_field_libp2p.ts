@@ -6,7 +6,7 @@
  * topic; a message published by peer 0 is timed from the bench's command to peer 0 until peer 1's
  * line saying it arrived (each way a pipe between processes on one machine, ~0.1 ms).
  */
-import { TcpDelayProxy } from "./_field_delay.ts";
+import { TcpDelayProxy } from "../test/support/delay_proxy.ts";
 import { Arrivals, type Latency, measure, PAYLOAD_BYTES, until } from "./_field_stats.ts";
 
 const NODE = new URL("./_field_libp2p_node.ts", import.meta.url).pathname;

@@ -9,7 +9,7 @@
  *   the stream's ack, one at a time or with a window of acks outstanding.
  */
 import { connect, type NatsConnection, StorageType } from "nats";
-import { TcpDelayProxy } from "./_field_delay.ts";
+import { TcpDelayProxy } from "../test/support/delay_proxy.ts";
 import { Daemon, listening } from "./_field_process.ts";
 import { Arrivals, indexOf, type Latency, measure, payload, serverPorts } from "./_field_stats.ts";
 

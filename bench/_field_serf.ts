@@ -14,7 +14,7 @@
  * a header and a record per event.
  */
 import { decodeMultiStream, encode } from "@msgpack/msgpack";
-import { TcpDelayProxy, UdpDelayProxy } from "./_field_delay.ts";
+import { TcpDelayProxy, UdpDelayProxy } from "../test/support/delay_proxy.ts";
 import { Daemon, listening } from "./_field_process.ts";
 import {
   Arrivals,

@@ -11,8 +11,10 @@
  * - `BENCH_DELAY_MS` one-way latency added on every link by the chaos proxies (default 0), to the
  *   request and to its answer alike; `BENCH_ANSWER_DELAY_MS` sets the answer's apart (0: only the
  *   request is delayed, the model of the figures before 2026-11-28)
- * - `BENCH_LINKS=direct|proxy`: peers talk directly or through the link proxies (default: direct
- *   when BENCH_DELAY_MS is 0, else proxy)
+ * - `BENCH_LINKS=direct|proxy|tcp`: peers talk directly, through the chaos proxies (HTTP servers
+ *   that hold each request and answer), or through TCP delay proxies that hold the bytes each way
+ *   with no HTTP server of their own in the path, as the peers of bench/field.ts get (default:
+ *   direct when BENCH_DELAY_MS is 0, else proxy)
  * - `BENCH_SAMPLES` per route (default 200), `BENCH_ROUTES` (default `eu-1>us-1,eu-2>us-1`)
  * - `BENCH_TRACE=1`: the regions export OpenTelemetry spans (Deno's built-in OTel, OTLP/JSON) to a
  *   collector in this process, and the breakdown per stage of the eu-1 → us-1 hop is printed
@@ -38,7 +40,11 @@ import { ViewWaiter } from "./_view_wait.ts";
 const STORE = Deno.env.get("BENCH_STORE") ?? "denokv";
 const DELAY_MS = Number(Deno.env.get("BENCH_DELAY_MS") ?? 0);
 const ANSWER_DELAY_MS = Number(Deno.env.get("BENCH_ANSWER_DELAY_MS") ?? DELAY_MS);
-const DIRECT = (Deno.env.get("BENCH_LINKS") ?? (DELAY_MS > 0 ? "proxy" : "direct")) === "direct";
+const LINKS = Deno.env.get("BENCH_LINKS") ?? (DELAY_MS > 0 ? "proxy" : "direct");
+if (!["direct", "proxy", "tcp"].includes(LINKS)) throw new Error(`BENCH_LINKS=${LINKS}?`);
+if (LINKS === "tcp" && ANSWER_DELAY_MS !== DELAY_MS) {
+  throw new Error("BENCH_LINKS=tcp delays both ways alike: leave BENCH_ANSWER_DELAY_MS unset");
+}
 const SAMPLES = Number(Deno.env.get("BENCH_SAMPLES") ?? 200);
 const ROUTES = (Deno.env.get("BENCH_ROUTES") ?? "eu-1>us-1,eu-2>us-1").split(",");
 const TRACE = Deno.env.get("BENCH_TRACE") === "1";
@@ -79,7 +85,8 @@ const mesh = await TestMesh.start({
   regions: [{ id: "eu-1", zone: "eu" }, { id: "eu-2", zone: "eu" }, { id: "us-1", zone: "us" }],
   heartbeatMs: 250,
   antiEntropyMs: 1_000,
-  directLinks: DIRECT,
+  directLinks: LINKS === "direct",
+  delayLinks: LINKS === "tcp",
   env: (region) => ({ ...storeEnv, ...otelEnv(region) }),
 });
 
@@ -124,7 +131,8 @@ try {
       (await mesh.status("eu-1")).reachable.length === 3,
     20_000,
   );
-  if (DELAY_MS > 0) mesh.setLinks({ delayMs: DELAY_MS, answerDelayMs: ANSWER_DELAY_MS });
+  if (DELAY_MS > 0 && LINKS === "tcp") mesh.setLinkDelay(DELAY_MS);
+  else if (DELAY_MS > 0) mesh.setLinks({ delayMs: DELAY_MS, answerDelayMs: ANSWER_DELAY_MS });
   const agent = new Agent(AgentKey.generate());
   const results: Record<string, unknown> = {};
   const windows: { started: number; seen: number; channel: string }[] = [];
@@ -154,7 +162,7 @@ try {
     {
       bench: "hop",
       store: STORE,
-      links: DIRECT ? "direct" : "proxy",
+      links: LINKS,
       delay_ms: DELAY_MS,
       answer_delay_ms: ANSWER_DELAY_MS,
       traced: TRACE,

@@ -6,6 +6,7 @@
  */
 import { AgentKey } from "../../src/crypto/agent_key.ts";
 import { ChaosProxy, type ChaosSettings, startChaosProxy } from "./chaos_proxy.ts";
+import { TcpDelayProxy } from "./delay_proxy.ts";
 import { freePort, type RegionProcess, startRegionProcess } from "./region_process.ts";
 
 export interface MeshRegionSpec {
@@ -25,6 +26,12 @@ export interface MeshOptions {
    * for benchmarks that measure the mesh without the proxies' own hop. Default false.
    */
   readonly directLinks?: boolean;
+  /**
+   * Peers reach each other through TCP delay proxies (`delay_proxy.ts`) instead of the chaos
+   * proxies: a link that holds bytes each way (`setLinkDelay`), with no HTTP server of its own
+   * in the path, as the peers of bench/field.ts get. The chaos settings then do nothing.
+   */
+  readonly delayLinks?: boolean;
   /** More environment for every region's process (e.g. a store, OpenTelemetry export). */
   readonly env?: (region: string) => Record<string, string>;
 }
@@ -45,6 +52,8 @@ export class TestMesh {
   readonly regions: Map<string, MeshRegion>;
   /** Link proxies by `"<from>><to>"`. */
   readonly links: Map<string, ChaosProxy>;
+  /** TCP delay links by `"<from>><to>"` (with `delayLinks`). */
+  readonly delays = new Map<string, TcpDelayProxy>();
   readonly dir: string;
   readonly seed: number;
 
@@ -67,6 +76,7 @@ export class TestMesh {
     const ports = new Map(options.regions.map((r) => [r.id, freePort()]));
     const direct = (id: string) => `http://127.0.0.1:${ports.get(id)}`;
     const links = new Map<string, ChaosProxy>();
+    const delays = new Map<string, TcpDelayProxy>();
     let linkSeed = seed;
     for (const from of options.regions) {
       for (const to of options.regions) {
@@ -75,17 +85,23 @@ export class TestMesh {
           `${from.id}>${to.id}`,
           startChaosProxy({ target: direct(to.id), seed: linkSeed++ }),
         );
+        if (options.delayLinks) {
+          delays.set(`${from.id}>${to.id}`, new TcpDelayProxy(ports.get(to.id)!));
+        }
       }
     }
+    const linkUrl = (from: string, to: string) => {
+      if (from === to || options.directLinks) return direct(to);
+      const delay = delays.get(`${from}>${to}`);
+      return delay ? `http://127.0.0.1:${delay.port}` : links.get(`${from}>${to}`)!.url;
+    };
     const regions = new Map<string, MeshRegion>();
     for (const region of options.regions) {
       const zones = [...new Set(options.regions.map((r) => r.zone))].map((zone) => ({
         id: zone,
         regions: options.regions.filter((r) => r.zone === zone).map((r) => ({
           id: r.id,
-          url: r.id === region.id || options.directLinks
-            ? direct(r.id)
-            : links.get(`${region.id}>${r.id}`)!.url,
+          url: linkUrl(region.id, r.id),
           publicKey: keys.get(r.id)!.id,
         })),
       }));
@@ -106,6 +122,7 @@ export class TestMesh {
       regions.set(region.id, { ...region, url: direct(region.id), secret, process: null, env });
     }
     const mesh = new TestMesh(dir, seed, regions, links);
+    for (const [name, delay] of delays) mesh.delays.set(name, delay);
     try {
       await Promise.all([...regions.keys()].map((id) => mesh.startRegion(id)));
     } catch (error) {
@@ -142,6 +159,12 @@ export class TestMesh {
       const [from, to] = name.split(">");
       if (which(from, to)) proxy.set(settings);
     }
+  }
+
+  /** Sets every TCP delay link's one-way delay, each way (with `delayLinks`). */
+  setLinkDelay(delayMs: number): void {
+    if (this.delays.size === 0) throw new Error("this mesh was started without delayLinks");
+    for (const delay of this.delays.values()) delay.delayMs = delayMs;
   }
 
   /** Cuts every link between different groups; links inside a group are healed. */
@@ -202,6 +225,7 @@ export class TestMesh {
       [...this.regions.keys()].map((id) => this.stopRegion(id).catch(() => undefined)),
     );
     await Promise.all([...this.links.values()].map((p) => p.stop()));
+    for (const delay of this.delays.values()) delay.stop();
     await Deno.remove(this.dir, { recursive: true }).catch(() => undefined);
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Delay proxies for bench/field.ts: the peers' counterpart of our chaos proxy's `delayMs`, for
- * protocols that are not HTTP. Each listens on 127.0.0.1 and forwards to one target port, holding
+ * Delay proxies: the peers' counterpart in bench/field.ts of our chaos proxy's `delayMs`, for
+ * protocols that are not HTTP, and TestMesh's `delayLinks` (a link that delays bytes, not
+ * requests). Each listens on 127.0.0.1 and forwards to one target port, holding
  * every chunk (TCP) or datagram (UDP) for `delayMs` from its arrival, in both directions, in
  * arrival order (a constant one-way latency, as netem's `delay`). Delays are timers in this
  * process, so the bench's own event loop lag shows in them as it does in the chaos proxy's.
