@@ -18,18 +18,6 @@ import {
   INDEX_WRITE_VALUE_CHARS_MAX,
 } from "./index_limits.ts";
 
-export {
-  INDEX_KEY_BYTES_MAX,
-  INDEX_KEY_PART_CHARS_MAX,
-  INDEX_KEY_PARTS_MAX,
-  INDEX_PAGE_ENTRIES_MAX,
-  INDEX_READ_KEYS_MAX,
-  INDEX_VALUE_CHARS_MAX,
-  INDEX_WRITE_EXPECT_MAX,
-  INDEX_WRITE_KEYS_MAX,
-  INDEX_WRITE_VALUE_CHARS_MAX,
-} from "./index_limits.ts";
-
 export function assertIndexKey(key: IndexKey, what = "index key"): void {
   const ok = Array.isArray(key) && key.length >= 1 && key.length <= INDEX_KEY_PARTS_MAX &&
     key.every((p) =>

@@ -23,6 +23,9 @@ import {
   assertIndexRead,
   assertIndexWrite,
   cursorPlace,
+  joinIndexKey,
+} from "./_index_args.ts";
+import {
   INDEX_KEY_BYTES_MAX,
   INDEX_KEY_PARTS_MAX,
   INDEX_PAGE_ENTRIES_MAX,
@@ -30,8 +33,7 @@ import {
   INDEX_WRITE_EXPECT_MAX,
   INDEX_WRITE_KEYS_MAX,
   INDEX_WRITE_VALUE_CHARS_MAX,
-  joinIndexKey,
-} from "./_index_args.ts";
+} from "./index_limits.ts";
 import { utf8ByteLength } from "../protocol/utf8.ts";
 import type {
   IndexEntry,

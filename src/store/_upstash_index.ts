@@ -13,10 +13,10 @@ import {
   assertIndexRead,
   assertIndexWrite,
   cursorPlace,
-  INDEX_PAGE_ENTRIES_MAX,
   joinIndexKey,
   splitIndexKey,
 } from "./_index_args.ts";
+import { INDEX_PAGE_ENTRIES_MAX } from "./index_limits.ts";
 import { REPLAY_GUARD_TTL_SECONDS } from "./_upstash_options.ts";
 import type { UpstashRunner } from "./_upstash_runner.ts";
 import {

@@ -5,9 +5,9 @@ import {
   assertIndexWrite,
   compareIndexKeys,
   hasIndexPrefix,
-  INDEX_PAGE_ENTRIES_MAX,
   joinIndexKey,
 } from "./_index_args.ts";
+import { INDEX_PAGE_ENTRIES_MAX } from "./index_limits.ts";
 import { grantLease, releasedLease } from "./_lease.ts";
 import { MemoryBlobs } from "./_memory_blobs.ts";
 import {

@@ -6,8 +6,8 @@
  * StoreUnavailableError without writing anything.
  */
 import assert from "node:assert/strict";
+import { compareIndexKeys } from "../../src/store/_index_args.ts";
 import {
-  compareIndexKeys,
   INDEX_KEY_PART_CHARS_MAX,
   INDEX_KEY_PARTS_MAX,
   INDEX_READ_KEYS_MAX,
@@ -15,7 +15,7 @@ import {
   INDEX_WRITE_EXPECT_MAX,
   INDEX_WRITE_KEYS_MAX,
   INDEX_WRITE_VALUE_CHARS_MAX,
-} from "../../src/store/_index_args.ts";
+} from "../../src/store/index_limits.ts";
 import {
   type IndexEntry,
   type IndexKey,

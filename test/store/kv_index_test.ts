@@ -1,7 +1,7 @@
 /** The store index on Deno KV beyond the conformance suite: layout, atomic limits, retries. */
 import assert from "node:assert/strict";
 import { DenoKvStore } from "../../src/store/deno_kv_store.ts";
-import { INDEX_WRITE_KEYS_MAX } from "../../src/store/_index_args.ts";
+import { INDEX_WRITE_KEYS_MAX } from "../../src/store/index_limits.ts";
 import { StoreUnavailableError } from "../../src/store/region_store.ts";
 
 /** `kv`, running `before` ahead of each atomic commit (a rival writing in between). */
