@@ -3,6 +3,7 @@
  * (`…/deltas`), and one author's head in it (`…/authors/{a}`). docs/protocol.md §12.2–12.4.
  */
 import { type Context, Hono } from "hono";
+import { REGISTRY_CHANNEL } from "../protocol/agent_card.ts";
 import { ID_PATTERN } from "../protocol/delta.ts";
 import {
   CHANNEL_PATTERN,
@@ -28,6 +29,13 @@ export function channelRoutes(deps: RegionDeps): Hono {
       throw new Problem(
         "invalid-request",
         "A topic has no view: read its messages with GET /v1/topics/{topic}/messages",
+      );
+    }
+    if (channel === REGISTRY_CHANNEL) {
+      throw new Problem(
+        "invalid-request",
+        "The registry has no view: discover agents with GET /v1/agents, read a card with " +
+          "GET /v1/agents/{id}, or page its deltas with GET /v1/channels/_registry/deltas",
       );
     }
     await requireReader(c, deps, channel);

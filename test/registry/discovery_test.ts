@@ -10,6 +10,7 @@ import { seenKey } from "../../src/registry/index_layout.ts";
 import { SEEN_WRITE_INTERVAL_MS } from "../../src/registry/liveness.ts";
 import { Registry } from "../../src/registry/registry.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
+import { ChannelViews } from "../../src/views/channel_views.ts";
 import { T0_MS, testAgent } from "../support/signing.ts";
 import { announce, card, discover, discoverAll, push, withdraw } from "./_cards.ts";
 
@@ -21,6 +22,11 @@ function region(staleMs = 600_000) {
   const app = meshRegionApp({ region: "eu-1", store, now: () => clock.now, registry });
   const agent = () => testAgent(() => clock.now);
   return { store, clock, registry, app, agent };
+}
+
+/** The fold of `_registry` (what its view would be: it has none over HTTP). */
+async function registryFold(store: MemoryStore) {
+  return JSON.parse((await new ChannelViews(store).read(REGISTRY_CHANNEL)).state.viewText());
 }
 
 Deno.test("GET /v1/agents finds agents by skill, by every tag and by words, newest first", async () => {
@@ -72,7 +78,7 @@ Deno.test("GET /v1/agents pages with an opaque cursor through every match exactl
 });
 
 Deno.test("re-announcing replaces the card everywhere in the index; a withdrawal removes it", async () => {
-  const { app, clock, agent } = region();
+  const { app, clock, agent, store } = region();
   const a = agent(), b = agent();
   await push(app, [announce(a, card("Old Name", { translate: ["language"] }))]);
   await push(app, [announce(b, card("Other", { chat: ["talk"] }))]);
@@ -87,9 +93,8 @@ Deno.test("re-announcing replaces the card everywhere in the index; a withdrawal
   await push(app, [withdraw(a)]);
   assert.deepEqual(await ids(""), [b.key.id]);
   assert.equal((await app.request(`/v1/agents/${a.key.id}`)).status, 404);
-  // The registry agrees with the channel's view.
-  const view = await (await app.request(`/v1/channels/${REGISTRY_CHANNEL}`)).json();
-  assert.deepEqual(Object.keys(view.map), [b.key.id]);
+  // The registry agrees with the channel's fold.
+  assert.deepEqual(Object.keys((await registryFold(store)).map), [b.key.id]);
 });
 
 Deno.test("an older card delivered after a newer one changes nothing (last writer by the agent's clock)", async () => {
@@ -144,8 +149,22 @@ Deno.test("a quarantined agent is left out of discovery and its card answers 404
   assert.equal((await store.listEquivocations(0, 10)).entries.length, 1);
   assert.deepEqual((await discover(app)).agents.map((x) => x.id), [honest.key.id]);
   assert.equal((await app.request(`/v1/agents/${cheat.key.id}`)).status, 404);
-  const view = await (await app.request(`/v1/channels/${REGISTRY_CHANNEL}`)).json();
-  assert.deepEqual(Object.keys(view.map), [honest.key.id]);
+  // The fold of `_registry` (no view over HTTP) leaves the cheat out alike.
+  assert.deepEqual(Object.keys((await registryFold(store)).map), [honest.key.id]);
+});
+
+Deno.test("the registry has no view: GET /v1/channels/_registry is a 400 problem naming discovery; its deltas page", async () => {
+  const { app, agent } = region();
+  const one = agent();
+  await push(app, [announce(one, card("One"))]);
+  for (const wait of ["", "?wait=5"]) {
+    const response = await app.request(`/v1/channels/${REGISTRY_CHANNEL}${wait}`);
+    assert.equal(response.status, 400);
+    assert.equal(response.headers.get("content-type"), "application/problem+json");
+    assert.match((await response.json()).detail, /GET \/v1\/agents/);
+  }
+  const deltas = await (await app.request(`/v1/channels/${REGISTRY_CHANNEL}/deltas`)).json();
+  assert.equal(deltas.deltas.length, 1);
 });
 
 Deno.test("lastSeen follows the agent's newest delta in any channel, throttled per author, and stale after the TTL", async () => {

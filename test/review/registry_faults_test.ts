@@ -14,6 +14,7 @@ import { REGISTRY_CHANNEL } from "../../src/protocol/agent_card.ts";
 import { RegistryIndexer } from "../../src/registry/indexer.ts";
 import { Registry } from "../../src/registry/registry.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
+import { ChannelViews } from "../../src/views/channel_views.ts";
 import {
   type ArrivalPage,
   type IndexKey,
@@ -106,8 +107,9 @@ Deno.test("registry review (guard): flaky store, two indexers, crashes: discover
     }
     store.rate = 0;
     while (!(await one.catchUp()).done);
-    const view = await (await app.request(`/v1/channels/${REGISTRY_CHANNEL}`)).json();
-    const map = view.map as Record<string, AgentCard>;
+    // The channel's fold (`_registry` has no view over HTTP).
+    const fold = (await new ChannelViews(store).read(REGISTRY_CHANNEL)).state.viewText();
+    const map = JSON.parse(fold).map as Record<string, AgentCard>;
     const found = await discoverAll(app, "limit=7");
     console.log(
       `seed ${seed}: ${deltas.length} deltas, ${

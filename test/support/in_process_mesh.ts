@@ -14,6 +14,8 @@ import { RegionIndex } from "../../src/mesh/region_index.ts";
 import { Registry } from "../../src/registry/registry.ts";
 import { Topology } from "../../src/mesh/topology.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
+import { REGISTRY_CHANNEL } from "../../src/protocol/agent_card.ts";
+import { ChannelViews } from "../../src/views/channel_views.ts";
 import { T0_MS } from "./signing.ts";
 import { TickScheduler } from "../../src/mesh/tick_scheduler.ts";
 import { scheduleMeshJobs } from "../../workers/mesh_jobs.ts";
@@ -305,7 +307,14 @@ export class InProcessMesh {
     return (await response.json()).results as { status: string }[];
   }
 
+  /**
+   * The view of `channel` in region `id`: `GET /v1/channels/{channel}`, or for `_registry`, which
+   * has no view over HTTP, the same fold read from the region's store.
+   */
   async view(id: string, channel: string): Promise<string> {
+    if (channel === REGISTRY_CHANNEL) {
+      return (await new ChannelViews(this.region(id).store).read(channel)).state.viewText();
+    }
     return await (await this.region(id).app.request(`/v1/channels/${channel}`)).text();
   }
 }

@@ -21,6 +21,7 @@ import { DenoKvStore } from "../../src/store/deno_kv_store.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import type { IndexKey, RegionStore } from "../../src/store/region_store.ts";
 import { UpstashStore } from "../../src/store/upstash_store.ts";
+import { REGISTRY_CHANNEL } from "../../src/protocol/agent_card.ts";
 import { fakeAuthor } from "../support/deltas.ts";
 import { upstashTest } from "../support/upstash_rest_server.ts";
 import { CHANNEL, equivocation, record, viewFromScratch, Writer } from "./_checkpoint_fixtures.ts";
@@ -257,6 +258,30 @@ Deno.test("CheckpointJob.tick() writes due channels only, as the lease holder on
   const { pointer } = (await readPointers(store, [CHANNEL]))[0];
   assert.equal(pointer?.cursor, 749);
   assert.equal((await readPointers(store, ["small"]))[0].pointer, null, "under minDeltas");
+});
+
+Deno.test("CheckpointJob.tick() never folds _registry (read through the discovery index) or a topic", async () => {
+  const store = new MemoryStore();
+  // Stored under each channel (the store does not read bodies), distinct ids per channel.
+  const many = (channel: string, salt: number) =>
+    Array.from({ length: 120 }, (_, i) => ({
+      ...record(fakeAuthor(i), 1, [{ op: "set", key: fakeAuthor(i), value: i }], salt),
+      channel,
+    }));
+  for (const [salt, channel] of [REGISTRY_CHANNEL, "_topic:news", CHANNEL].entries()) {
+    await store.putDeltas(many(channel, salt));
+    await channelDirectoryOf(store).record([channel]);
+  }
+  const job = new CheckpointJob({
+    region: "r",
+    store,
+    channels: (after: string | undefined, limit: number) => listChannels(store, "", after, limit),
+    minDeltas: 100,
+    instance: "leader",
+  });
+  assert.deepEqual(await job.tick(), { leader: true, examined: 3, written: 1, deferred: 0 });
+  const pointers = await readPointers(store, [REGISTRY_CHANNEL, "_topic:news", CHANNEL]);
+  assert.deepEqual(pointers.map((p) => p.pointer !== null), [false, false, true]);
 });
 
 Deno.test("chunkText() cuts at CHECKPOINT_CHUNK_CHARS, never inside a surrogate pair, and joins back", () => {
