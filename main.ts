@@ -5,6 +5,7 @@
 import { configSummary, regionConfig } from "./src/compose/config.ts";
 import { openRegion } from "./src/compose/open_region.ts";
 import { TimerScheduler } from "./src/mesh/scheduler.ts";
+import { StoreUnavailableError } from "./src/store/region_store.ts";
 import { denoEnv, denoHost } from "./src/adapters/deno.ts";
 import { configureLog, log as rootLog } from "./src/telemetry/log.ts";
 import { names } from "./src/telemetry/mod.ts";
@@ -26,6 +27,21 @@ try {
 } catch (error) {
   if (!(error instanceof TypeError)) throw error;
   console.error(error.message);
+  Deno.exit(2);
+}
+// A store that does not answer at start is a mistake in its settings far more often than an
+// outage: say so once, instead of a region that listens and fails every request and job.
+try {
+  await region.store.ping();
+} catch (error) {
+  if (!(error instanceof StoreUnavailableError)) throw error;
+  console.error(
+    `Cannot start region "${config.MESH_REGION}" as its ${region.store.kind} store does not ` +
+      `answer: ${error.message}` + (region.store.kind === "upstash"
+        ? " (check UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN)"
+        : ""),
+  );
+  await region.close();
   Deno.exit(2);
 }
 let server: Deno.HttpServer;

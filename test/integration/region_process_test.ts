@@ -103,6 +103,22 @@ Deno.test("main.ts refuses a bad configuration with a message naming the variabl
   const upstash = await runDeno("main.ts", [], { MESH_STORE: "upstash", PORT: "0" });
   assert.equal(upstash.code, 2);
   assert.match(upstash.stderr, /UPSTASH_REDIS_REST_URL/);
+  // An Upstash URL where nothing answers: exit 2 with a sentence, not a region failing every job.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const nobody = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  listener.close();
+  const away = await runDeno("main.ts", [], {
+    MESH_STORE: "upstash",
+    UPSTASH_REDIS_REST_URL: nobody,
+    UPSTASH_REDIS_REST_TOKEN: "t",
+    PORT: "0",
+  });
+  assert.equal(away.code, 2);
+  // The store's own error record (a log line) comes first; the sentence is the last line.
+  assert.match(
+    away.stderr.trim().split("\n").at(-1)!,
+    /^Cannot start region "[^"]+" as its upstash store does not answer/,
+  );
   const port = await runDeno("main.ts", [], { PORT: "99999" });
   assert.equal(port.code, 2);
   assert.match(port.stderr, /PORT is invalid/);
