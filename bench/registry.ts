@@ -10,7 +10,9 @@
  *   deno run -A --v8-flags=--expose-gc bench/registry.ts [--cards N] [--queries Q] [--dir DIR]
  *
  * `--dir` keeps the store there (default: a temp dir, removed at the end); with an existing
- * store there and `--reuse`, the load is skipped. Figures: docs/performance.md.
+ * store there and `--reuse`, the load is skipped; `--from N` resumes a load cut short after N
+ * cards (the store of `--dir` holds cards 0 … N − 1 of the same seed). Figures:
+ * docs/performance.md.
  */
 import type { Hono } from "hono";
 import { verifyEd25519 } from "../src/crypto/mod.ts";
@@ -38,6 +40,9 @@ const queriesPerKind = Number(option("queries", "2000"));
 const seed = Number(option("seed", "10"));
 const keepDir = option("dir");
 const reuse = Deno.args.includes("--reuse");
+/** Cards the store in `--dir` already holds (cards 0 … from − 1 of this seed): the load resumes. */
+const from0 = Number(option("from", "0"));
+if (from0 > 0 && keepDir === undefined) throw new Error("--from resumes the store of --dir");
 /** Sizes at which the load pauses to measure (and the end); default every 100,000 cards. */
 const checkpointEvery = Number(option("checkpoint-every", "100000"));
 const checkpointQueries = Number(option("checkpoint-queries", "500"));
@@ -69,8 +74,8 @@ async function signBatch(from: number, count: number) {
 async function load(store: DenoKvStore, registry: Registry, app: Hono) {
   let ingestMs = 0, indexMs = 0, pausedMs = 0;
   const started = performance.now();
-  let next = signBatch(0, Math.min(BATCH_CARDS, cardsTotal));
-  for (let from = 0; from < cardsTotal; from += BATCH_CARDS) {
+  let next = signBatch(from0, Math.min(BATCH_CARDS, cardsTotal - from0));
+  for (let from = from0; from < cardsTotal; from += BATCH_CARDS) {
     const batch = await next;
     const after = from + BATCH_CARDS;
     if (after < cardsTotal) next = signBatch(after, Math.min(BATCH_CARDS, cardsTotal - after));
@@ -90,9 +95,10 @@ async function load(store: DenoKvStore, registry: Registry, app: Hono) {
     if (after % 10_000 === 0 || after >= cardsTotal) {
       const s = (performance.now() - started - pausedMs) / 1000;
       log(
-        `${Math.min(after, cardsTotal)} cards in ${s.toFixed(0)} s: ` +
-          `${(after / s).toFixed(0)} cards/s overall, ` +
-          `${(after / ((ingestMs + indexMs) / 1000)).toFixed(0)} cards/s in ingest + index ` +
+        `${Math.min(after, cardsTotal)} cards (${after - from0} loaded) in ${s.toFixed(0)} s: ` +
+          `${((after - from0) / s).toFixed(0)} cards/s overall, ` +
+          `${((after - from0) / ((ingestMs + indexMs) / 1000)).toFixed(0)} cards/s in ingest + ` +
+          `index ` +
           `(ingest ${(ingestMs / 1000).toFixed(0)} s, onStored ${
             (indexMs / 1000).toFixed(0)
           } s), ` +
@@ -103,11 +109,13 @@ async function load(store: DenoKvStore, registry: Registry, app: Hono) {
   const rest = await registry.indexer.catchUp();
   await registry.liveness.flush(Date.now());
   const totalS = (performance.now() - started - pausedMs) / 1000;
+  const loaded = cardsTotal - from0;
   return {
     cards: cardsTotal,
+    from: from0,
     totalS: Math.round(totalS),
-    overallPerS: Math.round(cardsTotal / totalS),
-    ingestPerS: Math.round(cardsTotal / ((ingestMs + indexMs) / 1000)),
+    overallPerS: Math.round(loaded / totalS),
+    ingestPerS: Math.round(loaded / ((ingestMs + indexMs) / 1000)),
     ingestS: Math.round(ingestMs / 1000),
     onStoredS: Math.round(indexMs / 1000),
     leftToIndex: rest.deltas,
