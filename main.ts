@@ -5,7 +5,7 @@
 import { configSummary, regionConfig } from "./src/compose/config.ts";
 import { openRegion } from "./src/compose/open_region.ts";
 import { TimerScheduler } from "./src/mesh/scheduler.ts";
-import { StoreUnavailableError } from "./src/store/region_store.ts";
+import { type RegionStore, StoreUnavailableError } from "./src/store/region_store.ts";
 import { denoEnv, denoHost } from "./src/adapters/deno.ts";
 import { configureLog, log as rootLog } from "./src/telemetry/log.ts";
 import { names } from "./src/telemetry/mod.ts";
@@ -29,20 +29,39 @@ try {
   console.error(error.message);
   Deno.exit(2);
 }
-// A store that does not answer at start is a mistake in its settings far more often than an
-// outage: say so once, instead of a region that listens and fails every request and job.
-try {
-  await region.store.ping();
-} catch (error) {
-  if (!(error instanceof StoreUnavailableError)) throw error;
+// A store that does not answer at start is more often a mistake in its settings than an outage:
+// after STORE_START_WAIT_MS of asking (a slow first answer, a blip at boot), say so once and exit
+// 1, instead of a region that listens and fails every request and job.
+const STORE_START_WAIT_MS = 10_000;
+const unanswered = await storeUnanswered(region.store, STORE_START_WAIT_MS);
+if (unanswered !== null) {
   console.error(
-    `Cannot start region "${config.MESH_REGION}" as its ${region.store.kind} store does not ` +
-      `answer: ${error.message}` + (region.store.kind === "upstash"
-        ? " (check UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN)"
+    `Cannot start region "${config.MESH_REGION}" as its ${region.store.kind} store did not ` +
+      `answer for ${STORE_START_WAIT_MS / 1000} s: ${unanswered.message}` +
+      (region.store.kind === "upstash"
+        ? " (is it up? check UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN)"
         : ""),
   );
   await region.close();
-  Deno.exit(2);
+  Deno.exit(1);
+}
+
+/** Pings the store once a second until it answers (null) or `waitMs` passed (the last error). */
+async function storeUnanswered(
+  store: RegionStore,
+  waitMs: number,
+): Promise<StoreUnavailableError | null> {
+  const deadline = performance.now() + waitMs;
+  for (;;) {
+    try {
+      await store.ping();
+      return null;
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      if (performance.now() >= deadline) return error;
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
 }
 let server: Deno.HttpServer;
 try {
