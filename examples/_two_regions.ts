@@ -1,8 +1,8 @@
 /**
  * Two real regions for the example swarm: eu-1 (zone eu) and us-1 (zone us), each `main.ts` in
  * its own process with its own embedded Deno KV under a temporary folder, region keys and a
- * topology made on the spot, on free ports of 127.0.0.1. `stop()` ends both and removes the
- * folder.
+ * topology made on the spot, on free ports of 127.0.0.1 (or `MESH_BASE_PORT` and the next).
+ * `stop()` ends both and removes the folder.
  */
 import { AgentKey } from "../src/crypto/agent_key.ts";
 
@@ -31,8 +31,15 @@ function freePort(): number {
 
 export async function startTwoRegions(): Promise<TwoRegions> {
   const dir = await Deno.makeTempDir({ prefix: "mesh-example-" });
-  const regions = LAYOUT.map((r) => {
-    const port = freePort();
+  // MESH_BASE_PORT, as `deno task mesh` reads it, pins the ports (base and base + 1), for hosts
+  // where only some ports may be used; unset, any free ones.
+  const base = Deno.env.get("MESH_BASE_PORT");
+  const basePort = base === undefined ? null : Number(base);
+  if (basePort !== null && !(Number.isInteger(basePort) && basePort >= 1 && basePort < 65535)) {
+    throw new RangeError(`MESH_BASE_PORT must be a port from 1 to 65534, not ${base}`);
+  }
+  const regions = LAYOUT.map((r, i) => {
+    const port = basePort === null ? freePort() : basePort + i;
     return { ...r, port, url: `http://127.0.0.1:${port}`, key: AgentKey.generate() };
   });
   const zones = LAYOUT.map(({ zone }) => ({
