@@ -3,7 +3,6 @@
  * (`…/deltas`), and one author's head in it (`…/authors/{a}`). docs/protocol.md §12.2–12.4.
  */
 import { type Context, Hono } from "hono";
-import { REGISTRY_CHANNEL } from "../protocol/agent_card.ts";
 import { ID_PATTERN } from "../protocol/delta.ts";
 import {
   CHANNEL_PATTERN,
@@ -11,7 +10,8 @@ import {
   TAIL_LIMIT_DEFAULT,
   TAIL_LIMIT_MAX,
 } from "../protocol/limits.ts";
-import { INBOX_CHANNEL_PREFIX, TOPIC_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
+import { INBOX_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
+import { viewlessReason } from "../views/channel_views.ts";
 import { names } from "../telemetry/mod.ts";
 import type { RegionDeps } from "./deps.ts";
 import { Problem } from "./problem.ts";
@@ -25,19 +25,8 @@ export function channelRoutes(deps: RegionDeps): Hono {
   const waits = new ChannelWaits(deps);
   app.get("/v1/channels/:channel", async (c) => {
     const channel = channelParam(c.req.param("channel"));
-    if (channel.startsWith(TOPIC_CHANNEL_PREFIX)) {
-      throw new Problem(
-        "invalid-request",
-        "A topic has no view: read its messages with GET /v1/topics/{topic}/messages",
-      );
-    }
-    if (channel === REGISTRY_CHANNEL) {
-      throw new Problem(
-        "invalid-request",
-        "The registry has no view: discover agents with GET /v1/agents, read a card with " +
-          "GET /v1/agents/{id}, or page its deltas with GET /v1/channels/_registry/deltas",
-      );
-    }
+    const viewless = viewlessReason(channel);
+    if (viewless !== null) throw new Problem("invalid-request", viewless);
     await requireReader(c, deps, channel);
     const waitMs = waitParam(c);
     const known = entityTags(c.req.header("if-none-match"));

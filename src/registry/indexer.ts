@@ -101,17 +101,20 @@ export class RegistryIndexer {
   async #indexPage(deltas: readonly StoredDelta[]): Promise<number> {
     const pending: CardWrite[] = [];
     for (let i = 0; i < deltas.length; i += INDEX_READ_KEYS_MAX) {
-      const chunk = deltas.slice(i, i + INDEX_READ_KEYS_MAX).map(cardWriteOf);
+      const chunk = deltas.slice(i, i + INDEX_READ_KEYS_MAX).map((delta) => {
+        const body = JSON.parse(delta.body) as DeltaBody;
+        return { delta, author: body.author, next: recordOf(delta.id, body) };
+      });
       const texts = await this.#store.readIndex(chunk.map((c) => cardKey(c.author)));
       chunk.forEach((c, j) => {
         const current = parseCardRecord(texts[j]);
         if (current !== null && !beats(c.next, current, c.author)) return;
-        pending.push({ ...c, write: replacement(c.author, texts[j], current, c.next) });
+        pending.push({ delta: c.delta, write: replacement(c.author, texts[j], current, c.next) });
       });
     }
     const counts = await Promise.all(
       groupWrites(pending).map(async (group) => {
-        if (await this.#store.writeIndex(mergeWrites(group.map((c) => c.write!)))) {
+        if (await this.#store.writeIndex(mergeWrites(group.map((c) => c.write)))) {
           return group.length;
         }
         const outcomes = await Promise.all(group.map((c) => this.indexDelta(c.delta)));
@@ -142,17 +145,10 @@ export class RegistryIndexer {
   }
 }
 
-/** One delta's replacement of its author's record, once its record has been read. */
+/** One delta's replacement of its author's record, made from the record it read. */
 interface CardWrite {
   readonly delta: StoredDelta;
-  readonly author: string;
-  readonly next: CardRecord;
-  readonly write?: IndexWrite;
-}
-
-function cardWriteOf(delta: StoredDelta): CardWrite {
-  const body = JSON.parse(delta.body) as DeltaBody;
-  return { delta, author: body.author, next: recordOf(delta.id, body) };
+  readonly write: IndexWrite;
 }
 
 /** The writes in groups, in order, each group within one store index write's limits. */
@@ -160,7 +156,7 @@ function groupWrites(writes: readonly CardWrite[]): CardWrite[][] {
   const groups: CardWrite[][] = [];
   let group: CardWrite[] = [], keys = 0, expects = 0, chars = 0;
   for (const c of writes) {
-    const w = c.write!;
+    const w = c.write;
     const k = (w.expect?.length ?? 0) + (w.set?.length ?? 0) + (w.delete?.length ?? 0);
     const e = w.expect?.length ?? 0;
     const v = (w.set ?? []).reduce((sum, s) => sum + s.value.length, 0);

@@ -16,7 +16,9 @@
  */
 import type { ChannelFold, FoldedDelta } from "../crdt/channel_fold.ts";
 import { FilteredChannelState } from "../crdt/filtered_channel_state.ts";
+import { REGISTRY_CHANNEL } from "../protocol/agent_card.ts";
 import { EQUIVOCATIONS_CHANNEL } from "../protocol/equivocation.ts";
+import { TOPIC_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
 import type { RegionStore, StoredDelta } from "../store/region_store.ts";
 import { quarantineOf } from "../guard/quarantine.ts";
 import { names, type Telemetry } from "../telemetry/mod.ts";
@@ -62,6 +64,22 @@ export interface ViewCheckpoint {
   readonly cursor: number;
   readonly deltas: number;
   readonly fingerprint: string;
+}
+
+/**
+ * Why `channel` has no view (nothing reads or checkpoints its fold), or null when it has one: a
+ * topic is read as messages; `_registry` through the discovery index (its fold is every card,
+ * over a gigabyte of memory at a million agents).
+ */
+export function viewlessReason(channel: string): string | null {
+  if (channel.startsWith(TOPIC_CHANNEL_PREFIX)) {
+    return "A topic has no view: read its messages with GET /v1/topics/{topic}/messages";
+  }
+  if (channel === REGISTRY_CHANNEL) {
+    return "The registry has no view: discover agents with GET /v1/agents, read a card with " +
+      "GET /v1/agents/{id}, or page its deltas with GET /v1/channels/_registry/deltas";
+  }
+  return null;
 }
 
 export interface ChannelViewsOptions {

@@ -13,11 +13,9 @@
  * the arrivals after it — so a write costs the new arrivals and the state's size, not the
  * channel's history.
  */
-import { REGISTRY_CHANNEL } from "../protocol/agent_card.ts";
-import { TOPIC_CHANNEL_PREFIX } from "../protocol/message_kinds.ts";
 import type { RegionStore } from "../store/region_store.ts";
 import { createTelemetry, names, type Telemetry } from "../telemetry/mod.ts";
-import { ChannelViews } from "./channel_views.ts";
+import { ChannelViews, viewlessReason } from "./channel_views.ts";
 import {
   type CheckpointWrite,
   readPointers,
@@ -47,15 +45,6 @@ export const CHECKPOINT_AGE_MS_MAX = 600_000;
 export const CHECKPOINT_SCAN_CHANNELS = 256;
 /** Checkpoints one tick writes at most. */
 export const CHECKPOINT_WRITES_PER_TICK_MAX = 4;
-
-/**
- * Whether `channel` has a view that reads fold (and so a checkpoint): not a topic (read as
- * messages), not `_registry` (read through the discovery index; its fold is every card, over a
- * gigabyte of memory at a million agents).
- */
-export function hasView(channel: string): boolean {
-  return !channel.startsWith(TOPIC_CHANNEL_PREFIX) && channel !== REGISTRY_CHANNEL;
-}
 
 /** A page of the region's channels with their arrival counts, in name order. */
 export interface ChannelCountPage {
@@ -129,7 +118,7 @@ export class CheckpointJob {
     if (lease.holder !== instance) return { leader: false, examined: 0, written: 0, deferred: 0 };
     const page = await this.#o.channels(this.#after, CHECKPOINT_SCAN_CHANNELS);
     const candidates = page.channels.filter((c) =>
-      c.deltas >= this.#o.minDeltas && hasView(c.channel)
+      c.deltas >= this.#o.minDeltas && viewlessReason(c.channel) === null
     );
     const pointers = candidates.length === 0
       ? []

@@ -53,7 +53,7 @@ export class TestMesh {
   /** Link proxies by `"<from>><to>"`. */
   readonly links: Map<string, ChaosProxy>;
   /** TCP delay links by `"<from>><to>"` (with `delayLinks`). */
-  readonly delays = new Map<string, TcpDelayProxy>();
+  readonly delays: Map<string, TcpDelayProxy>;
   readonly dir: string;
   readonly seed: number;
 
@@ -62,11 +62,13 @@ export class TestMesh {
     seed: number,
     regions: Map<string, MeshRegion>,
     links: Map<string, ChaosProxy>,
+    delays: Map<string, TcpDelayProxy>,
   ) {
     this.dir = dir;
     this.seed = seed;
     this.regions = regions;
     this.links = links;
+    this.delays = delays;
   }
 
   static async start(options: MeshOptions): Promise<TestMesh> {
@@ -121,8 +123,7 @@ export class TestMesh {
       };
       regions.set(region.id, { ...region, url: direct(region.id), secret, process: null, env });
     }
-    const mesh = new TestMesh(dir, seed, regions, links);
-    for (const [name, delay] of delays) mesh.delays.set(name, delay);
+    const mesh = new TestMesh(dir, seed, regions, links, delays);
     try {
       await Promise.all([...regions.keys()].map((id) => mesh.startRegion(id)));
     } catch (error) {
