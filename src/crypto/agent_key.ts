@@ -1,6 +1,12 @@
 /** An agent's ed25519 identity: generate, save to and load from a key file. */
 import { z } from "zod";
-import { generateKeyPair, publicKeyFromSecret, signEd25519 } from "./ed25519.ts";
+import {
+  type AsyncSigner,
+  createSigner,
+  generateKeyPair,
+  publicKeyFromSecret,
+  signEd25519,
+} from "./ed25519.ts";
 import { x25519SecretFromEd25519Seed } from "./x25519.ts";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 
@@ -12,6 +18,7 @@ const keyFileSchema = z.strictObject({
 
 export class AgentKey {
   readonly #secret: Uint8Array;
+  #signer: AsyncSigner | null = null;
   /** The agent id: its public key as unpadded base64url (43 characters). */
   readonly id: string;
 
@@ -38,6 +45,15 @@ export class AgentKey {
   /** Signs raw bytes; returns the 64-byte signature. */
   sign(message: Uint8Array): Uint8Array {
     return signEd25519(this.#secret, message);
+  }
+
+  /**
+   * Signs raw bytes off the event loop where the runtime's WebCrypto signs Ed25519 as
+   * {@linkcode AgentKey.sign} does (the same bytes: Ed25519 is deterministic); else as `sign`.
+   */
+  signAsync(message: Uint8Array): Promise<Uint8Array> {
+    this.#signer ??= createSigner(this.#secret);
+    return this.#signer(message);
   }
 
   /**

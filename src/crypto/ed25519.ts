@@ -21,6 +21,7 @@
 import * as ed from "@noble/ed25519";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { z } from "zod";
+import { encodeBase64Url } from "../protocol/base64url.ts";
 
 // noble v3's synchronous API needs a SHA-512 wired in; this is the same function everywhere.
 ed.hashes.sha512 = sha512;
@@ -342,4 +343,59 @@ export function publicKeyFromSecret(secretKey: Uint8Array): Uint8Array {
  */
 export function signEd25519(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
   return ed.sign(message, secretKey);
+}
+
+/** Signs bytes with one secret key; resolves the 64-byte signature. */
+export type AsyncSigner = (message: Uint8Array) => Promise<Uint8Array>;
+
+/**
+ * A signer for one 32-byte secret key seed that signs on the runtime's WebCrypto when it has
+ * Ed25519 and signs the probe message to the same bytes as {@linkcode signEd25519} (Ed25519 is
+ * deterministic, so both backends must agree bit for bit), else with noble. WebCrypto's native
+ * signing is about 4× faster here and leaves the event loop free meanwhile (docs/performance.md,
+ * issue 15). The choice is made on the first call; a failure of WebCrypto later falls back too.
+ * Signatures resolve in the order they were asked for.
+ */
+export function createSigner(secretKey: Uint8Array): AsyncSigner {
+  const noble = (message: Uint8Array) => Promise.resolve(signEd25519(secretKey, message));
+  let key: Promise<CryptoKey | null> | null = null;
+  const sign = async (message: Uint8Array) => {
+    key ??= importSigningKey(secretKey);
+    const handle = await key;
+    if (handle === null) return await noble(message);
+    try {
+      const signature = await crypto.subtle.sign("Ed25519", handle, asBufferSource(message));
+      return new Uint8Array(signature);
+    } catch {
+      return await noble(message);
+    }
+  };
+  // In the order asked: what a caller sends once signed leaves in the order it was built (a
+  // region's eager forwards rely on it), which WebCrypto's own promises do not promise.
+  let last: Promise<unknown> = Promise.resolve();
+  return (message) => {
+    const signed = last.then(() => sign(message));
+    last = signed.catch(() => {});
+    return signed;
+  };
+}
+
+/** The WebCrypto key of a seed, or null where WebCrypto cannot sign as noble does. */
+async function importSigningKey(secretKey: Uint8Array): Promise<CryptoKey | null> {
+  try {
+    const jwk = {
+      kty: "OKP",
+      crv: "Ed25519",
+      d: encodeBase64Url(secretKey),
+      x: encodeBase64Url(publicKeyFromSecret(secretKey)),
+    };
+    const key = await crypto.subtle.importKey("jwk", jwk, "Ed25519", false, ["sign"]);
+    const probe = new Uint8Array(await crypto.subtle.sign("Ed25519", key, PROBE_MESSAGE));
+    const expected = signEd25519(secretKey, PROBE_MESSAGE);
+    return probe.length === expected.length && probe.every((b, i) => b === expected[i])
+      ? key
+      : null;
+  } catch {
+    return null;
+  }
 }

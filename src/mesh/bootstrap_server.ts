@@ -123,7 +123,7 @@ export class BootstrapServer {
         return page;
       });
       pages("served", request.from);
-      return signRegionAnswer((b) => this.#d.key.sign(b), {
+      return await signRegionAnswer((b) => this.#d.key.signAsync(b), {
         ...answerHead(request, body),
         ...page,
       });

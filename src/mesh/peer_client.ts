@@ -121,7 +121,10 @@ export class PeerClient {
     const { self, key } = this.#options;
     const now = this.#options.now ?? Date.now;
     const head = messageHead(kind, self, peer.id, epoch, now());
-    const { body, signature } = signRegionMessage((b) => key.sign(b), { ...head, ...fields });
+    const { body, signature } = await signRegionMessage((b) => key.signAsync(b), {
+      ...head,
+      ...fields,
+    });
     const started = performance.now();
     let status: number | null = null;
     try {

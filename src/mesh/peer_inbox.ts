@@ -220,8 +220,8 @@ export class PeerInbox {
     request: MessageHead,
     requestBody: string,
     fields: Record<string, unknown>,
-  ): SignedAnswer {
-    return signRegionAnswer((b) => this.#d.key.sign(b), {
+  ): Promise<SignedAnswer> {
+    return signRegionAnswer((b) => this.#d.key.signAsync(b), {
       ...answerHead(request, requestBody),
       ...fields,
     });

@@ -82,13 +82,41 @@ export type Checked<T> =
   | { readonly ok: true; readonly message: MessageHead & T }
   | { readonly ok: false; readonly reason: MessageRejection; readonly detail: string };
 
-/** Signs a message body: returns the body text and the signature header value. */
+/** A signed body: its text and the signature header value. */
+export interface SignedBody {
+  readonly body: string;
+  readonly signature: string;
+}
+
+/**
+ * Signs a message body: returns the body text and the signature header value, at once for a
+ * synchronous `sign` and as a promise for an asynchronous one (`AgentKey.signAsync`).
+ */
 export function signRegionMessage(
   sign: (bytes: Uint8Array) => Uint8Array,
   message: MessageHead & Record<string, unknown>,
-): { body: string; signature: string } {
-  const body = JSON.stringify(message);
-  return { body, signature: encodeBase64Url(sign(utf8Encode(REGION_SIGNATURE_TAG + body))) };
+): SignedBody;
+export function signRegionMessage(
+  sign: (bytes: Uint8Array) => Promise<Uint8Array>,
+  message: MessageHead & Record<string, unknown>,
+): Promise<SignedBody>;
+export function signRegionMessage(
+  sign: (bytes: Uint8Array) => Uint8Array | Promise<Uint8Array>,
+  message: MessageHead & Record<string, unknown>,
+): SignedBody | Promise<SignedBody> {
+  return signedBody(sign, REGION_SIGNATURE_TAG, message);
+}
+
+/** The JSON text of `value` and its signature under `tag`, sync or async as `sign` is. */
+function signedBody(
+  sign: (bytes: Uint8Array) => Uint8Array | Promise<Uint8Array>,
+  tag: string,
+  value: unknown,
+): SignedBody | Promise<SignedBody> {
+  const body = JSON.stringify(value);
+  const signature = sign(utf8Encode(tag + body));
+  const signed = (s: Uint8Array) => ({ body, signature: encodeBase64Url(s) });
+  return signature instanceof Promise ? signature.then(signed) : signed(signature);
 }
 
 /** A fresh message head from `from` to `to` at `nowMs`. */
@@ -270,13 +298,20 @@ export function answerHead(request: MessageHead, requestBody: string): AnswerHea
   };
 }
 
-/** Signs an answer body: returns the body text and the signature header value. */
+/** Signs an answer body: as {@linkcode signRegionMessage}, under the answer tag. */
 export function signRegionAnswer(
   sign: (bytes: Uint8Array) => Uint8Array,
   answer: AnswerHead & Record<string, unknown>,
-): { body: string; signature: string } {
-  const body = JSON.stringify(answer);
-  return { body, signature: encodeBase64Url(sign(utf8Encode(ANSWER_SIGNATURE_TAG + body))) };
+): SignedBody;
+export function signRegionAnswer(
+  sign: (bytes: Uint8Array) => Promise<Uint8Array>,
+  answer: AnswerHead & Record<string, unknown>,
+): Promise<SignedBody>;
+export function signRegionAnswer(
+  sign: (bytes: Uint8Array) => Uint8Array | Promise<Uint8Array>,
+  answer: AnswerHead & Record<string, unknown>,
+): SignedBody | Promise<SignedBody> {
+  return signedBody(sign, ANSWER_SIGNATURE_TAG, answer);
 }
 
 /** What the asking region expects of the answer to the request it sent. */
