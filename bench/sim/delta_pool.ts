@@ -10,7 +10,7 @@
  * Signing uses WebCrypto (Ed25519 is deterministic: the same signature `AgentKey.sign` makes, which
  * `build` checks on the first agent) because it is ~10× faster here than the pure-JS signer.
  */
-import { signEd25519 } from "../../src/crypto/ed25519.ts";
+import { signEd25519 } from "../../src/crypto/ed25519_sign.ts";
 import { verifyEd25519 } from "../../src/crypto/mod.ts";
 import { decodeBase64Url, encodeBase64Url } from "../../src/protocol/base64url.ts";
 import { signedMessage } from "../../src/protocol/delta.ts";

@@ -1,12 +1,7 @@
 /** An agent's ed25519 identity: generate, save to and load from a key file. */
 import { z } from "zod";
-import {
-  type AsyncSigner,
-  createSigner,
-  generateKeyPair,
-  publicKeyFromSecret,
-  signEd25519,
-} from "./ed25519.ts";
+import { generateKeyPair, publicKeyFromSecret } from "./ed25519.ts";
+import { type AsyncSigner, createSigner, signEd25519 } from "./ed25519_sign.ts";
 import { x25519SecretFromEd25519Seed } from "./x25519.ts";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 

@@ -4,7 +4,7 @@
  * Regions must accept and reject exactly the same (publicKey, signature, message) triples, or the
  * mesh diverges forever. Ed25519 implementations disagree on edge cases (cofactored vs cofactorless
  * equation, small-order keys, non-canonical encodings), so this module fixes the rule itself and
- * runs the same byte-level pre-checks in front of both backends. A triple is accepted iff:
+ * runs the same byte-level pre-checks in front of every backend. A triple is accepted iff:
  *
  * 1. the public key A is 32 bytes, its y coordinate (low 255 bits, little endian) is < p, it
  *    decodes to a curve point, and that point is not of small order;
@@ -13,15 +13,16 @@
  * 4. the cofactorless equation holds on bytes: encode([S]B - [k]A) equals R, where
  *    k = SHA-512(R || A || message) mod L over the bytes as given.
  *
- * Rule 4 is what Deno's WebCrypto (ring/BoringSSL style) computes, so the WebCrypto backend only
- * needs rules 1-3 in front of it; the noble backend computes rule 4 with noble's point arithmetic
+ * Rule 4 is what Deno's WebCrypto (ring/BoringSSL style) and its `node:crypto` compute, so those
+ * backends only need rules 1-3 in front of them (each is used only if it gets the probes below
+ * right); the noble backend computes rule 4 with noble's point arithmetic
  * instead of `ed.verify`, whose strict mode is cofactored and accepts torsion-shifted R values.
  */
 
 import * as ed from "@noble/ed25519";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { z } from "zod";
-import { encodeBase64Url } from "../protocol/base64url.ts";
+import { nodeCrypto, type NodeKey } from "./_node_crypto.ts";
 
 // noble v3's synchronous API needs a SHA-512 wired in; this is the same function everywhere.
 ed.hashes.sha512 = sha512;
@@ -36,13 +37,14 @@ export const SIGNATURE_BYTES = 64;
 export const KEY_CACHE_ENTRIES_MAX = 10_000;
 
 /** A concrete verification backend. */
-export type VerifierBackend = "webcrypto" | "noble";
+export type VerifierBackend = "native" | "webcrypto" | "noble";
 
 /** Options of {@linkcode createVerifier}. */
 export interface VerifierOptions {
   /**
-   * `"webcrypto"` uses `crypto.subtle`, `"noble"` uses pure-JS point arithmetic, `"auto"` picks
-   * WebCrypto when this runtime's Ed25519 passes the agreement probes. Default `"auto"`.
+   * `"native"` uses the runtime's `node:crypto` (synchronous, on the calling thread),
+   * `"webcrypto"` uses `crypto.subtle` (a worker thread), `"noble"` uses pure-JS point arithmetic;
+   * `"auto"` picks the first of these whose Ed25519 passes the agreement probes. Default `"auto"`.
    */
   backend?: VerifierBackend | "auto";
   /** LRU key cache bound, in keys. Default and ceiling {@linkcode KEY_CACHE_ENTRIES_MAX}. */
@@ -157,6 +159,30 @@ const webCryptoBackend: Backend<CryptoKey> = {
   },
 };
 
+/** `node:crypto`'s Ed25519 where the runtime has it (a public key is imported as SPKI DER). */
+const NODE = nodeCrypto(["createPublicKey", "verify"]);
+/** DER of an Ed25519 SubjectPublicKeyInfo, before the 32 key bytes (RFC 8410). */
+const SPKI_PREFIX = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+
+const nativeBackend: Backend<NodeKey> = {
+  name: "native",
+  prepare(publicKey) {
+    try {
+      const der = Uint8Array.from([...SPKI_PREFIX, ...publicKey]);
+      return Promise.resolve(NODE!.createPublicKey({ key: der, format: "der", type: "spki" }));
+    } catch {
+      return Promise.resolve(null);
+    }
+  },
+  check(key, _publicKey, signature, message) {
+    try {
+      return Promise.resolve(NODE!.verify(null, message, key, signature));
+    } catch {
+      return Promise.resolve(false);
+    }
+  },
+};
+
 const nobleBackend: Backend<ed.Point> = {
   name: "noble",
   prepare(_publicKey, point) {
@@ -263,14 +289,16 @@ const WEBCRYPTO_PROBES: readonly Probe[] = [
   },
 ];
 
-/** Whether this runtime's WebCrypto Ed25519 exists and agrees with the rule on every probe. */
-async function probeWebCrypto(): Promise<boolean> {
+/** Whether `backend` exists on this runtime and agrees with the rule on every probe. */
+async function agrees<K>(backend: Backend<K>): Promise<boolean> {
   try {
     for (const probe of WEBCRYPTO_PROBES) {
       const publicKey = ed.etc.hexToBytes(probe.publicKey);
       const signature = ed.etc.hexToBytes(probe.signature);
-      const key = await crypto.subtle.importKey("raw", publicKey, "Ed25519", false, ["verify"]);
-      const valid = await crypto.subtle.verify("Ed25519", key, signature, probe.message);
+      const point = decodePublicKey(publicKey);
+      const key = point === null ? null : await backend.prepare(publicKey, point);
+      if (key === null) return false;
+      const valid = await backend.check(key, publicKey, signature, probe.message);
       if (valid !== probe.valid) return false;
     }
     return true;
@@ -280,16 +308,21 @@ async function probeWebCrypto(): Promise<boolean> {
 }
 
 // Probed once at load so that "auto" resolves synchronously in createVerifier().
-const WEBCRYPTO_AGREES = await probeWebCrypto();
+const AGREES: Record<VerifierBackend, boolean> = {
+  native: NODE !== null && await agrees(nativeBackend),
+  webcrypto: await agrees(webCryptoBackend),
+  noble: true,
+};
+const BACKENDS = { native: nativeBackend, webcrypto: webCryptoBackend, noble: nobleBackend };
 
 const verifierOptionsSchema = z.strictObject({
-  backend: z.enum(["webcrypto", "noble", "auto"]).default("auto"),
+  backend: z.enum(["native", "webcrypto", "noble", "auto"]).default("auto"),
   keyCacheEntriesMax: z.int().min(1).max(KEY_CACHE_ENTRIES_MAX).default(KEY_CACHE_ENTRIES_MAX),
 });
 
 /**
- * Creates a verifier on the chosen backend. Throws if the options are invalid or `"webcrypto"` is
- * asked for on a runtime whose WebCrypto lacks Ed25519 or fails the agreement probes.
+ * Creates a verifier on the chosen backend. Throws if the options are invalid or a backend is
+ * asked for that this runtime lacks or whose Ed25519 fails the agreement probes.
  */
 export function createVerifier(options: VerifierOptions = {}): Verifier {
   const parsed = verifierOptionsSchema.safeParse(options);
@@ -301,16 +334,21 @@ export function createVerifier(options: VerifierOptions = {}): Verifier {
     throw new TypeError(`Cannot create verifier as ${subject}: ${issue.message}`);
   }
   const { backend, keyCacheEntriesMax } = parsed.data;
-  if (backend === "webcrypto" && !WEBCRYPTO_AGREES) {
+  if (backend !== "auto" && !AGREES[backend]) {
     throw new Error(
-      'Cannot create verifier as backend "webcrypto" is unusable: ' +
-        "crypto.subtle lacks Ed25519 or disagrees with the verification rule",
+      `Cannot create verifier as backend "${backend}" is unusable: ` +
+        "this runtime lacks its Ed25519 or it disagrees with the verification rule",
     );
   }
-  if (backend === "noble" || (backend === "auto" && !WEBCRYPTO_AGREES)) {
-    return new CachedVerifier(nobleBackend, keyCacheEntriesMax);
-  }
-  return new CachedVerifier(webCryptoBackend, keyCacheEntriesMax);
+  const chosen = backend === "auto"
+    ? (["native", "webcrypto", "noble"] as const).find((b) => AGREES[b])!
+    : backend;
+  const cached = <K>(b: Backend<K>) => new CachedVerifier(b, keyCacheEntriesMax);
+  return chosen === "native"
+    ? cached(BACKENDS.native)
+    : chosen === "webcrypto"
+    ? cached(BACKENDS.webcrypto)
+    : cached(BACKENDS.noble);
 }
 
 const defaultVerifier = createVerifier();
@@ -335,67 +373,4 @@ export function generateKeyPair(): { secretKey: Uint8Array; publicKey: Uint8Arra
 /** Derives the 32-byte public key of a 32-byte secret key seed. Throws on a wrong length. */
 export function publicKeyFromSecret(secretKey: Uint8Array): Uint8Array {
   return ed.getPublicKey(secretKey);
-}
-
-/**
- * Signs `message` with a 32-byte secret key seed; returns the 64-byte signature. Throws on a wrong
- * length.
- */
-export function signEd25519(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
-  return ed.sign(message, secretKey);
-}
-
-/** Signs bytes with one secret key; resolves the 64-byte signature. */
-export type AsyncSigner = (message: Uint8Array) => Promise<Uint8Array>;
-
-/**
- * A signer for one 32-byte secret key seed that signs on the runtime's WebCrypto when it has
- * Ed25519 and signs the probe message to the same bytes as {@linkcode signEd25519} (Ed25519 is
- * deterministic, so both backends must agree bit for bit), else with noble. WebCrypto's native
- * signing is about 4× faster here and leaves the event loop free meanwhile (docs/performance.md,
- * issue 15). The choice is made on the first call; a failure of WebCrypto later falls back too.
- * Signatures resolve in the order they were asked for.
- */
-export function createSigner(secretKey: Uint8Array): AsyncSigner {
-  const noble = (message: Uint8Array) => Promise.resolve(signEd25519(secretKey, message));
-  let key: Promise<CryptoKey | null> | null = null;
-  const sign = async (message: Uint8Array) => {
-    key ??= importSigningKey(secretKey);
-    const handle = await key;
-    if (handle === null) return await noble(message);
-    try {
-      const signature = await crypto.subtle.sign("Ed25519", handle, asBufferSource(message));
-      return new Uint8Array(signature);
-    } catch {
-      return await noble(message);
-    }
-  };
-  // In the order asked: what a caller sends once signed leaves in the order it was built (a
-  // region's eager forwards rely on it), which WebCrypto's own promises do not promise.
-  let last: Promise<unknown> = Promise.resolve();
-  return (message) => {
-    const signed = last.then(() => sign(message));
-    last = signed.catch(() => {});
-    return signed;
-  };
-}
-
-/** The WebCrypto key of a seed, or null where WebCrypto cannot sign as noble does. */
-async function importSigningKey(secretKey: Uint8Array): Promise<CryptoKey | null> {
-  try {
-    const jwk = {
-      kty: "OKP",
-      crv: "Ed25519",
-      d: encodeBase64Url(secretKey),
-      x: encodeBase64Url(publicKeyFromSecret(secretKey)),
-    };
-    const key = await crypto.subtle.importKey("jwk", jwk, "Ed25519", false, ["sign"]);
-    const probe = new Uint8Array(await crypto.subtle.sign("Ed25519", key, PROBE_MESSAGE));
-    const expected = signEd25519(secretKey, PROBE_MESSAGE);
-    return probe.length === expected.length && probe.every((b, i) => b === expected[i])
-      ? key
-      : null;
-  } catch {
-    return null;
-  }
 }

@@ -11,9 +11,10 @@ export {
   publicKeyFromSecret,
   SECRET_KEY_BYTES,
   SIGNATURE_BYTES,
-  signEd25519,
   verifyEd25519,
 } from "./ed25519.ts";
+export { createSigner, signEd25519, signEd25519Portable } from "./ed25519_sign.ts";
+export type { AsyncSigner } from "./ed25519_sign.ts";
 export type { Verifier, VerifierBackend, VerifierOptions } from "./ed25519.ts";
 export { sha256 } from "./sha256.ts";
 export { AgentKey } from "./agent_key.ts";

@@ -5,29 +5,14 @@
  * function; a test checks them against each other.
  */
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { nodeCrypto } from "./_node_crypto.ts";
 
 type Hasher = (data: Uint8Array) => Uint8Array;
 
-interface NodeHash {
-  update(data: Uint8Array): NodeHash;
-  digest(): Uint8Array;
-}
-
-interface NodeCrypto {
-  createHash(algorithm: string): NodeHash;
-}
-
-function nodeCryptoModule(): NodeCrypto | null {
-  const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
-    .process;
-  const nodeCrypto = process?.getBuiltinModule?.("node:crypto") as NodeCrypto | undefined;
-  return typeof nodeCrypto?.createHash === "function" ? nodeCrypto : null;
-}
-
 function nativeSha256(): Hasher | null {
-  const nodeCrypto = nodeCryptoModule();
-  if (nodeCrypto === null) return null;
-  return (data) => new Uint8Array(nodeCrypto.createHash("sha256").update(data).digest());
+  const native = nodeCrypto(["createHash"]);
+  if (native === null) return null;
+  return (data) => new Uint8Array(native.createHash("sha256").update(data).digest());
 }
 
 /** The pure-JS implementation, exported for the cross-check test. */
@@ -56,10 +41,10 @@ export function createSha256Portable(): Sha256Stream {
 export const createSha256: () => Sha256Stream = nativeSha256Stream() ?? createSha256Portable;
 
 function nativeSha256Stream(): (() => Sha256Stream) | null {
-  const nodeCrypto = nodeCryptoModule();
-  if (nodeCrypto === null) return null;
+  const native = nodeCrypto(["createHash"]);
+  if (native === null) return null;
   return () => {
-    const hash = nodeCrypto.createHash("sha256");
+    const hash = native.createHash("sha256");
     return {
       update: (data) => void hash.update(data),
       digest: () => new Uint8Array(hash.digest()),

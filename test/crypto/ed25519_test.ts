@@ -17,9 +17,10 @@ const { bytesToHex, hexToBytes, concatBytes } = ed.etc;
 const P = Point.CURVE().p;
 const L = Point.CURVE().n;
 
+const native = createVerifier({ backend: "native" });
 const webcrypto = createVerifier({ backend: "webcrypto" });
 const noble = createVerifier({ backend: "noble" });
-const backends: readonly Verifier[] = [webcrypto, noble];
+const backends: readonly Verifier[] = [native, webcrypto, noble];
 
 function toLe(value: bigint): Uint8Array {
   const out = new Uint8Array(32);
@@ -79,10 +80,10 @@ async function verifyBoth(
   signature: Uint8Array,
   message: Uint8Array,
 ) {
-  const [viaWebCrypto, viaNoble] = await Promise.all(
+  const [viaNative, viaWebCrypto, viaNoble] = await Promise.all(
     backends.map((v) => v.verify(publicKey, signature, message)),
   );
-  return { viaWebCrypto, viaNoble };
+  return { viaNative, viaWebCrypto, viaNoble };
 }
 
 async function assertBoth(
@@ -92,11 +93,12 @@ async function assertBoth(
   message: Uint8Array,
   label: string,
 ) {
-  const { viaWebCrypto, viaNoble } = await verifyBoth(
+  const { viaNative, viaWebCrypto, viaNoble } = await verifyBoth(
     publicKey,
     signature,
     message,
   );
+  assert.equal(viaNative, expected, `native: ${label}`);
   assert.equal(viaWebCrypto, expected, `webcrypto: ${label}`);
   assert.equal(viaNoble, expected, `noble: ${label}`);
 }
@@ -295,7 +297,7 @@ Deno.test("verifyEd25519() accepts the RFC 8032 section 7.1 test vectors", async
   }
 });
 
-Deno.test("Verifier.verify() rejects every single-bit flip of signature, key and message on both backends", async () => {
+Deno.test("Verifier.verify() rejects every single-bit flip of signature, key and message on every backend", async () => {
   const v = RFC8032_VECTORS[2]; // TEST 3: a 2-byte message, so every message bit is covered too
   for (let bit = 0; bit < 512; bit++) {
     await assertBoth(
@@ -337,7 +339,7 @@ Deno.test("Verifier.verify() rejects every single-bit flip of signature, key and
   }
 });
 
-Deno.test("Verifier.verify() rejects a non-canonical S (S + L) on both backends", async () => {
+Deno.test("Verifier.verify() rejects a non-canonical S (S + L) on every backend", async () => {
   for (const v of RFC8032_VECTORS) {
     const s = fromLe(v.signature.subarray(32));
     const signature = concatBytes(v.signature.subarray(0, 32), toLe(s + L));
@@ -356,7 +358,7 @@ Deno.test("Verifier.verify() rejects a non-canonical S (S + L) on both backends"
   }
 });
 
-Deno.test("Verifier.verify() rejects non-canonical encodings of R on both backends", async () => {
+Deno.test("Verifier.verify() rejects non-canonical encodings of R on every backend", async () => {
   const { secretKey, publicKey } = generateKeyPair();
   const a = secretScalar(secretKey);
   const message = new TextEncoder().encode("non-canonical R");
@@ -381,7 +383,7 @@ Deno.test("Verifier.verify() rejects non-canonical encodings of R on both backen
   }
 });
 
-Deno.test("Verifier.verify() rejects public keys whose y is not canonical on both backends", async () => {
+Deno.test("Verifier.verify() rejects public keys whose y is not canonical on every backend", async () => {
   const message = new TextEncoder().encode("non-canonical A");
   const signature = concatBytes(IDENTITY, new Uint8Array(32));
   for (let y = 0n; y < 19n; y++) {
@@ -398,7 +400,7 @@ Deno.test("Verifier.verify() rejects public keys whose y is not canonical on bot
   }
 });
 
-Deno.test("Verifier.verify() rejects small-order public keys on both backends", async () => {
+Deno.test("Verifier.verify() rejects small-order public keys on every backend", async () => {
   const encodings = new Set(TORSION.map((t) => t.toHex()));
   assert.deepEqual(new Set(SMALL_ORDER_KEYS.map(bytesToHex)), encodings);
   const nonCanonical = [
@@ -482,7 +484,7 @@ Deno.test("Verifier.verify() agrees across backends on mixed-order public keys",
   );
 });
 
-Deno.test("Verifier.verify() gives the same answer on both backends for random mutations", async () => {
+Deno.test("Verifier.verify() gives the same answer on every backend for random mutations", async () => {
   const mutation = fc.oneof(
     fc.record({ kind: fc.constant("none") }),
     fc.record({
@@ -544,12 +546,13 @@ Deno.test("Verifier.verify() gives the same answer on both backends for random m
         } else if (m.kind === "smallA") {
           publicKey = torsion.toBytes();
         }
-        const { viaWebCrypto, viaNoble } = await verifyBoth(
+        const { viaNative, viaWebCrypto, viaNoble } = await verifyBoth(
           publicKey,
           signature,
           message,
         );
         assert.equal(viaWebCrypto, viaNoble);
+        assert.equal(viaNative, viaNoble);
         if (m.kind === "none") assert.equal(viaWebCrypto, true);
       },
     ),
@@ -595,7 +598,7 @@ Deno.test("Verifier.verify() resolves false for malformed input instead of throw
   }
 });
 
-Deno.test("Verifier.verify() accepts views into SharedArrayBuffers and offset views on both backends", async () => {
+Deno.test("Verifier.verify() accepts views into SharedArrayBuffers and offset views on every backend", async () => {
   const v = RFC8032_VECTORS[3];
   const shared = (bytes: Uint8Array) => {
     const view = new Uint8Array(new SharedArrayBuffer(bytes.length + 3), 3);
@@ -630,7 +633,7 @@ Deno.test("Verifier.cacheSize stays at keyCacheEntriesMax after more distinct ke
   const entriesMax = 4;
   const message = new TextEncoder().encode("cache");
   const pairs = Array.from({ length: entriesMax + 6 }, () => generateKeyPair());
-  for (const backend of ["webcrypto", "noble"] as const) {
+  for (const backend of ["native", "webcrypto", "noble"] as const) {
     const verifier = createVerifier({
       backend,
       keyCacheEntriesMax: entriesMax,
@@ -657,11 +660,13 @@ Deno.test("Verifier.cacheSize stays at keyCacheEntriesMax after more distinct ke
   }
 });
 
-Deno.test("createVerifier() resolves backend 'auto' to webcrypto on Deno", () => {
-  // "auto" picks WebCrypto only if it passed the agreement probes at load, so this also checks
-  // that Deno's WebCrypto is cofactorless and accepts mixed-order keys.
-  assert.equal(createVerifier().backend, "webcrypto");
-  assert.equal(createVerifier({ backend: "auto" }).backend, "webcrypto");
+Deno.test("createVerifier() resolves backend 'auto' to native on Deno", () => {
+  // "auto" picks node:crypto (then WebCrypto) only if it passed the agreement probes at load, so
+  // this also checks that Deno's node:crypto is cofactorless and accepts mixed-order keys; that
+  // WebCrypto passed them too shows in createVerifier({ backend: "webcrypto" }) not throwing.
+  assert.equal(createVerifier().backend, "native");
+  assert.equal(createVerifier({ backend: "auto" }).backend, "native");
+  assert.equal(native.backend, "native");
   assert.equal(webcrypto.backend, "webcrypto");
   assert.equal(noble.backend, "noble");
 });

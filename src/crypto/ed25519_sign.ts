@@ -1,0 +1,137 @@
+/**
+ * Ed25519 signing. A signature is a function of the seed and the message alone (RFC 8032 §5.1.6),
+ * so every backend must give the same 64 bytes; each native one is used only after it signed a
+ * probe to the bytes noble gives. In order of preference: the runtime's `node:crypto`
+ * (synchronous, on the calling thread: ~0.02–0.05 ms here against noble's ~0.28 ms), WebCrypto
+ * (asynchronous, for {@linkcode createSigner} where `node:crypto` is missing, e.g. Vercel's edge
+ * runtime), then noble. docs/performance.md, issue 15.
+ */
+import * as ed from "@noble/ed25519";
+import { encodeBase64Url } from "../protocol/base64url.ts";
+import { publicKeyFromSecret, SECRET_KEY_BYTES } from "./ed25519.ts";
+import { type NodeCrypto, nodeCrypto, type NodeKey } from "./_node_crypto.ts";
+
+/** Signs bytes with one secret key; resolves the 64-byte signature. */
+export type AsyncSigner = (message: Uint8Array) => Promise<Uint8Array>;
+
+const PROBE_MESSAGE = new TextEncoder().encode("mesh ed25519 signer probe");
+/** DER of an Ed25519 PKCS #8 private key, before the 32 seed bytes (RFC 8410). */
+const PKCS8_PREFIX = [
+  0x30,
+  0x2e,
+  0x02,
+  0x01,
+  0x00,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x70,
+  0x04,
+  0x22,
+  0x04,
+  0x20,
+];
+
+/** noble's signature: the reference every other backend is held to. Throws on a wrong length. */
+export function signEd25519Portable(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
+  return ed.sign(message, secretKey);
+}
+
+/** The runtime's `node:crypto` where it signs the probe as noble does, else null. */
+function nativeSigner(): NodeCrypto | null {
+  const native = nodeCrypto(["createPrivateKey", "sign"]);
+  if (native === null) return null;
+  try {
+    const seed = new Uint8Array(SECRET_KEY_BYTES).map((_, i) => i * 7 + 1);
+    const signed = native.sign(null, PROBE_MESSAGE, nativeKey(native, seed));
+    return sameBytes(signed, signEd25519Portable(seed, PROBE_MESSAGE)) ? native : null;
+  } catch {
+    return null;
+  }
+}
+
+const NATIVE = nativeSigner();
+
+function nativeKey(native: NodeCrypto, seed: Uint8Array): NodeKey {
+  const key = Uint8Array.from([...PKCS8_PREFIX, ...seed]);
+  return native.createPrivateKey({ key, format: "der", type: "pkcs8" });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/**
+ * Signs `message` with a 32-byte secret key seed; returns the 64-byte signature. Throws on a wrong
+ * length.
+ */
+export function signEd25519(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
+  if (NATIVE === null || secretKey.length !== SECRET_KEY_BYTES) {
+    return signEd25519Portable(secretKey, message);
+  }
+  return new Uint8Array(NATIVE.sign(null, message, nativeKey(NATIVE, secretKey)));
+}
+
+/**
+ * A signer for one 32-byte secret key seed: `node:crypto` with the key imported once, else
+ * WebCrypto where it signs a probe as noble does (its native signing leaves the event loop free
+ * meanwhile), else noble. Signatures resolve in the order they were asked for: what a caller sends
+ * once signed leaves in the order it was built (a region's eager forwards rely on it), which
+ * WebCrypto's own promises do not promise. `native: false` passes `node:crypto` over, as on a
+ * runtime without it.
+ */
+export function createSigner(
+  secretKey: Uint8Array,
+  options: { readonly native?: boolean } = {},
+): AsyncSigner {
+  if (NATIVE !== null && options.native !== false && secretKey.length === SECRET_KEY_BYTES) {
+    const key = nativeKey(NATIVE, secretKey);
+    return (message) => Promise.resolve(new Uint8Array(NATIVE.sign(null, message, key)));
+  }
+  const portable = (message: Uint8Array) => signEd25519Portable(secretKey, message);
+  let key: Promise<CryptoKey | null> | null = null;
+  const sign = async (message: Uint8Array) => {
+    key ??= webCryptoKey(secretKey);
+    const handle = await key;
+    if (handle === null) return portable(message);
+    try {
+      const signature = await crypto.subtle.sign("Ed25519", handle, bufferOf(message));
+      return new Uint8Array(signature);
+    } catch {
+      return portable(message);
+    }
+  };
+  let last: Promise<unknown> = Promise.resolve();
+  return (message) => {
+    const signed = last.then(() => sign(message));
+    last = signed.catch(() => {});
+    return signed;
+  };
+}
+
+/** The WebCrypto key of a seed, or null where WebCrypto cannot sign as noble does. */
+async function webCryptoKey(secretKey: Uint8Array): Promise<CryptoKey | null> {
+  try {
+    const jwk = {
+      kty: "OKP",
+      crv: "Ed25519",
+      d: encodeBase64Url(secretKey),
+      x: encodeBase64Url(publicKeyFromSecret(secretKey)),
+    };
+    const key = await crypto.subtle.importKey("jwk", jwk, "Ed25519", false, ["sign"]);
+    const probe = new Uint8Array(await crypto.subtle.sign("Ed25519", key, PROBE_MESSAGE));
+    return sameBytes(probe, signEd25519Portable(secretKey, PROBE_MESSAGE)) ? key : null;
+  } catch {
+    return null;
+  }
+}
+
+/** WebCrypto takes only ArrayBuffer-backed views; copy the others. */
+function bufferOf(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return bytes.buffer instanceof ArrayBuffer
+    ? bytes as Uint8Array<ArrayBuffer>
+    : new Uint8Array(bytes);
+}
