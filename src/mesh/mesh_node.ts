@@ -193,7 +193,10 @@ export class MeshNode {
     deltas = fresh;
     const view = this.#partition();
     const leadsZone = this.#leadsZone(view);
-    const sends = forwardEach(deltas, this.#targets(view), this.#now(), {
+    // Across zones first: that link is the longer one, so its message leaves before the zone's.
+    const local = (t: RegionInfo) => Number(t.zone === this.self.zone);
+    const targets = this.#targets(view).sort((a, b) => local(a) - local(b));
+    const sends = forwardEach(deltas, targets, this.#now(), {
       peer: (target) => this.#peers.get(target.id)!,
       label: (target) => fanOutLabel(origin, this.self, target, leadsZone),
       send: (target, label, envelopes) => this.#sendForResults(target, label, envelopes),
