@@ -119,6 +119,19 @@ const FULL: readonly Step[] = [
   },
   { id: "hot_path", script: "bench/hot_path.ts", timeoutS: 600, what: "hot path vs bare verify" },
   { id: "hop", script: "bench/hop.ts", timeoutS: 1_200, what: "one and two hops, 200 samples" },
+  {
+    id: "hop_pair",
+    script: "bench/hop.ts",
+    env: { BENCH_LAYOUT: "pair", BENCH_SAMPLES: "300" },
+    timeoutS: 600,
+    what: "one hop with only the two regions on the machine, 300 samples",
+  },
+  {
+    id: "hop_floor",
+    script: "bench/hop_floor.ts",
+    timeoutS: 300,
+    what: "the floor: one hop with nothing but HTTP, two verifies, two commits",
+  },
   { id: "e2e", script: "bench/e2e.ts", timeoutS: 600, what: "ingest over HTTP into Deno KV" },
   { id: "mesh", script: "bench/mesh.ts", timeoutS: 1_200, what: "visibility, partition, heal" },
   {

@@ -215,7 +215,12 @@ export function headline(run: StoredRun): string {
       `${r.system}, ${r.path}, +${r.addedMs} ms: p50 ${ms(r.latency.p50)} p99 ${ms(r.latency.p99)}`
     ).join("; ");
   }
-  if (run.id === "hop") {
+  if (run.id === "hop_floor") {
+    const [floor] = rowsWith<{ visible_ms: Spread }>(run, ["visible_ms"]);
+    if (floor === undefined) return "no result";
+    return `floor visible p50 ${ms(floor.visible_ms.p50)} p99 ${ms(floor.visible_ms.p99)} ms`;
+  }
+  if (run.id === "hop" || run.id === "hop_pair") {
     const [hop] = rowsWith<{ routes: Record<string, { visible_ms: Spread }> }>(run, ["routes"]);
     return Object.entries(hop?.routes ?? {}).map(([route, r]) =>
       `${route} visible p50 ${ms(r.visible_ms.p50)} p99 ${ms(r.visible_ms.p99)} ms`

@@ -16,6 +16,9 @@
  *   with no HTTP server of their own in the path, as the peers of bench/field.ts get (default:
  *   direct when BENCH_DELAY_MS is 0, else proxy)
  * - `BENCH_SAMPLES` per route (default 200), `BENCH_ROUTES` (default `eu-1>us-1,eu-2>us-1`)
+ * - `BENCH_LAYOUT=pair`: only eu-1 and us-1 (the one-hop route alone), so that no third region's
+ *   copy of each delta competes for this machine's two cores and one disk while the hop runs, as
+ *   it would not where every region has its own machine (default `three`)
  * - `BENCH_TRACE=1`: the regions export OpenTelemetry spans (Deno's built-in OTel, OTLP/JSON) to a
  *   collector in this process, and the breakdown per stage of the eu-1 → us-1 hop is printed
  *   (push accepted → fan-out woken → log read → request sent → peer received → peer checked →
@@ -46,9 +49,17 @@ if (LINKS === "tcp" && ANSWER_DELAY_MS !== DELAY_MS) {
   throw new Error("BENCH_LINKS=tcp delays both ways alike: leave BENCH_ANSWER_DELAY_MS unset");
 }
 const SAMPLES = Number(Deno.env.get("BENCH_SAMPLES") ?? 200);
-const ROUTES = (Deno.env.get("BENCH_ROUTES") ?? "eu-1>us-1,eu-2>us-1").split(",");
+const ROUTES = (Deno.env.get("BENCH_ROUTES") ??
+  (Deno.env.get("BENCH_LAYOUT") === "pair" ? "eu-1>us-1" : "eu-1>us-1,eu-2>us-1")).split(",");
 const TRACE = Deno.env.get("BENCH_TRACE") === "1";
 const READ = Deno.env.get("BENCH_READ") ?? "wait";
+const LAYOUT = Deno.env.get("BENCH_LAYOUT") ?? "three";
+if (!["three", "pair"].includes(LAYOUT)) throw new Error(`BENCH_LAYOUT=${LAYOUT}?`);
+const REGIONS = [
+  { id: "eu-1", zone: "eu" },
+  ...(LAYOUT === "pair" ? [] : [{ id: "eu-2", zone: "eu" }]),
+  { id: "us-1", zone: "us" },
+];
 /** Pause between samples, in ms (plus up to as much again at random, off the 50 ms tick). */
 const GAP_MS = 10;
 /** Longest a sample may take to become visible, in ms. */
@@ -82,7 +93,7 @@ const storeEnv: Record<string, string> = upstash === null ? {} : {
   UPSTASH_REDIS_REST_TOKEN: upstash.rest.token,
 };
 const mesh = await TestMesh.start({
-  regions: [{ id: "eu-1", zone: "eu" }, { id: "eu-2", zone: "eu" }, { id: "us-1", zone: "us" }],
+  regions: REGIONS,
   heartbeatMs: 250,
   antiEntropyMs: 1_000,
   directLinks: LINKS === "direct",
@@ -123,12 +134,12 @@ async function sample(agent: Agent, from: string, to: string, channel: string, e
 
 try {
   await mesh.until(
-    "eu-1 leads and us-1 reaches all",
+    "every region leads itself and reaches all",
     async () =>
-      (await mesh.status("us-1")).reachable.length === 3 &&
-      (await mesh.status("eu-1")).leader?.self === true &&
-      (await mesh.status("eu-2")).leader?.self === true &&
-      (await mesh.status("eu-1")).reachable.length === 3,
+      (await Promise.all(REGIONS.map(async ({ id }) => {
+        const status = await mesh.status(id);
+        return status.reachable.length === REGIONS.length && status.leader?.self === true;
+      }))).every(Boolean),
     20_000,
   );
   if (DELAY_MS > 0 && LINKS === "tcp") mesh.setLinkDelay(DELAY_MS);
@@ -162,6 +173,7 @@ try {
     {
       bench: "hop",
       store: STORE,
+      layout: LAYOUT,
       links: LINKS,
       delay_ms: DELAY_MS,
       answer_delay_ms: ANSWER_DELAY_MS,
