@@ -26,8 +26,15 @@ export interface NodeCrypto {
   verify(algorithm: null, data: Uint8Array, key: NodeKey, signature: Uint8Array): boolean;
 }
 
-/** `node:crypto`, or null where the runtime has none or it lacks one of the functions `needs`. */
-export function nodeCrypto(needs: readonly (keyof NodeCrypto)[]): NodeCrypto | null {
+/**
+ * `node:crypto`'s functions `needs` names, copied out of the module (bound to it) when this is
+ * called, or null where the runtime has none or lacks one of them. Copied, not looked up per call:
+ * the module object is shared and writable, and code elsewhere in the process that wraps one of its
+ * functions later must not change what this folder computes.
+ */
+export function nodeCrypto<K extends keyof NodeCrypto>(
+  needs: readonly K[],
+): Pick<NodeCrypto, K> | null {
   const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
     .process;
   let module: Partial<NodeCrypto> | undefined;
@@ -36,7 +43,9 @@ export function nodeCrypto(needs: readonly (keyof NodeCrypto)[]): NodeCrypto | n
   } catch {
     return null;
   }
-  return module !== undefined && needs.every((f) => typeof module[f] === "function")
-    ? module as NodeCrypto
-    : null;
+  if (module === undefined || !needs.every((f) => typeof module[f] === "function")) return null;
+  const copied = Object.fromEntries(
+    needs.map((f) => [f, (module[f] as (...args: unknown[]) => unknown).bind(module)]),
+  );
+  return Object.freeze(copied) as Pick<NodeCrypto, K>;
 }

@@ -40,8 +40,10 @@ export function signEd25519Portable(secretKey: Uint8Array, message: Uint8Array):
   return ed.sign(message, secretKey);
 }
 
+type NativeSigning = Pick<NodeCrypto, "createPrivateKey" | "sign">;
+
 /** The runtime's `node:crypto` where it signs the probe as noble does, else null. */
-function nativeSigner(): NodeCrypto | null {
+function probeNative(): NativeSigning | null {
   const native = nodeCrypto(["createPrivateKey", "sign"]);
   if (native === null) return null;
   try {
@@ -53,11 +55,35 @@ function nativeSigner(): NodeCrypto | null {
   }
 }
 
-const NATIVE = nativeSigner();
+/** Probed on first use, not at load (the probe's noble signature costs start-up ~25 ms). */
+let native: NativeSigning | null | undefined;
 
-function nativeKey(native: NodeCrypto, seed: Uint8Array): NodeKey {
+/** `node:crypto` for this seed and message, or null where noble must sign them. */
+function nativeFor(secretKey: Uint8Array, message: Uint8Array): NativeSigning | null {
+  // Only what noble takes: it throws on anything else, and so must we.
+  if (!(secretKey instanceof Uint8Array) || !(message instanceof Uint8Array)) return null;
+  if (secretKey.length !== SECRET_KEY_BYTES) return null;
+  native ??= probeNative();
+  return native;
+}
+
+function nativeKey(signing: NativeSigning, seed: Uint8Array): NodeKey {
   const key = Uint8Array.from([...PKCS8_PREFIX, ...seed]);
-  return native.createPrivateKey({ key, format: "der", type: "pkcs8" });
+  return signing.createPrivateKey({ key, format: "der", type: "pkcs8" });
+}
+
+/** `node:crypto`'s signature, or noble's where it throws. */
+function signedBy(
+  signing: NativeSigning,
+  key: () => NodeKey,
+  secretKey: Uint8Array,
+  message: Uint8Array,
+): Uint8Array {
+  try {
+    return new Uint8Array(signing.sign(null, message, key()));
+  } catch {
+    return signEd25519Portable(secretKey, message);
+  }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -69,10 +95,9 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * length.
  */
 export function signEd25519(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
-  if (NATIVE === null || secretKey.length !== SECRET_KEY_BYTES) {
-    return signEd25519Portable(secretKey, message);
-  }
-  return new Uint8Array(NATIVE.sign(null, message, nativeKey(NATIVE, secretKey)));
+  const signing = nativeFor(secretKey, message);
+  if (signing === null) return signEd25519Portable(secretKey, message);
+  return signedBy(signing, () => nativeKey(signing, secretKey), secretKey, message);
 }
 
 /**
@@ -87,9 +112,21 @@ export function createSigner(
   secretKey: Uint8Array,
   options: { readonly native?: boolean } = {},
 ): AsyncSigner {
-  if (NATIVE !== null && options.native !== false && secretKey.length === SECRET_KEY_BYTES) {
-    const key = nativeKey(NATIVE, secretKey);
-    return (message) => Promise.resolve(new Uint8Array(NATIVE.sign(null, message, key)));
+  const signing = options.native === false ? null : nativeFor(secretKey, new Uint8Array(0));
+  if (signing !== null) {
+    let key: NodeKey | null = null;
+    const imported = () => key ??= nativeKey(signing, secretKey);
+    return (message) => {
+      try {
+        return Promise.resolve(
+          message instanceof Uint8Array
+            ? signedBy(signing, imported, secretKey, message)
+            : signEd25519Portable(secretKey, message),
+        );
+      } catch (error) { // what noble refuses rejects instead of throwing at the caller
+        return Promise.reject(error);
+      }
+    };
   }
   const portable = (message: Uint8Array) => signEd25519Portable(secretKey, message);
   let key: Promise<CryptoKey | null> | null = null;
