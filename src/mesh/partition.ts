@@ -29,7 +29,8 @@ import { PHI_THRESHOLD_DEFAULT } from "./phi_accrual.ts";
 import type { RegionInfo, Topology } from "./topology.ts";
 
 /**
- * Default age beyond which a peer's summary is ignored, in ms: four heartbeats at 250 ms, a
+ * Default age from which a peer's summary is ignored (it counts while younger), in ms: four
+ * heartbeats at 250 ms, a
  * little over the ~760 ms a silent peer needs to be suspected, so the summary of a peer still
  * counted as alive is not dropped between heartbeats.
  */
@@ -40,7 +41,7 @@ export const SUMMARY_FRESH_MS_MAX = 3_600_000;
 export const partitionOptionsSchema = z.strictObject({
   /** phi at or above which a directly monitored peer counts as unreachable. Default 8. */
   threshold: z.number().positive().default(PHI_THRESHOLD_DEFAULT),
-  /** Age in ms beyond which a peer's summary is ignored. Default 1000. */
+  /** Age in ms from which a peer's summary is ignored (it counts while younger). Default 1000. */
   summaryFreshMs: z.number().positive().max(SUMMARY_FRESH_MS_MAX).default(
     SUMMARY_FRESH_MS_DEFAULT,
   ),
@@ -163,7 +164,7 @@ export function partitionView(
     const reporter = queue[i];
     const summary = summaries.get(reporter);
     if (reporter === self || summary === undefined) continue;
-    if (nowMs - summary.receivedAtMs > options.summaryFreshMs) continue;
+    if (nowMs - summary.receivedAtMs >= options.summaryFreshMs) continue;
     const from = regionOf(topology, reporter);
     for (const id of summary.reachable) {
       const region = topology.region(id);

@@ -178,8 +178,11 @@ Deno.test("partitionView() ignores stale summaries, with the bound as an option"
   const trusting = partitionView(FIVE, "b2", NOW_MS, seen(["b1"]), summaries, lenient);
   assert.equal(trusting.reachable.size, 5);
 
+  // Fresh while younger than the bound (docs/protocol.md): at it, a summary no longer counts.
+  const below = heard({ b1: ["a1", "b1"] }, SUMMARY_FRESH_MS_DEFAULT - 1);
+  assert.ok(partitionView(FIVE, "b2", NOW_MS, seen(["b1"]), below).reachable.has("a1"));
   const atBound = heard({ b1: ["a1", "b1"] }, SUMMARY_FRESH_MS_DEFAULT);
-  assert.ok(partitionView(FIVE, "b2", NOW_MS, seen(["b1"]), atBound).reachable.has("a1"));
+  assert.ok(!partitionView(FIVE, "b2", NOW_MS, seen(["b1"]), atBound).reachable.has("a1"));
 });
 
 Deno.test("partitionView() ignores summaries of unreachable peers and unknown region ids", () => {
