@@ -9,6 +9,7 @@ import type { AgentCard } from "../src/protocol/agent_card.ts";
 import { REGISTRY_CHANNEL } from "../src/protocol/agent_card.ts";
 import { encodeBase64Url } from "../src/protocol/base64url.ts";
 import { signedMessage } from "../src/protocol/delta.ts";
+import { PKCS8_SEED_PREFIX } from "../src/crypto/ed25519_sign.ts";
 import { utf8Encode } from "../src/protocol/utf8.ts";
 import type { Envelope } from "../src/client/mesh_client.ts";
 
@@ -117,24 +118,7 @@ export function benchCard(seed: number, n: number): AgentCard {
 }
 
 /** PKCS #8 prefix of a raw 32-byte Ed25519 seed (RFC 8410). */
-const PKCS8_PREFIX = Uint8Array.from([
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-]);
+const PKCS8_PREFIX = Uint8Array.from(PKCS8_SEED_PREFIX);
 
 /** A WebCrypto signing key from a raw 32-byte Ed25519 seed (shared by the benches). */
 export function importEd25519Seed(seed: Uint8Array): Promise<CryptoKey> {

@@ -16,23 +16,9 @@ export type AsyncSigner = (message: Uint8Array) => Promise<Uint8Array>;
 
 const PROBE_MESSAGE = new TextEncoder().encode("mesh ed25519 signer probe");
 /** DER of an Ed25519 PKCS #8 private key, before the 32 seed bytes (RFC 8410). */
-const PKCS8_PREFIX = [
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
+export const PKCS8_SEED_PREFIX: readonly number[] = [
+  ...[0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06],
+  ...[0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20],
 ];
 
 /** noble's signature: the reference every other backend is held to. Throws on a wrong length. */
@@ -68,7 +54,7 @@ function nativeFor(secretKey: Uint8Array, message: Uint8Array): NativeSigning | 
 }
 
 function nativeKey(signing: NativeSigning, seed: Uint8Array): NodeKey {
-  const key = Uint8Array.from([...PKCS8_PREFIX, ...seed]);
+  const key = Uint8Array.from([...PKCS8_SEED_PREFIX, ...seed]);
   return signing.createPrivateKey({ key, format: "der", type: "pkcs8" });
 }
 
