@@ -43,8 +43,9 @@ export class AgentKey {
   }
 
   /**
-   * Signs raw bytes off the event loop where the runtime's WebCrypto signs Ed25519 as
-   * {@linkcode AgentKey.sign} does (the same bytes: Ed25519 is deterministic); else as `sign`.
+   * Signs raw bytes to what {@linkcode AgentKey.sign} gives (Ed25519 is deterministic), on
+   * `createSigner`'s backend: `node:crypto` at once, else WebCrypto off the event loop, else noble.
+   * Signatures resolve in the order asked.
    */
   signAsync(message: Uint8Array): Promise<Uint8Array> {
     this.#signer ??= createSigner(this.#secret);

@@ -8,7 +8,7 @@
  */
 import * as ed from "@noble/ed25519";
 import { encodeBase64Url } from "../protocol/base64url.ts";
-import { publicKeyFromSecret, SECRET_KEY_BYTES } from "./ed25519.ts";
+import { asBufferSource, publicKeyFromSecret, SECRET_KEY_BYTES } from "./ed25519.ts";
 import { type NodeCrypto, nodeCrypto, type NodeKey } from "./_node_crypto.ts";
 
 /** Signs bytes with one secret key; resolves the 64-byte signature. */
@@ -44,11 +44,13 @@ function probeNative(): NativeSigning | null {
 /** Probed on first use, not at load (the probe's noble signature costs start-up ~25 ms). */
 let native: NativeSigning | null | undefined;
 
-/** `node:crypto` for this seed and message, or null where noble must sign them. */
-function nativeFor(secretKey: Uint8Array, message: Uint8Array): NativeSigning | null {
-  // Only what noble takes: it throws on anything else, and so must we.
-  if (!(secretKey instanceof Uint8Array) || !(message instanceof Uint8Array)) return null;
-  if (secretKey.length !== SECRET_KEY_BYTES) return null;
+/**
+ * `node:crypto` for this seed, or null where noble must sign with it. Only what noble takes goes
+ * native (a 32-byte `Uint8Array` seed, a `Uint8Array` message): noble throws on anything else, and
+ * so must we.
+ */
+function nativeFor(secretKey: Uint8Array): NativeSigning | null {
+  if (!(secretKey instanceof Uint8Array) || secretKey.length !== SECRET_KEY_BYTES) return null;
   native ??= probeNative();
   return native;
 }
@@ -81,7 +83,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * length.
  */
 export function signEd25519(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
-  const signing = nativeFor(secretKey, message);
+  const signing = message instanceof Uint8Array ? nativeFor(secretKey) : null;
   if (signing === null) return signEd25519Portable(secretKey, message);
   return signedBy(signing, () => nativeKey(signing, secretKey), secretKey, message);
 }
@@ -98,21 +100,19 @@ export function createSigner(
   secretKey: Uint8Array,
   options: { readonly native?: boolean } = {},
 ): AsyncSigner {
-  const signing = options.native === false ? null : nativeFor(secretKey, new Uint8Array(0));
+  const signing = options.native === false ? null : nativeFor(secretKey);
   if (signing !== null) {
     let key: NodeKey | null = null;
     const imported = () => key ??= nativeKey(signing, secretKey);
-    return (message) => {
-      try {
-        return Promise.resolve(
+    // Resolved at once; what noble refuses (it throws) rejects instead of throwing at the caller.
+    return (message) =>
+      new Promise((resolve) =>
+        resolve(
           message instanceof Uint8Array
             ? signedBy(signing, imported, secretKey, message)
             : signEd25519Portable(secretKey, message),
-        );
-      } catch (error) { // what noble refuses rejects instead of throwing at the caller
-        return Promise.reject(error);
-      }
-    };
+        )
+      );
   }
   const portable = (message: Uint8Array) => signEd25519Portable(secretKey, message);
   let key: Promise<CryptoKey | null> | null = null;
@@ -121,7 +121,7 @@ export function createSigner(
     const handle = await key;
     if (handle === null) return portable(message);
     try {
-      const signature = await crypto.subtle.sign("Ed25519", handle, bufferOf(message));
+      const signature = await crypto.subtle.sign("Ed25519", handle, asBufferSource(message));
       return new Uint8Array(signature);
     } catch {
       return portable(message);
@@ -150,11 +150,4 @@ async function webCryptoKey(secretKey: Uint8Array): Promise<CryptoKey | null> {
   } catch {
     return null;
   }
-}
-
-/** WebCrypto takes only ArrayBuffer-backed views; copy the others. */
-function bufferOf(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  return bytes.buffer instanceof ArrayBuffer
-    ? bytes as Uint8Array<ArrayBuffer>
-    : new Uint8Array(bytes);
 }

@@ -19,6 +19,7 @@ import {
   type MessageHead,
   type MessageRejection,
   ReplayGuard,
+  type SignedBody,
   signRegionAnswer,
 } from "./region_message.ts";
 import { type RegionIndex, type StoredHook, SYNC_FETCH_IDS_MAX } from "./region_index.ts";
@@ -70,10 +71,7 @@ const peerFetchSchema = z.object({
 });
 
 /** An answer to a region message: the body text and its `mesh-signature` header value. */
-export interface SignedAnswer {
-  readonly body: string;
-  readonly signature: string;
-}
+export type SignedAnswer = SignedBody;
 
 /** A refused region message, for the HTTP layer (403 for identity, 409 for fencing, 400 else). */
 export class RegionMessageRefused extends Error {

@@ -75,17 +75,13 @@ export async function startRegionProcess(env: Record<string, string>): Promise<R
       } catch { /* already exited */ }
       // Deno 2.9.6 with OTEL_DENO=true sometimes never returns from `Deno.exit` after the region
       // shut down cleanly (1 in 10–20 stops of otlp_process_test; docs/deploy.md): kill it then.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const killed = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          text += `\n[test harness] SIGKILL: no exit ${REGION_STOP_MS_MAX} ms after ${signal}\n`;
-          try {
-            child.kill("SIGKILL");
-          } catch { /* exited meanwhile */ }
-          resolve();
-        }, REGION_STOP_MS_MAX);
-      });
-      const status = await Promise.race([child.status, killed.then(() => child.status)]);
+      const timer = setTimeout(() => {
+        text += `\n[test harness] SIGKILL: no exit ${REGION_STOP_MS_MAX} ms after ${signal}\n`;
+        try {
+          child.kill("SIGKILL");
+        } catch { /* exited meanwhile */ }
+      }, REGION_STOP_MS_MAX);
+      const status = await child.status;
       clearTimeout(timer);
       await drained;
       return status.code;
