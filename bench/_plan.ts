@@ -37,7 +37,7 @@ const QUICK: readonly Step[] = [
   {
     id: "hop",
     script: "bench/hop.ts",
-    env: { BENCH_SAMPLES: "30", BENCH_ROUTES: "eu-1>us-1" },
+    env: { BENCH_SAMPLES: "30", BENCH_WARMUP: "5", BENCH_ROUTES: "eu-1>us-1" },
     timeoutS: 90,
     what: "one hop eu-1 → us-1, 30 samples",
   },

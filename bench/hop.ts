@@ -16,6 +16,10 @@
  *   with no HTTP server of their own in the path, as the peers of bench/field.ts get (default:
  *   direct when BENCH_DELAY_MS is 0, else proxy)
  * - `BENCH_SAMPLES` per route (default 200), `BENCH_ROUTES` (default `eu-1>us-1,eu-2>us-1`)
+ * - `BENCH_WARMUP` samples per route taken first and not counted (default 500). A region runs its
+ *   hot path in V8's lower tiers for its first few hundred pushes: with the pair layout, p50 was
+ *   5.6 ms over samples 1–300 and 4.1–4.2 ms from sample 600 on (2026-11-28). A region in service
+ *   is warm; 5 (the figures before 2026-11-28) measures a region just started.
  * - `BENCH_LAYOUT=pair`: only eu-1 and us-1 (the one-hop route alone), so that no third region's
  *   copy of each delta competes for this machine's two cores and one disk while the hop runs, as
  *   it would not where every region has its own machine (default `three`)
@@ -49,6 +53,7 @@ if (LINKS === "tcp" && ANSWER_DELAY_MS !== DELAY_MS) {
   throw new Error("BENCH_LINKS=tcp delays both ways alike: leave BENCH_ANSWER_DELAY_MS unset");
 }
 const SAMPLES = Number(Deno.env.get("BENCH_SAMPLES") ?? 200);
+const WARMUP = Number(Deno.env.get("BENCH_WARMUP") ?? 500);
 const ROUTES = (Deno.env.get("BENCH_ROUTES") ??
   (Deno.env.get("BENCH_LAYOUT") === "pair" ? "eu-1>us-1" : "eu-1>us-1,eu-2>us-1")).split(",");
 const TRACE = Deno.env.get("BENCH_TRACE") === "1";
@@ -151,9 +156,9 @@ try {
     const [from, to] = route.split(">");
     const channel = `hop-${from}-${crypto.randomUUID().slice(0, 8)}`;
     const visible: number[] = [], pushRtt: number[] = [];
-    for (let i = 0; i < SAMPLES + 5; i++) {
+    for (let i = 0; i < SAMPLES + WARMUP; i++) {
       const s = await sample(agent, from, to, channel, i + 1);
-      if (i >= 5) { // the first few warm connections and caches up
+      if (i >= WARMUP) { // the first warm connections, caches and V8's optimizing tiers up
         visible.push(s.seen - s.started);
         pushRtt.push(s.answered - s.started);
         if (route === "eu-1>us-1") windows.push({ ...s, channel });
@@ -179,6 +184,7 @@ try {
       answer_delay_ms: ANSWER_DELAY_MS,
       traced: TRACE,
       read: READ,
+      warmup: WARMUP,
       view_request_ms: +(views.requestMs / views.requests).toFixed(3),
       routes: results,
       stages_eu1_us1_ms: stages,

@@ -12,6 +12,8 @@
  * view fold, no telemetry, no background jobs, no third region. Prints p50/p90/p99 as JSON.
  *
  *   deno run -A bench/hop_floor.ts            # BENCH_SAMPLES (default 300)
+ *
+ * `BENCH_WARMUP` samples are taken first and not counted (default 500, as bench/hop.ts).
  */
 import { AgentKey } from "../src/crypto/agent_key.ts";
 import { verifyEd25519 } from "../src/crypto/mod.ts";
@@ -19,7 +21,7 @@ import { decodeBase64Url, encodeBase64Url } from "../src/protocol/base64url.ts";
 import { freePort } from "../test/support/region_process.ts";
 
 const SAMPLES = Number(Deno.env.get("BENCH_SAMPLES") ?? 300);
-const WARM_UP = 20;
+const WARM_UP = Number(Deno.env.get("BENCH_WARMUP") ?? 500);
 const encoder = new TextEncoder();
 
 /** One server of the floor: `a` forwards to `peer`, `b` (no peer) answers waiting GETs. */
@@ -107,7 +109,12 @@ async function measure(a: number, b: number) {
     if (i >= WARM_UP) [visible.push(seen), answered.push(await pushed)];
     else await pushed;
   }
-  return { samples: SAMPLES, visible_ms: quantiles(visible), push_rtt_ms: quantiles(answered) };
+  return {
+    samples: SAMPLES,
+    warmup: WARM_UP,
+    visible_ms: quantiles(visible),
+    push_rtt_ms: quantiles(answered),
+  };
 }
 
 async function until(url: string) {
