@@ -21,6 +21,7 @@ import {
   ReplayGuard,
   type SignedBody,
   signRegionAnswer,
+  staleEpochDetail,
 } from "./region_message.ts";
 import { type RegionIndex, type StoredHook, SYNC_FETCH_IDS_MAX } from "./region_index.ts";
 import type { RegionInfo, Topology } from "./topology.ts";
@@ -73,6 +74,28 @@ const peerFetchSchema = z.object({
 /** An answer to a region message: the body text and its `mesh-signature` header value. */
 export type SignedAnswer = SignedBody;
 
+/** Store checks of an accepted region message left running by `#accept`, for the caller. */
+interface Deferred {
+  /** The nonce claims: false for a message this region already received. */
+  readonly claims: Promise<boolean>[];
+  /** The epoch fence's verdicts, with what a refusal says. */
+  readonly fences: Promise<{ admitted: boolean; detail: string }>[];
+}
+
+/** Keeps `check` running in `into` for the caller to await; passes the message meanwhile. */
+function leftRunning<T>(into: Promise<T>[], check: Promise<T>): Promise<true> {
+  check.catch(() => {}); // awaited by the caller; handled here if it never gets there
+  into.push(check);
+  return Promise.resolve(true);
+}
+
+/** Throws the fence's refusal when one of `fences` refused the message's epoch. */
+async function fenced(fences: Deferred["fences"]): Promise<void> {
+  for (const { admitted, detail } of await Promise.all(fences)) {
+    if (!admitted) throw new RegionMessageRefused("stale_epoch", detail);
+  }
+}
+
 /** A refused region message, for the HTTP layer (403 for identity, 409 for fencing, 400 else). */
 export class RegionMessageRefused extends Error {
   constructor(readonly reason: MessageRejection, detail: string) {
@@ -124,9 +147,11 @@ export class PeerInbox {
       async (span) => {
         // Relayed deltas are signed by their authors and a replay of stored ones is a duplicate,
         // so the nonce is claimed in the store while they are checked and written, not before:
-        // its commit is off the hop's path. A replay is still refused, after the fact.
-        const claims: Promise<boolean>[] = [];
-        const message = await this.#accept(body, signature, "deltas", peerDeltasSchema, claims);
+        // its commit is off the hop's path. A replay is still refused, after the fact. The epoch
+        // fence's verdict (a store read) is awaited only before the write: a deposed leader's
+        // message still stores and forwards nothing.
+        const deferred: Deferred = { claims: [], fences: [] };
+        const message = await this.#accept(body, signature, "deltas", peerDeltasSchema, deferred);
         const sender = this.#d.topology.region(message.from)!;
         span.setAttributes({ [names.ATTR_PEER]: sender.id, [names.ATTR_ORIGIN]: message.origin });
         const sameZone = sender.zone === this.#d.self.zone;
@@ -154,10 +179,11 @@ export class PeerInbox {
             admission: this.#d.admission,
             telemetry: this.#d.telemetry,
             onAdmitted: (deltas) => this.#d.onAdmitted?.(deltas, message.origin),
+            beforeCommit: () => fenced(deferred.fences),
           },
         );
         await this.#d.onStored?.([...outcome.accepted, ...outcome.evidence], sender.id);
-        if (!(await Promise.all(claims)).every(Boolean)) {
+        if (!(await Promise.all(deferred.claims)).every(Boolean)) {
           throw new RegionMessageRefused(
             "replayed",
             "this message was already received by this region",
@@ -253,27 +279,34 @@ export class PeerInbox {
   }
 
   /**
-   * Checks a region message (its epoch included, see #admitEpoch). With `claims`, the store's
-   * nonce claim is started and left in it instead of awaited: the caller must await it.
+   * Checks a region message (its epoch included, see #admitEpoch). With `deferred`, the store's
+   * nonce claim is started and the epoch fence's verdict asked, each left there instead of
+   * awaited: the caller must await both (`fenced` for the fences) before acting on the message.
    */
   async #accept<T>(
     body: string,
     signature: string | null,
     kind: string,
     schema: z.ZodType<T>,
-    claims?: Promise<boolean>[],
+    deferred?: Deferred,
   ) {
     const context = this.#verifyContext(kind, schema);
-    const claimNonce = (key: string, ttlMs: number) => {
-      const claim = context.claimNonce(key, ttlMs);
-      claim.catch(() => {}); // awaited by the caller; handled here if it never gets there
-      claims!.push(claim);
-      return Promise.resolve(true);
-    };
     const checked = await checkRegionMessage(
       body,
       signature,
-      claims === undefined ? context : { ...context, claimNonce },
+      deferred === undefined ? context : {
+        ...context,
+        claimNonce: (key: string, ttlMs: number) =>
+          leftRunning(deferred.claims, context.claimNonce(key, ttlMs)),
+        admitEpoch: (region: string, epoch: number) =>
+          leftRunning(
+            deferred.fences,
+            context.admitEpoch(region, epoch).then((admitted) => ({
+              admitted,
+              detail: staleEpochDetail(region, epoch),
+            })),
+          ),
+      },
     );
     if (!checked.ok) throw new RegionMessageRefused(checked.reason, checked.detail);
     return checked.message;

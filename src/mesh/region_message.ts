@@ -235,10 +235,7 @@ export async function checkRegionMessage<T>(
     return fail("bad_message", `${issue.path.join(".")}: ${issue.message}`);
   }
   if (!await ctx.admitEpoch(sender.id, head.data.epoch)) {
-    return fail(
-      "stale_epoch",
-      `epoch ${head.data.epoch} is below one recently seen from "${sender.id}"`,
-    );
+    return fail("stale_epoch", staleEpochDetail(sender.id, head.data.epoch));
   }
   if (!ctx.replay.admit(head.data.nonce, head.data.sentAtMs, ctx.nowMs)) {
     return fail("replayed", "this message was already received");
@@ -248,6 +245,11 @@ export async function checkRegionMessage<T>(
     await ctx.claimNonce(`${sender.id}:${head.data.nonce}`, 2 * REGION_MESSAGE_SKEW_MS_MAX);
   if (!claimed) return fail("replayed", "this message was already received by this region");
   return { ok: true, message: { ...head.data, ...rest.data } };
+}
+
+/** What a `stale_epoch` refusal says. */
+export function staleEpochDetail(region: string, epoch: number): string {
+  return `epoch ${epoch} is below one recently seen from "${region}"`;
 }
 
 /** Verifies an ed25519 signature; never throws for bad input. */

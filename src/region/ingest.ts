@@ -89,6 +89,12 @@ export interface IngestOptions {
    * e.g. a topic message sent to `/v1/deltas`), or null. Default: everything.
    */
   readonly route?: (delta: Delta) => string | null;
+  /**
+   * Awaited once the deltas are checked and admitted, before anything is written or forwarded; a
+   * throw ends the ingest with nothing stored (a relayed message's epoch fence, whose store read
+   * runs beside the checks). What `admit` drew is not given back. Default: none.
+   */
+  readonly beforeCommit?: () => Promise<void>;
 }
 
 /**
@@ -113,6 +119,7 @@ export async function ingest(
     () => check(envelopes, store, verify, nowMs, options),
   );
   const candidates = await admitted(parsed, results, store, verify, nowMs, options);
+  await options.beforeCommit?.();
   const toStore = candidates.map((i) => (parsed[i] as { delta: Delta }).delta);
   // The channels go into the directory first, so no stored delta's channel is ever unlisted.
   const commit = async () => {
