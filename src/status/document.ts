@@ -96,7 +96,7 @@ export function meshStatusDocument<Base extends MeshStatusBase>(
   base: Base,
   f: StatusFigures,
 ): MeshStatusDocument<Base> {
-  const fresh = (p: BasePeerRow) => p.summaryAgeMs !== null && p.summaryAgeMs <= f.reportFreshMs;
+  const fresh = (p: BasePeerRow) => p.summaryAgeMs !== null && p.summaryAgeMs < f.reportFreshMs;
   const agrees = (p: BasePeerRow) =>
     fresh(p) && p.fingerprint !== null ? p.fingerprint === base.fingerprint : null;
   const compared = base.peers.filter((p) => agrees(p) !== null);

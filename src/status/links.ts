@@ -44,7 +44,7 @@ interface Report {
 
 function reportOf(from: LinkPeer | undefined, about: string, freshMs: number): Report | null {
   if (from === undefined || from.reaches === null || from.summaryAgeMs === null) return null;
-  if (from.summaryAgeMs > freshMs) return null;
+  if (from.summaryAgeMs >= freshMs) return null; // younger than, as the partition view counts
   return { by: from.id, ageMs: from.summaryAgeMs, reaches: from.reaches.includes(about) };
 }
 

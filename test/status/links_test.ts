@@ -132,3 +132,13 @@ Deno.test("changeKey() moves with health, links and partition, not with ages, ph
   const minority = meshStatusDocument({ ...base([row("eu-1")]), partition: "minority" }, FIGURES);
   assert.notEqual(changeKey(meshStatusDocument(base([row("eu-1")]), FIGURES)), changeKey(minority));
 });
+
+Deno.test("statusLinks() counts a summary while younger than reportFreshMs, as the partition view does", () => {
+  const at = (ageMs: number) =>
+    statusLinks(ORDER, "eu-2", [
+      peer("eu-1", { health: "not monitored", summaryAgeMs: ageMs }),
+      peer("us-1", { health: "not monitored", summaryAgeMs: null }),
+    ], FRESH_MS)[1];
+  assert.equal(at(FRESH_MS - 1).basis, "reported");
+  assert.equal(at(FRESH_MS).basis, "none", "a summary exactly reportFreshMs old is not fresh");
+});
