@@ -76,8 +76,8 @@ export type SignedAnswer = SignedBody;
 
 /** Store checks of an accepted region message left running by `#accept`, for the caller. */
 interface Deferred {
-  /** The nonce claims: false for a message this region already received. */
-  readonly claims: Promise<boolean>[];
+  /** The nonce claims, to start: false for a message this region already received. */
+  readonly claims: (() => Promise<boolean>)[];
   /** The epoch fence's verdicts, with what a refusal says. */
   readonly fences: Promise<{ admitted: boolean; detail: string }>[];
 }
@@ -146,44 +146,28 @@ export class PeerInbox {
       { [names.ATTR_REGION]: this.#d.self.id },
       async (span) => {
         // Relayed deltas are signed by their authors and a replay of stored ones is a duplicate,
-        // so the nonce is claimed in the store while they are checked and written, not before:
-        // its commit is off the hop's path. A replay is still refused, after the fact. The epoch
-        // fence's verdict (a store read) is awaited only before the write: a deposed leader's
-        // message still stores and forwards nothing.
+        // so the nonce is claimed in the store after they are written, not before: the store runs
+        // one process's operations one after another (bench/kv_queue.ts), and the claim's commit
+        // would otherwise sit in front of theirs. A replay is still refused, after the fact. The
+        // epoch fence's verdict (a store read started with the checks) is awaited only before the
+        // write: a deposed leader's message still stores and forwards nothing.
         const deferred: Deferred = { claims: [], fences: [] };
         const message = await this.#accept(body, signature, "deltas", peerDeltasSchema, deferred);
         const sender = this.#d.topology.region(message.from)!;
         span.setAttributes({ [names.ATTR_PEER]: sender.id, [names.ATTR_ORIGIN]: message.origin });
-        const sameZone = sender.zone === this.#d.self.zone;
-        const allowed: DeltaOrigin[] = sameZone ? ["zone", "relay", "sync"] : ["remote", "sync"];
-        if (!allowed.includes(message.origin)) {
-          throw new RegionMessageRefused(
-            "bad_message",
-            `origin "${message.origin}" is not allowed from region "${sender.id}"`,
-          );
+        let outcome: Awaited<ReturnType<typeof ingest>>;
+        try {
+          outcome = await this.#ingestRelayed(message, sender, deferred);
+        } catch (error) {
+          // A message received is claimed whatever became of it: its replay is refused all the same.
+          for (const claim of deferred.claims) claim().catch(() => {});
+          throw error;
         }
-        // The index only spares re-verifying deltas already stored (the store answers
-        // `duplicate` either way), so a small message — a hop's forward — does not wait for its
-        // log read. A larger one (a backlog, a repair) does: there it saves verifications. Awaited,
-        // not left running: the catch-up is shared by concurrent requests, and an edge runtime
-        // (workerd) refuses a request's awaiting I/O another request started.
-        if (message.deltas.length > INDEX_CATCHUP_MIN_DELTAS) await this.#d.index.catchUp();
-        const outcome = await ingest(
-          message.deltas,
-          this.#d.store,
-          this.#d.verify,
-          this.#d.now(),
-          {
-            origin: message.origin,
-            known: (id) => this.#d.index.has(id),
-            admission: this.#d.admission,
-            telemetry: this.#d.telemetry,
-            onAdmitted: (deltas) => this.#d.onAdmitted?.(deltas, message.origin),
-            beforeCommit: () => fenced(deferred.fences),
-          },
-        );
         await this.#d.onStored?.([...outcome.accepted, ...outcome.evidence], sender.id);
-        if (!(await Promise.all(deferred.claims)).every(Boolean)) {
+        // And after this turn: a view these deltas woke issues its read of the channel's marks
+        // in it, ahead of the claim's commit, and answers its long-poll without waiting for it.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        if (!(await Promise.all(deferred.claims.map((claim) => claim()))).every(Boolean)) {
           throw new RegionMessageRefused(
             "replayed",
             "this message was already received by this region",
@@ -197,6 +181,36 @@ export class PeerInbox {
         return this.#answer(message, body, { results: outcome.results });
       },
     );
+  }
+
+  /** Checks a relayed message's origin against its sender's zone, then ingests its deltas. */
+  async #ingestRelayed(
+    message: z.infer<typeof peerDeltasSchema> & MessageHead,
+    sender: RegionInfo,
+    deferred: Deferred,
+  ) {
+    const sameZone = sender.zone === this.#d.self.zone;
+    const allowed: DeltaOrigin[] = sameZone ? ["zone", "relay", "sync"] : ["remote", "sync"];
+    if (!allowed.includes(message.origin)) {
+      throw new RegionMessageRefused(
+        "bad_message",
+        `origin "${message.origin}" is not allowed from region "${sender.id}"`,
+      );
+    }
+    // The index only spares re-verifying deltas already stored (the store answers `duplicate`
+    // either way), so a small message — a hop's forward — does not wait for its log read. A
+    // larger one (a backlog, a repair) does: there it saves verifications. Awaited, not left
+    // running: the catch-up is shared by concurrent requests, and an edge runtime (workerd)
+    // refuses a request's awaiting I/O another request started.
+    if (message.deltas.length > INDEX_CATCHUP_MIN_DELTAS) await this.#d.index.catchUp();
+    return await ingest(message.deltas, this.#d.store, this.#d.verify, this.#d.now(), {
+      origin: message.origin,
+      known: (id) => this.#d.index.has(id),
+      admission: this.#d.admission,
+      telemetry: this.#d.telemetry,
+      onAdmitted: (deltas) => this.#d.onAdmitted?.(deltas, message.origin),
+      beforeCommit: () => fenced(deferred.fences),
+    });
   }
 
   /** Counts a relayed batch's outcomes, and the propagation lag of each delta it newly stored. */
@@ -279,9 +293,10 @@ export class PeerInbox {
   }
 
   /**
-   * Checks a region message (its epoch included, see #admitEpoch). With `deferred`, the store's
-   * nonce claim is started and the epoch fence's verdict asked, each left there instead of
-   * awaited: the caller must await both (`fenced` for the fences) before acting on the message.
+   * Checks a region message (its epoch included, see #admitEpoch). With `deferred`, the epoch
+   * fence's verdict is asked and left running, and the store's nonce claim is left for the caller
+   * to start: the caller must await the fences (`fenced`) before acting on the message, and
+   * start and await the claims before answering it.
    */
   async #accept<T>(
     body: string,
@@ -296,8 +311,10 @@ export class PeerInbox {
       signature,
       deferred === undefined ? context : {
         ...context,
-        claimNonce: (key: string, ttlMs: number) =>
-          leftRunning(deferred.claims, context.claimNonce(key, ttlMs)),
+        claimNonce: (key: string, ttlMs: number) => {
+          deferred.claims.push(() => context.claimNonce(key, ttlMs));
+          return Promise.resolve(true as const);
+        },
         admitEpoch: (region: string, epoch: number) =>
           leftRunning(
             deferred.fences,
