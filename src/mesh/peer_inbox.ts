@@ -12,6 +12,7 @@ import type { VerifyFn } from "../protocol/result.ts";
 import { ingest } from "../region/ingest.ts";
 import type { DeltaOrigin, RegionStore } from "../store/region_store.ts";
 import { names, type Telemetry } from "../telemetry/mod.ts";
+import { channelWatchOf } from "../views/channel_watch.ts";
 import { FANOUT_BATCH_DELTAS_MAX } from "./fan_out.ts";
 import {
   answerHead,
@@ -158,15 +159,20 @@ export class PeerInbox {
         let outcome: Awaited<ReturnType<typeof ingest>>;
         try {
           outcome = await this.#ingestRelayed(message, sender, deferred);
+          await this.#d.onStored?.([...outcome.accepted, ...outcome.evidence], sender.id);
         } catch (error) {
-          // A message received is claimed whatever became of it: its replay is refused all the same.
-          for (const claim of deferred.claims) claim().catch(() => {});
+          // Refused on its merits (its epoch, its origin), its replay is refused the same way;
+          // after any other failure (the store's) its nonce is claimed, so that a replay is too.
+          if (!(error instanceof RegionMessageRefused)) {
+            for (const claim of deferred.claims) claim().catch(() => {});
+          }
           throw error;
         }
-        await this.#d.onStored?.([...outcome.accepted, ...outcome.evidence], sender.id);
-        // And after this turn: a view these deltas woke issues its read of the channel's marks
-        // in it, ahead of the claim's commit, and answers its long-poll without waiting for it.
-        await new Promise((resolve) => setTimeout(resolve, 0));
+        // A view these deltas woke issues its read of the channel's marks in this turn; the
+        // claim's commit waits for the next, so as not to sit in front of that read.
+        if (outcome.accepted.length > 0 && channelWatchOf(this.#d.store).size > 0) {
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
         if (!(await Promise.all(deferred.claims.map((claim) => claim()))).every(Boolean)) {
           throw new RegionMessageRefused(
             "replayed",
@@ -202,7 +208,11 @@ export class PeerInbox {
     // larger one (a backlog, a repair) does: there it saves verifications. Awaited, not left
     // running: the catch-up is shared by concurrent requests, and an edge runtime (workerd)
     // refuses a request's awaiting I/O another request started.
-    if (message.deltas.length > INDEX_CATCHUP_MIN_DELTAS) await this.#d.index.catchUp();
+    if (message.deltas.length > INDEX_CATCHUP_MIN_DELTAS) {
+      // Nor does it verify a large message before its fence: a deposed leader's costs no checks.
+      await fenced(deferred.fences);
+      await this.#d.index.catchUp();
+    }
     return await ingest(message.deltas, this.#d.store, this.#d.verify, this.#d.now(), {
       origin: message.origin,
       known: (id) => this.#d.index.has(id),

@@ -49,11 +49,15 @@ export async function readBodyBytes(request: Request, bytesMax: number): Promise
   // A declared length within the limit bounds the body (the server frames it by that length):
   // read it whole, without a stream reader's turn per chunk.
   if (declared !== null && /^[0-9]+$/.test(declared) && request.body !== null) {
+    let bytes: Uint8Array;
     try {
-      return new Uint8Array(await request.arrayBuffer());
+      bytes = new Uint8Array(await request.arrayBuffer());
     } catch (error) {
       throw new Problem("malformed-request", `Request body could not be read: ${error}`);
     }
+    // A request built in process is not framed by its header: check what was read all the same.
+    if (bytes.length > bytesMax) throw tooLarge(bytesMax);
+    return bytes;
   }
   return await readCapped(request.body, bytesMax);
 }

@@ -6,6 +6,7 @@
 import type { Hono } from "hono";
 import { AgentKey } from "../../src/crypto/agent_key.ts";
 import { verifyEd25519 } from "../../src/crypto/mod.ts";
+import type { VerifyFn } from "../../src/protocol/result.ts";
 import type { AdmissionPolicy } from "../../src/guard/admission.ts";
 import { meshRegionApp } from "../../src/compose/mesh_region_app.ts";
 import { MeshNode } from "../../src/mesh/mesh_node.ts";
@@ -74,6 +75,8 @@ export interface InProcessMeshOptions {
    * link. Default false: real timers.
    */
   readonly clockedWaits?: boolean;
+  /** The signature check of every region's app and node; default `verifyEd25519`. */
+  readonly verify?: VerifyFn;
 }
 
 /** A request over a hung link, or a wait on the simulated clock, until `dueMs` (null: never). */
@@ -106,6 +109,7 @@ export class InProcessMesh {
   readonly #requestJobs: boolean;
   readonly #heartbeatMs: number;
   readonly #leaseTtlMs: number;
+  readonly #verify: VerifyFn;
 
   constructor(
     layout: readonly { id: string; zone: string }[],
@@ -120,6 +124,7 @@ export class InProcessMesh {
     this.#heartbeatMs = options.heartbeatMs ?? 250;
     this.#leaseTtlMs = options.leaseTtlMs ?? 3_000;
     this.#clocked = options.clockedWaits ?? false;
+    this.#verify = options.verify ?? verifyEd25519;
     const keys = new Map(layout.map((r) => [r.id, AgentKey.generate()]));
     const zones = [...new Set(layout.map((r) => r.zone))].map((zone) => ({
       id: zone,
@@ -143,7 +148,7 @@ export class InProcessMesh {
       key,
       store,
       index,
-      verify: verifyEd25519,
+      verify: this.#verify,
       instance,
       now: () => this.nowMs,
       fetch: (input, init) => this.#route(id, input, init),
@@ -163,6 +168,7 @@ export class InProcessMesh {
     const app = meshRegionApp({
       region: id,
       store,
+      verify: this.#verify,
       now: () => this.nowMs,
       mesh: { node, index },
       registry,
