@@ -7,12 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { verifyEd25519 } from "../../src/crypto/mod.ts";
-import { PeerClient } from "../../src/mesh/peer_client.ts";
 import { INDEX_CATCHUP_MIN_DELTAS } from "../../src/mesh/peer_inbox.ts";
 import { ingest } from "../../src/region/ingest.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import { StoreUnavailableError } from "../../src/store/region_store.ts";
-import { InProcessMesh } from "../support/in_process_mesh.ts";
+import { directClient, InProcessMesh } from "../support/in_process_mesh.ts";
 import { readLog } from "../support/region_log.ts";
 import { T0_MS, testAgent } from "../support/signing.ts";
 
@@ -57,13 +56,7 @@ Deno.test("a deposed leader's relayed deltas are refused 409 by the instance tha
   assert.ok(second.node.lease.epoch > oldEpoch);
   const usBefore = (await readLog(mesh.region("us-1").store)).length;
   const delta = testAgent(() => mesh.nowMs).sign("room", [{ op: "set", key: "k", value: 1 }]);
-  const stale = new PeerClient({
-    self: "eu-1",
-    key: eu1.key,
-    now: () => mesh.nowMs,
-    fetch: async (input, init) =>
-      await mesh.region("eu-2").app.request(new URL(String(input)).pathname, init),
-  });
+  const { client: stale } = directClient(mesh, "eu-1", "eu-2");
   const answer = await stale.send(
     mesh.topology.region("eu-2")!,
     "/v1/peer/deltas",
@@ -94,12 +87,7 @@ Deno.test("a relayed message whose fence cannot be read is answered 503 with not
       : getCursor(name);
   const eu1 = mesh.region("eu-1");
   const delta = testAgent(() => mesh.nowMs).sign("room", [{ op: "set", key: "k", value: 1 }]);
-  const client = new PeerClient({
-    self: "eu-1",
-    key: eu1.key,
-    now: () => mesh.nowMs,
-    fetch: async (input, init) => await eu2.app.request(new URL(String(input)).pathname, init),
-  });
+  const { client } = directClient(mesh, "eu-1", "eu-2");
   const answer = await client.send(
     mesh.topology.region("eu-2")!,
     "/v1/peer/deltas",
@@ -112,21 +100,6 @@ Deno.test("a relayed message whose fence cannot be read is answered 503 with not
   assert.equal((await readLog(eu2.store)).length, 0);
 });
 
-/** A client that sends as eu-1 to `to`'s app, recording what it sent. */
-function sender(mesh: InProcessMesh, to: string) {
-  const sent: { body: string; headers: Headers }[] = [];
-  const client = new PeerClient({
-    self: "eu-1",
-    key: mesh.region("eu-1").key,
-    now: () => mesh.nowMs,
-    fetch: async (input, init) => {
-      sent.push({ body: String(init!.body), headers: new Headers(init!.headers) });
-      return await mesh.region(to).app.request(new URL(String(input)).pathname, init);
-    },
-  });
-  return { client, sent };
-}
-
 Deno.test("a relayed message whose stored hook failed still has its nonce claimed: a replay to another instance is refused", async () => {
   const mesh = new InProcessMesh(LAYOUT);
   await settled(mesh);
@@ -138,7 +111,7 @@ Deno.test("a relayed message whose stored hook failed still has its nonce claime
     fail = false;
     return Promise.reject(new StoreUnavailableError("the registry's write failed"));
   };
-  const { client, sent } = sender(mesh, "eu-2");
+  const { client, sent } = directClient(mesh, "eu-1", "eu-2");
   const delta = testAgent(() => mesh.nowMs).sign("room", [{ op: "set", key: "k", value: 1 }]);
   const answer = await client.send(
     mesh.topology.region("eu-2")!,
@@ -182,7 +155,7 @@ Deno.test("a deposed leader's large message is refused before its deltas are ver
     { length: INDEX_CATCHUP_MIN_DELTAS + 1 },
     (_, i) => agent.sign("room", [{ op: "set", key: `k${i}`, value: i }]),
   );
-  const { client } = sender(mesh, "eu-2");
+  const { client } = directClient(mesh, "eu-1", "eu-2");
   verified = 0;
   const answer = await client.send(
     mesh.topology.region("eu-2")!,

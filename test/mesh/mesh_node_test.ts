@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { PeerClient } from "../../src/mesh/peer_client.ts";
 import { messageHead, SIGNATURE_HEADER, signRegionMessage } from "../../src/mesh/region_message.ts";
 import * as names from "../../src/telemetry/names.ts";
-import { InProcessMesh } from "../support/in_process_mesh.ts";
+import { directClient, InProcessMesh } from "../support/in_process_mesh.ts";
 import { testAgent } from "../support/signing.ts";
 import { collectTelemetry } from "../support/telemetry_registry.ts";
 import { readLog } from "../support/region_log.ts";
@@ -80,13 +79,7 @@ Deno.test("MeshNode fences a deposed leader: its old epoch is refused once the n
   await settled(mesh, 2);
   assert.equal(second.node.lease.isLeader, true);
   assert.ok(second.node.lease.epoch > oldEpoch);
-  const stale = new PeerClient({
-    self: "eu-1",
-    key: eu1.key,
-    now: () => mesh.nowMs,
-    fetch: async (input, init) =>
-      await mesh.region("eu-2").app.request(new URL(String(input)).pathname, init),
-  });
+  const { client: stale } = directClient(mesh, "eu-1", "eu-2");
   const answer = await stale.send(
     mesh.topology.region("eu-2")!,
     "/v1/peer/heartbeat",

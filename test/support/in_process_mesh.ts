@@ -10,7 +10,7 @@ import type { VerifyFn } from "../../src/protocol/result.ts";
 import type { AdmissionPolicy } from "../../src/guard/admission.ts";
 import { meshRegionApp } from "../../src/compose/mesh_region_app.ts";
 import { MeshNode } from "../../src/mesh/mesh_node.ts";
-import { PEER_REQUEST_TIMEOUT_MS } from "../../src/mesh/peer_client.ts";
+import { PEER_REQUEST_TIMEOUT_MS, PeerClient } from "../../src/mesh/peer_client.ts";
 import { RegionIndex } from "../../src/mesh/region_index.ts";
 import { Registry } from "../../src/registry/registry.ts";
 import { Topology } from "../../src/mesh/topology.ts";
@@ -323,4 +323,22 @@ export class InProcessMesh {
     }
     return await (await this.region(id).app.request(`/v1/channels/${channel}`)).text();
   }
+}
+
+/**
+ * A peer client that sends as region `from` (with its key, on the mesh's clock) straight to the
+ * app of `to`'s current instance, bypassing the mesh's links; `sent` records each request.
+ */
+export function directClient(mesh: InProcessMesh, from: string, to: string) {
+  const sent: { body: string; headers: Headers }[] = [];
+  const client = new PeerClient({
+    self: from,
+    key: mesh.region(from).key,
+    now: () => mesh.nowMs,
+    fetch: async (input, init) => {
+      sent.push({ body: String(init!.body), headers: new Headers(init!.headers) });
+      return await mesh.region(to).app.request(new URL(String(input)).pathname, init);
+    },
+  });
+  return { client, sent };
 }
