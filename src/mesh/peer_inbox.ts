@@ -75,26 +75,12 @@ const peerFetchSchema = z.object({
 /** An answer to a region message: the body text and its `mesh-signature` header value. */
 export type SignedAnswer = SignedBody;
 
-/** Store checks of an accepted region message left running by `#accept`, for the caller. */
+/** Store checks of an accepted region message that `#accept` left to its caller. */
 interface Deferred {
-  /** The nonce claims, to start: false for a message this region already received. */
-  readonly claims: (() => Promise<boolean>)[];
-  /** The epoch fence's verdicts, with what a refusal says. */
-  readonly fences: Promise<{ admitted: boolean; detail: string }>[];
-}
-
-/** Keeps `check` running in `into` for the caller to await; passes the message meanwhile. */
-function leftRunning<T>(into: Promise<T>[], check: Promise<T>): Promise<true> {
-  check.catch(() => {}); // awaited by the caller; handled here if it never gets there
-  into.push(check);
-  return Promise.resolve(true);
-}
-
-/** Throws the fence's refusal when one of `fences` refused the message's epoch. */
-async function fenced(fences: Deferred["fences"]): Promise<void> {
-  for (const { admitted, detail } of await Promise.all(fences)) {
-    if (!admitted) throw new RegionMessageRefused("stale_epoch", detail);
-  }
+  /** Starts the nonce claim: false for a message this region already received. */
+  claim?: () => Promise<boolean>;
+  /** The epoch fence, running: rejects with the `stale_epoch` refusal. */
+  fence?: Promise<void>;
 }
 
 /** A refused region message, for the HTTP layer (403 for identity, 409 for fencing, 400 else). */
@@ -152,7 +138,7 @@ export class PeerInbox {
         // would otherwise sit in front of theirs. A replay is still refused, after the fact. The
         // epoch fence's verdict (a store read started with the checks) is awaited only before the
         // write: a deposed leader's message still stores and forwards nothing.
-        const deferred: Deferred = { claims: [], fences: [] };
+        const deferred: Deferred = {};
         const message = await this.#accept(body, signature, "deltas", peerDeltasSchema, deferred);
         const sender = this.#d.topology.region(message.from)!;
         span.setAttributes({ [names.ATTR_PEER]: sender.id, [names.ATTR_ORIGIN]: message.origin });
@@ -163,9 +149,7 @@ export class PeerInbox {
         } catch (error) {
           // Refused on its merits (its epoch, its origin), its replay is refused the same way;
           // after any other failure (the store's) its nonce is claimed, so that a replay is too.
-          if (!(error instanceof RegionMessageRefused)) {
-            for (const claim of deferred.claims) claim().catch(() => {});
-          }
+          if (!(error instanceof RegionMessageRefused)) deferred.claim?.().catch(() => {});
           throw error;
         }
         // A view these deltas woke issues its read of the channel's marks in this turn; the
@@ -173,7 +157,7 @@ export class PeerInbox {
         if (outcome.accepted.length > 0 && channelWatchOf(this.#d.store).size > 0) {
           await new Promise((resolve) => setTimeout(resolve, 0));
         }
-        if (!(await Promise.all(deferred.claims.map((claim) => claim()))).every(Boolean)) {
+        if (!(await deferred.claim?.() ?? true)) {
           throw new RegionMessageRefused(
             "replayed",
             "this message was already received by this region",
@@ -210,7 +194,7 @@ export class PeerInbox {
     // refuses a request's awaiting I/O another request started.
     if (message.deltas.length > INDEX_CATCHUP_MIN_DELTAS) {
       // Nor does it verify a large message before its fence: a deposed leader's costs no checks.
-      await fenced(deferred.fences);
+      await deferred.fence;
       await this.#d.index.catchUp();
     }
     return await ingest(message.deltas, this.#d.store, this.#d.verify, this.#d.now(), {
@@ -219,7 +203,7 @@ export class PeerInbox {
       admission: this.#d.admission,
       telemetry: this.#d.telemetry,
       onAdmitted: (deltas) => this.#d.onAdmitted?.(deltas, message.origin),
-      beforeCommit: () => fenced(deferred.fences),
+      beforeCommit: async () => await deferred.fence,
     });
   }
 
@@ -304,9 +288,9 @@ export class PeerInbox {
 
   /**
    * Checks a region message (its epoch included, see #admitEpoch). With `deferred`, the epoch
-   * fence's verdict is asked and left running, and the store's nonce claim is left for the caller
-   * to start: the caller must await the fences (`fenced`) before acting on the message, and
-   * start and await the claims before answering it.
+   * fence is left running and the store's nonce claim left for the caller to start: the caller
+   * must await the fence before acting on the message, and start and await the claim before
+   * answering it.
    */
   async #accept<T>(
     body: string,
@@ -322,17 +306,18 @@ export class PeerInbox {
       deferred === undefined ? context : {
         ...context,
         claimNonce: (key: string, ttlMs: number) => {
-          deferred.claims.push(() => context.claimNonce(key, ttlMs));
-          return Promise.resolve(true as const);
+          deferred.claim = () => context.claimNonce(key, ttlMs);
+          return Promise.resolve(true);
         },
-        admitEpoch: (region: string, epoch: number) =>
-          leftRunning(
-            deferred.fences,
-            context.admitEpoch(region, epoch).then((admitted) => ({
-              admitted,
-              detail: staleEpochDetail(region, epoch),
-            })),
-          ),
+        admitEpoch: (region: string, epoch: number) => {
+          deferred.fence = context.admitEpoch(region, epoch).then((admitted) => {
+            if (!admitted) {
+              throw new RegionMessageRefused("stale_epoch", staleEpochDetail(region, epoch));
+            }
+          });
+          deferred.fence.catch(() => {}); // awaited by the caller; handled if it never gets there
+          return Promise.resolve(true);
+        },
       },
     );
     if (!checked.ok) throw new RegionMessageRefused(checked.reason, checked.detail);
